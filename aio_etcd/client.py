@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 import logging
@@ -155,7 +156,7 @@ class Client:
         )
         self._headers: dict[str, str] = {}
         if username is not None and password is not None:
-            self._headers["Authorization"] = aiohttp.BasicAuth(username, password).encode()
+            self._headers["Authorization"] = _basic_auth(username, password)
         self._form_headers = {**self._headers, **_FORM}
         self._json_headers = {**self._headers, **_JSON}
         self._timeout = aiohttp.ClientTimeout(total=read_timeout)
@@ -750,6 +751,14 @@ class Client:
         body = None if data is None else json.dumps(data).encode()
         resp = await self.api_execute(path, method, params, body, timeout=timeout, headers=_JSON)
         return resp.json() if resp.body.strip() else None
+
+
+def _basic_auth(username: str, password: str) -> str:
+    """The ``Authorization`` header value for HTTP Basic authentication."""
+    if ":" in username:
+        raise ValueError("a user name for HTTP Basic authentication cannot contain ':'")
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
 
 
 def _split_base(base: str) -> tuple[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -64,10 +65,8 @@ class Cluster:
         return ordered if self.allow_reconnect else ordered[:1]
 
     def _pin(self, base: str) -> None:
-        try:
+        with contextlib.suppress(ValueError):  # the list changed while the request ran
             self._pinned = self.members.index(base)
-        except ValueError:  # the list changed while the request ran
-            pass
 
     async def request(
         self,

@@ -29,7 +29,7 @@ working::
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 __all__ = [
     "EtcdAlreadyExist",
@@ -175,7 +175,7 @@ class EtcdError:
     ``error_exceptions`` is the errorCode table; :meth:`handle` raises from it.
     """
 
-    error_exceptions: dict[int, type[EtcdException]] = {
+    error_exceptions: ClassVar[dict[int, type[EtcdException]]] = {
         100: EtcdKeyNotFound,
         101: EtcdCompareFailed,
         102: EtcdNotFile,
@@ -196,7 +196,7 @@ class EtcdError:
     }
 
     #: HTTP statuses that stand for an errorCode when the body has none.
-    status_codes: dict[int, int] = {404: 100, 401: 110}
+    status_codes: ClassVar[dict[int, int]] = {404: 100, 401: 110}
 
     @classmethod
     def exception_for(cls, payload: dict[str, Any], status: int | None = None) -> EtcdException:

@@ -44,7 +44,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EtcdCluster", "EtcdMember", "EtcdNotAvailable", "find_etcd", "etcd_version", "free_port"]
+__all__ = [
+    "EtcdCluster",
+    "EtcdMember",
+    "EtcdNotAvailable",
+    "etcd_version",
+    "find_etcd",
+    "free_port",
+    "wait_for_watchers",
+]
 
 #: Processes started by this module and not yet stopped (stopped at exit).
 _LIVE: set[subprocess.Popen[bytes]] = set()
@@ -261,7 +269,10 @@ class EtcdCluster:
                 return self
             except EtcdNotAvailable as exc:
                 last_error = exc
+                port_taken = "address already in use" in str(exc)
                 self.stop()
+                if not port_taken:
+                    raise
         assert last_error is not None
         raise last_error
 
@@ -378,3 +389,24 @@ class EtcdCluster:
     def __repr__(self) -> str:
         state = ", ".join(f"{m.name}={m.client_url}{'' if m.running else ' (stopped)'}" for m in self.members)
         return f"<EtcdCluster {state or 'not started'}>"
+
+
+async def wait_for_watchers(client: Any, count: int, *, timeout: float = 10.0) -> None:
+    """Wait until the server ``client`` talks to holds at least ``count`` watchers.
+
+    A watch without an index sees only changes made after the server registered
+    it; tests await this before writing instead of sleeping. ``client`` is an
+    :class:`aio_etcd.Client`; the count is the store's ``watchers`` statistic,
+    over every client of that member.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.005
+    while True:
+        stats = await client.store_stats()
+        if int(stats.get("watchers", 0)) >= count:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"the server held {stats.get('watchers')} watchers after {timeout}s, not {count}")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.1)

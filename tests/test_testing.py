@@ -1,0 +1,84 @@
+"""aio_etcd.testing: finding etcd, and real clusters whose members stop and start."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+import aio_etcd as etcd
+from aio_etcd.testing import EtcdCluster, EtcdNotAvailable, etcd_version, find_etcd
+
+
+def _fake_etcd(tmp_path: Path, output: str) -> str:
+    script = tmp_path / "etcd"
+    script.write_text(f"#!/bin/sh\necho '{output}'\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+def test_default_binary_is_a_v2_capable_etcd(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ETCD_BIN", raising=False)
+    binary = find_etcd()
+    assert os.access(binary, os.X_OK)
+    assert (3, 4, 0) <= etcd_version(binary) < (3, 6, 0)
+
+
+def test_etcd_bin_wins_and_3_6_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ETCD_BIN", _fake_etcd(tmp_path, "etcd Version: 3.6.0"))
+    with pytest.raises(EtcdNotAvailable, match="no v2 API"):
+        find_etcd()
+
+
+def test_unrecognised_binary_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ETCD_BIN", _fake_etcd(tmp_path, "hello"))
+    with pytest.raises(EtcdNotAvailable, match="version"):
+        find_etcd()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); look at its state.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+async def test_three_member_cluster_stop_and_restart() -> None:
+    async with EtcdCluster(size=3) as cluster:
+        pids = [m.pid for m in cluster.members]
+        assert all(pid is not None and _alive(pid) for pid in pids)
+        data_root = cluster.members[0].data_dir.parent
+        async with etcd.Client(host=cluster.endpoints) as client:
+            assert len(await client.members()) == 3
+            assert sorted(await client.machines()) == sorted(cluster.client_urls)
+            await client.write("/cluster/k", "v")
+
+            cluster.stop_member(0)
+            assert not cluster.members[0].running
+            # The client fails over to a live member (the first one is down).
+            assert (await client.read("/cluster/k")).value == "v"
+
+            cluster.start_member(0)
+            assert cluster.members[0].running
+        async with etcd.Client(host=cluster.members[0].host, port=cluster.members[0].port) as first:
+            assert (await first.read("/cluster/k", quorum=True)).value == "v"
+    assert not any(_alive(pid) for pid in pids if pid is not None)
+    assert not data_root.exists()
+
+
+def test_sync_context_manager_and_failed_start(tmp_path: Path) -> None:
+    with EtcdCluster() as server:
+        pid = server.members[0].pid
+        assert pid is not None and _alive(pid)
+        assert server.url.startswith("http://127.0.0.1:")
+    assert not _alive(pid)
+    # Bad flags: etcd exits at once; the error carries its log.
+    with pytest.raises(EtcdNotAvailable, match="exited"):
+        EtcdCluster(extra_args=["--no-such-flag"], startup_timeout=10).start()

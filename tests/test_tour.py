@@ -1,0 +1,45 @@
+"""The README's first command: the tour runs every step and cleans up after itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aio_etcd as etcd
+from aio_etcd.testing import EtcdCluster
+
+TOUR = Path(__file__).resolve().parent.parent / "examples" / "tour.py"
+
+
+def _run_tour(env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **env_extra}
+    return subprocess.run([sys.executable, str(TOUR)], capture_output=True, text=True, env=env, timeout=120)
+
+
+async def test_tour_against_a_given_server_removes_its_keys(etcd_server: EtcdCluster) -> None:
+    async with etcd.Client(host=etcd_server.host, port=etcd_server.port) as client:
+        await client.write("/tour-neighbour", "untouched")
+        done = _run_tour({"ETCD_ENDPOINT": etcd_server.url})
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "12 steps passed, 0 failed" in done.stdout
+        for name in ("write", "ttl", "compare-and-swap", "update", "append", "watch", "refresh", "leader"):
+            assert f". {name}: " in done.stdout
+        root = await client.read("/")
+        assert not [n.key for n in root.leaves if n.key and n.key.startswith("/aio_etcd_tour")]
+        assert (await client.read("/tour-neighbour")).value == "untouched"
+
+
+def test_tour_starts_its_own_server() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ETCD_ENDPOINT"}
+    done = subprocess.run([sys.executable, str(TOUR)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Starting a throwaway etcd" in done.stdout
+    assert "0 failed" in done.stdout
+
+
+def test_tour_rejects_a_bad_endpoint() -> None:
+    done = _run_tour({"ETCD_ENDPOINT": "not-a-url"})
+    assert done.returncode == 2
+    assert "ETCD_ENDPOINT" in done.stderr

@@ -1,0 +1,130 @@
+"""Watches against a real etcd: wait, eternal_watch, cancellation, history window."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import aio_etcd as etcd
+from aio_etcd.testing import wait_for_watchers
+
+
+async def _watchers(client: etcd.Client) -> int:
+    return int((await client.store_stats()).get("watchers", 0))
+
+
+async def test_watch_sees_next_change(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/w"
+    before = await _watchers(etcd_client)
+    task = asyncio.create_task(etcd_client.watch(key))
+    await wait_for_watchers(etcd_client, before + 1)
+    written = await etcd_client.write(key, "new")
+    event = await task
+    assert (event.action, event.value, event.modifiedIndex) == ("set", "new", written.modifiedIndex)
+
+
+async def test_recursive_watch(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    first = await etcd_client.write(etcd_prefix + "/dir/a", 1)
+    await etcd_client.write(etcd_prefix + "/dir/sub/b", 2)
+    event = await etcd_client.watch(etcd_prefix + "/dir", index=(first.modifiedIndex or 0) + 1, recursive=True)
+    assert (event.key, event.value) == (etcd_prefix + "/dir/sub/b", "2")
+    with pytest.raises(etcd.EtcdWatchTimedOut):
+        # Not recursive: a child's change is not an event of the directory.
+        await etcd_client.watch(etcd_prefix + "/dir", index=(first.modifiedIndex or 0) + 1, timeout=0.3)
+
+
+async def test_watch_timeout_per_call(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    with pytest.raises(etcd.EtcdWatchTimedOut) as info:
+        await etcd_client.watch(etcd_prefix + "/quiet", timeout=0.2)
+    assert isinstance(info.value, etcd.EtcdConnectionFailed)
+    assert info.value.cause is not None
+
+
+async def test_cancelled_watch_leaves_no_watcher(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    before = await _watchers(etcd_client)
+    for _ in range(5):
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(etcd_client.watch(etcd_prefix + "/quiet"), timeout=0.1)
+    # The connections were closed, so the server drops the watchers.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while await _watchers(etcd_client) > before:
+        assert loop.time() < deadline, "cancelled watches stayed registered on the server"
+        await asyncio.sleep(0.02)
+    # And the client still works, watches included.
+    written = await etcd_client.write(etcd_prefix + "/quiet", "x")
+    event = await etcd_client.watch(etcd_prefix + "/quiet", index=written.modifiedIndex)
+    assert event.value == "x"
+
+
+async def test_eternal_watch_plain_callback_sees_every_event(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/ew"
+    start = (await etcd_client.write(key, 0)).modifiedIndex or 0
+    # Writes made before the watch starts are still delivered: they are in etcd's history.
+    written = [await etcd_client.write(key, i) for i in range(1, 6)]
+    seen: list[etcd.EtcdResult] = []
+
+    def callback(event: etcd.EtcdResult) -> None:
+        seen.append(event)
+        if len(seen) == 5:
+            raise etcd.StopWatching
+
+    next_index = await etcd_client.eternal_watch(key, callback, index=start + 1)
+    assert [e.modifiedIndex for e in seen] == [w.modifiedIndex for w in written]
+    assert [e.value for e in seen] == ["1", "2", "3", "4", "5"]
+    assert next_index == (written[-1].modifiedIndex or 0) + 1
+
+
+async def test_eternal_watch_async_callback_and_resume(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/ew"
+    start = (await etcd_client.write(key + "/x", 0)).modifiedIndex or 0
+    changes = [await etcd_client.write(f"{key}/{name}", name) for name in "abc"]
+    seen: list[str | None] = []
+
+    async def callback(event: etcd.EtcdResult) -> None:
+        await asyncio.sleep(0)
+        seen.append(event.key)
+        raise etcd.StopWatching
+
+    index = start + 1
+    for _ in changes:
+        index = await etcd_client.eternal_watch(key, callback, index=index, recursive=True) or 0
+    assert seen == [c.key for c in changes]
+    assert index == (changes[-1].modifiedIndex or 0) + 1
+
+
+async def test_event_index_cleared(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/old"
+    stale = (await etcd_client.write(key, "first")).modifiedIndex or 0
+    # etcd keeps the last 1000 events; push the first one out of the window.
+    other = etcd_prefix + "/filler"
+    for chunk in range(0, 1010, 101):
+        await asyncio.gather(*(etcd_client.write(f"{other}{i % 10}", i) for i in range(chunk, chunk + 101)))
+    last = await etcd_client.write(key, "latest")
+
+    with pytest.raises(etcd.EtcdEventIndexCleared) as info:
+        await etcd_client.watch(key, index=stale + 1)
+    assert info.value.error_code == 401
+
+    seen: list[etcd.EtcdResult] = []
+    got_snapshot = asyncio.Event()
+
+    def callback(event: etcd.EtcdResult) -> None:
+        seen.append(event)
+        got_snapshot.set()
+        if len(seen) == 2:
+            raise etcd.StopWatching
+
+    async def write_after_snapshot() -> etcd.EtcdResult:
+        # Anything written after the snapshot has a higher index than the one
+        # the watch resumes from, so it is delivered however late the watch starts.
+        await got_snapshot.wait()
+        return await etcd_client.write(key, "after")
+
+    writer = asyncio.create_task(write_after_snapshot())
+    await etcd_client.eternal_watch(key, callback, index=stale + 1)
+    after = await writer
+    # First the snapshot read in place of the lost events, then the next real event.
+    assert (seen[0].action, seen[0].value, seen[0].modifiedIndex) == ("get", "latest", last.modifiedIndex)
+    assert (seen[1].value, seen[1].modifiedIndex) == ("after", after.modifiedIndex)
