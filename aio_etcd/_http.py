@@ -63,15 +63,25 @@ class TransportFailure(Exception):
 
     ``sent`` is False only when the request certainly never reached the server
     (the connection could not be opened), so replaying it cannot double it.
-    ``timed_out`` tells a timeout from other failures.
+    ``timed_out`` tells a timeout from other failures. ``headers`` holds the
+    response headers when they had arrived before the body broke off.
     """
 
-    def __init__(self, url: str, cause: BaseException, *, sent: bool, timed_out: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        cause: BaseException,
+        *,
+        sent: bool,
+        timed_out: bool = False,
+        headers: CIMultiDictProxy[str] | None = None,
+    ) -> None:
         super().__init__(f"{type(cause).__name__} talking to {url}: {cause}")
         self.url = url
         self.cause = cause
         self.sent = sent
         self.timed_out = timed_out
+        self.headers = headers
 
 
 async def exchange(
@@ -88,6 +98,7 @@ async def exchange(
     Raises :class:`TransportFailure` for every failure below HTTP; cancellation
     propagates untouched (aiohttp closes the connection it was using).
     """
+    headers_seen: CIMultiDictProxy[str] | None = None
     try:
         async with session.request(
             method,
@@ -97,14 +108,21 @@ async def exchange(
             timeout=timeout,
             allow_redirects=False,
         ) as resp:
+            headers_seen = resp.headers
             data = await resp.read()
             return Response(resp.status, resp.headers, data, str(url))
     except aiohttp.ClientConnectorError as exc:
-        # Includes ConnectionTimeoutError's sibling cases: nothing was sent.
+        # Includes certificate and DNS failures: nothing was sent.
         raise TransportFailure(str(url), exc, sent=False) from exc
     except aiohttp.ConnectionTimeoutError as exc:
         raise TransportFailure(str(url), exc, sent=False, timed_out=True) from exc
     except asyncio.TimeoutError as exc:
-        raise TransportFailure(str(url), exc, sent=True, timed_out=True) from exc
+        raise TransportFailure(str(url), exc, sent=True, timed_out=True, headers=headers_seen) from exc
     except (aiohttp.ClientError, OSError) as exc:
-        raise TransportFailure(str(url), exc, sent=True) from exc
+        if session.closed:
+            raise EtcdException("the client was closed while the request was under way") from exc
+        raise TransportFailure(str(url), exc, sent=True, headers=headers_seen) from exc
+    except RuntimeError as exc:
+        if session.closed:  # aiohttp refuses requests on a closed session with a RuntimeError
+            raise EtcdException("the client was closed while the request was under way") from exc
+        raise

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import inspect
 import json
 import logging
 import ssl
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import aiohttp
+from yarl import URL
 
-from ._http import Response
-from .cluster import Cluster, member_url
+from ._http import Response, TransportFailure
+from .cluster import Cluster, RetryPath, member_url
+from .discovery import discover
 from .exceptions import (
     EtcdError,
     EtcdEventIndexCleared,
     EtcdException,
+    EtcdInsufficientPermissions,
     EtcdKeyNotFound,
+    EtcdWatchTimedOut,
     StopWatching,
 )
 from .result import EtcdResult
@@ -80,6 +85,8 @@ class Client:
     :param lock_prefix: the directory :class:`aio_etcd.Lock` keeps its keys in.
     :param ssl_verify: verify the server's certificate and host name.
     :param loop: ignored; accepted for code written for Python 3.5.
+    :param srv_nameservers: DNS servers for ``srv_domain`` lookups (``"ip"`` or
+        ``"ip:port"``) instead of the system's.
     """
 
     def __init__(
@@ -102,6 +109,7 @@ class Client:
         lock_prefix: str = "/_locks",
         ssl_verify: bool = True,
         loop: object = None,
+        srv_nameservers: Sequence[str] | None = None,
     ) -> None:
         if loop is not None:
             warnings.warn(
@@ -114,7 +122,7 @@ class Client:
         if isinstance(host, str):
             hosts: list[tuple[str, int]] = [(host, int(port))]
             if allow_reconnect is None:
-                allow_reconnect = False
+                allow_reconnect = srv_domain is not None
         else:
             hosts = [(str(h), int(p)) for h, p in host]
             if not hosts:
@@ -136,6 +144,8 @@ class Client:
         self._protocol = protocol
         self._hosts = hosts
         self._srv_domain = srv_domain
+        self._srv_nameservers = list(srv_nameservers) if srv_nameservers else None
+        self._discovery_lock: asyncio.Lock | None = None
         self._version_prefix = "/" + version_prefix.strip("/") if version_prefix.strip("/") else ""
         self._read_timeout = read_timeout
         self._allow_redirect = allow_redirect
@@ -153,6 +163,8 @@ class Client:
             allow_reconnect=allow_reconnect,
             allow_redirect=allow_redirect,
             expected_cluster_id=expected_cluster_id,
+            use_proxies=use_proxies,
+            machines_path=self._version_prefix + "/machines",
         )
         self._headers: dict[str, str] = {}
         if username is not None and password is not None:
@@ -164,6 +176,7 @@ class Client:
         self._session: aiohttp.ClientSession | None = None
         self._watch_session: aiohttp.ClientSession | None = None
         self._closed = False
+        self._discovered = False
 
     # -- properties -------------------------------------------------------------------
 
@@ -269,12 +282,18 @@ class Client:
 
     def _new_session(self, limit_per_host: int, ssl_context: ssl.SSLContext | bool) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=limit_per_host, ssl=ssl_context)
-        return aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             skip_auto_headers=("User-Agent",),
             trust_env=False,
         )
+        # aiohttp silently resends PUT and DELETE once when a connection breaks;
+        # the cluster layer decides what may be sent twice, so turn that off
+        # (aiohttp's own test client does the same).
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        return session
 
     def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
         if self._closed:
@@ -286,8 +305,19 @@ class Client:
         return self._session, self._watch_session
 
     async def _ready(self) -> None:
-        if self._srv_domain is not None:
-            raise EtcdException("SRV discovery (srv_domain=) is not implemented in this release")
+        """Discover the members through SRV records, once, on first use."""
+        if self._srv_domain is None or self._discovered:
+            return
+        if self._discovery_lock is None:
+            self._discovery_lock = asyncio.Lock()
+        async with self._discovery_lock:
+            if self._discovered:
+                return
+            found = await discover(self._srv_domain, self._protocol, nameservers=self._srv_nameservers)
+            self._cluster.set_members([member_url(self._protocol, host, port) for host, port in found])
+            self._hosts = found
+            self._discovered = True
+            log.info("discovered etcd members through SRV records of %s: %s", self._srv_domain, found)
 
     # -- the one request path -----------------------------------------------------------
 
@@ -301,6 +331,7 @@ class Client:
         timeout: float | None = None,
         replay_safe: bool = True,
         watch: bool = False,
+        retry_path: RetryPath | None = None,
     ) -> Response:
         await self._ready()
         session, watch_session = self._sessions()
@@ -317,6 +348,8 @@ class Client:
             timeout=client_timeout,
             replay_safe=replay_safe,
             watch=watch,
+            caller_timeout=timeout is not None,
+            retry_path=retry_path,
         )
 
     async def _raise_for(self, resp: Response) -> None:
@@ -327,12 +360,16 @@ class Client:
                 payload = resp.json()
             except EtcdException:
                 payload = None
+        if resp.status == 401 and not isinstance(payload, dict):
+            payload = {"message": "The request requires user authentication", "cause": resp.text()[:200]}
         if isinstance(payload, dict) and ("errorCode" in payload or resp.status in EtcdError.status_codes):
-            EtcdError.handle(payload, resp.status)
+            exc = EtcdError.exception_for(payload, resp.status)
+            if isinstance(exc, EtcdInsufficientPermissions):
+                # etcd does not say what was refused; name it (never the credentials).
+                exc = EtcdInsufficientPermissions(f"{exc} (refused: {unquote(URL(resp.url).path)})", exc.payload)
+            raise exc
         if resp.status == 404 and payload is None:
             raise EtcdException(await self._v2_missing_reason(resp))
-        if resp.status == 401:
-            EtcdError.handle({"message": "The request requires user authentication", "cause": resp.text()}, 401)
         raise EtcdException(f"unexpected answer: {resp.describe()}")
 
     async def _v2_missing_reason(self, resp: Response) -> str:
@@ -432,9 +469,10 @@ class Client:
             body=urlencode(form).encode(),
             headers=self._form_headers,
             timeout=timeout,
-            # A second POST makes a second key; a second create may report that
-            # the first one (ours) exists. Neither may be replayed blindly.
-            replay_safe=not append and prevExist is not False,
+            # A second POST makes a second key; a conditional write sent twice
+            # reports its own first success as a failed condition. Only a plain
+            # write may be replayed.
+            replay_safe=not append and prevExist is None and prevValue is None and prevIndex is None,
         )
         return await self._key_result(resp)
 
@@ -542,7 +580,8 @@ class Client:
             query["prevValue"] = str(prevValue)
         if prevIndex is not None:
             query["prevIndex"] = str(int(prevIndex))
-        resp = await self._request("DELETE", self._key_url(key, query), timeout=timeout)
+        # A delete sent twice reports its own success as "key not found".
+        resp = await self._request("DELETE", self._key_url(key, query), timeout=timeout, replay_safe=False)
         return await self._key_result(resp)
 
     async def pop(
@@ -574,17 +613,40 @@ class Client:
 
     async def _wait(self, key: str, query: dict[str, str], index: int | None, timeout: float | None) -> EtcdResult:
         query = {**query, "wait": "true"}
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        start: int | None = index
+
+        def path() -> str:
+            if start is not None:
+                query["waitIndex"] = str(int(start))
+            return self._key_url(key, query)
+
+        def resume_from(failure: TransportFailure) -> str | None:
+            # A watch without an index that broke after the headers arrived
+            # continues from where it started, so no event in between is lost.
+            nonlocal start
+            if start is None and failure.headers is not None:
+                began = failure.headers.get("X-Etcd-Index")
+                if began is not None and began.isdigit():
+                    start = int(began) + 1
+                    return path()
+            return None
+
         while True:
-            if index is not None:
-                query["waitIndex"] = str(int(index))
-            resp = await self._request("GET", self._key_url(key, query), timeout=timeout, watch=True)
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise EtcdWatchTimedOut(f"no change of {key!r} within {timeout}s")
+            resp = await self._request("GET", path(), timeout=remaining, watch=True, retry_path=resume_from)
             if resp.status == 200 and not resp.body.strip():
                 # The server (or a proxy) ended the watch without an event: ask
                 # again from where it started, so nothing is skipped.
-                if index is None:
-                    start = resp.header_int("X-Etcd-Index")
-                    index = start + 1 if start is not None else None
-                log.debug("empty watch answer for %s, watching again from %s", key, index)
+                if start is None:
+                    began_at = resp.header_int("X-Etcd-Index")
+                    start = began_at + 1 if began_at is not None else None
+                log.debug("empty watch answer for %s, watching again from %s", key, start)
                 continue
             return await self._key_result(resp)
 

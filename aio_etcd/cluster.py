@@ -1,10 +1,28 @@
-"""Which member to ask: the member list, failover, redirects, the cluster-id guard."""
+"""Which member to ask: the member list, failover, redirects, the cluster-id guard.
+
+This is the only place requests are retried. The rules:
+
+- Members are tried in turn, starting with the pinned one (the last that
+  answered). The member that answers becomes pinned.
+- A member has failed when the connection cannot be opened, breaks off, times
+  out, or it answers 5xx without an etcd error body (or with etcd's "during
+  rolling upgrades" error).
+- A request that may already have reached a member (the connection was open
+  when it broke) is sent again only when ``replay_safe``. An idempotent request
+  whose connection closed before any answer is retried once on the same member
+  first (a keep-alive connection the member had dropped is the usual cause).
+- With failover on, up to :attr:`Cluster.rounds` passes are made over the
+  members, with :attr:`Cluster.backoff` seconds (doubled each time, at most
+  :attr:`Cluster.backoff_cap`) between passes. Then the request fails with
+  :class:`EtcdConnectionFailed`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import aiohttp
 from yarl import URL
@@ -19,6 +37,10 @@ log = logging.getLogger(__name__)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: How many redirects one request may follow.
 MAX_REDIRECTS = 3
+_ROLLING_UPGRADE = b"during rolling upgrades"
+
+#: Given a failure, the path to send to the next member (or ``None`` to keep it).
+RetryPath = Callable[[TransportFailure], "str | None"]
 
 
 def member_url(protocol: str, host: str, port: int) -> str:
@@ -36,7 +58,16 @@ class Cluster:
     :param allow_redirect: follow redirects a member answers with.
     :param expected_cluster_id: refuse answers from another cluster; when
         ``None`` the id of the first answer is learned and guarded from then on.
+    :param use_proxies: never add member URLs the cluster advertises.
+    :param machines_path: where the cluster lists its members (``/v2/machines``).
     """
+
+    #: Passes over the member list before giving up (with failover on).
+    rounds = 3
+    #: Seconds to wait before the second pass; doubled for each further pass.
+    backoff = 0.2
+    #: The longest wait between two passes.
+    backoff_cap = 2.0
 
     def __init__(
         self,
@@ -45,12 +76,17 @@ class Cluster:
         allow_reconnect: bool,
         allow_redirect: bool,
         expected_cluster_id: str | None,
+        use_proxies: bool = False,
+        machines_path: str = "/v2/machines",
     ) -> None:
         if not members:
             raise ValueError("a cluster needs at least one member")
+        self.seeds: list[str] = list(members)
         self.members: list[str] = list(members)
         self.allow_reconnect = allow_reconnect
         self.allow_redirect = allow_redirect
+        self.use_proxies = use_proxies
+        self.machines_path = machines_path
         self.cluster_id = expected_cluster_id
         self._pinned = 0
 
@@ -58,6 +94,15 @@ class Cluster:
     def current(self) -> str:
         """The base URL of the member requests go to first."""
         return self.members[self._pinned]
+
+    def set_members(self, members: Sequence[str]) -> None:
+        """Replace the member list (discovery), keeping the pinned member if it is still there."""
+        if not members:
+            raise ValueError("a cluster needs at least one member")
+        current = self.current
+        self.seeds = list(members)
+        self.members = list(members)
+        self._pinned = self.members.index(current) if current in self.members else 0
 
     def _candidates(self) -> list[str]:
         start = self._pinned
@@ -79,34 +124,71 @@ class Cluster:
         timeout: aiohttp.ClientTimeout,
         replay_safe: bool = True,
         watch: bool = False,
+        caller_timeout: bool = False,
+        retry_path: RetryPath | None = None,
     ) -> Response:
-        """Send ``method path`` (already percent-encoded, query included) to a member.
+        """Send ``method path`` (percent-encoded, query included) to a member; see the module rules.
 
-        Members are tried in order starting from the pinned one; the one that
-        answers becomes pinned. A request that may already have reached a
-        member is sent to the next one only when ``replay_safe``.
+        :param watch: a watch: a timeout set by the caller (``caller_timeout``)
+            ends it with :class:`EtcdWatchTimedOut` instead of moving on.
+        :param retry_path: for watches, rebuilds the path before it goes to the
+            next member (to pin the index the first attempt started from).
         """
         failures: list[TransportFailure] = []
-        for base in self._candidates():
-            try:
-                resp = await self._follow(session, method, base + path, body, headers, timeout)
-            except TransportFailure as failure:
-                log.debug("member %s failed: %s", base, failure)
-                failures.append(failure)
-                if watch and failure.timed_out:
-                    # The caller's own deadline: another member would not be faster.
-                    raise EtcdWatchTimedOut(f"the watch timed out: {failure}", cause=failure.cause) from failure.cause
-                if failure.sent and not replay_safe:
-                    raise EtcdConnectionFailed(
-                        f"{method} to {failure.url} broke off after the request was sent; it may or may not "
-                        "have taken effect, so it was not repeated on another member",
-                        cause=failure.cause,
-                    ) from failure.cause
-                continue
-            self._check_cluster_id(resp)
-            self._pin(base)
-            return resp
-        raise self._exhausted(failures)
+        tried: list[str] = []
+        last_answer: Response | None = None
+        rounds = self.rounds if self.allow_reconnect else 1
+        for round_number in range(rounds):
+            if round_number:
+                delay = min(self.backoff * 2 ** (round_number - 1), self.backoff_cap)
+                log.debug("no member answered %s %s; next pass in %.2fs", method, path, delay)
+                await asyncio.sleep(delay)
+            for base in self._candidates():
+                retried_here = False
+                tried.append(base)
+                while True:
+                    try:
+                        resp = await self._follow(session, method, base + path, body, headers, timeout)
+                    except TransportFailure as failure:
+                        failures.append(failure)
+                        log.debug("member %s failed: %s", base, failure)
+                        if watch and caller_timeout and failure.timed_out:
+                            raise EtcdWatchTimedOut(
+                                f"the watch saw no change in time: {failure}", cause=failure.cause
+                            ) from failure.cause
+                        if failure.sent and not replay_safe:
+                            raise EtcdConnectionFailed(
+                                f"{method} to {failure.url} broke off after the request was sent; it may or may "
+                                "not have taken effect, so it was not sent again",
+                                cause=failure.cause,
+                            ) from failure.cause
+                        if retry_path is not None:
+                            path = retry_path(failure) or path
+                        if failure.sent and not failure.timed_out and failure.headers is None and not retried_here:
+                            # Closed before any answer: most often a keep-alive
+                            # connection the member had dropped. Once more, same member.
+                            retried_here = True
+                            continue
+                        break
+                    if self._member_failed(resp) and self.allow_reconnect and replay_safe:
+                        log.debug("member %s answered %s; trying another", base, resp.status)
+                        last_answer = resp
+                        break
+                    self._check_cluster_id(resp)
+                    self._pin(base)
+                    if (failures or last_answer) and self.allow_reconnect and not self.use_proxies:
+                        await self._refresh_members(session, base, headers, timeout)
+                    return resp
+        if last_answer is not None:
+            return last_answer  # the caller turns the odd answer into an EtcdException
+        raise self._exhausted(failures, tried)
+
+    @staticmethod
+    def _member_failed(resp: Response) -> bool:
+        if resp.status < 500:
+            return _ROLLING_UPGRADE in resp.body if resp.status >= 400 else False
+        # etcd's own errors (a JSON body with errorCode) are answers, not failures.
+        return b'"errorCode"' not in resp.body or _ROLLING_UPGRADE in resp.body
 
     async def _follow(
         self,
@@ -130,6 +212,30 @@ class Cluster:
             url = str(URL(url, encoded=True).join(URL(location, encoded=True)))
         raise EtcdException(f"more than {MAX_REDIRECTS} redirects for {method} {url}")
 
+    async def _refresh_members(
+        self,
+        session: aiohttp.ClientSession,
+        base: str,
+        headers: Mapping[str, str] | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> None:
+        """After a failover, learn members the caller did not list from the one that answered."""
+        auth = {k: v for k, v in (headers or {}).items() if k.lower() == "authorization"}
+        try:
+            url = URL(base + self.machines_path, encoded=True)
+            resp = await exchange(session, "GET", url, headers=auth, timeout=timeout)
+        except TransportFailure as failure:
+            log.debug("could not refresh the member list from %s: %s", base, failure)
+            return
+        if resp.status != 200:
+            return
+        advertised = [url.strip().rstrip("/") for url in resp.text().split(",") if url.strip()]
+        merged = self.seeds + [url for url in advertised if url not in self.seeds]
+        if merged != self.members:
+            log.info("etcd members now %s", merged)
+            self.members = merged
+            self._pin(base)
+
     def _check_cluster_id(self, resp: Response) -> None:
         seen = resp.headers.get("X-Etcd-Cluster-Id")
         if not seen:
@@ -141,10 +247,10 @@ class Cluster:
                 f"{resp.url} belongs to cluster {seen}, the client talks to cluster {self.cluster_id}"
             )
 
-    def _exhausted(self, failures: list[TransportFailure]) -> EtcdConnectionFailed:
+    def _exhausted(self, failures: list[TransportFailure], tried: list[str]) -> EtcdConnectionFailed:
         last = failures[-1]
-        tried = ", ".join(f.url for f in failures)
-        names = "no member" if len(failures) > 1 else "the server"
-        exc = EtcdConnectionFailed(f"{names} could be reached: {last}; tried {tried}", cause=last.cause)
+        bases = list(dict.fromkeys(tried))
+        who = "the server could not be reached" if len(bases) == 1 else "no member could be reached"
+        exc = EtcdConnectionFailed(f"{who}: {last} (tried {', '.join(bases)})", cause=last.cause)
         exc.__cause__ = last.cause
         return exc

@@ -154,7 +154,7 @@ class EtcdConnectionFailed(EtcdException):
 
 
 class EtcdWatchTimedOut(EtcdConnectionFailed):
-    """A watch (or a read given ``timeout=``) saw no answer in time."""
+    """A watch given ``timeout=`` saw no change in that time."""
 
 
 class EtcdClusterIdChanged(EtcdException):

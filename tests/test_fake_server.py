@@ -330,11 +330,6 @@ async def test_cut_connection_is_connection_failed(servers: FakeServers, answer:
     assert {(seen.method, seen.raw_path) for seen in fake.seen} == {("GET", "/v2/keys/x")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Cluster._exhausted says 'the server could be reached' for a single member (missing 'not')",
-)
 async def test_single_member_failure_says_it_could_not_be_reached() -> None:
     async with etcd.Client(host=HOST, port=free_port()) as client:
         with pytest.raises(etcd.EtcdConnectionFailed) as info:
@@ -384,16 +379,11 @@ async def test_hanging_watch_with_timeout_is_watch_timed_out(servers: FakeServer
     assert fake.seen[0].query == {"wait": "true"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="Client._wait gives each re-issued watch a fresh timeout, so empty answers extend the watch forever",
-)
 async def test_watch_timeout_holds_across_empty_answers(servers: FakeServers) -> None:
     fake = await servers.http({"/v2/keys/w": reply(b"", headers={"X-Etcd-Index": "41"})})
     async with fake.client() as client:
         with pytest.raises(etcd.EtcdWatchTimedOut):
-            await asyncio.wait_for(client.read("/w", wait=True, timeout=0.3), 2)
+            await asyncio.wait_for(client.read("/w", wait=True, timeout=0.3), 1)
 
 
 async def test_watch_cut_mid_body_resumes_on_next_member_from_same_index(servers: FakeServers) -> None:
@@ -402,7 +392,9 @@ async def test_watch_cut_mid_body_resumes_on_next_member_from_same_index(servers
     async with cut.client(good) as client:
         event = await client.read("/w", wait=True, waitIndex=42)
     assert event.modifiedIndex == 44
-    assert [seen.query for seen in cut.seen + good.seen] == [{"wait": "true", "waitIndex": "42"}] * 2
+    # (after the failover the client also asks the new member for /v2/machines)
+    watches = [seen.query for seen in cut.seen + good.seen if seen.path.startswith("/v2/keys")]
+    assert watches == [{"wait": "true", "waitIndex": "42"}] * 2
 
 
 async def test_read_fails_over_from_a_member_that_never_accepts(servers: FakeServers) -> None:
@@ -413,12 +405,6 @@ async def test_read_fails_over_from_a_member_that_never_accepts(servers: FakeSer
         assert client.base_uri == f"http://{HOST}:{good.port}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=etcd.EtcdWatchTimedOut,
-    reason="Cluster.request turns a connect timeout (nothing sent) of a watch into EtcdWatchTimedOut "
-    "instead of failing over to the next member",
-)
 async def test_watch_fails_over_from_a_member_that_never_accepts(servers: FakeServers) -> None:
     dead = servers.blackhole()
     good = await servers.http({"/v2/keys/w": node("/w", "v", 5, action="set")})
@@ -427,12 +413,6 @@ async def test_watch_fails_over_from_a_member_that_never_accepts(servers: FakeSe
     assert event.modifiedIndex == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a watch without index cut mid-body is resumed on the next member without waitIndex "
-    "(X-Etcd-Index + 1 of the cut answer's headers is lost), so events in between are skipped",
-)
 async def test_watch_without_index_cut_mid_body_resumes_from_where_it_started(servers: FakeServers) -> None:
     cut = await servers.raw(PARTIAL_CHUNKED)
     good = await servers.http({"/v2/keys/w": node("/w", "v", 44, action="set")})
@@ -597,7 +577,7 @@ async def test_post_cut_after_sending_is_not_replayed(servers: FakeServers) -> N
     assert exc.cause is not None
     assert exc.__cause__ is exc.cause
     assert "POST" in str(exc)
-    assert "not repeated" in str(exc)
+    assert "not sent again" in str(exc)
     assert [(seen.method, seen.body) for seen in cut.seen] == [("POST", b"value=job")]
     assert len(second.seen) == 0
 
@@ -611,20 +591,14 @@ async def test_put_cut_after_sending_is_retried_on_the_next_member(servers: Fake
     assert (result.key, result.value) == ("/k", "v")
     # aiohttp itself resends an idempotent request once after a disconnect.
     assert {(seen.method, seen.body) for seen in cut.seen} == {("PUT", b"value=v")}
-    assert [(seen.method, seen.body) for seen in second.seen] == [("PUT", b"value=v")]
+    assert [(seen.method, seen.body) for seen in second.seen if seen.path != "/v2/machines"] == [("PUT", b"value=v")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="aiohttp resends an idempotent method once after a disconnect, so a create "
-    "(PUT prevExist=false) that the client deems unsafe to replay reaches the member twice",
-)
 async def test_create_cut_after_sending_is_not_replayed(servers: FakeServers) -> None:
     cut = await servers.raw()
     second = await servers.http({"/v2/keys/{key:.*}": node("/k", "v", 8, action="create")})
     async with cut.client(second) as client:
-        with pytest.raises(etcd.EtcdConnectionFailed, match="not repeated"):
+        with pytest.raises(etcd.EtcdConnectionFailed, match="not sent again"):
             await client.write("/k", "v", prevExist=False)
     assert len(second.seen) == 0
     assert [(seen.method, seen.form()) for seen in cut.seen] == [("PUT", {"value": ["v"], "prevExist": ["false"]})]
