@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import inspect
 import json
 import logging
 import ssl
 import warnings
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -177,6 +178,7 @@ class Client:
         self._watch_session: aiohttp.ClientSession | None = None
         self._closed = False
         self._discovered = False
+        self._watches: dict[str, _SharedWatch] = {}
 
     # -- properties -------------------------------------------------------------------
 
@@ -347,8 +349,6 @@ class Client:
             headers=self._headers if headers is None else headers,
             timeout=client_timeout,
             replay_safe=replay_safe,
-            watch=watch,
-            caller_timeout=timeout is not None,
             retry_path=retry_path,
         )
 
@@ -612,40 +612,68 @@ class Client:
     # -- watches --------------------------------------------------------------------------
 
     async def _wait(self, key: str, query: dict[str, str], index: int | None, timeout: float | None) -> EtcdResult:
-        query = {**query, "wait": "true"}
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        start: int | None = index
+        """One watch, shared with every caller waiting on the same key, options and index.
 
-        def path() -> str:
-            if start is not None:
-                query["waitIndex"] = str(int(start))
-            return self._key_url(key, query)
+        Callers that ask for the same thing while a request is pending all wait
+        on that one request; each has its own timeout and cancellation, and the
+        request is cancelled when its last waiter is gone.
+        """
+        query = {**query, "wait": "true"}
+        if index is not None:
+            query["waitIndex"] = str(int(index))
+        path = self._key_url(key, query)
+        shared = self._watches.get(path)
+        if shared is None:
+            shared = _SharedWatch(asyncio.ensure_future(self._watch_request(key, path, index)))
+            self._watches[path] = shared
+            shared.task.add_done_callback(functools.partial(self._forget_watch, path, shared))
+        shared.waiters += 1
+        try:
+            if timeout is None:
+                result = await asyncio.shield(shared.task)
+            else:
+                try:
+                    result = await asyncio.wait_for(asyncio.shield(shared.task), timeout)
+                except asyncio.TimeoutError as exc:
+                    raise EtcdWatchTimedOut(f"no change of {key!r} within {timeout}s", cause=exc) from exc
+        finally:
+            shared.waiters -= 1
+            if shared.waiters == 0 and not shared.task.done():
+                shared.task.cancel()
+        return result.copy()
+
+    def _forget_watch(self, path: str, shared: _SharedWatch, _task: object) -> None:
+        if self._watches.get(path) is shared:
+            del self._watches[path]
+        if not shared.task.cancelled():
+            shared.task.exception()  # retrieved here, so a watch nobody awaits logs nothing
+
+    async def _watch_request(self, key: str, path: str, index: int | None) -> EtcdResult:
+        start = index
 
         def resume_from(failure: TransportFailure) -> str | None:
             # A watch without an index that broke after the headers arrived
-            # continues from where it started, so no event in between is lost.
-            nonlocal start
+            # continues on the next member from where it started, so no event
+            # in between is lost.
+            nonlocal start, path
             if start is None and failure.headers is not None:
                 began = failure.headers.get("X-Etcd-Index")
                 if began is not None and began.isdigit():
                     start = int(began) + 1
-                    return path()
+                    path += f"&waitIndex={start}"
+                    return path
             return None
 
         while True:
-            remaining = None
-            if deadline is not None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise EtcdWatchTimedOut(f"no change of {key!r} within {timeout}s")
-            resp = await self._request("GET", path(), timeout=remaining, watch=True, retry_path=resume_from)
+            resp = await self._request("GET", path, watch=True, retry_path=resume_from)
             if resp.status == 200 and not resp.body.strip():
                 # The server (or a proxy) ended the watch without an event: ask
                 # again from where it started, so nothing is skipped.
                 if start is None:
                     began_at = resp.header_int("X-Etcd-Index")
-                    start = began_at + 1 if began_at is not None else None
+                    if began_at is not None:
+                        start = began_at + 1
+                        path += f"&waitIndex={start}"
                 log.debug("empty watch answer for %s, watching again from %s", key, start)
                 continue
             return await self._key_result(resp)
@@ -659,12 +687,30 @@ class Client:
     ) -> EtcdResult:
         """Wait for the next change of ``key`` (at or after ``index``) and return it.
 
-        Wrap it in :func:`asyncio.wait_for` to give up after a while: the
-        request is cancelled cleanly.
+        Without ``index``, the first change after the server received the
+        watch. Many tasks watching the same key from the same index share one
+        request to the server. Wrap it in :func:`asyncio.wait_for` to give up
+        after a while: the request is cancelled cleanly.
 
+        :param timeout: give up after this many seconds with :class:`EtcdWatchTimedOut`.
         :raises EtcdEventIndexCleared: ``index`` is older than the events etcd keeps.
         """
-        return await self.read(key, wait=True, waitIndex=index, recursive=recursive, timeout=timeout)
+        query = {} if recursive is None else {"recursive": _flag(recursive)}
+        return await self._wait(key, query, index, timeout)
+
+    async def _next_event(self, key: str, index: int | None, recursive: bool | None) -> tuple[EtcdResult, int]:
+        """The next change at or after ``index``, and the index to continue from.
+
+        When etcd no longer holds the events since ``index`` (errorCode 401),
+        the key's current state stands in for them.
+        """
+        try:
+            event = await self.watch(key, index=index, recursive=recursive)
+            return event, (event.modifiedIndex or 0) + 1
+        except EtcdEventIndexCleared:
+            log.info("events of %s since index %s are gone; reading it again", key, index)
+            snapshot = await self.read(key, recursive=recursive)
+            return snapshot, (snapshot.etcd_index or 0) + 1
 
     async def eternal_watch(
         self,
@@ -672,31 +718,43 @@ class Client:
         callback: Callable[[EtcdResult], Awaitable[object] | object],
         index: int | None = None,
         recursive: bool | None = None,
-    ) -> int | None:
+    ) -> int:
         """Call ``callback`` with every change of ``key``, in order, until it raises :class:`StopWatching`.
 
         ``callback`` may be a plain function or a coroutine function. After an
         event the watch continues from its ``modifiedIndex + 1``, so no event is
         skipped or repeated. When etcd no longer holds the events since the
-        index, the key is read again (recursively if the watch is) and that
-        snapshot is passed to the callback before watching on.
+        index (it keeps the last 1000), the key is read again (recursively if
+        the watch is) and that snapshot, with action ``get``, is passed to the
+        callback; the watch goes on from the snapshot's ``etcd_index + 1``.
 
         :returns: the index to continue watching from.
         """
         while True:
-            try:
-                event = await self.watch(key, index=index, recursive=recursive)
-                next_index = (event.modifiedIndex or 0) + 1
-            except EtcdEventIndexCleared:
-                event = await self.read(key, recursive=recursive)
-                next_index = (event.etcd_index or 0) + 1
+            event, index = await self._next_event(key, index, recursive)
             try:
                 outcome = callback(event)
                 if inspect.isawaitable(outcome):
                     await outcome
             except StopWatching:
-                return next_index
-            index = next_index
+                return index
+
+    async def watch_iter(
+        self, key: str, index: int | None = None, recursive: bool | None = None
+    ) -> AsyncGenerator[EtcdResult, None]:
+        """Every change of ``key``, in order, as an async iterator::
+
+            async for event in client.watch_iter("/config", recursive=True):
+                ...
+
+        The same guarantees as :meth:`eternal_watch` (no event skipped or
+        repeated, a snapshot when etcd's history was cleared). Leave it with
+        ``break``, by cancelling the task, or with ``aclose()``; between events
+        no request is open, and a pending one is cancelled with the iterator.
+        """
+        while True:
+            event, index = await self._next_event(key, index, recursive)
+            yield event
 
     # -- cluster information -------------------------------------------------------------
 
@@ -813,6 +871,16 @@ class Client:
         body = None if data is None else json.dumps(data).encode()
         resp = await self.api_execute(path, method, params, body, timeout=timeout, headers=_JSON)
         return resp.json() if resp.body.strip() else None
+
+
+class _SharedWatch:
+    """A pending watch request and how many callers wait on it."""
+
+    __slots__ = ("task", "waiters")
+
+    def __init__(self, task: asyncio.Future[EtcdResult]) -> None:
+        self.task = task
+        self.waiters = 0
 
 
 def _basic_auth(username: str, password: str) -> str:

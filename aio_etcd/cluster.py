@@ -5,12 +5,16 @@ This is the only place requests are retried. The rules:
 - Members are tried in turn, starting with the pinned one (the last that
   answered). The member that answers becomes pinned.
 - A member has failed when the connection cannot be opened, breaks off, times
-  out, or it answers 5xx without an etcd error body (or with etcd's "during
-  rolling upgrades" error).
+  out, or it answers 5xx (etcd says 5xx when it has no leader or a proposal
+  timed out) or etcd's "during rolling upgrades" error. When every member
+  answered 5xx, the last answer is reported (as the etcd error it carries).
 - A request that may already have reached a member (the connection was open
   when it broke) is sent again only when ``replay_safe``. An idempotent request
   whose connection closed before any answer is retried once on the same member
   first (a keep-alive connection the member had dropped is the usual cause).
+- With failover on (and ``use_proxies`` off), the member list is learned from
+  ``/v2/machines`` after the first answer and again after every failover, so
+  members the caller did not list are used too.
 - With failover on, up to :attr:`Cluster.rounds` passes are made over the
   members, with :attr:`Cluster.backoff` seconds (doubled each time, at most
   :attr:`Cluster.backoff_cap`) between passes. Then the request fails with
@@ -28,7 +32,7 @@ import aiohttp
 from yarl import URL
 
 from ._http import Response, TransportFailure, exchange
-from .exceptions import EtcdClusterIdChanged, EtcdConnectionFailed, EtcdException, EtcdWatchTimedOut
+from .exceptions import EtcdClusterIdChanged, EtcdConnectionFailed, EtcdException
 
 __all__ = ["Cluster", "member_url"]
 
@@ -89,6 +93,7 @@ class Cluster:
         self.machines_path = machines_path
         self.cluster_id = expected_cluster_id
         self._pinned = 0
+        self._learned = False
 
     @property
     def current(self) -> str:
@@ -103,6 +108,7 @@ class Cluster:
         self.seeds = list(members)
         self.members = list(members)
         self._pinned = self.members.index(current) if current in self.members else 0
+        self._learned = False
 
     def _candidates(self) -> list[str]:
         start = self._pinned
@@ -123,14 +129,10 @@ class Cluster:
         headers: Mapping[str, str] | None = None,
         timeout: aiohttp.ClientTimeout,
         replay_safe: bool = True,
-        watch: bool = False,
-        caller_timeout: bool = False,
         retry_path: RetryPath | None = None,
     ) -> Response:
         """Send ``method path`` (percent-encoded, query included) to a member; see the module rules.
 
-        :param watch: a watch: a timeout set by the caller (``caller_timeout``)
-            ends it with :class:`EtcdWatchTimedOut` instead of moving on.
         :param retry_path: for watches, rebuilds the path before it goes to the
             next member (to pin the index the first attempt started from).
         """
@@ -152,10 +154,6 @@ class Cluster:
                     except TransportFailure as failure:
                         failures.append(failure)
                         log.debug("member %s failed: %s", base, failure)
-                        if watch and caller_timeout and failure.timed_out:
-                            raise EtcdWatchTimedOut(
-                                f"the watch saw no change in time: {failure}", cause=failure.cause
-                            ) from failure.cause
                         if failure.sent and not replay_safe:
                             raise EtcdConnectionFailed(
                                 f"{method} to {failure.url} broke off after the request was sent; it may or may "
@@ -176,7 +174,8 @@ class Cluster:
                         break
                     self._check_cluster_id(resp)
                     self._pin(base)
-                    if (failures or last_answer) and self.allow_reconnect and not self.use_proxies:
+                    if self.allow_reconnect and not self.use_proxies and (failures or last_answer or not self._learned):
+                        self._learned = True
                         await self._refresh_members(session, base, headers, timeout)
                     return resp
         if last_answer is not None:
@@ -185,10 +184,9 @@ class Cluster:
 
     @staticmethod
     def _member_failed(resp: Response) -> bool:
-        if resp.status < 500:
-            return _ROLLING_UPGRADE in resp.body if resp.status >= 400 else False
-        # etcd's own errors (a JSON body with errorCode) are answers, not failures.
-        return b'"errorCode"' not in resp.body or _ROLLING_UPGRADE in resp.body
+        if resp.status >= 500:
+            return True
+        return resp.status >= 400 and _ROLLING_UPGRADE in resp.body
 
     async def _follow(
         self,

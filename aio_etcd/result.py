@@ -93,6 +93,13 @@ class EtcdResult:
             newKey=created,
         )
 
+    def copy(self) -> EtcdResult:
+        """A shallow copy (the child nodes and previous node are shared)."""
+        clone = EtcdResult.__new__(EtcdResult)
+        for name in EtcdResult.__slots__:
+            setattr(clone, name, getattr(self, name))
+        return clone
+
     def get_subtree(self, leaves_only: bool = False) -> Iterator[EtcdResult]:
         """Walk this node and everything below it, depth first.
 

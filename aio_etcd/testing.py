@@ -312,13 +312,36 @@ class EtcdCluster:
         _stop_process(member.process)
 
     def start_member(self, index: int, *, wait: bool = True) -> None:
-        """Start member ``index`` again from its data directory."""
+        """Start member ``index`` again from its data directory.
+
+        With ``wait=False`` it returns at once; call :meth:`wait_healthy` once
+        enough members run for a quorum (a lone member of three is never healthy).
+        """
         member = self.members[index]
         if member.running:
             return
         self._spawn(member, new=False)
         if wait:
             self._wait_healthy(member)
+
+    def wait_healthy(self) -> None:
+        """Wait until every running member reports itself healthy."""
+        for member in self.members:
+            if member.running:
+                self._wait_healthy(member)
+
+    def leader_index(self) -> int | None:
+        """The index of the member that leads now (from its ``/v2/stats/self``), if any."""
+        for index, member in enumerate(self.members):
+            if not member.running:
+                continue
+            try:
+                stats = self._get_json(member, "/v2/stats/self")
+            except (OSError, ValueError):
+                continue
+            if isinstance(stats, dict) and stats.get("state") == "StateLeader":
+                return index
+        return None
 
     def _command(self, member: EtcdMember, new: bool) -> list[str]:
         assert self.binary is not None
@@ -359,15 +382,18 @@ class EtcdCluster:
             )
         _LIVE.add(member.process)
 
-    def _health(self, member: EtcdMember) -> bool:
+    def _get_json(self, member: EtcdMember, path: str) -> Any:
         context = None
         if self.tls is not None:
             cert, key, ca = self.tls
             context = ssl.create_default_context(cafile=ca)
             context.load_cert_chain(cert, key)
+        with urllib.request.urlopen(member.client_url + path, timeout=2, context=context) as resp:
+            return json.loads(resp.read())
+
+    def _health(self, member: EtcdMember) -> bool:
         try:
-            with urllib.request.urlopen(member.client_url + "/health", timeout=2, context=context) as resp:
-                body: Any = json.loads(resp.read())
+            body = self._get_json(member, "/health")
         except (OSError, ValueError):  # URLError is an OSError
             return False
         return isinstance(body, dict) and body.get("health") == "true"

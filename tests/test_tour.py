@@ -23,7 +23,8 @@ async def test_tour_against_a_given_server_removes_its_keys(etcd_server: EtcdClu
         await client.write("/tour-neighbour", "untouched")
         done = _run_tour({"ETCD_ENDPOINT": etcd_server.url})
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "12 steps passed, 0 failed" in done.stdout
+        assert "13 steps passed, 0 failed" in done.stdout
+        assert "failover: skipped" in done.stdout
         for name in ("write", "ttl", "compare-and-swap", "update", "append", "watch", "refresh", "leader"):
             assert f". {name}: " in done.stdout
         root = await client.read("/")
@@ -35,7 +36,8 @@ def test_tour_starts_its_own_server() -> None:
     env = {k: v for k, v in os.environ.items() if k != "ETCD_ENDPOINT"}
     done = subprocess.run([sys.executable, str(TOUR)], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Starting a throwaway etcd" in done.stdout
+    assert "Starting a throwaway three-member etcd cluster" in done.stdout
+    assert "failover: killed member" in done.stdout
     assert "0 failed" in done.stdout
 
 

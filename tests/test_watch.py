@@ -128,3 +128,70 @@ async def test_event_index_cleared(etcd_client: etcd.Client, etcd_prefix: str) -
     # First the snapshot read in place of the lost events, then the next real event.
     assert (seen[0].action, seen[0].value, seen[0].modifiedIndex) == ("get", "latest", last.modifiedIndex)
     assert (seen[1].value, seen[1].modifiedIndex) == ("after", after.modifiedIndex)
+
+
+async def test_a_thousand_pending_watches_do_not_block_the_client(
+    etcd_client: etcd.Client, etcd_prefix: str
+) -> None:
+    key = etcd_prefix + "/many"
+    start = (await etcd_client.write(key, "start")).modifiedIndex or 0
+    watchers = [asyncio.create_task(etcd_client.watch(key, index=start + 1)) for _ in range(1000)]
+    # Different keys too: each needs its own request, still no starvation.
+    others = [asyncio.create_task(etcd_client.watch(f"{etcd_prefix}/other{i}")) for i in range(50)]
+    reads = [etcd_client.read(key) for _ in range(100)]
+    writes = [etcd_client.write(f"{etcd_prefix}/side{i}", i) for i in range(100)]
+    results = await asyncio.wait_for(asyncio.gather(*reads, *writes), 30)
+    assert len(results) == 200
+    assert not any(w.done() for w in watchers)
+
+    woke = await etcd_client.write(key, "wake")
+    events = await asyncio.wait_for(asyncio.gather(*watchers), 30)
+    assert {(e.value, e.modifiedIndex) for e in events} == {("wake", woke.modifiedIndex)}
+    # Each caller has its own result object.
+    events[0].value = "changed by one caller"
+    assert events[1].value == "wake"
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+
+
+async def test_shared_watch_cancellation_is_per_caller(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/shared"
+    start = (await etcd_client.write(key, "start")).modifiedIndex or 0
+    first = asyncio.create_task(etcd_client.watch(key, index=start + 1))
+    second = asyncio.create_task(etcd_client.watch(key, index=start + 1))
+    timed = asyncio.create_task(etcd_client.watch(key, index=start + 1, timeout=0.2))
+    with pytest.raises(etcd.EtcdWatchTimedOut):
+        await timed
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    written = await etcd_client.write(key, "next")
+    assert (await asyncio.wait_for(second, 10)).modifiedIndex == written.modifiedIndex
+
+
+async def test_watch_iter(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/iter"
+    start = (await etcd_client.write(key, "start")).modifiedIndex or 0
+    written = [await etcd_client.write(key, i) for i in range(3)]
+    events = etcd_client.watch_iter(key, index=start + 1)
+    seen = []
+    async for event in events:
+        seen.append(event.modifiedIndex)
+        if len(seen) == 3:
+            break
+    assert seen == [w.modifiedIndex for w in written]
+    await events.aclose()
+
+    # Cancelling a task blocked in the iterator ends it cleanly.
+    before = await _watchers(etcd_client)
+
+    async def follow() -> None:
+        async for _ in etcd_client.watch_iter(key):
+            pass
+
+    task = asyncio.create_task(follow())
+    await wait_for_watchers(etcd_client, before + 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -1,0 +1,213 @@
+"""Failover, member discovery and watches on a real 3-member etcd cluster.
+
+One cluster serves the module; a test that stops members restarts them before
+the next test (the ``cluster`` fixture makes sure every member runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+import aio_etcd as etcd
+from aio_etcd.testing import EtcdCluster, free_port
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture(scope="module")
+def three() -> Iterator[EtcdCluster]:
+    with EtcdCluster(size=3) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def cluster(three: EtcdCluster) -> AsyncIterator[EtcdCluster]:
+    yield three
+    stopped = [i for i, member in enumerate(three.members) if not member.running]
+    for index in stopped:
+        three.start_member(index, wait=False)
+    if stopped:
+        await asyncio.to_thread(three.wait_healthy)
+
+
+def _index_of(cluster: EtcdCluster, base_uri: str) -> int:
+    return next(i for i, m in enumerate(cluster.members) if m.client_url == base_uri)
+
+
+async def _leader(cluster: EtcdCluster) -> int:
+    for _ in range(200):
+        index = await asyncio.to_thread(cluster.leader_index)
+        if index is not None:
+            return index
+        await asyncio.sleep(0.05)
+    raise AssertionError("the cluster has no leader")
+
+
+async def test_writes_survive_the_loss_of_the_member_in_use(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    # Talk to the leader first: losing it is the hardest case (a new election).
+    leader = await _leader(cluster)
+    endpoints = list(cluster.endpoints)
+    endpoints.insert(0, endpoints.pop(leader))
+    acknowledged: dict[str, str] = {}
+    async with etcd.Client(host=tuple(endpoints)) as client:
+        for i in range(500):
+            if i == 100:
+                assert _index_of(cluster, client.base_uri) == leader
+                cluster.stop_member(leader, kill=True)
+            key = f"{etcd_prefix}/w{i:03}"
+            await client.write(key, f"value {i}")
+            acknowledged[key] = f"value {i}"
+        assert _index_of(cluster, client.base_uri) != leader
+        stored = await client.read(etcd_prefix, recursive=True, quorum=True)
+    assert {leaf.key: leaf.value for leaf in stored.leaves} == acknowledged
+
+
+async def test_first_host_dead_from_the_first_call(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    dead = ("127.0.0.1", free_port())
+    async with etcd.Client(host=(dead, *cluster.endpoints)) as client:
+        await client.write(etcd_prefix + "/k", "v")
+        assert (await client.read(etcd_prefix + "/k")).value == "v"
+        assert client.base_uri != f"http://127.0.0.1:{dead[1]}"
+
+
+async def test_all_members_dead_then_back(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    async with etcd.Client(host=cluster.endpoints) as client:
+        await client.write(etcd_prefix + "/k", "before")
+        for index in range(3):
+            cluster.stop_member(index)
+        with pytest.raises(etcd.EtcdConnectionFailed) as info:
+            # Bounded: three passes over three refusing members, with backoff.
+            await asyncio.wait_for(client.read(etcd_prefix + "/k"), 30)
+        assert info.value.cause is not None
+        assert "no member could be reached" in str(info.value)
+
+        for index in range(3):
+            cluster.start_member(index, wait=False)
+        await asyncio.to_thread(cluster.wait_healthy)
+        assert (await client.read(etcd_prefix + "/k")).value == "before"
+        await client.write(etcd_prefix + "/k", "after")
+
+
+async def test_single_host_learns_the_other_members(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    first = cluster.members[0]
+    async with etcd.Client(host=first.host, port=first.port, allow_reconnect=True) as client:
+        await client.write(etcd_prefix + "/k", "v")
+        assert sorted(client.machines_cache) == sorted(cluster.client_urls)
+        cluster.stop_member(0)
+        assert (await client.read(etcd_prefix + "/k")).value == "v"
+
+    async with etcd.Client(host=((first.host, first.port),), use_proxies=True) as proxied:
+        with pytest.raises(etcd.EtcdConnectionFailed):
+            await proxied.read(etcd_prefix + "/k")
+        assert proxied.machines_cache == [first.client_url]
+
+
+async def test_without_reconnect_a_dead_server_fails_at_once(cluster: EtcdCluster) -> None:
+    first = cluster.members[0]
+    cluster.stop_member(0)
+    async with etcd.Client(host=first.host, port=first.port) as client:
+        with pytest.raises(etcd.EtcdConnectionFailed) as info:
+            await client.read("/anything")
+    assert "the server could not be reached" in str(info.value)
+    assert info.value.cause is not None
+
+
+async def _watch_through_a_member_loss(
+    cluster: EtcdCluster, prefix: str, consume: str
+) -> tuple[list[int | None], list[int | None]]:
+    """Watch a key through member 0 while member 0 dies and writes go on elsewhere."""
+    key = prefix + "/watched"
+    members = cluster.endpoints
+    async with (
+        etcd.Client(host=members) as watcher,
+        etcd.Client(host=(members[1], members[2])) as writer,
+    ):
+        start = (await writer.write(key, "start")).modifiedIndex or 0
+        seen: list[int | None] = []
+        first_events = asyncio.Event()
+        done = asyncio.Event()
+
+        def record(event: etcd.EtcdResult) -> None:
+            seen.append(event.modifiedIndex)
+            if len(seen) == 5:
+                first_events.set()
+            if len(seen) == 20:
+                done.set()
+                raise etcd.StopWatching
+
+        async def consume_events() -> None:
+            if consume == "eternal_watch":
+                await watcher.eternal_watch(key, record, index=start + 1)
+            else:
+                async for event in watcher.watch_iter(key, index=start + 1):
+                    try:
+                        record(event)
+                    except etcd.StopWatching:
+                        break
+
+        consumer = asyncio.create_task(consume_events())
+        written: list[int | None] = []
+        for i in range(20):
+            if i == 5:
+                await first_events.wait()
+                assert _index_of(cluster, watcher.base_uri) == 0
+                cluster.stop_member(0, kill=True)
+            written.append((await writer.write(key, i)).modifiedIndex)
+        await asyncio.wait_for(done.wait(), 30)
+        await consumer
+        return seen, written
+
+
+@pytest.mark.parametrize("consume", ["eternal_watch", "watch_iter"])
+async def test_watch_survives_the_loss_of_its_member(cluster: EtcdCluster, etcd_prefix: str, consume: str) -> None:
+    seen, written = await _watch_through_a_member_loss(cluster, etcd_prefix, consume)
+    assert seen == written  # every event, in order, none twice
+
+
+async def test_leader_and_members(cluster: EtcdCluster) -> None:
+    async with etcd.Client(host=cluster.endpoints) as client:
+        members = await client.members()
+        assert len(members) == 3
+        assert sorted(url for m in members.values() for url in m["clientURLs"]) == sorted(cluster.client_urls)
+        assert sorted(await client.machines()) == sorted(cluster.client_urls)
+        leader = await _leader(cluster)
+        info = await client.leader()
+        assert info["clientURLs"] == [cluster.members[leader].client_url]
+
+        cluster.stop_member(leader, kill=True)
+        for _ in range(300):
+            try:
+                info = await client.leader()
+            except etcd.EtcdException:
+                info = {}
+            if info.get("clientURLs") and info["clientURLs"] != [cluster.members[leader].client_url]:
+                break
+            await asyncio.sleep(0.05)
+        new_leader = await _leader(cluster)
+        assert new_leader != leader
+        assert info["clientURLs"] == [cluster.members[new_leader].client_url]
+
+
+async def test_cluster_id_guard(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    async with etcd.Client(host=cluster.endpoints) as client:
+        await client.read("/")
+        cluster_id = client.expected_cluster_id
+    assert cluster_id
+
+    async with EtcdCluster() as other:
+        async with etcd.Client(host=other.host, port=other.port, expected_cluster_id=cluster_id) as pinned:
+            with pytest.raises(etcd.EtcdClusterIdChanged):
+                await pinned.read("/")
+
+        # Learned from the first answer: a member of another cluster behind the
+        # same client is refused, not silently used.
+        first = cluster.members[0]
+        mixed = ((first.host, first.port), (other.host, other.port))
+        async with etcd.Client(host=mixed, use_proxies=True) as client:
+            await client.write(etcd_prefix + "/k", "v")
+            cluster.stop_member(0)
+            with pytest.raises(etcd.EtcdClusterIdChanged):
+                await client.read(etcd_prefix + "/k")
