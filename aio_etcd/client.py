@@ -47,12 +47,23 @@ def _flag(value: bool) -> str:
 
 
 def _key_path(key: str) -> str:
-    """The key as a percent-encoded path, with exactly one leading slash."""
+    """The key as a percent-encoded path, with exactly one leading slash.
+
+    Empty, ``.`` and ``..`` path segments are refused: etcd would answer with a
+    redirect to the cleaned path, that is, to another key.
+    """
     if not isinstance(key, str):
         raise TypeError(f"an etcd key is a str, not {type(key).__name__}")
     if not key.startswith("/"):
         key = "/" + key
+    if key != "/":
+        segments = key[1:-1] if key.endswith("/") else key[1:]
+        if any(segment in _BAD_SEGMENTS for segment in segments.split("/")):
+            raise ValueError(f"the key {key!r} has an empty, '.' or '..' segment; etcd would resolve it to another key")
     return quote(key, safe="/")
+
+
+_BAD_SEGMENTS = frozenset({"", ".", ".."})
 
 
 class Client:
@@ -270,12 +281,16 @@ class Client:
     def _ssl_context(self) -> ssl.SSLContext | bool:
         if self._protocol != "https":
             return True
-        context = ssl.create_default_context(cafile=self._ca_cert)
-        if self._cert is not None:
-            if isinstance(self._cert, str):
-                context.load_cert_chain(self._cert)
-            else:
-                context.load_cert_chain(self._cert[0], self._cert[1])
+        try:
+            context = ssl.create_default_context(cafile=self._ca_cert)
+            if self._cert is not None:
+                if isinstance(self._cert, str):
+                    context.load_cert_chain(self._cert)
+                else:
+                    context.load_cert_chain(self._cert[0], self._cert[1])
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            files = f"ca_cert={self._ca_cert!r}, cert={self._cert!r}"
+            raise EtcdException(f"cannot load the TLS files ({files}): {exc}") from exc
         if not self._ssl_verify:
             log.warning("TLS certificate verification is off for %s", self.base_uri)
             context.check_hostname = False
@@ -640,12 +655,14 @@ class Client:
             shared.waiters -= 1
             if shared.waiters == 0 and not shared.task.done():
                 shared.task.cancel()
+                # A caller arriving now must start a new request, not join this one.
+                self._forget_watch(path, shared, None)
         return result.copy()
 
     def _forget_watch(self, path: str, shared: _SharedWatch, _task: object) -> None:
         if self._watches.get(path) is shared:
             del self._watches[path]
-        if not shared.task.cancelled():
+        if shared.task.done() and not shared.task.cancelled():
             shared.task.exception()  # retrieved here, so a watch nobody awaits logs nothing
 
     async def _watch_request(self, key: str, path: str, index: int | None) -> EtcdResult:

@@ -1,7 +1,8 @@
 """pytest fixtures backed by real etcd processes.
 
 Enable with ``pytest_plugins = ["aio_etcd.pytest_plugin"]`` in a ``conftest.py``
-(or ``-p aio_etcd.pytest_plugin``). Async fixtures need pytest-asyncio.
+(or ``-p aio_etcd.pytest_plugin``). It needs pytest-asyncio; the async
+fixture works in its strict and auto modes alike.
 
 - ``etcd_server``: one etcd member for the whole session (an :class:`~aio_etcd.testing.EtcdCluster`).
 - ``etcd_client``: a :class:`~aio_etcd.Client` on ``etcd_server``, closed after the test.
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
 
 from .client import Client
 from .testing import EtcdCluster
@@ -28,7 +30,7 @@ def etcd_server() -> Iterator[EtcdCluster]:
         yield server
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def etcd_client(etcd_server: EtcdCluster) -> AsyncIterator[Client]:
     """A client of ``etcd_server``, closed when the test ends."""
     async with Client(host=etcd_server.host, port=etcd_server.port) as client:

@@ -1,4 +1,4 @@
-"""EtcdResult: one etcd node, with its subtree parsed only when walked."""
+"""EtcdResult: one etcd node over etcd's own decoded JSON."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 __all__ = ["EtcdResult"]
 
 _NODE_FIELDS = ("key", "value", "expiration", "ttl", "modifiedIndex", "createdIndex", "newKey", "dir")
+_new = object.__new__
 
 
 class EtcdResult:
@@ -20,28 +21,35 @@ class EtcdResult:
     :param raft_index: the ``X-Raft-Index`` response header.
     :param newKey: ``True`` when the server answered ``201 Created``.
 
-    Attributes mirror etcd's node fields: ``key``, ``value`` (``None`` for a
-    directory), ``dir``, ``ttl`` and ``expiration`` (``None`` without a TTL),
-    ``modifiedIndex``, ``createdIndex``. The child nodes of a directory are kept
-    as etcd sent them and become :class:`EtcdResult` objects only while
-    :attr:`leaves`, :attr:`children` or :meth:`get_subtree` walks them.
+    The node fields are etcd's: :attr:`key`, :attr:`value` (``None`` for a
+    directory), :attr:`dir`, :attr:`ttl` and :attr:`expiration` (``None``
+    without a TTL), :attr:`modifiedIndex`, :attr:`createdIndex`. A result reads
+    them straight from etcd's decoded answer, and a directory's children become
+    :class:`EtcdResult` objects only while :attr:`leaves`, :attr:`children` or
+    :meth:`get_subtree` walks them, so a large recursive read costs little more
+    than decoding its JSON.
+
+    Fields can be assigned (``result.value = ...`` before :meth:`Client.update
+    <aio_etcd.Client.update>`); that changes this object only.
     """
 
-    __slots__ = (
-        "action",
-        "key",
-        "value",
-        "expiration",
-        "ttl",
-        "modifiedIndex",
-        "createdIndex",
-        "newKey",
-        "dir",
-        "etcd_index",
-        "raft_index",
-        "_prev_node",
-        "_children",
-    )
+    # Only ``_node`` has a slot: the rest live in the instance dict, which
+    # CPython creates only when one of them is set, so a child node made while
+    # walking a tree costs one allocation and one store. Node fields are
+    # properties over etcd's decoded object.
+    __slots__ = ("_node", "__dict__")
+
+    _node: dict[str, Any]
+    #: etcd's ``action``.
+    action: str | None = None
+    #: ``True`` when the request created the key (HTTP 201).
+    newKey: bool = False  # noqa: N815 - etcd's spelling
+    #: ``X-Etcd-Index``: the store's index when the server answered.
+    etcd_index: int | None = None
+    #: ``X-Raft-Index``.
+    raft_index: int | None = None
+    _prev: Mapping[str, Any] | EtcdResult | None = None
+    _owned: bool = False
 
     def __init__(
         self,
@@ -53,52 +61,117 @@ class EtcdResult:
         raft_index: int | None = None,
         newKey: bool = False,  # noqa: N803 - etcd's spelling
     ) -> None:
-        if node is None:
-            node = {}
-        self.action: str | None = action
-        #: The full path of the key.
-        self.key: str | None = node.get("key")
-        #: The value (``None`` for a directory). Assign to it before :meth:`Client.update`.
-        self.value: str | None = node.get("value")
-        self.expiration: str | None = node.get("expiration")
-        self.ttl: int | None = node.get("ttl")
-        self.modifiedIndex: int | None = node.get("modifiedIndex")
-        self.createdIndex: int | None = node.get("createdIndex")
-        #: ``True`` when the request created the key (HTTP 201).
-        self.newKey: bool = newKey
-        self.dir: bool = bool(node.get("dir", False))
-        #: ``X-Etcd-Index``: the store's index when the server answered.
-        self.etcd_index: int | None = etcd_index
-        #: ``X-Raft-Index``.
-        self.raft_index: int | None = raft_index
-        self._prev_node: EtcdResult | None = EtcdResult(None, prevNode) if prevNode is not None else None
-        self._children: list[Mapping[str, Any]] = node.get("nodes") or []
+        self._node = dict(node or {})
+        self._owned = True
+        _annotate(self, action, prevNode, etcd_index, raft_index, newKey)
 
     @classmethod
     def from_response(
         cls,
-        body: Mapping[str, Any],
+        body: dict[str, Any],
         *,
         etcd_index: int | None = None,
         raft_index: int | None = None,
         created: bool = False,
     ) -> EtcdResult:
-        """Build a result from a decoded key response body."""
-        return cls(
-            body.get("action"),
-            body.get("node"),
-            body.get("prevNode"),
-            etcd_index=etcd_index,
-            raft_index=raft_index,
-            newKey=created,
-        )
+        """Build a result from a decoded key response body, which it takes over."""
+        node = body.get("node")
+        result = _wrap(node if isinstance(node, dict) else {})
+        _annotate(result, body.get("action"), body.get("prevNode"), etcd_index, raft_index, created)
+        return result
+
+    def _set(self, name: str, value: Any) -> None:
+        if not self._owned:  # etcd's object may be shared with other results: copy on first write
+            self._node = dict(self._node)
+            self._owned = True
+        self._node[name] = value
+
+    @property
+    def key(self) -> str | None:
+        """The full path of the key (``None`` for the root directory)."""
+        return self._node.get("key")
+
+    @key.setter
+    def key(self, value: str | None) -> None:
+        self._set("key", value)
+
+    @property
+    def value(self) -> str | None:
+        """The value, ``None`` for a directory."""
+        return self._node.get("value")
+
+    @value.setter
+    def value(self, value: str | None) -> None:
+        self._set("value", value)
+
+    @property
+    def expiration(self) -> str | None:
+        """When the key expires (RFC 3339), ``None`` without a TTL."""
+        return self._node.get("expiration")
+
+    @expiration.setter
+    def expiration(self, value: str | None) -> None:
+        self._set("expiration", value)
+
+    @property
+    def ttl(self) -> int | None:
+        """Seconds left to live, ``None`` without a TTL."""
+        return self._node.get("ttl")
+
+    @ttl.setter
+    def ttl(self, value: int | None) -> None:
+        self._set("ttl", value)
+
+    @property
+    def modifiedIndex(self) -> int | None:  # noqa: N802 - etcd's spelling
+        """The index of the last change of this node."""
+        return self._node.get("modifiedIndex")
+
+    @modifiedIndex.setter
+    def modifiedIndex(self, value: int | None) -> None:  # noqa: N802
+        self._set("modifiedIndex", value)
+
+    @property
+    def createdIndex(self) -> int | None:  # noqa: N802 - etcd's spelling
+        """The index at which this node was created."""
+        return self._node.get("createdIndex")
+
+    @createdIndex.setter
+    def createdIndex(self, value: int | None) -> None:  # noqa: N802
+        self._set("createdIndex", value)
+
+    @property
+    def dir(self) -> bool:
+        """Whether the node is a directory."""
+        return bool(self._node.get("dir", False))
+
+    @dir.setter
+    def dir(self, value: bool) -> None:
+        self._set("dir", value)
+
+    @property
+    def _prev_node(self) -> EtcdResult | None:
+        """The node as it was before this change (``prevNode``), when etcd sent it."""
+        prev = self._prev
+        if prev is None or isinstance(prev, EtcdResult):
+            return prev
+        result = self._prev = _wrap(dict(prev))
+        return result
+
+    @property
+    def _children(self) -> list[dict[str, Any]]:
+        """The child nodes as etcd sent them (python-etcd's name)."""
+        nodes: list[dict[str, Any]] | None = self._node.get("nodes")
+        return nodes or []
 
     def copy(self) -> EtcdResult:
-        """A shallow copy (the child nodes and previous node are shared)."""
-        clone = EtcdResult.__new__(EtcdResult)
-        for name in EtcdResult.__slots__:
-            setattr(clone, name, getattr(self, name))
+        """A copy whose fields can be changed without changing this one (children are shared)."""
+        clone = _wrap(self._node)
+        clone.__dict__.update(self.__dict__)
+        clone._owned = False
         return clone
+
+    # -- walking --------------------------------------------------------------------------
 
     def get_subtree(self, leaves_only: bool = False) -> Iterator[EtcdResult]:
         """Walk this node and everything below it, depth first.
@@ -107,13 +180,24 @@ class EtcdResult:
         Otherwise the directory yields itself first (unless ``leaves_only``),
         then the subtree of each child in the order etcd sent them.
         """
-        if not self._children:
-            yield self
-            return
-        if not leaves_only:
-            yield self
-        for raw in self._children:
-            yield from EtcdResult(None, raw).get_subtree(leaves_only)
+        children = self._node.get("nodes")
+        if not children:
+            return iter((self,))
+        out: list[EtcdResult] = [] if leaves_only else [self]
+        append = out.append
+        stack = [iter(children)]
+        while stack:
+            for raw in stack[-1]:
+                below = raw.get("nodes")
+                if below:
+                    if not leaves_only:
+                        append(_wrap(raw))
+                    stack.append(iter(below))
+                    break
+                append(_wrap(raw))
+            else:
+                stack.pop()
+        return iter(out)
 
     @property
     def leaves(self) -> Iterator[EtcdResult]:
@@ -145,3 +229,29 @@ class EtcdResult:
             parts.append(f"ttl={self.ttl}")
         parts.append(f"modifiedIndex={self.modifiedIndex}")
         return f"<EtcdResult {' '.join(parts)}>"
+
+
+def _wrap(node: dict[str, Any]) -> EtcdResult:
+    """A result over etcd's node object (not copied until a field is assigned)."""
+    result: EtcdResult = _new(EtcdResult)
+    result._node = node
+    return result
+
+
+def _annotate(
+    result: EtcdResult,
+    action: str | None,
+    prev: Mapping[str, Any] | None,
+    etcd_index: int | None,
+    raft_index: int | None,
+    created: bool,
+) -> None:
+    result.action = action
+    if prev is not None:
+        result._prev = prev
+    if etcd_index is not None:
+        result.etcd_index = etcd_index
+    if raft_index is not None:
+        result.raft_index = raft_index
+    if created:
+        result.newKey = True

@@ -365,9 +365,9 @@ class EtcdCluster:
             args.append("--unsafe-no-fsync")
         if self.tls is not None:
             cert, key, ca = self.tls
-            args += ["--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca]
+            args += ["--cert-file", cert, "--key-file", key]
             if self.client_cert_auth:
-                args.append("--client-cert-auth")
+                args += ["--client-cert-auth", "--trusted-ca-file", ca]
         return args + self.extra_args
 
     def _spawn(self, member: EtcdMember, new: bool) -> None:
@@ -387,6 +387,7 @@ class EtcdCluster:
         if self.tls is not None:
             cert, key, ca = self.tls
             context = ssl.create_default_context(cafile=ca)
+            context.check_hostname = False  # the probe checks health, not names
             context.load_cert_chain(cert, key)
         with urllib.request.urlopen(member.client_url + path, timeout=2, context=context) as resp:
             return json.loads(resp.read())

@@ -188,3 +188,15 @@ async def test_error_classes_are_catchable_by_family(etcd_client: etcd.Client, e
         await etcd_client.write(etcd_prefix + "/present", "x", prevValue="y")
     with pytest.raises(etcd.EtcdException):
         await etcd_client.delete(etcd_prefix + "/missing")
+
+
+@pytest.mark.parametrize("key", ["/a//b", "/a/./b", "/a/../b", "//a", "/a/.."])
+async def test_keys_etcd_would_rewrite_are_refused(etcd_client: etcd.Client, key: str) -> None:
+    with pytest.raises(ValueError, match="segment"):
+        await etcd_client.write(key, "v")
+
+
+async def test_trailing_slash_names_the_directory(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    await etcd_client.write(etcd_prefix + "/d/k", "v")
+    listing = await etcd_client.read(etcd_prefix + "/d/")
+    assert listing.dir and [n.key for n in listing.leaves] == [etcd_prefix + "/d/k"]

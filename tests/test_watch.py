@@ -14,6 +14,15 @@ async def _watchers(client: etcd.Client) -> int:
     return int((await client.store_stats()).get("watchers", 0))
 
 
+async def _until_fewer_watchers(client: etcd.Client, limit: int) -> None:
+    """Wait until the server holds fewer than ``limit`` watchers (it notices closed ones)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while await _watchers(client) >= limit:
+        assert loop.time() < deadline, "cancelled watches stayed registered on the server"
+        await asyncio.sleep(0.02)
+
+
 async def test_watch_sees_next_change(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     key = etcd_prefix + "/w"
     before = await _watchers(etcd_client)
@@ -47,11 +56,7 @@ async def test_cancelled_watch_leaves_no_watcher(etcd_client: etcd.Client, etcd_
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(etcd_client.watch(etcd_prefix + "/quiet"), timeout=0.1)
     # The connections were closed, so the server drops the watchers.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while await _watchers(etcd_client) > before:
-        assert loop.time() < deadline, "cancelled watches stayed registered on the server"
-        await asyncio.sleep(0.02)
+    await _until_fewer_watchers(etcd_client, before + 1)
     # And the client still works, watches included.
     written = await etcd_client.write(etcd_prefix + "/quiet", "x")
     event = await etcd_client.watch(etcd_prefix + "/quiet", index=written.modifiedIndex)
@@ -195,3 +200,15 @@ async def test_watch_iter(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_watch_after_a_timed_out_watch_starts_afresh(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/again"
+    before = await _watchers(etcd_client)
+    with pytest.raises(etcd.EtcdWatchTimedOut):
+        await etcd_client.watch(key, timeout=0.1)
+    await _until_fewer_watchers(etcd_client, before + 1)
+    follow = asyncio.create_task(etcd_client.watch(key))
+    await wait_for_watchers(etcd_client, before + 1)
+    written = await etcd_client.write(key, "v")
+    assert (await asyncio.wait_for(follow, 10)).modifiedIndex == written.modifiedIndex
