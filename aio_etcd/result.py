@@ -33,23 +33,14 @@ class EtcdResult:
     <aio_etcd.Client.update>`); that changes this object only.
     """
 
-    # Only ``_node`` has a slot: the rest live in the instance dict, which
-    # CPython creates only when one of them is set, so a child node made while
-    # walking a tree costs one allocation and one store. Node fields are
-    # properties over etcd's decoded object.
-    __slots__ = ("_node", "__dict__")
+    # Two slots: etcd's node object, and what the response said about it
+    # (shared by every child met while walking a tree, copied on first write).
+    # A child made while walking costs one allocation and two stores; the node
+    # fields are properties over etcd's decoded object.
+    __slots__ = ("_node", "_meta")
 
     _node: dict[str, Any]
-    #: etcd's ``action``.
-    action: str | None = None
-    #: ``True`` when the request created the key (HTTP 201).
-    newKey: bool = False  # noqa: N815 - etcd's spelling
-    #: ``X-Etcd-Index``: the store's index when the server answered.
-    etcd_index: int | None = None
-    #: ``X-Raft-Index``.
-    raft_index: int | None = None
-    _prev: Mapping[str, Any] | EtcdResult | None = None
-    _owned: bool = False
+    _meta: _Meta
 
     def __init__(
         self,
@@ -62,8 +53,8 @@ class EtcdResult:
         newKey: bool = False,  # noqa: N803 - etcd's spelling
     ) -> None:
         self._node = dict(node or {})
-        self._owned = True
-        _annotate(self, action, prevNode, etcd_index, raft_index, newKey)
+        self._meta = _Meta(action, prevNode, etcd_index, raft_index, newKey)
+        self._meta.owned = True
 
     @classmethod
     def from_response(
@@ -76,15 +67,59 @@ class EtcdResult:
     ) -> EtcdResult:
         """Build a result from a decoded key response body, which it takes over."""
         node = body.get("node")
-        result = _wrap(node if isinstance(node, dict) else {})
-        _annotate(result, body.get("action"), body.get("prevNode"), etcd_index, raft_index, created)
+        result: EtcdResult = _new(cls)
+        result._node = node if isinstance(node, dict) else {}
+        result._meta = _Meta(body.get("action"), body.get("prevNode"), etcd_index, raft_index, created)
         return result
 
+    def _own_meta(self) -> _Meta:
+        meta = self._meta
+        if meta is _CHILD:
+            meta = self._meta = _Meta(None, None, None, None, False)
+        return meta
+
     def _set(self, name: str, value: Any) -> None:
-        if not self._owned:  # etcd's object may be shared with other results: copy on first write
+        meta = self._own_meta()
+        if not meta.owned:  # etcd's object may be shared with other results: copy on first write
             self._node = dict(self._node)
-            self._owned = True
+            meta.owned = True
         self._node[name] = value
+
+    @property
+    def action(self) -> str | None:
+        """etcd's ``action`` (``None`` for nodes met while walking a tree)."""
+        return self._meta.action
+
+    @action.setter
+    def action(self, value: str | None) -> None:
+        self._own_meta().action = value
+
+    @property
+    def newKey(self) -> bool:  # noqa: N802 - etcd's spelling
+        """``True`` when the request created the key (HTTP 201)."""
+        return self._meta.new_key
+
+    @newKey.setter
+    def newKey(self, value: bool) -> None:  # noqa: N802
+        self._own_meta().new_key = value
+
+    @property
+    def etcd_index(self) -> int | None:
+        """``X-Etcd-Index``: the store's index when the server answered."""
+        return self._meta.etcd_index
+
+    @etcd_index.setter
+    def etcd_index(self, value: int | None) -> None:
+        self._own_meta().etcd_index = value
+
+    @property
+    def raft_index(self) -> int | None:
+        """``X-Raft-Index`` of the answer."""
+        return self._meta.raft_index
+
+    @raft_index.setter
+    def raft_index(self, value: int | None) -> None:
+        self._own_meta().raft_index = value
 
     @property
     def key(self) -> str | None:
@@ -152,10 +187,10 @@ class EtcdResult:
     @property
     def _prev_node(self) -> EtcdResult | None:
         """The node as it was before this change (``prevNode``), when etcd sent it."""
-        prev = self._prev
+        prev = self._meta.prev
         if prev is None or isinstance(prev, EtcdResult):
             return prev
-        result = self._prev = _wrap(dict(prev))
+        result = self._meta.prev = _wrap(dict(prev))
         return result
 
     @property
@@ -167,8 +202,9 @@ class EtcdResult:
     def copy(self) -> EtcdResult:
         """A copy whose fields can be changed without changing this one (children are shared)."""
         clone = _wrap(self._node)
-        clone.__dict__.update(self.__dict__)
-        clone._owned = False
+        meta = self._meta
+        if meta is not _CHILD:
+            clone._meta = _Meta(meta.action, meta.prev, meta.etcd_index, meta.raft_index, meta.new_key)
         return clone
 
     # -- walking --------------------------------------------------------------------------
@@ -185,6 +221,7 @@ class EtcdResult:
             return iter((self,))
         out: list[EtcdResult] = [] if leaves_only else [self]
         append = out.append
+        new, cls, child = _new, EtcdResult, _CHILD
         stack = [iter(children)]
         while stack:
             for raw in stack[-1]:
@@ -194,7 +231,11 @@ class EtcdResult:
                         append(_wrap(raw))
                     stack.append(iter(below))
                     break
-                append(_wrap(raw))
+                # _wrap(raw), inlined: this line runs once per key of the tree.
+                result = new(cls)
+                result._node = raw
+                result._meta = child
+                append(result)
             else:
                 stack.pop()
         return iter(out)
@@ -231,27 +272,35 @@ class EtcdResult:
         return f"<EtcdResult {' '.join(parts)}>"
 
 
+class _Meta:
+    """What a response said about a node besides the node itself."""
+
+    __slots__ = ("action", "prev", "etcd_index", "raft_index", "new_key", "owned")
+
+    def __init__(
+        self,
+        action: str | None,
+        prev: Mapping[str, Any] | EtcdResult | None,
+        etcd_index: int | None,
+        raft_index: int | None,
+        new_key: bool,
+    ) -> None:
+        self.action = action
+        self.prev = prev
+        self.etcd_index = etcd_index
+        self.raft_index = raft_index
+        self.new_key = new_key
+        #: Whether the node object belongs to this result alone (may be changed in place).
+        self.owned = False
+
+
+#: The metadata of every node met while walking a tree (never changed: replaced on write).
+_CHILD = _Meta(None, None, None, None, False)
+
+
 def _wrap(node: dict[str, Any]) -> EtcdResult:
     """A result over etcd's node object (not copied until a field is assigned)."""
     result: EtcdResult = _new(EtcdResult)
     result._node = node
+    result._meta = _CHILD
     return result
-
-
-def _annotate(
-    result: EtcdResult,
-    action: str | None,
-    prev: Mapping[str, Any] | None,
-    etcd_index: int | None,
-    raft_index: int | None,
-    created: bool,
-) -> None:
-    result.action = action
-    if prev is not None:
-        result._prev = prev
-    if etcd_index is not None:
-        result.etcd_index = etcd_index
-    if raft_index is not None:
-        result.raft_index = raft_index
-    if created:
-        result.newKey = True

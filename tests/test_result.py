@@ -1,0 +1,78 @@
+"""EtcdResult on its own: fields, walking, copies, equality (no server needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aio_etcd import EtcdResult
+
+
+def _tree() -> dict[str, Any]:
+    return {
+        "action": "get",
+        "node": {
+            "key": "/t",
+            "dir": True,
+            "modifiedIndex": 3,
+            "createdIndex": 3,
+            "nodes": [
+                {"key": "/t/a", "value": "1", "modifiedIndex": 4, "createdIndex": 4},
+                {
+                    "key": "/t/b",
+                    "dir": True,
+                    "nodes": [{"key": "/t/b/c", "value": "2", "ttl": 5, "expiration": "2026-01-01T00:00:00Z"}],
+                },
+                {"key": "/t/empty", "dir": True},
+            ],
+        },
+        "prevNode": {"key": "/t", "dir": True, "modifiedIndex": 2},
+    }
+
+
+def test_fields_and_walks() -> None:
+    result = EtcdResult.from_response(_tree(), etcd_index=9, raft_index=11, created=True)
+    assert (result.action, result.key, result.dir, result.value) == ("get", "/t", True, None)
+    assert (result.etcd_index, result.raft_index, result.newKey) == (9, 11, True)
+    assert [n.key for n in result.get_subtree()] == ["/t", "/t/a", "/t/b", "/t/b/c", "/t/empty"]
+    assert [n.key for n in result.leaves] == ["/t/a", "/t/b/c", "/t/empty"]
+    assert [n.key for n in result.children] == [n.key for n in result.leaves]
+    leaf = [n for n in result.leaves if n.key == "/t/b/c"][0]
+    assert (leaf.value, leaf.ttl, leaf.expiration, leaf.action, leaf.etcd_index) == (
+        "2",
+        5,
+        "2026-01-01T00:00:00Z",
+        None,
+        None,
+    )
+    assert result._prev_node is not None and result._prev_node.modifiedIndex == 2
+    plain = EtcdResult("get", {"key": "/k", "value": "v"})
+    assert list(plain.leaves) == [plain]
+
+
+def test_assignment_changes_only_that_result() -> None:
+    body = _tree()
+    result = EtcdResult.from_response(body)
+    first = next(result.leaves)
+    first.value = "changed"
+    first.action = "mine"
+    assert first.value == "changed" and first.action == "mine"
+    again = next(result.leaves)
+    assert again.value == "1" and again.action is None
+    assert body["node"]["nodes"][0]["value"] == "1"
+
+    copy = result.copy()
+    copy.value = "x"
+    copy.etcd_index = 99
+    assert result.value is None and result.etcd_index is None
+    assert copy.action == "get" and copy == copy.copy()
+
+
+def test_equality_and_repr() -> None:
+    one = EtcdResult("get", {"key": "/k", "value": "v", "modifiedIndex": 1})
+    two = EtcdResult("set", {"key": "/k", "value": "v", "modifiedIndex": 1})
+    assert one == two  # node fields, not the action
+    two.value = "w"
+    assert one != two
+    assert repr(one) == "<EtcdResult action='get' key='/k' value='v' modifiedIndex=1>"
+    assert "dir=True children=3" in repr(EtcdResult.from_response(_tree()))
+    assert one != "not a result"
