@@ -36,7 +36,7 @@ def test_fields_and_walks() -> None:
     assert [n.key for n in result.get_subtree()] == ["/t", "/t/a", "/t/b", "/t/b/c", "/t/empty"]
     assert [n.key for n in result.leaves] == ["/t/a", "/t/b/c", "/t/empty"]
     assert [n.key for n in result.children] == [n.key for n in result.leaves]
-    leaf = [n for n in result.leaves if n.key == "/t/b/c"][0]
+    leaf = next(n for n in result.leaves if n.key == "/t/b/c")
     assert (leaf.value, leaf.ttl, leaf.expiration, leaf.action, leaf.etcd_index) == (
         "2",
         5,
