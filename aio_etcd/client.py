@@ -177,6 +177,7 @@ class Client:
             expected_cluster_id=expected_cluster_id,
             use_proxies=use_proxies,
             machines_path=self._version_prefix + "/machines",
+            per_member=per_host_pool_size,
         )
         self._headers: dict[str, str] = {}
         if username is not None and password is not None:
@@ -297,8 +298,12 @@ class Client:
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    def _new_session(self, limit_per_host: int, ssl_context: ssl.SSLContext | bool) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=limit_per_host, ssl=ssl_context)
+    def _new_session(self, ssl_context: ssl.SSLContext | bool) -> aiohttp.ClientSession:
+        # No limit in aiohttp: its pool hands a freed connection to whoever asks
+        # next, so under load some requests wait for seconds. The cluster layer
+        # bounds ordinary requests per member with a first-come-first-served
+        # semaphore instead.
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ssl=ssl_context)
         session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -317,8 +322,8 @@ class Client:
             raise EtcdException("the client is closed")
         if self._session is None or self._watch_session is None:
             context = self._ssl_context()
-            self._session = self._new_session(self._per_host_pool_size, context)
-            self._watch_session = self._new_session(0, context)
+            self._session = self._new_session(context)
+            self._watch_session = self._new_session(context)
         return self._session, self._watch_session
 
     async def _ready(self) -> None:
@@ -365,6 +370,7 @@ class Client:
             timeout=client_timeout,
             replay_safe=replay_safe,
             retry_path=retry_path,
+            bounded=not watch,
         )
 
     async def _raise_for(self, resp: Response) -> None:

@@ -15,6 +15,9 @@ This is the only place requests are retried. The rules:
 - With failover on (and ``use_proxies`` off), the member list is learned from
   ``/v2/machines`` after the first answer and again after every failover, so
   members the caller did not list are used too.
+- At most ``per_member`` ordinary requests (``per_host_pool_size``) are under
+  way per member; more wait their turn in order of arrival. Watches are not
+  counted: they may wait for hours.
 - With failover on, up to :attr:`Cluster.rounds` passes are made over the
   members, with :attr:`Cluster.backoff` seconds (doubled each time, at most
   :attr:`Cluster.backoff_cap`) between passes. Then the request fails with
@@ -64,6 +67,8 @@ class Cluster:
         ``None`` the id of the first answer is learned and guarded from then on.
     :param use_proxies: never add member URLs the cluster advertises.
     :param machines_path: where the cluster lists its members (``/v2/machines``).
+    :param per_member: how many bounded requests may be under way per member at
+        once; more wait their turn, first come first served.
     """
 
     #: Passes over the member list before giving up (with failover on).
@@ -82,6 +87,7 @@ class Cluster:
         expected_cluster_id: str | None,
         use_proxies: bool = False,
         machines_path: str = "/v2/machines",
+        per_member: int = 10,
     ) -> None:
         if not members:
             raise ValueError("a cluster needs at least one member")
@@ -94,6 +100,8 @@ class Cluster:
         self.cluster_id = expected_cluster_id
         self._pinned = 0
         self._learned = False
+        self.per_member = per_member
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     @property
     def current(self) -> str:
@@ -130,11 +138,14 @@ class Cluster:
         timeout: aiohttp.ClientTimeout,
         replay_safe: bool = True,
         retry_path: RetryPath | None = None,
+        bounded: bool = True,
     ) -> Response:
         """Send ``method path`` (percent-encoded, query included) to a member; see the module rules.
 
         :param retry_path: for watches, rebuilds the path before it goes to the
             next member (to pin the index the first attempt started from).
+        :param bounded: count against the member's ``per_member`` limit
+            (watches do not: they may wait for hours).
         """
         failures: list[TransportFailure] = []
         tried: list[str] = []
@@ -150,7 +161,11 @@ class Cluster:
                 tried.append(base)
                 while True:
                     try:
-                        resp = await self._follow(session, method, base + path, body, headers, timeout)
+                        if bounded:
+                            async with self._slot(base):
+                                resp = await self._follow(session, method, base + path, body, headers, timeout)
+                        else:
+                            resp = await self._follow(session, method, base + path, body, headers, timeout)
                     except TransportFailure as failure:
                         failures.append(failure)
                         log.debug("member %s failed: %s", base, failure)
@@ -181,6 +196,12 @@ class Cluster:
         if last_answer is not None:
             return last_answer  # the caller turns the odd answer into an EtcdException
         raise self._exhausted(failures, tried)
+
+    def _slot(self, base: str) -> asyncio.Semaphore:
+        slot = self._slots.get(base)
+        if slot is None:
+            slot = self._slots[base] = asyncio.Semaphore(self.per_member)
+        return slot
 
     @staticmethod
     def _member_failed(resp: Response) -> bool:
