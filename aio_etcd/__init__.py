@@ -26,6 +26,7 @@ from .exceptions import (
     EtcdWatchTimedOut,
     StopWatching,
 )
+from .lock import Lock
 from .result import EtcdResult
 
 __version__ = "0.5.0"
@@ -52,6 +53,7 @@ __all__ = [
     "EtcdValueError",
     "EtcdWatchTimedOut",
     "EtcdWatcherCleared",
+    "Lock",
     "StopWatching",
     "__version__",
 ]

@@ -1,0 +1,448 @@
+"""The distributed Lock against a real etcd: exclusion, queueing, TTLs, keep-alive, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import aio_etcd as etcd
+from aio_etcd.lock import Lock
+from aio_etcd.testing import EtcdCluster
+
+# Bounds for waits that end on an event; reaching one means the feature is broken.
+EVENT_TIMEOUT = 10.0
+
+
+@pytest.fixture
+async def lock_name(etcd_client: etcd.Client, etcd_prefix: str) -> AsyncIterator[str]:
+    """A lock name unique to the test; afterwards its queue must be empty (nothing leaked).
+
+    Also removes what the test wrote under ``etcd_prefix``.
+    """
+    name = "lock" + etcd_prefix.replace("/", "-")
+    yield name
+    path = f"{etcd_client.lock_prefix}/{name}"
+    left = await _queue(etcd_client, path)
+    for directory in (path, etcd_prefix):
+        if await etcd_client.contains(directory):
+            await etcd_client.delete(directory, dir=True, recursive=True)
+    assert left == [], f"the test left lock keys behind: {left}"
+
+
+@pytest.fixture
+async def other_client(etcd_server: EtcdCluster) -> AsyncIterator[etcd.Client]:
+    """A second client, standing for another process."""
+    async with etcd.Client(host=etcd_server.host, port=etcd_server.port) as client:
+        yield client
+
+
+async def _queue(client: etcd.Client, path: str) -> list[tuple[str | None, str | None]]:
+    """The (key, value) pairs of a lock's queue, in order."""
+    try:
+        listing = await client.read(path, sorted=True)
+    except etcd.EtcdKeyNotFound:
+        return []
+    return [(node.key, node.value) for node in listing.leaves if not node.dir]
+
+
+async def _index(client: etcd.Client, path: str) -> int:
+    try:
+        return (await client.read(path)).etcd_index or 0
+    except etcd.EtcdKeyNotFound as exc:
+        return exc.index or 0
+
+
+async def start_waiter(client: etcd.Client, lock: Lock, **kwargs: Any) -> asyncio.Task[bool]:
+    """Start ``lock.acquire(**kwargs)`` in a task; return once its key is in the queue."""
+    index = await _index(client, lock.path)
+    task = asyncio.create_task(lock.acquire(**kwargs))
+    while True:
+        event = await client.watch(lock.path, index=index + 1, recursive=True, timeout=EVENT_TIMEOUT)
+        if event.action == "create" and event.value == lock.uuid:
+            return task
+        index = event.modifiedIndex or index + 1
+
+
+async def test_readme_sequence(etcd_server: EtcdCluster, etcd_prefix: str, lock_name: str) -> None:
+    if hasattr(etcd, "Lock"):
+        assert etcd.Lock is Lock
+    async with etcd.Client(host=etcd_server.host, port=etcd_server.port, lock_prefix=etcd_prefix + "/_locks") as client:
+        lock = Lock(client, "my_lock_name")
+        assert lock.path == etcd_prefix + "/_locks/my_lock_name"
+        assert not lock.is_acquired
+        assert await lock.acquire(blocking=True, lock_ttl=None) is True
+        assert lock.is_acquired
+        key = lock.key
+        assert key is not None and key.startswith(lock.path + "/") and len(key.rsplit("/", 1)[1]) == 20
+        node = await client.read(key)
+        assert (node.value, node.ttl) == (lock.uuid, None)
+
+        assert await lock.acquire(lock_ttl=60) is True  # renew
+        node = await client.read(key)
+        assert node.ttl is not None and 50 < node.ttl <= 60
+        assert lock.key == key
+        await lock.release()
+        assert not lock.is_acquired
+        assert not await client.contains(key)
+
+        async with Lock(client, "customer1") as my_lock:
+            assert my_lock.is_acquired
+            held = my_lock.key
+            assert held is not None
+            assert (await client.read(held)).ttl is not None
+            await my_lock.acquire(lock_ttl=60)
+            node = await client.read(held)
+            assert node.ttl is not None and 50 < node.ttl <= 60
+        assert not my_lock.is_acquired
+        assert not await client.contains(held)
+        assert await _queue(client, lock.path) == []
+        assert await _queue(client, my_lock.path) == []
+
+
+async def test_twenty_holders_exclude_each_other(
+    etcd_client: etcd.Client, other_client: etcd.Client, lock_name: str, etcd_prefix: str
+) -> None:
+    counter = etcd_prefix + "/counter"
+    await etcd_client.write(counter, 0)
+    loop = asyncio.get_running_loop()
+    intervals: list[tuple[float, float]] = []
+
+    async def increment(client: etcd.Client) -> None:
+        value = int((await client.read(counter)).value or 0)
+        await asyncio.sleep(0)  # let the others run while "holding" a stale value
+        await client.write(counter, value + 1)
+
+    async def worker(i: int) -> None:
+        client = etcd_client if i % 2 else other_client
+        lock = Lock(client, lock_name)
+        if i % 3:
+            async with lock:
+                start = loop.time()
+                await increment(client)
+                intervals.append((start, loop.time()))
+        else:
+            assert await lock.acquire(lock_ttl=10)
+            try:
+                start = loop.time()
+                await increment(client)
+                intervals.append((start, loop.time()))
+            finally:
+                await lock.release()
+        assert not lock.is_acquired
+
+    await asyncio.wait_for(asyncio.gather(*(worker(i) for i in range(20))), 60)
+    assert (await etcd_client.read(counter)).value == "20"
+    intervals.sort()
+    assert len(intervals) == 20
+    for (_, end), (next_start, _) in itertools.pairwise(intervals):
+        assert end <= next_start, "two holders held the lock at once"
+
+
+async def test_non_blocking_acquire_while_held(etcd_client: etcd.Client, lock_name: str) -> None:
+    holder = Lock(etcd_client, lock_name)
+    assert await holder.acquire(lock_ttl=30)
+    other = Lock(etcd_client, lock_name)
+    assert await other.acquire(blocking=False) is False
+    assert not other.is_acquired and other.key is None
+    assert await _queue(etcd_client, holder.path) == [(holder.key, holder.uuid)]
+
+    # A timeout gives up the same way, leaving nothing behind.
+    assert await other.acquire(timeout=0.2) is False
+    assert await other.acquire(timeout=0) is False
+    assert await _queue(etcd_client, holder.path) == [(holder.key, holder.uuid)]
+
+    await holder.release()
+    assert await other.acquire(blocking=False) is True
+    await other.release()
+
+
+async def test_wait_for_timeout_removes_the_key(etcd_client: etcd.Client, lock_name: str) -> None:
+    holder = Lock(etcd_client, lock_name)
+    async with holder:
+        waiter = Lock(etcd_client, lock_name)
+        for _ in range(3):
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(waiter.acquire(lock_ttl=None), 0.2)
+            assert await _queue(etcd_client, holder.path) == [(holder.key, holder.uuid)]
+            assert waiter.key is None and not waiter.is_acquired
+
+
+async def test_dead_holder_is_replaced_after_its_ttl(
+    etcd_server: EtcdCluster, etcd_client: etcd.Client, lock_name: str
+) -> None:
+    async with etcd.Client(host=etcd_server.host, port=etcd_server.port) as doomed:
+        holder = Lock(doomed, lock_name)
+        assert await holder.acquire(lock_ttl=2)
+        dead_key = holder.key
+    # The holder's client is gone and never released. A waiter whose own TTL
+    # is shorter than the wait keeps its key alive while waiting.
+    waiter = Lock(etcd_client, lock_name)
+    assert await waiter.acquire(lock_ttl=1, timeout=EVENT_TIMEOUT) is True
+    assert await _queue(etcd_client, waiter.path) == [(waiter.key, waiter.uuid)]
+    assert waiter.key != dead_key
+    # The TTL was reset when the lock was acquired.
+    assert waiter.key is not None
+    assert (await etcd_client.read(waiter.key)).ttl == 1
+    await waiter.release()
+
+
+async def test_cancelled_waiter_leaves_no_key(etcd_client: etcd.Client, lock_name: str) -> None:
+    holder = Lock(etcd_client, lock_name)
+    assert await holder.acquire(lock_ttl=30)
+    first = Lock(etcd_client, lock_name)
+    first_task = await start_waiter(etcd_client, first, lock_ttl=None)
+    second = Lock(etcd_client, lock_name)
+    second_task = await start_waiter(etcd_client, second, lock_ttl=30)
+    assert [key for key, _ in await _queue(etcd_client, holder.path)] == [holder.key, first.key, second.key]
+
+    # second watches first's key; cancelling first must hand second on to holder.
+    first_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first_task
+    assert first.key is None and not first.is_acquired
+    assert await _queue(etcd_client, holder.path) == [(holder.key, holder.uuid), (second.key, second.uuid)]
+    # second woke up, but holder is still ahead of it: it must go on waiting.
+    index = await _index(etcd_client, holder.path)
+    with pytest.raises(etcd.EtcdWatchTimedOut):
+        await etcd_client.watch(holder.path, index=index + 1, recursive=True, timeout=0.3)
+    assert not second_task.done() and not second.is_acquired
+
+    await holder.release()
+    assert await asyncio.wait_for(second_task, EVENT_TIMEOUT) is True
+    assert second.is_acquired
+    await second.release()
+
+
+async def test_cancelled_while_creating_the_key(etcd_client: etcd.Client, lock_name: str) -> None:
+    holder = Lock(etcd_client, lock_name)
+    assert await holder.acquire(lock_ttl=30)
+    for _ in range(5):
+        waiter = Lock(etcd_client, lock_name)
+        task = asyncio.create_task(waiter.acquire(lock_ttl=None))
+        await asyncio.sleep(0)  # let it send its request, then cancel right away
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await _queue(etcd_client, holder.path) == [(holder.key, holder.uuid)]
+    await holder.release()
+
+
+async def test_async_with_outlives_its_ttl(etcd_client: etcd.Client, lock_name: str) -> None:
+    lock = Lock(etcd_client, lock_name, ttl=2)
+    other = Lock(etcd_client, lock_name)
+    async with lock:
+        key = lock.key
+        assert key is not None
+        assert 0 < ((await etcd_client.read(key)).ttl or 0) <= 2
+        await asyncio.sleep(3.2)  # longer than the TTL: only the keep-alive keeps the key
+        assert await other.acquire(blocking=False) is False
+        node = await etcd_client.read(key)
+        assert (node.value, lock.key, lock.is_acquired) == (lock.uuid, key, True)
+        assert await lock.check()
+    assert not lock.is_acquired
+    assert await _queue(etcd_client, lock.path) == []
+
+
+async def test_keepalive_notices_a_lost_key(etcd_client: etcd.Client, lock_name: str) -> None:
+    lock = Lock(etcd_client, lock_name, ttl=3, keepalive_interval=0.2)
+    with pytest.raises(etcd.EtcdLockExpired):
+        async with lock:
+            assert lock.key is not None
+            await etcd_client.delete(lock.key)
+            keepalive = lock._keepalive_task
+            assert keepalive is not None
+            await asyncio.wait_for(keepalive, EVENT_TIMEOUT)  # it ends when it finds the key gone
+            assert not lock.is_acquired
+            assert lock.key is None
+    assert not lock.is_acquired
+
+
+async def test_async_with_releases_on_exception_and_cancellation(etcd_client: etcd.Client, lock_name: str) -> None:
+    lock = Lock(etcd_client, lock_name)
+    with pytest.raises(KeyError):
+        async with lock:
+            raise KeyError("boom")
+    assert not lock.is_acquired
+    assert await _queue(etcd_client, lock.path) == []
+
+    entered = asyncio.Event()
+
+    async def hold_forever() -> None:
+        async with Lock(etcd_client, lock_name):
+            entered.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(hold_forever())
+    await asyncio.wait_for(entered.wait(), EVENT_TIMEOUT)
+    assert len(await _queue(etcd_client, lock.path)) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await _queue(etcd_client, lock.path) == []
+    assert await lock.acquire(blocking=False)
+    await lock.release()
+
+
+async def test_lock_names_do_not_interfere(etcd_client: etcd.Client, lock_name: str) -> None:
+    a = Lock(etcd_client, lock_name + "-a")
+    b = Lock(etcd_client, lock_name + "-a-b")
+    c = Lock(etcd_client, lock_name + "-a/c")  # a lock below another lock's directory
+    assert await a.acquire(blocking=False, lock_ttl=30)
+    assert await b.acquire(blocking=False, lock_ttl=30)
+    assert await c.acquire(blocking=False, lock_ttl=30)
+    assert await a.check() and await b.check() and await c.check()
+    assert await Lock(etcd_client, lock_name + "-a").acquire(blocking=False) is False
+    for lock in (a, b, c):
+        await lock.release()
+    for suffix in ("-a/c", "-a-b", "-a"):
+        path = f"{etcd_client.lock_prefix}/{lock_name}{suffix}"
+        assert await _queue(etcd_client, path) == []
+        await etcd_client.delete(path, dir=True, recursive=True)
+
+
+async def test_across_two_clients(etcd_client: etcd.Client, other_client: etcd.Client, lock_name: str) -> None:
+    mine = Lock(etcd_client, lock_name)
+    theirs = Lock(other_client, lock_name)
+    assert await mine.acquire(lock_ttl=30)
+    assert await theirs.acquire(blocking=False) is False
+    task = await start_waiter(etcd_client, theirs, lock_ttl=30)
+    assert not task.done()
+    await mine.release()
+    assert await asyncio.wait_for(task, EVENT_TIMEOUT) is True
+    assert theirs.is_acquired and await theirs.check()
+    assert await mine.acquire(blocking=False) is False
+    await theirs.release()
+
+
+async def test_release_twice_and_is_acquired(etcd_client: etcd.Client, lock_name: str) -> None:
+    lock = Lock(etcd_client, lock_name)
+    await lock.release()  # never acquired: nothing to do
+    assert lock.is_acquired is False
+    assert await lock.acquire(lock_ttl=30)
+    assert lock.is_acquired is True
+    assert await lock.check() is True
+    await lock.release()
+    assert lock.is_acquired is False
+    await lock.release()
+    assert lock.is_acquired is False
+    assert await lock.check() is False
+
+
+async def test_release_never_deletes_another_key(etcd_client: etcd.Client, lock_name: str) -> None:
+    lock = Lock(etcd_client, lock_name)
+    assert await lock.acquire(lock_ttl=30)
+    key = lock.key
+    assert key is not None
+    await etcd_client.write(key, "someone-else", prevExist=True)
+    await lock.release()
+    assert not lock.is_acquired and lock.key is None
+    assert (await etcd_client.read(key)).value == "someone-else"
+    await etcd_client.delete(key)
+
+
+async def test_key_deleted_while_held(etcd_client: etcd.Client, lock_name: str) -> None:
+    lock = Lock(etcd_client, lock_name)
+    assert await lock.acquire(lock_ttl=30)
+    assert lock.key is not None
+    await etcd_client.delete(lock.key)
+    assert lock.is_acquired  # local knowledge until something asks etcd
+    assert await lock.check() is False
+    assert lock.is_acquired is False
+    await lock.release()  # nothing left to release
+
+    assert await lock.acquire(lock_ttl=30)  # a lost lock can be acquired again
+    assert lock.key is not None
+    await etcd_client.delete(lock.key)
+    with pytest.raises(etcd.EtcdLockExpired):
+        await lock.acquire(lock_ttl=30)  # renewing finds it gone
+    assert not lock.is_acquired
+    await lock.release()
+
+
+async def test_key_deleted_while_waiting(etcd_client: etcd.Client, lock_name: str) -> None:
+    holder = Lock(etcd_client, lock_name)
+    assert await holder.acquire(lock_ttl=30)
+    waiter = Lock(etcd_client, lock_name)
+    task = await start_waiter(etcd_client, waiter, lock_ttl=30)
+    assert waiter.key is not None
+    await etcd_client.delete(waiter.key)
+    with pytest.raises(etcd.EtcdLockExpired):
+        await asyncio.wait_for(task, EVENT_TIMEOUT)
+    assert not waiter.is_acquired and waiter.key is None
+    assert await _queue(etcd_client, holder.path) == [(holder.key, holder.uuid)]
+    await holder.release()
+
+
+async def test_waiters_acquire_in_order(etcd_client: etcd.Client, lock_name: str) -> None:
+    holder = Lock(etcd_client, lock_name)
+    assert await holder.acquire(lock_ttl=30)
+    order: list[int] = []
+
+    async def wait_then_release(i: int, lock: Lock, acquiring: asyncio.Task[bool]) -> None:
+        assert await acquiring
+        order.append(i)
+        await lock.release()
+
+    workers = []
+    for i in range(6):
+        lock = Lock(etcd_client, lock_name)
+        acquiring = await start_waiter(etcd_client, lock, lock_ttl=30)
+        workers.append(asyncio.create_task(wait_then_release(i, lock, acquiring)))
+    await holder.release()
+    await asyncio.wait_for(asyncio.gather(*workers), EVENT_TIMEOUT)
+    assert order == list(range(6))
+
+
+async def test_set_uuid_finds_the_key_again(
+    etcd_client: etcd.Client, other_client: etcd.Client, lock_name: str
+) -> None:
+    before = Lock(other_client, lock_name)
+    assert await before.acquire(lock_ttl=30)
+    # "After a restart": a new Lock object given the old uuid takes over the key.
+    after = Lock(etcd_client, lock_name)
+    assert await after.set_uuid(before.uuid) is True
+    assert (after.uuid, after.key, after.is_acquired) == (before.uuid, before.key, False)
+    assert await after.acquire(lock_ttl=20) is True
+    assert after.key == before.key
+    assert after.key is not None
+    assert (await etcd_client.read(after.key)).ttl == 20
+    with pytest.raises(RuntimeError):
+        await after.set_uuid("another")
+    await after.release()
+    assert await _queue(etcd_client, after.path) == []
+
+    fresh = Lock(etcd_client, lock_name)
+    assert await fresh.set_uuid("chosen-uuid") is False
+    assert fresh.uuid == "chosen-uuid"
+    assert await fresh.acquire(lock_ttl=30)
+    assert await _queue(etcd_client, fresh.path) == [(fresh.key, "chosen-uuid")]
+    await fresh.release()
+
+
+async def test_argument_checks(etcd_client: etcd.Client, lock_name: str) -> None:
+    with pytest.raises(ValueError):
+        Lock(etcd_client, "")
+    with pytest.raises(ValueError):
+        Lock(etcd_client, lock_name, ttl=0)
+    with pytest.raises(ValueError):
+        Lock(etcd_client, lock_name, ttl=5, keepalive_interval=5)
+    lock = Lock(etcd_client, lock_name)
+    with pytest.raises(ValueError):
+        await lock.acquire(lock_ttl=0)  # etcd would expire the key at once
+    with pytest.raises(ValueError):
+        await lock.acquire(blocking=False, timeout=1)
+    assert lock.key is None
+
+    holder = Lock(etcd_client, lock_name)
+    assert await holder.acquire(lock_ttl=30)
+    task = await start_waiter(etcd_client, lock, lock_ttl=30)
+    with pytest.raises(RuntimeError):
+        await lock.acquire()  # one acquire per Lock object at a time
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await holder.release()
