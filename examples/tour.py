@@ -188,6 +188,109 @@ async def leader(client: etcd.Client, top: str) -> str:
     return f"leader is {info['name']} ({info['id']}) at {', '.join(info['clientURLs'])}; etcd {version}"
 
 
+@step("lock")
+async def lock(client: etcd.Client, top: str) -> str:
+    # Lock keys go under the tour's directory, so the clean-up removes them too.
+    async with etcd.Client(host=client.host, port=client.port, lock_prefix=f"{top}/_locks") as locker:
+        counter = f"{top}/counter"
+        await locker.write(counter, 0)
+
+        async def increment() -> None:
+            async with etcd.Lock(locker, "counter") as held:
+                check(held.is_acquired, "the lock is not held inside async with")
+                value = int((await locker.read(counter)).value or 0)
+                await locker.write(counter, value + 1)
+
+        await asyncio.gather(*(increment() for _ in range(5)))
+        total = (await locker.read(counter)).value
+        check(total == "5", f"five increments under the lock gave {total}")
+
+        first = etcd.Lock(locker, "shared")
+        await first.acquire(blocking=True, lock_ttl=None)
+        second = etcd.Lock(locker, "shared")
+        refused = not await second.acquire(blocking=False)
+        await first.release()
+        check(refused and not first.is_acquired, "a second holder got the lock")
+    return f"5 tasks incremented a counter under one lock: it reads {total}; a second holder was refused"
+
+
+@step("auth")
+async def auth(client: etcd.Client, top: str) -> str:
+    if OWN_CLUSTER is None:
+        return "skipped: it turns authentication on and off, so it runs only on the tour's own cluster"
+    from aio_etcd.auth import Auth, EtcdRole, EtcdUser
+
+    role = EtcdRole(client, "tour")
+    role.grant(f"{top}/app/*", "RW")
+    await role.write()
+    user = EtcdUser(client, "alice")
+    user.password = "alice-pw"
+    user.roles = {"tour"}
+    await user.write()
+    root = EtcdUser(client, "root")
+    root.password = "root-pw"
+    await root.write()
+    await Auth(client).enable()
+    try:
+        async with etcd.Client(host=client.host, port=client.port, username="alice", password="alice-pw") as alice:
+            await alice.write(f"{top}/app/config", "on")
+            try:
+                await alice.write("/outside-the-role", "x")
+            except etcd.EtcdInsufficientPermissions:
+                refused = True
+            else:
+                refused = False
+    finally:
+        async with etcd.Client(host=client.host, port=client.port, username="root", password="root-pw") as admin:
+            await Auth(admin).disable()
+            await EtcdUser(admin, "alice").delete()
+            await EtcdRole(admin, "tour").delete()
+            await EtcdUser(admin, "root").delete()
+    check(refused, "alice wrote outside her role")
+    return "with auth on, alice wrote under her role's pattern and was refused elsewhere; auth is off again"
+
+
+@step("tls")
+async def tls(client: etcd.Client, top: str) -> str:
+    if OWN_CLUSTER is None:
+        return "skipped: it starts a TLS etcd of its own, so it runs only without ETCD_ENDPOINT"
+    import tempfile
+    from pathlib import Path
+
+    import trustme
+
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    client_cert = ca.issue_cert("tour-client")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {name: str(Path(tmp, name)) for name in ("ca.pem", "server.pem", "server.key", "client.pem")}
+        ca.cert_pem.write_to_path(paths["ca.pem"])
+        server_cert.cert_chain_pems[0].write_to_path(paths["server.pem"])
+        server_cert.private_key_pem.write_to_path(paths["server.key"])
+        client_cert.private_key_and_cert_chain_pem.write_to_path(paths["client.pem"])
+        tls_server = EtcdCluster(tls=(paths["server.pem"], paths["server.key"], paths["ca.pem"]))
+        async with tls_server, etcd.Client(
+            host=tls_server.host,
+            port=tls_server.port,
+            protocol="https",
+            ca_cert=paths["ca.pem"],
+            cert=paths["client.pem"],
+        ) as secure:
+            url = tls_server.url
+            await secure.write("/tour/tls", "private")
+            value = (await secure.read("/tour/tls")).value
+            check(value == "private", f"read {value!r} over TLS")
+            async with etcd.Client(host=tls_server.host, port=tls_server.port, protocol="https") as stranger:
+                try:
+                    await stranger.read("/tour/tls")
+                except etcd.EtcdConnectionFailed:
+                    refused = True
+                else:
+                    refused = False
+    check(refused, "a client without the CA was let in")
+    return f"wrote and read over verified TLS with a client certificate at {url}; a client without the CA was refused"
+
+
 @step("failover")
 async def failover(client: etcd.Client, top: str) -> str:
     if OWN_CLUSTER is None:
