@@ -602,3 +602,56 @@ async def test_create_cut_after_sending_is_not_replayed(servers: FakeServers) ->
             await client.write("/k", "v", prevExist=False)
     assert len(second.seen) == 0
     assert [(seen.method, seen.form()) for seen in cut.seen] == [("PUT", {"value": ["v"], "prevExist": ["false"]})]
+
+
+async def test_rolling_upgrade_error_moves_to_the_next_member(servers: FakeServers) -> None:
+    upgrading = reply(
+        {"errorCode": 300, "message": "Not capable of accessing auth store during rolling upgrades"}, status=500
+    )
+    first = await servers.http({"/v2/keys/{key:.*}": upgrading})
+    second = await servers.http({"/v2/keys/{key:.*}": node("/k", "v")})
+    async with first.client(second, use_proxies=True) as client:
+        assert (await client.read("/k")).value == "v"
+        assert client.base_uri == f"http://{HOST}:{second.port}"
+    assert len(first.seen) == 1
+
+
+async def test_5xx_everywhere_reports_the_etcd_error(servers: FakeServers) -> None:
+    failing = reply({"errorCode": 300, "message": "Raft Internal Error", "cause": "etcdserver: request timed out"}, 500)
+    first = await servers.http({"/v2/keys/{key:.*}": failing})
+    second = await servers.http({"/v2/keys/{key:.*}": failing})
+    async with first.client(second, use_proxies=True) as client:
+        with pytest.raises(etcd.EtcdException, match="request timed out") as info:
+            await client.read("/k")
+    assert info.value.error_code == 300
+    assert not isinstance(info.value, etcd.EtcdConnectionFailed)
+    # Every member was tried on every pass: 3 passes over 2 members.
+    assert (len(first.seen), len(second.seen)) == (3, 3)
+
+
+async def test_requests_per_member_are_bounded_and_served_in_order(servers: FakeServers) -> None:
+    release = asyncio.Event()
+    limit_reached = asyncio.Event()
+    in_flight = 0
+    most = 0
+    order: list[str] = []
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        order.append(request.path)
+        if in_flight == 2:
+            limit_reached.set()
+        await release.wait()
+        in_flight -= 1
+        return await node(request.path.removeprefix("/v2/keys"), "v")(request)
+
+    fake = await servers.http({"/v2/keys/{key:.*}": slow})
+    async with fake.client(per_host_pool_size=2) as client:
+        reads = [asyncio.create_task(client.read(f"/k{i}")) for i in range(8)]
+        await limit_reached.wait()
+        release.set()
+        await asyncio.gather(*reads)
+    assert most == 2
+    assert order == [f"/v2/keys/k{i}" for i in range(8)]
