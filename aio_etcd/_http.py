@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -84,16 +85,22 @@ class TransportFailure(Exception):
         self.headers = headers
 
 
+@functools.lru_cache(maxsize=1024)
+def _url(url: str) -> URL:
+    """The parsed form of an already percent-encoded URL (parsed once per distinct URL)."""
+    return URL(url, encoded=True)
+
+
 async def exchange(
     session: aiohttp.ClientSession,
     method: str,
-    url: URL,
+    url: str,
     *,
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: aiohttp.ClientTimeout,
 ) -> Response:
-    """Send one request and read the whole answer.
+    """Send one request to ``url`` (already percent-encoded) and read the whole answer.
 
     Raises :class:`TransportFailure` for every failure below HTTP; cancellation
     propagates untouched (aiohttp closes the connection it was using).
@@ -102,7 +109,7 @@ async def exchange(
     try:
         async with session.request(
             method,
-            url,
+            _url(url),
             data=body,
             headers=headers,
             timeout=timeout,
@@ -110,18 +117,18 @@ async def exchange(
         ) as resp:
             headers_seen = resp.headers
             data = await resp.read()
-            return Response(resp.status, resp.headers, data, str(url))
+            return Response(resp.status, resp.headers, data, url)
     except aiohttp.ClientConnectorError as exc:
         # Includes certificate and DNS failures: nothing was sent.
-        raise TransportFailure(str(url), exc, sent=False) from exc
+        raise TransportFailure(url, exc, sent=False) from exc
     except aiohttp.ConnectionTimeoutError as exc:
-        raise TransportFailure(str(url), exc, sent=False, timed_out=True) from exc
+        raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
     except asyncio.TimeoutError as exc:
-        raise TransportFailure(str(url), exc, sent=True, timed_out=True, headers=headers_seen) from exc
+        raise TransportFailure(url, exc, sent=True, timed_out=True, headers=headers_seen) from exc
     except (aiohttp.ClientError, OSError) as exc:
         if session.closed:
             raise EtcdException("the client was closed while the request was under way") from exc
-        raise TransportFailure(str(url), exc, sent=True, headers=headers_seen) from exc
+        raise TransportFailure(url, exc, sent=True, headers=headers_seen) from exc
     except RuntimeError as exc:
         if session.closed:  # aiohttp refuses requests on a closed session with a RuntimeError
             raise EtcdException("the client was closed while the request was under way") from exc

@@ -46,6 +46,7 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
+@functools.lru_cache(maxsize=4096)
 def _key_path(key: str) -> str:
     """The key as a percent-encoded path, with exactly one leading slash.
 
@@ -159,6 +160,7 @@ class Client:
         self._srv_nameservers = list(srv_nameservers) if srv_nameservers else None
         self._discovery_lock: asyncio.Lock | None = None
         self._version_prefix = "/" + version_prefix.strip("/") if version_prefix.strip("/") else ""
+        self._keys = self._version_prefix + "/keys"
         self._read_timeout = read_timeout
         self._allow_redirect = allow_redirect
         self._cert = cert
@@ -307,7 +309,6 @@ class Client:
         session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("User-Agent",),
             trust_env=False,
         )
         # aiohttp silently resends PUT and DELETE once when a connection breaks;
@@ -355,14 +356,17 @@ class Client:
         watch: bool = False,
         retry_path: RetryPath | None = None,
     ) -> Response:
-        await self._ready()
-        session, watch_session = self._sessions()
+        if self._srv_domain is not None and not self._discovered:
+            await self._ready()
+        session = self._watch_session if watch else self._session
+        if session is None:
+            session = self._sessions()[1 if watch else 0]
         if timeout is not None:
             client_timeout = aiohttp.ClientTimeout(total=timeout)
         else:
             client_timeout = self._watch_timeout if watch else self._timeout
         return await self._cluster.request(
-            watch_session if watch else session,
+            session,
             method,
             path,
             body=body,
@@ -407,23 +411,6 @@ class Client:
         if server:
             return f"{base} (etcd {server} serves v2 only when started with --enable-v2=true)"
         return base
-
-    async def _key_result(self, resp: Response) -> EtcdResult:
-        if resp.status not in (200, 201):
-            await self._raise_for(resp)
-        if not resp.body:
-            raise EtcdException(f"the server answered without a body: {resp.describe()}")
-        body = resp.json()
-        if not isinstance(body, dict):
-            raise EtcdException(f"unexpected answer: {resp.describe()}")
-        if "errorCode" in body:
-            EtcdError.handle(body, resp.status)
-        return EtcdResult.from_response(
-            body,
-            etcd_index=resp.header_int("X-Etcd-Index"),
-            raft_index=resp.header_int("X-Raft-Index"),
-            created=resp.status == 201,
-        )
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -486,7 +473,7 @@ class Client:
             form["noValueOnSuccess"] = "true"
         resp = await self._request(
             "POST" if append else "PUT",
-            self.key_endpoint + _key_path(key),
+            self._keys + _key_path(key),
             body=urlencode(form).encode(),
             headers=self._form_headers,
             timeout=timeout,
@@ -495,7 +482,9 @@ class Client:
             # write may be replayed.
             replay_safe=not append and prevExist is None and prevValue is None and prevIndex is None,
         )
-        return await self._key_result(resp)
+        if resp.status >= 300:
+            await self._raise_for(resp)
+        return _key_result(resp)
 
     async def set(self, key: str, value: Any, ttl: int | None = None) -> EtcdResult:
         """Write ``value`` to ``key``; the same as :meth:`write` without conditions."""
@@ -560,7 +549,9 @@ class Client:
         if wait:
             return await self._wait(key, query, waitIndex, timeout)
         resp = await self._request("GET", self._key_url(key, query), timeout=timeout)
-        return await self._key_result(resp)
+        if resp.status >= 300:
+            await self._raise_for(resp)
+        return _key_result(resp)
 
     async def get(self, key: str) -> EtcdResult:
         """Read ``key``; the same as :meth:`read` without options."""
@@ -603,7 +594,9 @@ class Client:
             query["prevIndex"] = str(int(prevIndex))
         # A delete sent twice reports its own success as "key not found".
         resp = await self._request("DELETE", self._key_url(key, query), timeout=timeout, replay_safe=False)
-        return await self._key_result(resp)
+        if resp.status >= 300:
+            await self._raise_for(resp)
+        return _key_result(resp)
 
     async def pop(
         self,
@@ -625,7 +618,7 @@ class Client:
         return previous
 
     def _key_url(self, key: str, query: Mapping[str, str]) -> str:
-        path = self.key_endpoint + _key_path(key)
+        path = self._keys + _key_path(key)
         if query:
             return path + "?" + urlencode(query, quote_via=quote)
         return path
@@ -699,7 +692,9 @@ class Client:
                         path += f"&waitIndex={start}"
                 log.debug("empty watch answer for %s, watching again from %s", key, start)
                 continue
-            return await self._key_result(resp)
+            if resp.status >= 300:
+                await self._raise_for(resp)
+            return _key_result(resp)
 
     async def watch(
         self,
@@ -894,6 +889,28 @@ class Client:
         body = None if data is None else json.dumps(data).encode()
         resp = await self.api_execute(path, method, params, body, timeout=timeout, headers=_JSON)
         return resp.json() if resp.body.strip() else None
+
+
+def _key_result(resp: Response) -> EtcdResult:
+    """The result of a 200/201 key answer (errors in the body raised)."""
+    try:
+        body = json.loads(resp.body)
+    except ValueError as exc:  # includes an empty body
+        what = "without a body" if not resp.body else "something that is not JSON"
+        raise EtcdException(f"the server answered {what}: {resp.describe()}") from exc
+    if not isinstance(body, dict):
+        raise EtcdException(f"unexpected answer: {resp.describe()}")
+    if "errorCode" in body:
+        EtcdError.handle(body, resp.status)
+    headers = resp.headers
+    etcd_index = headers.get("X-Etcd-Index")
+    raft_index = headers.get("X-Raft-Index")
+    return EtcdResult.from_response(
+        body,
+        etcd_index=int(etcd_index) if etcd_index and etcd_index.isdigit() else None,
+        raft_index=int(raft_index) if raft_index and raft_index.isdigit() else None,
+        created=resp.status == 201,
+    )
 
 
 class _SharedWatch:

@@ -27,6 +27,7 @@ This is the only place requests are retried. The rules:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +49,41 @@ _ROLLING_UPGRADE = b"during rolling upgrades"
 
 #: Given a failure, the path to send to the next member (or ``None`` to keep it).
 RetryPath = Callable[[TransportFailure], "str | None"]
+
+
+class _Slots:
+    """A first-come-first-served limit on the requests under way to one member.
+
+    A freed slot goes straight to the longest waiting request, so a newcomer
+    never overtakes it. ``free`` is above zero only while nobody waits.
+    """
+
+    __slots__ = ("free", "waiters")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def wait(self) -> None:
+        """Wait for a slot handed over by :meth:`release`."""
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed over just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        """Give the slot to the first live waiter, or free it."""
+        waiters = self.waiters
+        while waiters:
+            turn = waiters.popleft()
+            if not turn.done():  # cancelled waiters are skipped
+                turn.set_result(None)
+                return
+        self.free += 1
 
 
 def member_url(protocol: str, host: str, port: int) -> str:
@@ -101,7 +137,7 @@ class Cluster:
         self._pinned = 0
         self._learned = False
         self.per_member = per_member
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._slots: dict[str, _Slots] = {}
 
     @property
     def current(self) -> str:
@@ -117,11 +153,6 @@ class Cluster:
         self.members = list(members)
         self._pinned = self.members.index(current) if current in self.members else 0
         self._learned = False
-
-    def _candidates(self) -> list[str]:
-        start = self._pinned
-        ordered = self.members[start:] + self.members[:start]
-        return ordered if self.allow_reconnect else ordered[:1]
 
     def _pin(self, base: str) -> None:
         with contextlib.suppress(ValueError):  # the list changed while the request ran
@@ -156,16 +187,15 @@ class Cluster:
                 delay = min(self.backoff * 2 ** (round_number - 1), self.backoff_cap)
                 log.debug("no member answered %s %s; next pass in %.2fs", method, path, delay)
                 await asyncio.sleep(delay)
-            for base in self._candidates():
+            members = self.members
+            start = self._pinned
+            for step in range(len(members) if self.allow_reconnect else 1):
+                base = members[(start + step) % len(members)]
                 retried_here = False
                 tried.append(base)
                 while True:
                     try:
-                        if bounded:
-                            async with self._slot(base):
-                                resp = await self._follow(session, method, base + path, body, headers, timeout)
-                        else:
-                            resp = await self._follow(session, method, base + path, body, headers, timeout)
+                        resp = await self._send(session, base, method, path, body, headers, timeout, bounded)
                     except TransportFailure as failure:
                         failures.append(failure)
                         log.debug("member %s failed: %s", base, failure)
@@ -183,12 +213,14 @@ class Cluster:
                             retried_here = True
                             continue
                         break
-                    if self._member_failed(resp) and self.allow_reconnect and replay_safe:
+                    if resp.status >= 400 and self.allow_reconnect and replay_safe and self._member_failed(resp):
                         log.debug("member %s answered %s; trying another", base, resp.status)
                         last_answer = resp
                         break
-                    self._check_cluster_id(resp)
-                    self._pin(base)
+                    if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
+                        self._check_cluster_id(resp)
+                    if step:
+                        self._pin(base)
                     if self.allow_reconnect and not self.use_proxies and (failures or last_answer or not self._learned):
                         self._learned = True
                         await self._refresh_members(session, base, headers, timeout)
@@ -197,39 +229,64 @@ class Cluster:
             return last_answer  # the caller turns the odd answer into an EtcdException
         raise self._exhausted(failures, tried)
 
-    def _slot(self, base: str) -> asyncio.Semaphore:
-        slot = self._slots.get(base)
-        if slot is None:
-            slot = self._slots[base] = asyncio.Semaphore(self.per_member)
-        return slot
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        base: str,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        timeout: aiohttp.ClientTimeout,
+        bounded: bool,
+    ) -> Response:
+        """One attempt at one member: wait for a slot (if ``bounded``), exchange, follow redirects."""
+        slots = None
+        if bounded:
+            slots = self._slots.get(base) or self._new_slots(base)
+            if slots.free:  # a free slot means nobody is waiting
+                slots.free -= 1
+            else:
+                await slots.wait()
+        try:
+            resp = await exchange(session, method, base + path, body=body, headers=headers, timeout=timeout)
+            if resp.status in _REDIRECTS:
+                resp = await self._follow(session, method, resp, body, headers, timeout)
+            return resp
+        finally:
+            if slots is not None:
+                slots.release()
+
+    def _new_slots(self, base: str) -> _Slots:
+        slots = self._slots[base] = _Slots(self.per_member)
+        return slots
 
     @staticmethod
     def _member_failed(resp: Response) -> bool:
-        if resp.status >= 500:
-            return True
-        return resp.status >= 400 and _ROLLING_UPGRADE in resp.body
+        return resp.status >= 500 or _ROLLING_UPGRADE in resp.body
 
     async def _follow(
         self,
         session: aiohttp.ClientSession,
         method: str,
-        url: str,
+        resp: Response,
         body: bytes | None,
         headers: Mapping[str, str] | None,
         timeout: aiohttp.ClientTimeout,
     ) -> Response:
-        for _ in range(MAX_REDIRECTS + 1):
-            resp = await exchange(session, method, URL(url, encoded=True), body=body, headers=headers, timeout=timeout)
-            if resp.status not in _REDIRECTS:
-                return resp
+        """Follow the redirect ``resp`` (and the ones after it), if allowed."""
+        for _ in range(MAX_REDIRECTS):
             location = resp.headers.get("Location")
             if not self.allow_redirect or not location:
                 raise EtcdException(
-                    f"the server redirected {method} {url} to {location!r} and "
+                    f"the server redirected {method} {resp.url} to {location!r} and "
                     f"allow_redirect is {self.allow_redirect}"
                 )
-            url = str(URL(url, encoded=True).join(URL(location, encoded=True)))
-        raise EtcdException(f"more than {MAX_REDIRECTS} redirects for {method} {url}")
+            url = str(URL(resp.url, encoded=True).join(URL(location, encoded=True)))
+            resp = await exchange(session, method, url, body=body, headers=headers, timeout=timeout)
+            if resp.status not in _REDIRECTS:
+                return resp
+        raise EtcdException(f"more than {MAX_REDIRECTS} redirects for {method} {resp.url}")
 
     async def _refresh_members(
         self,
@@ -241,8 +298,7 @@ class Cluster:
         """After a failover, learn members the caller did not list from the one that answered."""
         auth = {k: v for k, v in (headers or {}).items() if k.lower() == "authorization"}
         try:
-            url = URL(base + self.machines_path, encoded=True)
-            resp = await exchange(session, "GET", url, headers=auth, timeout=timeout)
+            resp = await exchange(session, "GET", base + self.machines_path, headers=auth, timeout=timeout)
         except TransportFailure as failure:
             log.debug("could not refresh the member list from %s: %s", base, failure)
             return
