@@ -214,13 +214,16 @@ class EtcdResult:
 
         A node without children (a key, or an empty directory) yields itself.
         Otherwise the directory yields itself first (unless ``leaves_only``),
-        then the subtree of each child in the order etcd sent them.
+        then the subtree of each child in the order etcd sent them. Each node
+        becomes an :class:`EtcdResult` only when the walk reaches it, and is
+        gone again once the caller lets go of it.
         """
         children = self._node.get("nodes")
         if not children:
-            return iter((self,))
-        out: list[EtcdResult] = [] if leaves_only else [self]
-        append = out.append
+            yield self
+            return
+        if not leaves_only:
+            yield self
         new, cls, child = _new, EtcdResult, _CHILD
         stack = [iter(children)]
         while stack:
@@ -228,17 +231,16 @@ class EtcdResult:
                 below = raw.get("nodes")
                 if below:
                     if not leaves_only:
-                        append(_wrap(raw))
+                        yield _wrap(raw)
                     stack.append(iter(below))
                     break
-                # _wrap(raw), inlined: this line runs once per key of the tree.
+                # _wrap(raw), inlined: this runs once per key of the tree.
                 result = new(cls)
                 result._node = raw
                 result._meta = child
-                append(result)
+                yield result
             else:
                 stack.pop()
-        return iter(out)
 
     @property
     def leaves(self) -> Iterator[EtcdResult]:
