@@ -638,31 +638,45 @@ class Client:
         path = self._key_url(key, query)
         shared = self._watches.get(path)
         if shared is None:
-            shared = _SharedWatch(asyncio.ensure_future(self._watch_request(key, path, index)))
-            self._watches[path] = shared
-            shared.task.add_done_callback(functools.partial(self._forget_watch, path, shared))
-        shared.waiters += 1
+            shared = self._watches[path] = _SharedWatch(asyncio.ensure_future(self._watch_request(key, path, index)))
+            shared.task.add_done_callback(functools.partial(self._deliver, path, shared))
+        waiter: asyncio.Future[EtcdResult] = asyncio.get_running_loop().create_future()
+        shared.waiters.add(waiter)
         try:
             if timeout is None:
-                result = await asyncio.shield(shared.task)
+                result = await waiter
             else:
                 try:
-                    result = await asyncio.wait_for(asyncio.shield(shared.task), timeout)
+                    result = await asyncio.wait_for(waiter, timeout)
                 except asyncio.TimeoutError as exc:
                     raise EtcdWatchTimedOut(f"no change of {key!r} within {timeout}s", cause=exc) from exc
         finally:
-            shared.waiters -= 1
-            if shared.waiters == 0 and not shared.task.done():
+            shared.waiters.discard(waiter)
+            if not shared.waiters and not shared.task.done():
+                # The last caller left: stop the request, and let a caller
+                # arriving now start a new one rather than join this one.
+                self._forget_watch(path, shared)
                 shared.task.cancel()
-                # A caller arriving now must start a new request, not join this one.
-                self._forget_watch(path, shared, None)
         return result.copy()
 
-    def _forget_watch(self, path: str, shared: _SharedWatch, _task: object) -> None:
+    def _forget_watch(self, path: str, shared: _SharedWatch) -> None:
         if self._watches.get(path) is shared:
             del self._watches[path]
-        if shared.task.done() and not shared.task.cancelled():
-            shared.task.exception()  # retrieved here, so a watch nobody awaits logs nothing
+
+    def _deliver(self, path: str, shared: _SharedWatch, task: asyncio.Future[EtcdResult]) -> None:
+        """Hand the shared request's outcome to every caller still waiting."""
+        self._forget_watch(path, shared)
+        if task.cancelled():
+            error: BaseException | None = EtcdException("the watch request was cancelled")
+        else:
+            error = task.exception()  # retrieved here, so a watch nobody awaits logs nothing
+        for waiter in shared.waiters:
+            if waiter.done():
+                continue
+            if error is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(task.result())
 
     async def _watch_request(self, key: str, path: str, index: int | None) -> EtcdResult:
         start = index
@@ -914,13 +928,13 @@ def _key_result(resp: Response) -> EtcdResult:
 
 
 class _SharedWatch:
-    """A pending watch request and how many callers wait on it."""
+    """A pending watch request and the futures of the callers waiting on it."""
 
     __slots__ = ("task", "waiters")
 
     def __init__(self, task: asyncio.Future[EtcdResult]) -> None:
         self.task = task
-        self.waiters = 0
+        self.waiters: set[asyncio.Future[EtcdResult]] = set()
 
 
 def _basic_auth(username: str, password: str) -> str:

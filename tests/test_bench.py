@@ -1,0 +1,36 @@
+"""The benchmark runs (in --quick mode) and reports every workload; its figures are not judged here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+WORKLOADS = ["read_seq", "write_seq", "read_conc", "write_conc", "tree_read", "watch_fanout"]
+
+
+@pytest.mark.timeout(300)
+def test_quick_benchmark_reports_every_workload(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--rounds", "1", "--contenders", "floor,aio_etcd", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {line.split("|")[1].strip() for line in done.stdout.splitlines() if line.startswith("| ")}
+    assert set(WORKLOADS) <= rows
+    assert "| workload | floor | aio_etcd |" in done.stdout
+    figures = json.loads(out.read_text())["results"]
+    for contender in ("floor", "aio_etcd"):
+        for workload in WORKLOADS:
+            (run,) = figures[contender][workload]
+            assert run["ops"] > 0 and run["cpu_us_per_op"] > 0
+    fanout = figures["aio_etcd"]["watch_fanout"][0]
+    assert fanout["delivered"] == fanout["ops"]  # every watcher got the event
