@@ -33,12 +33,16 @@ class EtcdResult:
     <aio_etcd.Client.update>`); that changes this object only.
     """
 
-    # Two slots: etcd's node object, and what the response said about it
-    # (shared by every child met while walking a tree, copied on first write).
-    # A child made while walking costs one allocation and two stores; the node
-    # fields are properties over etcd's decoded object.
-    __slots__ = ("_node", "_meta")
+    # ``key`` and ``value``, read for nearly every node, are copied into slots;
+    # the other node fields are properties over etcd's decoded object, and what
+    # the response said about the node lives in ``_meta`` (one object shared by
+    # every child met while walking a tree, replaced on first write).
+    __slots__ = ("key", "value", "_node", "_meta")
 
+    #: The full path of the key (``None`` for the root directory).
+    key: str | None
+    #: The value, ``None`` for a directory.
+    value: str | None
     _node: dict[str, Any]
     _meta: _Meta
 
@@ -52,7 +56,10 @@ class EtcdResult:
         raft_index: int | None = None,
         newKey: bool = False,  # noqa: N803 - etcd's spelling
     ) -> None:
-        self._node = dict(node or {})
+        node = dict(node or {})
+        self.key = node.get("key")
+        self.value = node.get("value")
+        self._node = node
         self._meta = _Meta(action, prevNode, etcd_index, raft_index, newKey)
         self._meta.owned = True
 
@@ -67,8 +74,7 @@ class EtcdResult:
     ) -> EtcdResult:
         """Build a result from a decoded key response body, which it takes over."""
         node = body.get("node")
-        result: EtcdResult = _new(cls)
-        result._node = node if isinstance(node, dict) else {}
+        result = _wrap(node if isinstance(node, dict) else {})
         result._meta = _Meta(body.get("action"), body.get("prevNode"), etcd_index, raft_index, created)
         return result
 
@@ -120,24 +126,6 @@ class EtcdResult:
     @raft_index.setter
     def raft_index(self, value: int | None) -> None:
         self._own_meta().raft_index = value
-
-    @property
-    def key(self) -> str | None:
-        """The full path of the key (``None`` for the root directory)."""
-        return self._node.get("key")
-
-    @key.setter
-    def key(self, value: str | None) -> None:
-        self._set("key", value)
-
-    @property
-    def value(self) -> str | None:
-        """The value, ``None`` for a directory."""
-        return self._node.get("value")
-
-    @value.setter
-    def value(self, value: str | None) -> None:
-        self._set("value", value)
 
     @property
     def expiration(self) -> str | None:
@@ -202,6 +190,8 @@ class EtcdResult:
     def copy(self) -> EtcdResult:
         """A copy whose fields can be changed without changing this one (children are shared)."""
         clone = _wrap(self._node)
+        clone.key = self.key
+        clone.value = self.value
         meta = self._meta
         if meta is not _CHILD:
             clone._meta = _Meta(meta.action, meta.prev, meta.etcd_index, meta.raft_index, meta.new_key)
@@ -224,7 +214,7 @@ class EtcdResult:
             return
         if not leaves_only:
             yield self
-        new, cls, child = _new, EtcdResult, _CHILD
+        walked, child = _Walked, _CHILD
         stack = [iter(children)]
         while stack:
             for raw in stack[-1]:
@@ -235,7 +225,10 @@ class EtcdResult:
                     stack.append(iter(below))
                     break
                 # _wrap(raw), inlined: this runs once per key of the tree.
-                result = new(cls)
+                result = walked()
+                get = raw.get
+                result.key = get("key")
+                result.value = get("value")
                 result._node = raw
                 result._meta = child
                 yield result
@@ -300,9 +293,22 @@ class _Meta:
 _CHILD = _Meta(None, None, None, None, False)
 
 
+class _Walked(EtcdResult):
+    """An :class:`EtcdResult` made while walking a tree.
+
+    The same class in all but construction: calling it runs no Python code,
+    which matters when a walk makes one per key.
+    """
+
+    __slots__ = ()
+    __init__ = object.__init__
+
+
 def _wrap(node: dict[str, Any]) -> EtcdResult:
     """A result over etcd's node object (not copied until a field is assigned)."""
     result: EtcdResult = _new(EtcdResult)
+    result.key = node.get("key")
+    result.value = node.get("value")
     result._node = node
     result._meta = _CHILD
     return result
