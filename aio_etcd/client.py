@@ -155,7 +155,6 @@ class Client:
             raise ValueError("give both username and password, or neither")
 
         self._protocol = protocol
-        self._hosts = hosts
         self._srv_domain = srv_domain
         self._srv_nameservers = list(srv_nameservers) if srv_nameservers else None
         self._discovery_lock: asyncio.Lock | None = None
@@ -338,7 +337,6 @@ class Client:
                 return
             found = await discover(self._srv_domain, self._protocol, nameservers=self._srv_nameservers)
             self._cluster.set_members([member_url(self._protocol, host, port) for host, port in found])
-            self._hosts = found
             self._discovered = True
             log.info("discovered etcd members through SRV records of %s: %s", self._srv_domain, found)
 
