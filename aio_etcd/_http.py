@@ -51,6 +51,16 @@ class Response:
         more = "..." if len(self.body) > _QUOTE_BYTES else ""
         return f"HTTP {self.status} from {self.url}: {snippet!r}{more}"
 
+    def json_object(self) -> dict[str, Any] | None:
+        """The body as a JSON object (etcd's error bodies), or ``None`` when it is not one."""
+        if self.body[:1] != b"{":
+            return None
+        try:
+            value = json.loads(self.body)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
     def json(self) -> Any:
         """The body decoded as JSON; an :class:`EtcdException` when it is not JSON."""
         try:

@@ -104,13 +104,8 @@ async def _call(client: Client, method: str, path: str, body: Mapping[str, Any] 
         method, path, body=data, headers={**client._headers, **_JSON}, replay_safe=method == "GET"
     )
     if resp.status >= 300:
-        payload: Any = None
-        if resp.body[:1] == b"{":
-            try:
-                payload = resp.json()
-            except EtcdException:
-                payload = None
-        if isinstance(payload, dict) and "errorCode" not in payload:
+        payload = resp.json_object()
+        if payload is not None and "errorCode" not in payload:
             raise _error_for(method, path, resp.status, payload)
         await client._raise_for(resp)  # not the auth API's own answer (v2 disabled, a proxy...)
     return resp.json() if resp.body.strip() else None
@@ -276,8 +271,17 @@ class _Entity(Generic[_T]):
     def _create_body(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _delta_body(self, grant: set[_T], revoke: set[_T]) -> dict[str, Any]:
+    def _encode(self, items: Iterable[_T]) -> Any:
+        """Items in the form etcd's ``grant``/``revoke`` fields take."""
         raise NotImplementedError
+
+    def _delta_body(self, grant: set[_T], revoke: set[_T]) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if grant:
+            body["grant"] = self._encode(grant)
+        if revoke:
+            body["revoke"] = self._encode(revoke)
+        return body
 
     async def _before_grant(self, grant: set[_T]) -> None:
         """Checks before items are granted (a user's roles must exist)."""
@@ -452,13 +456,8 @@ class EtcdUser(_Entity[str]):
     def _update_body(self) -> dict[str, Any]:
         return {} if self._password is None else {"password": self._password}
 
-    def _delta_body(self, grant: set[str], revoke: set[str]) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if grant:
-            body["grant"] = sorted(grant)
-        if revoke:
-            body["revoke"] = sorted(revoke)
-        return body
+    def _encode(self, items: Iterable[str]) -> list[str]:
+        return sorted(items)
 
     def _written(self) -> None:
         self._password = None
@@ -609,13 +608,8 @@ class EtcdRole(_Entity[tuple[str, str]]):
     def _create_body(self) -> dict[str, Any]:
         return {"permissions": _kv(self._items)}
 
-    def _delta_body(self, grant: set[tuple[str, str]], revoke: set[tuple[str, str]]) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if grant:
-            body["grant"] = _kv(grant)
-        if revoke:
-            body["revoke"] = _kv(revoke)
-        return body
+    def _encode(self, items: Iterable[tuple[str, str]]) -> dict[str, dict[str, list[str]]]:
+        return _kv(items)
 
     def _patterns(self, letter: str) -> frozenset[str]:
         return frozenset(pattern for kind, pattern in self._items if kind == letter)

@@ -377,13 +377,8 @@ class Client:
 
     async def _raise_for(self, resp: Response) -> None:
         """Raise the exception an error answer stands for."""
-        payload: Any = None
-        if resp.body[:1] == b"{":
-            try:
-                payload = resp.json()
-            except EtcdException:
-                payload = None
-        if resp.status == 401 and not isinstance(payload, dict):
+        payload = resp.json_object()
+        if resp.status == 401 and payload is None:
             payload = {"message": "The request requires user authentication", "cause": resp.text()[:200]}
         if isinstance(payload, dict) and ("errorCode" in payload or resp.status in EtcdError.status_codes):
             exc = EtcdError.exception_for(payload, resp.status)

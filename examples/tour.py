@@ -44,6 +44,15 @@ def check(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
+async def refusal(call: Awaitable[object], error: type[BaseException]) -> BaseException:
+    """The exception ``call`` raises, which must be an ``error``; a step fails if it succeeds."""
+    try:
+        await call
+    except error as exc:
+        return exc
+    raise AssertionError(f"expected {error}, but the call succeeded")
+
+
 @step("write")
 async def write(client: etcd.Client, top: str) -> str:
     first = await client.write(f"{top}/nodes/n1", 1)
@@ -67,13 +76,8 @@ async def read(client: etcd.Client, top: str) -> str:
     value = (await client.read(f"{top}/nodes/n2")).value
     same = (await client.get(f"{top}/nodes/n2")).value
     check(value == same == "2", f"read {value!r}, get {same!r}")
-    try:
-        await client.read(f"{top}/invalid/path")
-    except etcd.EtcdKeyNotFound as exc:
-        missing = f"reading a missing key raised EtcdKeyNotFound ({exc})"
-    else:
-        raise AssertionError("a missing key was found")
-    return f"read {top}/nodes/n2 = {value!r}; {missing}"
+    missing = await refusal(client.read(f"{top}/invalid/path"), etcd.EtcdKeyNotFound)
+    return f"read {top}/nodes/n2 = {value!r}; reading a missing key raised EtcdKeyNotFound ({missing})"
 
 
 @step("recursive read and listing")
@@ -96,18 +100,16 @@ async def compare_and_swap(client: etcd.Client, top: str) -> str:
     key = f"{top}/nodes/n2"
     await client.write(key, 4)
     await client.write(key, 2, prevValue=4)
-    try:
-        await client.write(key, 3, prevValue=4)
-    except etcd.EtcdCompareFailed:
-        refused = "a second swap from 4 was refused (EtcdCompareFailed)"
-    else:
-        raise AssertionError("a stale compare-and-swap succeeded")
+    await refusal(client.write(key, 3, prevValue=4), etcd.EtcdCompareFailed)
     created = await client.write(f"{top}/nodes/n3", 2, prevExist=False)
     current = await client.read(key)
     await client.write(key, 5, prevIndex=current.modifiedIndex)
     await client.test_and_set(key, 6, 5)
     check((await client.read(key)).value == "6", "test_and_set did not write")
-    return f"swapped 4 -> 2; {refused}; created {created.key} only if absent; prevIndex and test_and_set worked"
+    return (
+        "swapped 4 -> 2; a second swap from 4 was refused (EtcdCompareFailed); "
+        f"created {created.key} only if absent; prevIndex and test_and_set worked"
+    )
 
 
 @step("update")
@@ -119,13 +121,8 @@ async def update(client: etcd.Client, top: str) -> str:
     check(updated.value == "barbar", f"got {updated.value!r}")
     stale = result
     stale.value = "late"
-    try:
-        await client.update(stale)
-    except ValueError:
-        conflict = "updating from a stale read was refused"
-    else:
-        raise AssertionError("a stale update succeeded")
-    return f"read 'bar', wrote back {updated.value!r} atomically; {conflict}"
+    await refusal(client.update(stale), ValueError)
+    return f"read 'bar', wrote back {updated.value!r} atomically; updating from a stale read was refused"
 
 
 @step("append")
@@ -157,13 +154,11 @@ async def watch(client: etcd.Client, top: str) -> str:
     await client.write(key, "fourth")
     resume = await client.eternal_watch(key, collect, index=(changed.modifiedIndex or 0) + 1)
     check(seen == ["third", "fourth"], f"eternal_watch saw {seen}")
-    try:
-        await asyncio.wait_for(client.watch(key), timeout=0.2)
-    except asyncio.TimeoutError:
-        timed_out = "a watch wrapped in asyncio.wait_for gave up cleanly"
-    else:
-        raise AssertionError("nothing should have changed the key")
-    return f"watch saw {event.value!r}; eternal_watch saw {seen} and would resume at {resume}; {timed_out}"
+    await refusal(asyncio.wait_for(client.watch(key), timeout=0.2), asyncio.TimeoutError)
+    return (
+        f"watch saw {event.value!r}; eternal_watch saw {seen} and would resume at {resume}; "
+        "a watch wrapped in asyncio.wait_for gave up cleanly"
+    )
 
 
 @step("refresh")
@@ -234,19 +229,13 @@ async def auth(client: etcd.Client, top: str) -> str:
     try:
         async with etcd.Client(host=client.host, port=client.port, username="alice", password="alice-pw") as alice:
             await alice.write(f"{top}/app/config", "on")
-            try:
-                await alice.write("/outside-the-role", "x")
-            except etcd.EtcdInsufficientPermissions:
-                refused = True
-            else:
-                refused = False
+            await refusal(alice.write("/outside-the-role", "x"), etcd.EtcdInsufficientPermissions)
     finally:
         async with etcd.Client(host=client.host, port=client.port, username="root", password="root-pw") as admin:
             await Auth(admin).disable()
             await EtcdUser(admin, "alice").delete()
             await EtcdRole(admin, "tour").delete()
             await EtcdUser(admin, "root").delete()
-    check(refused, "alice wrote outside her role")
     return "with auth on, alice wrote under her role's pattern and was refused elsewhere; auth is off again"
 
 
@@ -281,13 +270,7 @@ async def tls(client: etcd.Client, top: str) -> str:
             value = (await secure.read("/tour/tls")).value
             check(value == "private", f"read {value!r} over TLS")
             async with etcd.Client(host=tls_server.host, port=tls_server.port, protocol="https") as stranger:
-                try:
-                    await stranger.read("/tour/tls")
-                except etcd.EtcdConnectionFailed:
-                    refused = True
-                else:
-                    refused = False
-    check(refused, "a client without the CA was let in")
+                await refusal(stranger.read("/tour/tls"), etcd.EtcdConnectionFailed)
     return f"wrote and read over verified TLS with a client certificate at {url}; a client without the CA was refused"
 
 
