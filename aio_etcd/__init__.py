@@ -20,6 +20,7 @@ from .exceptions import (
     EtcdLockExpired,
     EtcdNotDir,
     EtcdNotFile,
+    EtcdOutcomeUnknown,
     EtcdRootReadOnly,
     EtcdValueError,
     EtcdWatcherCleared,
@@ -28,6 +29,7 @@ from .exceptions import (
 )
 from .lock import Lock
 from .result import EtcdResult
+from .retry import RetryPolicy
 
 __version__ = "0.5.0"
 
@@ -48,12 +50,14 @@ __all__ = [
     "EtcdLockExpired",
     "EtcdNotDir",
     "EtcdNotFile",
+    "EtcdOutcomeUnknown",
     "EtcdResult",
     "EtcdRootReadOnly",
     "EtcdValueError",
     "EtcdWatchTimedOut",
     "EtcdWatcherCleared",
     "Lock",
+    "RetryPolicy",
     "StopWatching",
     "__version__",
 ]

@@ -1,20 +1,30 @@
-"""One HTTP exchange over aiohttp: the only module that sees aiohttp's errors."""
+"""The transport seam: one HTTP exchange, and the only module that sees aiohttp's errors.
+
+Everything above this module talks to a :class:`Transport`: "send this request
+to this URL, give me the whole answer or a :class:`TransportFailure`". The
+client uses :class:`AiohttpTransport`; unit tests pass a scripted transport
+instead, so failover, replay rules and deadlines can be tested without sockets.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import json
+import logging
+import ssl
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .exceptions import EtcdException
 
-__all__ = ["Response", "TransportFailure", "exchange"]
+__all__ = ["AiohttpTransport", "Response", "Transport", "TransportFailure"]
+
+log = logging.getLogger(__name__)
 
 #: How much of an unexpected body an error message quotes.
 _QUOTE_BYTES = 200
@@ -25,11 +35,18 @@ class Response:
 
     __slots__ = ("status", "headers", "body", "url")
 
-    def __init__(self, status: int, headers: CIMultiDictProxy[str], body: bytes, url: str) -> None:
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes, url: str) -> None:
         self.status = status
+        #: The response headers (case-insensitive).
         self.headers = headers
         self.body = body
+        #: The URL that answered.
         self.url = url
+
+    @classmethod
+    def build(cls, status: int, body: bytes = b"", url: str = "", headers: Mapping[str, str] | None = None) -> Response:
+        """A response made by hand (scripted transports, tests)."""
+        return cls(status, CIMultiDictProxy(CIMultiDict(headers or {})), body, url)
 
     def header_int(self, name: str) -> int | None:
         """An integer header (``X-Etcd-Index``...), ``None`` when absent or malformed."""
@@ -85,14 +102,54 @@ class TransportFailure(Exception):
         *,
         sent: bool,
         timed_out: bool = False,
-        headers: CIMultiDictProxy[str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(f"{type(cause).__name__} talking to {url}: {cause}")
+        super().__init__(url, cause)
         self.url = url
         self.cause = cause
         self.sent = sent
         self.timed_out = timed_out
         self.headers = headers
+        #: The time limit that ran out (seconds), when the layer above set it.
+        self.limit: float | None = None
+        #: Which limit that was.
+        self.limit_name = "attempt_timeout"
+
+    def __str__(self) -> str:
+        if self.timed_out:
+            within = f" within {self.limit:g}s ({self.limit_name})" if self.limit is not None else " in time"
+            return f"{self.url}: no answer{within}"
+        return f"{self.url}: {type(self.cause).__name__}: {self.cause}"
+
+
+class Transport(Protocol):
+    """What the layers above need from HTTP: one exchange at a time, and closing."""
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        stream: bool = False,
+        foreign: bool = False,
+    ) -> Response:
+        """Send one request to ``url`` (already percent-encoded) and read the whole answer.
+
+        :param timeout: seconds for the whole exchange; for a ``stream``
+            (a watch, which may wait for hours) only for opening the connection.
+        :param stream: a long-poll request, kept apart from ordinary ones.
+        :param foreign: the URL is another origin than the member the request
+            was meant for (a redirect): send no client certificate.
+        :raises TransportFailure: the exchange failed below HTTP.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release every connection. Safe to call twice."""
+        ...
 
 
 @functools.lru_cache(maxsize=1024)
@@ -101,45 +158,136 @@ def _url(url: str) -> URL:
     return URL(url, encoded=True)
 
 
-async def exchange(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    *,
-    body: bytes | None = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: aiohttp.ClientTimeout,
-) -> Response:
-    """Send one request to ``url`` (already percent-encoded) and read the whole answer.
+@functools.lru_cache(maxsize=64)
+def _timeout(total: float | None, stream: bool) -> aiohttp.ClientTimeout:
+    if stream:
+        return aiohttp.ClientTimeout(total=None, sock_connect=total)
+    return aiohttp.ClientTimeout(total=total)
 
-    Raises :class:`TransportFailure` for every failure below HTTP; cancellation
-    propagates untouched (aiohttp closes the connection it was using).
+
+class AiohttpTransport:
+    """:class:`Transport` over two aiohttp sessions: ordinary requests and watches.
+
+    Nothing is opened until the first exchange, which must run inside the event
+    loop that will use the transport.
+
+    :param protocol: ``"http"`` or ``"https"``.
+    :param ca_cert: CA bundle to verify servers with.
+    :param cert: client certificate: one PEM file, or ``(certificate, key)``.
+    :param ssl_verify: verify the server's certificate and host name.
+    :param name: what the transport talks to, for log messages.
     """
-    headers_seen: CIMultiDictProxy[str] | None = None
-    try:
-        async with session.request(
-            method,
-            _url(url),
-            data=body,
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,
-        ) as resp:
-            headers_seen = resp.headers
-            data = await resp.read()
-            return Response(resp.status, resp.headers, data, url)
-    except aiohttp.ClientConnectorError as exc:
-        # Includes certificate and DNS failures: nothing was sent.
-        raise TransportFailure(url, exc, sent=False) from exc
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
-    except asyncio.TimeoutError as exc:
-        raise TransportFailure(url, exc, sent=True, timed_out=True, headers=headers_seen) from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        if session.closed:
-            raise EtcdException("the client was closed while the request was under way") from exc
-        raise TransportFailure(url, exc, sent=True, headers=headers_seen) from exc
-    except RuntimeError as exc:
-        if session.closed:  # aiohttp refuses requests on a closed session with a RuntimeError
-            raise EtcdException("the client was closed while the request was under way") from exc
-        raise
+
+    def __init__(
+        self,
+        protocol: str = "http",
+        *,
+        ca_cert: str | None = None,
+        cert: str | tuple[str, str] | None = None,
+        ssl_verify: bool = True,
+        name: str = "",
+    ) -> None:
+        self._name = name
+        self._protocol = protocol
+        self._ca_cert = ca_cert
+        self._cert = cert
+        self._ssl_verify = ssl_verify
+        self._session: aiohttp.ClientSession | None = None
+        self._watch_session: aiohttp.ClientSession | None = None
+        self._bare_ssl: ssl.SSLContext | bool = True
+        self._closed = False
+
+    def _ssl_context(self, with_cert: bool) -> ssl.SSLContext | bool:
+        if self._protocol != "https":
+            return True
+        try:
+            context = ssl.create_default_context(cafile=self._ca_cert)
+            if with_cert and self._cert is not None:
+                if isinstance(self._cert, str):
+                    context.load_cert_chain(self._cert)
+                else:
+                    context.load_cert_chain(self._cert[0], self._cert[1])
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            files = f"ca_cert={self._ca_cert!r}, cert={self._cert!r}"
+            raise EtcdException(f"cannot load the TLS files ({files}): {exc}") from exc
+        if not self._ssl_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _new_session(self, context: ssl.SSLContext | bool) -> aiohttp.ClientSession:
+        # No limit in aiohttp: its pool hands a freed connection to whoever asks
+        # next, so under load some requests wait for seconds. The cluster layer
+        # bounds ordinary requests per member with first-come-first-served
+        # slots instead.
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ssl=context)
+        session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
+        # aiohttp silently resends PUT and DELETE once when a connection breaks;
+        # the retry layer decides what may be sent twice, so turn that off
+        # (aiohttp's own test client does the same).
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        return session
+
+    def _open(self) -> None:
+        if self._closed:
+            raise EtcdException("the client is closed")
+        context = self._ssl_context(with_cert=True)
+        if self._protocol == "https" and not self._ssl_verify:
+            log.warning("TLS certificate verification is off for %s", self._name)
+        self._bare_ssl = self._ssl_context(with_cert=False) if self._cert is not None else context
+        self._session = self._new_session(context)
+        self._watch_session = self._new_session(context)
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        stream: bool = False,
+        foreign: bool = False,
+    ) -> Response:
+        session = self._watch_session if stream else self._session
+        if session is None:
+            self._open()
+            session = self._watch_session if stream else self._session
+            assert session is not None
+        headers_seen: CIMultiDictProxy[str] | None = None
+        try:
+            async with session.request(
+                method,
+                _url(url),
+                data=body,
+                headers=headers,
+                timeout=_timeout(timeout, stream),
+                allow_redirects=False,
+                ssl=self._bare_ssl if foreign else True,  # True: the connector's context
+            ) as resp:
+                headers_seen = resp.headers
+                data = await resp.read()
+                return Response(resp.status, resp.headers, data, url)
+        except aiohttp.ClientConnectorError as exc:
+            # Includes certificate and DNS failures: nothing was sent.
+            raise TransportFailure(url, exc, sent=False) from exc
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
+        except asyncio.TimeoutError as exc:
+            raise TransportFailure(url, exc, sent=True, timed_out=True, headers=headers_seen) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            if session.closed:
+                raise EtcdException("the client was closed while the request was under way") from exc
+            raise TransportFailure(url, exc, sent=True, headers=headers_seen) from exc
+        except RuntimeError as exc:
+            if session.closed:  # aiohttp refuses requests on a closed session with a RuntimeError
+                raise EtcdException("the client was closed while the request was under way") from exc
+            raise
+
+    async def close(self) -> None:
+        self._closed = True
+        sessions = [s for s in (self._session, self._watch_session) if s is not None]
+        self._session = self._watch_session = None
+        for session in sessions:
+            await session.close()

@@ -97,17 +97,17 @@ async def _call(client: Client, method: str, path: str, body: Mapping[str, Any] 
     """
     log.debug("auth request %s %s", method, path)
     data = None if body is None else json.dumps(body).encode()
-    # The client's one request path (member choice, failover, redirects), with
-    # its credentials and a JSON body; error answers are mapped here, because
-    # the auth API answers {"message": ...} with the status as the only code.
-    resp = await client._request(
-        method, path, body=data, headers={**client._headers, **_JSON}, replay_safe=method == "GET"
+    # The client's one request path (credentials, member choice, failover,
+    # redirects, deadline), asked to return error answers: the auth API
+    # answers {"message": ...} with the status as the only code.
+    resp = await client.api_execute(
+        path, method, data=data, headers=_JSON, replay_safe=method == "GET", raise_for_status=False
     )
     if resp.status >= 300:
         payload = resp.json_object()
         if payload is not None and "errorCode" not in payload:
             raise _error_for(method, path, resp.status, payload)
-        await client._raise_for(resp)  # not the auth API's own answer (v2 disabled, a proxy...)
+        await client.raise_for_answer(resp)  # not the auth API's own answer (v2 disabled, a proxy...)
     return resp.json() if resp.body.strip() else None
 
 
@@ -124,9 +124,9 @@ def _names(items: Any, field: str) -> list[str]:
     return names
 
 
-def _check_name(kind: str, name: str) -> str:
+def _check_name(kind: str, name: object) -> str:
     if not isinstance(name, str) or not name:
-        raise ValueError(f"a {kind} name is a non-empty str, not {name!r}")
+        raise EtcdValueError(f"a {kind} name is a non-empty str, not {name!r}")
     return name
 
 
@@ -251,17 +251,25 @@ class _Entity(Generic[_T]):
 
     entity: ClassVar[str] = ""
 
-    def __init__(self, client: Client, name: str) -> None:
+    def __init__(self, client: Client, name: str | None = None) -> None:
         #: The client requests go through.
         self.client = client
-        #: The user's or role's name.
-        self.name = _check_name(self.entity, name)
+        self._name = _check_name(self.entity, name)
         self._items: set[_T] = set()
         # Whether _items is the whole truth (read from etcd, or assigned as a
         # whole), or only what was added to an object never read; for the
         # latter, _revokes holds what was taken away.
         self._known = False
         self._revokes: set[_T] = set()
+
+    @property
+    def name(self) -> str:
+        """The user's or role's name (a non-empty str, or :class:`~aio_etcd.EtcdValueError`)."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = _check_name(self.entity, value)
 
     # -- what a subclass says ------------------------------------------------------------
 
@@ -434,14 +442,14 @@ class EtcdUser(_Entity[str]):
 
     entity: ClassVar[str] = "user"
 
-    def __init__(self, client: Client, name: str) -> None:
+    def __init__(self, client: Client, name: str | None = None) -> None:
         super().__init__(client, name)
         self._password: str | None = None
 
     @classmethod
     def new(cls, client: Client, data: Mapping[str, Any]) -> EtcdUser:
         """A user built from etcd's JSON for it (``{"user": ..., "roles": [...]}``)."""
-        user = cls(client, str(data.get("user")))
+        user = cls(client, data.get("user"))
         user._load(data)
         return user
 
@@ -594,7 +602,7 @@ class EtcdRole(_Entity[tuple[str, str]]):
     @classmethod
     def new(cls, client: Client, data: Mapping[str, Any]) -> EtcdRole:
         """A role built from etcd's JSON for it (``{"role": ..., "permissions": ...}``)."""
-        role = cls(client, str(data.get("role")))
+        role = cls(client, data.get("role"))
         role._load(data)
         return role
 

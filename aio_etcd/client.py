@@ -1,4 +1,10 @@
-"""Client: the keys and cluster API of etcd v2, over the layers below it."""
+"""Client: the keys and cluster API of etcd v2, thin over the layers below it.
+
+A call builds its request (:class:`~aio_etcd.cluster.Call`: method, path,
+body, and whether it is safe to repeat, from :mod:`aio_etcd.retry`), the
+cluster's attempt loop sends it under the client's :class:`RetryPolicy`, and a
+function of :mod:`aio_etcd._answers` turns the answer into the result.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +14,22 @@ import functools
 import inspect
 import json
 import logging
-import ssl
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urlencode
 
-import aiohttp
-from yarl import URL
-
-from ._http import Response, TransportFailure
-from .cluster import Cluster, RetryPath, member_url
+from . import _answers
+from ._http import AiohttpTransport, Response, Transport
+from .cluster import Call, Cluster, NotEtcd, member_url
 from .discovery import discover
-from .exceptions import (
-    EtcdError,
-    EtcdEventIndexCleared,
-    EtcdException,
-    EtcdInsufficientPermissions,
-    EtcdKeyNotFound,
-    EtcdWatchTimedOut,
-    StopWatching,
-)
+from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
+from .retry import SAFE, UNSAFE, RetryPolicy, replay_rule
+from .watch import Watches, next_event
+
+if TYPE_CHECKING:
+    from .keepalive import KeepAlive
 
 __all__ = ["Client"]
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _JSON = {"Content-Type": "application/json"}
+_T = TypeVar("_T")
 
 #: What ``host`` accepts: a name, or a tuple of ``(host, port)`` pairs.
 HostSpec = str | tuple[tuple[str, int], ...]
@@ -79,8 +80,10 @@ class Client:
     :param port: the port for a single ``host``.
     :param srv_domain: discover the members from SRV records of this domain.
     :param version_prefix: the path of the v2 API on the server.
-    :param read_timeout: seconds an ordinary request may take (``None``: no
-        limit). Watches have no limit unless one is given per call.
+    :param read_timeout: the deadline of a call: the most seconds it may take,
+        every retry included (``None``: no limit). Each call may give its own
+        ``timeout=``. A watch waits for its event as long as it takes, unless
+        it is given a ``timeout``.
     :param allow_redirect: follow redirects answered by a member.
     :param protocol: ``"http"`` or ``"https"``.
     :param cert: a client certificate: one PEM file holding certificate and key,
@@ -100,6 +103,10 @@ class Client:
     :param loop: ignored; accepted for code written for Python 3.5.
     :param srv_nameservers: DNS servers for ``srv_domain`` lookups (``"ip"`` or
         ``"ip:port"``) instead of the system's.
+    :param retry: how calls are retried: attempts, per-attempt timeout,
+        backoff (see :class:`RetryPolicy` and ``docs/clusters.rst``).
+    :param transport: what sends the HTTP requests (default: aiohttp). Tests
+        pass a scripted one; see :class:`aio_etcd._http.Transport`.
     """
 
     def __init__(
@@ -123,6 +130,9 @@ class Client:
         ssl_verify: bool = True,
         loop: object = None,
         srv_nameservers: Sequence[str] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        transport: Transport | None = None,
     ) -> None:
         if loop is not None:
             warnings.warn(
@@ -157,20 +167,22 @@ class Client:
         self._protocol = protocol
         self._srv_domain = srv_domain
         self._srv_nameservers = list(srv_nameservers) if srv_nameservers else None
+        self._discovered = srv_domain is None
         self._discovery_lock: asyncio.Lock | None = None
         self._version_prefix = "/" + version_prefix.strip("/") if version_prefix.strip("/") else ""
         self._keys = self._version_prefix + "/keys"
         self._read_timeout = read_timeout
+        self._policy = retry or RetryPolicy()
+        self._deadline = self._policy.deadline if self._policy.deadline is not None else read_timeout
         self._allow_redirect = allow_redirect
-        self._cert = cert
-        self._ca_cert = ca_cert
-        self._ssl_verify = ssl_verify
         self._username = username
-        self._password = password
         self._allow_reconnect = allow_reconnect
         self._use_proxies = use_proxies
-        self._per_host_pool_size = per_host_pool_size
         self._lock_prefix = lock_prefix
+        self._headers: dict[str, str] = {}
+        if username is not None and password is not None:
+            self._headers["Authorization"] = _basic_auth(username, password)
+        self._form_headers = {**self._headers, **_FORM}
         self._cluster = Cluster(
             [member_url(protocol, h, p) for h, p in hosts],
             allow_reconnect=allow_reconnect,
@@ -179,19 +191,13 @@ class Client:
             use_proxies=use_proxies,
             machines_path=self._version_prefix + "/machines",
             per_member=per_host_pool_size,
+            refresh_headers=self._headers,
         )
-        self._headers: dict[str, str] = {}
-        if username is not None and password is not None:
-            self._headers["Authorization"] = _basic_auth(username, password)
-        self._form_headers = {**self._headers, **_FORM}
-        self._json_headers = {**self._headers, **_JSON}
-        self._timeout = aiohttp.ClientTimeout(total=read_timeout)
-        self._watch_timeout = aiohttp.ClientTimeout(total=None, connect=read_timeout)
-        self._session: aiohttp.ClientSession | None = None
-        self._watch_session: aiohttp.ClientSession | None = None
+        self._transport: Transport = transport or AiohttpTransport(
+            protocol, ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify, name=", ".join(self._cluster.members)
+        )
         self._closed = False
-        self._discovered = False
-        self._watches: dict[str, _SharedWatch] = {}
+        self._watches = Watches(self)
 
     # -- properties -------------------------------------------------------------------
 
@@ -238,7 +244,7 @@ class Client:
     @property
     def key_endpoint(self) -> str:
         """The path of the keys API (``/v2/keys``)."""
-        return self._version_prefix + "/keys"
+        return self._keys
 
     @property
     def username(self) -> str | None:
@@ -255,6 +261,16 @@ class Client:
         """The member URLs the client currently knows."""
         return list(self._cluster.members)
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The :class:`RetryPolicy` every call follows."""
+        return self._policy
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The default deadline of a call, in seconds (``None``: none)."""
+        return self._deadline
+
     def __repr__(self) -> str:
         user = f" user={self._username!r}" if self._username else ""
         return f"<aio_etcd.Client {self.base_uri}{self._version_prefix}{user}>"
@@ -270,140 +286,76 @@ class Client:
     async def close(self) -> None:
         """Close the client's connections. Safe to call more than once."""
         self._closed = True
-        sessions = [s for s in (self._session, self._watch_session) if s is not None]
-        self._session = self._watch_session = None
-        for session in sessions:
-            await session.close()
+        await self._cluster.close()
+        await self._transport.close()
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
 
-    def _ssl_context(self) -> ssl.SSLContext | bool:
-        if self._protocol != "https":
-            return True
-        try:
-            context = ssl.create_default_context(cafile=self._ca_cert)
-            if self._cert is not None:
-                if isinstance(self._cert, str):
-                    context.load_cert_chain(self._cert)
-                else:
-                    context.load_cert_chain(self._cert[0], self._cert[1])
-        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            files = f"ca_cert={self._ca_cert!r}, cert={self._cert!r}"
-            raise EtcdException(f"cannot load the TLS files ({files}): {exc}") from exc
-        if not self._ssl_verify:
-            log.warning("TLS certificate verification is off for %s", self.base_uri)
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
-    def _new_session(self, ssl_context: ssl.SSLContext | bool) -> aiohttp.ClientSession:
-        # No limit in aiohttp: its pool hands a freed connection to whoever asks
-        # next, so under load some requests wait for seconds. The cluster layer
-        # bounds ordinary requests per member with a first-come-first-served
-        # semaphore instead.
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ssl=ssl_context)
-        session = aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            trust_env=False,
-        )
-        # aiohttp silently resends PUT and DELETE once when a connection breaks;
-        # the cluster layer decides what may be sent twice, so turn that off
-        # (aiohttp's own test client does the same).
-        if hasattr(session, "_retry_connection"):
-            session._retry_connection = False
-        return session
-
-    def _sessions(self) -> tuple[aiohttp.ClientSession, aiohttp.ClientSession]:
-        if self._closed:
-            raise EtcdException("the client is closed")
-        if self._session is None or self._watch_session is None:
-            context = self._ssl_context()
-            self._session = self._new_session(context)
-            self._watch_session = self._new_session(context)
-        return self._session, self._watch_session
-
-    async def _ready(self) -> None:
-        """Discover the members through SRV records, once, on first use."""
-        if self._srv_domain is None or self._discovered:
-            return
+    async def _discover(self) -> None:
+        """Find the members through SRV records (once, on first use)."""
         if self._discovery_lock is None:
             self._discovery_lock = asyncio.Lock()
         async with self._discovery_lock:
             if self._discovered:
                 return
-            found = await discover(self._srv_domain, self._protocol, nameservers=self._srv_nameservers)
+            found = await discover(self._srv_domain or "", self._protocol, nameservers=self._srv_nameservers)
             self._cluster.set_members([member_url(self._protocol, host, port) for host, port in found])
             self._discovered = True
             log.info("discovered etcd members through SRV records of %s: %s", self._srv_domain, found)
 
     # -- the one request path -----------------------------------------------------------
 
-    async def _request(
+    async def _send(
         self,
-        method: str,
-        path: str,
+        call: Call,
+        check: Callable[[Response], _T],
         *,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
-        replay_safe: bool = True,
-        watch: bool = False,
-        retry_path: RetryPath | None = None,
-    ) -> Response:
-        if self._srv_domain is not None and not self._discovered:
-            await self._ready()
-        session = self._watch_session if watch else self._session
-        if session is None:
-            session = self._sessions()[1 if watch else 0]
-        if timeout is not None:
-            client_timeout = aiohttp.ClientTimeout(total=timeout)
-        else:
-            client_timeout = self._watch_timeout if watch else self._timeout
-        return await self._cluster.request(
-            session,
-            method,
-            path,
-            body=body,
-            headers=self._headers if headers is None else headers,
-            timeout=client_timeout,
-            replay_safe=replay_safe,
-            retry_path=retry_path,
-            bounded=not watch,
-        )
+        attempt_timeout: float | None = None,
+    ) -> _T:
+        """Make ``call`` under the retry policy; ``check`` reads the answer.
 
-    async def _raise_for(self, resp: Response) -> None:
-        """Raise the exception an error answer stands for."""
-        payload = resp.json_object()
-        if resp.status == 401 and payload is None:
-            payload = {"message": "The request requires user authentication", "cause": resp.text()[:200]}
-        if isinstance(payload, dict) and ("errorCode" in payload or resp.status in EtcdError.status_codes):
-            exc = EtcdError.exception_for(payload, resp.status)
-            if isinstance(exc, EtcdInsufficientPermissions):
-                # etcd does not say what was refused; name it (never the credentials).
-                exc = EtcdInsufficientPermissions(f"{exc} (refused: {unquote(URL(resp.url).path)})", exc.payload)
-            raise exc
-        if resp.status == 404 and payload is None:
-            raise EtcdException(await self._v2_missing_reason(resp))
-        raise EtcdException(f"unexpected answer: {resp.describe()}")
-
-    async def _v2_missing_reason(self, resp: Response) -> str:
-        """Explain a bare 404 on a v2 route: v2 disabled, or gone in etcd 3.6."""
-        base = f"{resp.describe()}: the server does not serve the etcd v2 API at {self._version_prefix}"
+        :param timeout: the call's deadline (``None``: the client's default, ``math.inf``: none).
+        """
+        if self._closed:
+            raise EtcdException("the client is closed")
+        if not self._discovered:
+            await self._discover()
         try:
-            info = (await self._request("GET", "/version")).json()
-            server = str(info.get("etcdserver", "")) if isinstance(info, dict) else ""
+            return await self._cluster.request(
+                self._transport,
+                call,
+                check,
+                self._policy,
+                deadline=self._deadline if timeout is None else timeout,
+                attempt_timeout=attempt_timeout,
+            )
+        except NotEtcd as exc:
+            raise EtcdException(await self._not_etcd(exc)) from None
+
+    async def _not_etcd(self, exc: NotEtcd) -> str:
+        """The message for an answer that is not etcd's; a bare 404 says why v2 is missing."""
+        if exc.response.status != 404:
+            return str(exc)
+        base = f"{exc.response.describe()}: the server does not serve the etcd v2 API at {self._version_prefix}"
+        try:
+            info = await self._get_json("/version", needs="etcdserver")
         except EtcdException:
             return base
+        server = str(info.get("etcdserver", ""))
         parts = server.split(".")
         if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and (int(parts[0]), int(parts[1])) >= (3, 6):
             return f"{base} (etcd {server} removed the v2 API; use an etcd 3.5 or older, or a v3 client)"
-        if server:
-            return f"{base} (etcd {server} serves v2 only when started with --enable-v2=true)"
-        return base
+        return f"{base} (etcd {server} serves v2 only when started with --enable-v2=true)"
+
+    def _key_url(self, key: str, query: Mapping[str, str]) -> str:
+        path = self._keys + _key_path(key)
+        if query:
+            return path + "?" + urlencode(query, quote_via=quote)
+        return path
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -421,6 +373,7 @@ class Client:
         refresh: bool = False,
         noValueOnSuccess: bool = False,  # noqa: N803
         timeout: float | None = None,
+        attempt_timeout: float | None = None,
     ) -> EtcdResult:
         """Write ``value`` to ``key`` (``PUT``; ``POST`` with ``append=True``).
 
@@ -434,19 +387,24 @@ class Client:
         :param prevExist: write only if the key exists (``True``) or does not (``False``).
         :param refresh: reset the TTL without changing the value or waking watchers.
         :param noValueOnSuccess: ask etcd to leave the node out of the answer.
-        :param timeout: seconds for this request instead of ``read_timeout``.
+        :param timeout: the call's deadline in seconds instead of ``read_timeout``
+            (``math.inf``: no deadline).
+        :param attempt_timeout: seconds per attempt instead of the retry policy's.
         :raises EtcdCompareFailed: a ``prev*`` condition did not hold.
         :raises EtcdAlreadyExist: ``prevExist=False`` and the key exists.
         :raises EtcdKeyNotFound: ``prevExist=True`` and the key does not exist.
+        :raises EtcdValueError: options that do not go together (``dir`` with a value...).
+        :raises EtcdOutcomeUnknown: a write that is not safe to repeat may or
+            may not have been applied (see ``docs/clusters.rst``).
         """
         if dir and value is not None:
-            raise ValueError("a directory has no value: pass value=None with dir=True")
+            raise EtcdValueError("a directory has no value: pass value=None with dir=True")
         if refresh and value is not None:
-            raise ValueError("refresh=True keeps the value: pass value=None (or use Client.refresh)")
+            raise EtcdValueError("refresh=True keeps the value: pass value=None (or use Client.refresh)")
         if refresh and ttl is None:
-            raise ValueError("refresh=True needs a ttl")
+            raise EtcdValueError("refresh=True needs a ttl")
         if dir and append:
-            raise ValueError("dir=True and append=True cannot be combined")
+            raise EtcdValueError("dir=True and append=True cannot be combined")
         form: dict[str, str] = {}
         if value is not None:
             form["value"] = str(value)
@@ -464,20 +422,17 @@ class Client:
             form["refresh"] = "true"
         if noValueOnSuccess:
             form["noValueOnSuccess"] = "true"
-        resp = await self._request(
-            "POST" if append else "PUT",
+        method = "POST" if append else "PUT"
+        call = Call(
+            method,
             self._keys + _key_path(key),
+            self._form_headers,
             body=urlencode(form).encode(),
-            headers=self._form_headers,
-            timeout=timeout,
-            # A second POST makes a second key; a conditional write sent twice
-            # reports its own first success as a failed condition. Only a plain
-            # write may be replayed.
-            replay_safe=not append and prevExist is None and prevValue is None and prevIndex is None,
+            rule=replay_rule(method, form),
+            op="append to" if append else "write",
+            key=key,
         )
-        if resp.status >= 300:
-            await self._raise_for(resp)
-        return _key_result(resp)
+        return await self._send(call, _answers.key_answer, timeout=timeout, attempt_timeout=attempt_timeout)
 
     async def set(self, key: str, value: Any, ttl: int | None = None) -> EtcdResult:
         """Write ``value`` to ``key``; the same as :meth:`write` without conditions."""
@@ -499,14 +454,40 @@ class Client:
         :raises EtcdCompareFailed: someone else wrote the key in between (a ``ValueError``).
         """
         if obj.key is None:
-            raise ValueError("this result has no key to update")
+            raise EtcdValueError("this result has no key to update")
         if obj.dir:
             return await self.write(obj.key, None, ttl=obj.ttl, dir=True, prevExist=True)
         return await self.write(obj.key, obj.value, ttl=obj.ttl, prevIndex=obj.modifiedIndex)
 
-    async def refresh(self, key: str, ttl: int, *, timeout: float | None = None) -> EtcdResult:
-        """Reset the TTL of an existing key without changing it or waking watchers."""
-        return await self.write(key, None, ttl=ttl, refresh=True, prevExist=True, timeout=timeout)
+    async def refresh(
+        self, key: str, ttl: int, *, timeout: float | None = None, attempt_timeout: float | None = None
+    ) -> EtcdResult:
+        """Reset the TTL of an existing key without changing it or waking watchers.
+
+        Safe to repeat, so it is retried like a read.
+
+        :raises EtcdKeyNotFound: the key does not exist (it may have expired).
+        """
+        return await self.write(
+            key, None, ttl=ttl, refresh=True, prevExist=True, timeout=timeout, attempt_timeout=attempt_timeout
+        )
+
+    def keep_alive(
+        self, key: str, value: Any, ttl: int, *, interval: float | None = None, keep: bool = False
+    ) -> KeepAlive:
+        """Hold ``key`` with ``value`` alive while an ``async with`` block runs::
+
+            async with client.keep_alive("/services/worker/7", "10.0.0.7:80", ttl=3) as alive:
+                ...            # alive.lost is an asyncio.Event; alive.recreated counts re-creations
+
+        Entering writes the key with the TTL; a background task refreshes it
+        every ``interval`` (``ttl / 3``) with short attempts retried until the
+        TTL runs out, and writes it again if it vanished. Leaving deletes the
+        key, unless ``keep``. See :class:`aio_etcd.keepalive.KeepAlive`.
+        """
+        from .keepalive import KeepAlive
+
+        return KeepAlive(self, key, value, ttl, interval=interval, keep=keep)
 
     async def read(
         self,
@@ -526,12 +507,13 @@ class Client:
         :param waitIndex: with ``wait``, the first index to report.
         :param sorted: list a directory's children in key order.
         :param quorum: read through the raft log (linearizable).
-        :param timeout: seconds for this request; a watch waits forever without it.
+        :param timeout: the call's deadline in seconds instead of ``read_timeout``;
+            with ``wait``, how long to wait for a change (forever without it).
         :raises EtcdKeyNotFound: the key does not exist.
         :raises EtcdWatchTimedOut: a ``wait`` saw no change within ``timeout``.
         """
         if waitIndex is not None and not wait:
-            raise ValueError("waitIndex needs wait=True")
+            raise EtcdValueError("waitIndex needs wait=True")
         query: dict[str, str] = {}
         if recursive is not None:
             query["recursive"] = _flag(recursive)
@@ -540,11 +522,9 @@ class Client:
         if quorum is not None:
             query["quorum"] = _flag(quorum)
         if wait:
-            return await self._wait(key, query, waitIndex, timeout)
-        resp = await self._request("GET", self._key_url(key, query), timeout=timeout)
-        if resp.status >= 300:
-            await self._raise_for(resp)
-        return _key_result(resp)
+            return await self._watches.wait(key, query, waitIndex, timeout)
+        call = Call("GET", self._key_url(key, query), self._headers, op="read", key=key)
+        return await self._send(call, _answers.key_answer, timeout=timeout)
 
     async def get(self, key: str) -> EtcdResult:
         """Read ``key``; the same as :meth:`read` without options."""
@@ -572,9 +552,13 @@ class Client:
 
         :param prevValue: delete only if the current value equals this.
         :param prevIndex: delete only if the key was last modified at this index.
+        :param timeout: the call's deadline in seconds instead of ``read_timeout``.
         :raises EtcdKeyNotFound: the key does not exist.
         :raises EtcdDirNotEmpty: a non-empty directory without ``recursive=True``.
         :raises EtcdCompareFailed: a ``prev*`` condition did not hold.
+        :raises EtcdOutcomeUnknown: a conditional delete may or may not have
+            been applied, or a repeated delete found the key gone after an
+            attempt of unknown outcome.
         """
         query: dict[str, str] = {}
         if recursive is not None:
@@ -585,11 +569,10 @@ class Client:
             query["prevValue"] = str(prevValue)
         if prevIndex is not None:
             query["prevIndex"] = str(int(prevIndex))
-        # A delete sent twice reports its own success as "key not found".
-        resp = await self._request("DELETE", self._key_url(key, query), timeout=timeout, replay_safe=False)
-        if resp.status >= 300:
-            await self._raise_for(resp)
-        return _key_result(resp)
+        call = Call(
+            "DELETE", self._key_url(key, query), self._headers, rule=replay_rule("DELETE", query), op="delete", key=key
+        )
+        return await self._send(call, _answers.key_answer, timeout=timeout)
 
     async def pop(
         self,
@@ -602,7 +585,7 @@ class Client:
     ) -> EtcdResult:
         """Delete ``key`` and return the node as it was before the delete."""
         result = await self.delete(key, recursive=recursive, dir=dir, prevValue=prevValue, prevIndex=prevIndex)
-        previous = result._prev_node
+        previous = result.prev_node
         if previous is None:
             raise EtcdException(f"etcd did not return the deleted node of {key!r}")
         previous.action = result.action
@@ -610,98 +593,7 @@ class Client:
         previous.raft_index = result.raft_index
         return previous
 
-    def _key_url(self, key: str, query: Mapping[str, str]) -> str:
-        path = self._keys + _key_path(key)
-        if query:
-            return path + "?" + urlencode(query, quote_via=quote)
-        return path
-
-    # -- watches --------------------------------------------------------------------------
-
-    async def _wait(self, key: str, query: dict[str, str], index: int | None, timeout: float | None) -> EtcdResult:
-        """One watch, shared with every caller waiting on the same key, options and index.
-
-        Callers that ask for the same thing while a request is pending all wait
-        on that one request; each has its own timeout and cancellation, and the
-        request is cancelled when its last waiter is gone.
-        """
-        query = {**query, "wait": "true"}
-        if index is not None:
-            query["waitIndex"] = str(int(index))
-        path = self._key_url(key, query)
-        shared = self._watches.get(path)
-        if shared is None:
-            shared = self._watches[path] = _SharedWatch(asyncio.ensure_future(self._watch_request(key, path, index)))
-            shared.task.add_done_callback(functools.partial(self._deliver, path, shared))
-        waiter: asyncio.Future[EtcdResult] = asyncio.get_running_loop().create_future()
-        shared.waiters.add(waiter)
-        try:
-            if timeout is None:
-                result = await waiter
-            else:
-                try:
-                    result = await asyncio.wait_for(waiter, timeout)
-                except asyncio.TimeoutError as exc:
-                    raise EtcdWatchTimedOut(f"no change of {key!r} within {timeout}s", cause=exc) from exc
-        finally:
-            shared.waiters.discard(waiter)
-            if not shared.waiters and not shared.task.done():
-                # The last caller left: stop the request, and let a caller
-                # arriving now start a new one rather than join this one.
-                self._forget_watch(path, shared)
-                shared.task.cancel()
-        return result.copy()
-
-    def _forget_watch(self, path: str, shared: _SharedWatch) -> None:
-        if self._watches.get(path) is shared:
-            del self._watches[path]
-
-    def _deliver(self, path: str, shared: _SharedWatch, task: asyncio.Future[EtcdResult]) -> None:
-        """Hand the shared request's outcome to every caller still waiting."""
-        self._forget_watch(path, shared)
-        if task.cancelled():
-            error: BaseException | None = EtcdException("the watch request was cancelled")
-        else:
-            error = task.exception()  # retrieved here, so a watch nobody awaits logs nothing
-        for waiter in shared.waiters:
-            if waiter.done():
-                continue
-            if error is not None:
-                waiter.set_exception(error)
-            else:
-                waiter.set_result(task.result())
-
-    async def _watch_request(self, key: str, path: str, index: int | None) -> EtcdResult:
-        start = index
-
-        def resume_from(failure: TransportFailure) -> str | None:
-            # A watch without an index that broke after the headers arrived
-            # continues on the next member from where it started, so no event
-            # in between is lost.
-            nonlocal start, path
-            if start is None and failure.headers is not None:
-                began = failure.headers.get("X-Etcd-Index")
-                if began is not None and began.isdigit():
-                    start = int(began) + 1
-                    path += f"&waitIndex={start}"
-                    return path
-            return None
-
-        while True:
-            resp = await self._request("GET", path, watch=True, retry_path=resume_from)
-            if resp.status == 200 and not resp.body.strip():
-                # The server (or a proxy) ended the watch without an event: ask
-                # again from where it started, so nothing is skipped.
-                if start is None:
-                    began_at = resp.header_int("X-Etcd-Index")
-                    if began_at is not None:
-                        start = began_at + 1
-                        path += f"&waitIndex={start}"
-                log.debug("empty watch answer for %s, watching again from %s", key, start)
-                continue
-            if resp.status >= 300:
-                await self._raise_for(resp)
-            return _key_result(resp)
+    # -- watches (aio_etcd.watch) ---------------------------------------------------------------
 
     async def watch(
         self,
@@ -721,21 +613,7 @@ class Client:
         :raises EtcdEventIndexCleared: ``index`` is older than the events etcd keeps.
         """
         query = {} if recursive is None else {"recursive": _flag(recursive)}
-        return await self._wait(key, query, index, timeout)
-
-    async def _next_event(self, key: str, index: int | None, recursive: bool | None) -> tuple[EtcdResult, int]:
-        """The next change at or after ``index``, and the index to continue from.
-
-        When etcd no longer holds the events since ``index`` (errorCode 401),
-        the key's current state stands in for them.
-        """
-        try:
-            event = await self.watch(key, index=index, recursive=recursive)
-            return event, (event.modifiedIndex or 0) + 1
-        except EtcdEventIndexCleared:
-            log.info("events of %s since index %s are gone; reading it again", key, index)
-            snapshot = await self.read(key, recursive=recursive)
-            return snapshot, (snapshot.etcd_index or 0) + 1
+        return await self._watches.wait(key, query, index, timeout)
 
     async def eternal_watch(
         self,
@@ -756,7 +634,7 @@ class Client:
         :returns: the index to continue watching from.
         """
         while True:
-            event, index = await self._next_event(key, index, recursive)
+            event, index = await next_event(self, key, index, recursive)
             try:
                 outcome = callback(event)
                 if inspect.isawaitable(outcome):
@@ -778,51 +656,61 @@ class Client:
         no request is open, and a pending one is cancelled with the iterator.
         """
         while True:
-            event, index = await self._next_event(key, index, recursive)
+            event, index = await next_event(self, key, index, recursive)
             yield event
 
     # -- cluster information -------------------------------------------------------------
 
-    async def _get_json(self, path: str) -> Any:
-        resp = await self._request("GET", path)
-        if resp.status >= 300:
-            await self._raise_for(resp)
-        return resp.json()
+    async def _get_json(self, path: str, kind: type = dict, *, needs: str | None = None) -> Any:
+        call = Call("GET", path, self._headers)
+        return await self._send(call, functools.partial(_answers.json_answer, kind=kind, needs=needs))
 
     async def machines(self) -> list[str]:
         """The client URLs of the cluster's members, as etcd lists them."""
-        resp = await self._request("GET", self._version_prefix + "/machines")
-        if resp.status != 200:
-            await self._raise_for(resp)
-        return [url.strip() for url in resp.text().split(",") if url.strip()]
+        call = Call("GET", self._version_prefix + "/machines", self._headers, op="member list")
+        return await self._send(call, _answers.machines_answer)
+
+    async def sync_members(self) -> list[str]:
+        """Learn the cluster's member list now, and return :attr:`machines_cache`.
+
+        With failover on (and ``use_proxies`` off) the client does this by
+        itself, in the background, after its first answer and after every
+        failover; this waits for it. A member list that cannot be read leaves
+        the list as it was (the failure is logged, not raised).
+        """
+        if self._allow_reconnect and not self._use_proxies:
+            if not self._discovered:
+                await self._discover()
+            await self._cluster.sync(self._transport, self._policy)
+        return self.machines_cache
 
     async def members(self) -> dict[str, dict[str, Any]]:
         """The cluster's members, by member id (``id``, ``name``, ``peerURLs``, ``clientURLs``)."""
-        data = await self._get_json(self._version_prefix + "/members")
-        return {member["id"]: member for member in data.get("members", [])}
+        data = await self._get_json(self._version_prefix + "/members", needs="members")
+        members = data["members"]
+        if not isinstance(members, list) or not all(isinstance(m, dict) and "id" in m for m in members):
+            raise EtcdException(f"{self.base_uri} answered a member list without member ids: {members!r:.200}")
+        return {member["id"]: member for member in members}
 
     async def leader(self) -> dict[str, Any]:
         """The member that leads the cluster now."""
-        data = await self._get_json(self._version_prefix + "/members/leader")
-        if not isinstance(data, dict):
-            raise EtcdException(f"unexpected leader answer: {data!r}")
-        return data
+        return dict(await self._get_json(self._version_prefix + "/members/leader", needs="id"))
 
     async def stats(self) -> dict[str, Any]:
         """The answering member's own statistics (``/stats/self``)."""
-        return dict(await self._get_json(self._version_prefix + "/stats/self"))
+        return dict(await self._get_json(self._version_prefix + "/stats/self", needs="id"))
 
     async def leader_stats(self) -> dict[str, Any]:
         """The leader's view of its followers (``/stats/leader``; only the leader answers)."""
-        return dict(await self._get_json(self._version_prefix + "/stats/leader"))
+        return dict(await self._get_json(self._version_prefix + "/stats/leader", needs="leader"))
 
     async def store_stats(self) -> dict[str, Any]:
         """Counters of the key store (``/stats/store``)."""
-        return dict(await self._get_json(self._version_prefix + "/stats/store"))
+        return dict(await self._get_json(self._version_prefix + "/stats/store", needs="watchers"))
 
     async def versions(self) -> dict[str, str]:
         """``/version``: ``{"etcdserver": ..., "etcdcluster": ...}``."""
-        return dict(await self._get_json("/version"))
+        return dict(await self._get_json("/version", needs="etcdserver"))
 
     @property
     def version(self) -> Awaitable[str]:
@@ -848,13 +736,28 @@ class Client:
         *,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        replay_safe: bool | None = None,
+        raise_for_status: bool = True,
     ) -> Response:
         """Send a request to a route the client does not wrap and return the answer.
+
+        It takes the client's path for every call: its credentials, member
+        choice, failover, deadline and retry policy.
 
         :param path: the path, already percent-encoded (``/v2/stats/self``).
         :param params: query parameters.
         :param data: the body: bytes or str as is, a mapping as a form.
-        :raises EtcdException: the answer was an error (mapped as for every call).
+        :param headers: more request headers (the client's credentials are added).
+        :param replay_safe: whether the request may be sent again after an
+            attempt that may have reached a member. By default only ``GET``
+            (and ``HEAD``) are; pass ``True`` for a request you know to be
+            idempotent, ``False`` to forbid replaying even a ``GET``. A request
+            that may not be replayed raises :class:`EtcdOutcomeUnknown` when
+            its outcome is unknown.
+        :param raise_for_status: raise the :class:`EtcdException` an error
+            answer stands for (default); with ``False`` every answer the
+            server gave is returned, errors included (5xx answers are still
+            retried first, as for every call).
         :returns: the answer, with ``status``, ``headers``, ``body``, ``text()`` and ``json()``.
         """
         method = method.upper()
@@ -873,12 +776,10 @@ class Client:
             body = data
         if headers:
             send_headers.update(headers)
-        resp = await self._request(
-            method, path, body=body, headers=send_headers, timeout=timeout, replay_safe=method != "POST"
-        )
-        if resp.status >= 300:
-            await self._raise_for(resp)
-        return resp
+        if replay_safe is None:
+            replay_safe = method in ("GET", "HEAD")
+        call = Call(method, path, send_headers, body=body, rule=SAFE if replay_safe else UNSAFE)
+        return await self._send(call, _answers.any_answer if raise_for_status else _any, timeout=timeout)
 
     async def api_execute_json(
         self,
@@ -888,46 +789,35 @@ class Client:
         data: Any = None,
         *,
         timeout: float | None = None,
+        replay_safe: bool | None = None,
     ) -> Any:
         """Like :meth:`api_execute`, sending ``data`` as JSON and decoding the JSON answer.
 
         :returns: the decoded answer, or ``None`` for an empty one (``204``).
         """
         body = None if data is None else json.dumps(data).encode()
-        resp = await self.api_execute(path, method, params, body, timeout=timeout, headers=_JSON)
+        resp = await self.api_execute(
+            path, method, params, body, timeout=timeout, headers=_JSON, replay_safe=replay_safe
+        )
         return resp.json() if resp.body.strip() else None
 
+    async def raise_for_answer(self, resp: Response) -> None:
+        """Raise the :class:`EtcdException` an error answer stands for, as every call of the client does.
 
-def _key_result(resp: Response) -> EtcdResult:
-    """The result of a 200/201 key answer (errors in the body raised)."""
-    try:
-        body = json.loads(resp.body)
-    except ValueError as exc:  # includes an empty body
-        what = "without a body" if not resp.body else "something that is not JSON"
-        raise EtcdException(f"the server answered {what}: {resp.describe()}") from exc
-    if not isinstance(body, dict):
-        raise EtcdException(f"unexpected answer: {resp.describe()}")
-    if "errorCode" in body:
-        EtcdError.handle(body, resp.status)
-    headers = resp.headers
-    etcd_index = headers.get("X-Etcd-Index")
-    raft_index = headers.get("X-Raft-Index")
-    return EtcdResult.from_response(
-        body,
-        etcd_index=int(etcd_index) if etcd_index and etcd_index.isdigit() else None,
-        raft_index=int(raft_index) if raft_index and raft_index.isdigit() else None,
-        created=resp.status == 201,
-    )
+        For answers got with ``api_execute(..., raise_for_status=False)``.
+        Does nothing for an answer below 300. A bare 404 (a member without
+        the v2 API) is explained: v2 not enabled, or etcd 3.6 and later.
+        """
+        if resp.status < 300:
+            return
+        try:
+            _answers.raise_error(resp)
+        except NotEtcd as exc:
+            raise EtcdException(await self._not_etcd(exc)) from None
 
 
-class _SharedWatch:
-    """A pending watch request and the futures of the callers waiting on it."""
-
-    __slots__ = ("task", "waiters")
-
-    def __init__(self, task: asyncio.Future[EtcdResult]) -> None:
-        self.task = task
-        self.waiters: set[asyncio.Future[EtcdResult]] = set()
+def _any(resp: Response) -> Response:
+    return resp
 
 
 def _basic_auth(username: str, password: str) -> str:
@@ -942,4 +832,3 @@ def _split_base(base: str) -> tuple[str, int]:
     netloc = base.split("://", 1)[1]
     host, _, port = netloc.rpartition(":")
     return host.strip("[]"), int(port)
-

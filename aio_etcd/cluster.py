@@ -1,27 +1,32 @@
-"""Which member to ask: the member list, failover, redirects, the cluster-id guard.
+"""Which member to ask, and the one loop that makes a call's attempts.
 
-This is the only place requests are retried. The rules:
+The rules (``docs/clusters.rst`` states them for users):
 
 - Members are tried in turn, starting with the pinned one (the last that
   answered). The member that answers becomes pinned.
-- A member has failed when the connection cannot be opened, breaks off, times
-  out, or it answers 5xx (etcd says 5xx when it has no leader or a proposal
-  timed out) or etcd's "during rolling upgrades" error. When every member
-  answered 5xx, the last answer is reported (as the etcd error it carries).
-- A request that may already have reached a member (the connection was open
-  when it broke) is sent again only when ``replay_safe``. An idempotent request
-  whose connection closed before any answer is retried once on the same member
-  first (a keep-alive connection the member had dropped is the usual cause).
+- An attempt has failed when the connection cannot be opened, breaks off, or
+  outlives :attr:`~aio_etcd.RetryPolicy.attempt_timeout`, when the member
+  answers with a transient etcd error (5xx, etcd's "during rolling upgrades"),
+  or when what answered is not etcd. Then the next member is tried; after a
+  pass over every member the loop waits a jittered backoff
+  (:meth:`~aio_etcd.RetryPolicy.pause`). The call ends when an attempt
+  succeeds, when the policy's attempts are used up, at its deadline, or
+  after a pass in which every member refused the connection (or its
+  certificate, or its name did not resolve): a cluster that is down is
+  reported at once.
+- Whether a request may be sent again after an attempt that may have reached
+  a member is :mod:`aio_etcd.retry`'s :func:`~aio_etcd.retry.replay_rule`; a
+  request that may not fails with :class:`~aio_etcd.EtcdOutcomeUnknown`.
 - With failover on (and ``use_proxies`` off), the member list is learned from
-  ``/v2/machines`` after the first answer and again after every failover, so
-  members the caller did not list are used too.
+  ``/v2/machines``, in the background, after the first answer and after every
+  failover, so members the caller did not list are used too.
 - At most ``per_member`` ordinary requests (``per_host_pool_size``) are under
-  way per member; more wait their turn in order of arrival. Watches are not
+  way per origin; more wait their turn in order of arrival. Watches are not
   counted: they may wait for hours.
-- With failover on, up to :attr:`Cluster.rounds` passes are made over the
-  members, with :attr:`Cluster.backoff` seconds (doubled each time, at most
-  :attr:`Cluster.backoff_cap`) between passes. Then the request fails with
-  :class:`EtcdConnectionFailed`.
+- Redirects are followed (if allowed) as their own request: they take a slot
+  at the origin they go to, never carry ``Authorization`` (nor the client
+  certificate) to another origin, turn into a ``GET`` on 303, and a loop
+  ends with an error.
 """
 
 from __future__ import annotations
@@ -30,29 +35,87 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
-import aiohttp
 from yarl import URL
 
-from ._http import Response, TransportFailure, exchange
-from .exceptions import EtcdClusterIdChanged, EtcdConnectionFailed, EtcdException
+from ._http import Response, Transport, TransportFailure
+from .exceptions import (
+    EtcdClusterIdChanged,
+    EtcdConnectionFailed,
+    EtcdError,
+    EtcdException,
+    EtcdOutcomeUnknown,
+)
+from .retry import SAFE, ReplayRule, RetryPolicy, not_applied, transient
 
-__all__ = ["Cluster", "member_url"]
+__all__ = ["Call", "Cluster", "NotEtcd", "member_url", "parse_machines"]
 
 log = logging.getLogger(__name__)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-#: How many redirects one request may follow.
+#: How many redirects one attempt may follow.
 MAX_REDIRECTS = 3
-_ROLLING_UPGRADE = b"during rolling upgrades"
 
-#: Given a failure, the path to send to the next member (or ``None`` to keep it).
-RetryPath = Callable[[TransportFailure], "str | None"]
+_T = TypeVar("_T")
+
+
+class NotEtcd(EtcdException):
+    """What answered is not an etcd v2 member (raised by the checks of answers).
+
+    The loop moves on to the next member; when every member answered so, it
+    raises this, and the client turns it into a plain
+    :class:`~aio_etcd.EtcdException` with this message.
+    """
+
+    def __init__(self, resp: Response, what: str) -> None:
+        super().__init__(f"{resp.url} did not answer as an etcd v2 member ({what}): {resp.describe()}")
+        self.response = resp
+
+
+class Call:
+    """One request as the client means it: what to send, and how it may be retried.
+
+    :param op: what the call is, for error messages (``"read"``, ``"write"``).
+    :param key: the key it is about, for error messages.
+    :param resume: for watches: told of each failure, it may rewrite
+        :attr:`path` so that the next member starts where this one stopped.
+    """
+
+    __slots__ = ("method", "path", "body", "headers", "rule", "stream", "op", "key", "resume")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        body: bytes | None = None,
+        rule: ReplayRule = SAFE,
+        stream: bool = False,
+        op: str = "",
+        key: str | None = None,
+        resume: Callable[[TransportFailure], None] | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.rule = rule
+        self.stream = stream
+        self.op = op
+        self.key = key
+        self.resume = resume
+
+    def __str__(self) -> str:
+        what = self.op or f"{self.method} {self.path.split('?', 1)[0]}"
+        return what if self.key is None else f"{what} {self.key!r}"
 
 
 class _Slots:
-    """A first-come-first-served limit on the requests under way to one member.
+    """A first-come-first-served limit on the requests under way to one origin.
 
     A freed slot goes straight to the longest waiting request, so a newcomer
     never overtakes it. ``free`` is above zero only while nobody waits.
@@ -93,8 +156,30 @@ def member_url(protocol: str, host: str, port: int) -> str:
     return f"{protocol}://{host}:{port}"
 
 
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def parse_machines(resp: Response) -> list[str]:
+    """The member URLs of a ``/v2/machines`` answer (``NotEtcd`` if it is not one)."""
+    if resp.status != 200:
+        raise NotEtcd(resp, "the member list is not a 200 answer")
+    urls = [url.strip().rstrip("/") for url in resp.text().split(",") if url.strip()]
+    if not urls or not all(url.startswith(("http://", "https://")) and " " not in url for url in urls):
+        raise NotEtcd(resp, "the member list is not a list of URLs")
+    return urls
+
+
+def etcd_error(resp: Response, payload: Mapping[str, Any] | None) -> EtcdException:
+    """The exception an etcd error answer stands for."""
+    if payload is not None and "errorCode" in payload:
+        return EtcdError.exception_for(dict(payload), resp.status)
+    return EtcdException(f"unexpected answer: {resp.describe()}", dict(payload) if payload else None)
+
+
 class Cluster:
-    """The members a client may talk to, and the member it is pinned to.
+    """The members a client may talk to, the member it is pinned to, and the attempt loop.
 
     :param members: base URLs (``http://host:port``), the first is tried first.
     :param allow_reconnect: move to the next member when one fails.
@@ -103,16 +188,11 @@ class Cluster:
         ``None`` the id of the first answer is learned and guarded from then on.
     :param use_proxies: never add member URLs the cluster advertises.
     :param machines_path: where the cluster lists its members (``/v2/machines``).
-    :param per_member: how many bounded requests may be under way per member at
-        once; more wait their turn, first come first served.
+    :param per_member: how many ordinary requests may be under way per origin
+        at once; more wait their turn, first come first served.
+    :param refresh_headers: headers for the background member-list request
+        (the credentials).
     """
-
-    #: Passes over the member list before giving up (with failover on).
-    rounds = 3
-    #: Seconds to wait before the second pass; doubled for each further pass.
-    backoff = 0.2
-    #: The longest wait between two passes.
-    backoff_cap = 2.0
 
     def __init__(
         self,
@@ -124,6 +204,7 @@ class Cluster:
         use_proxies: bool = False,
         machines_path: str = "/v2/machines",
         per_member: int = 10,
+        refresh_headers: Mapping[str, str] | None = None,
     ) -> None:
         if not members:
             raise ValueError("a cluster needs at least one member")
@@ -134,10 +215,12 @@ class Cluster:
         self.use_proxies = use_proxies
         self.machines_path = machines_path
         self.cluster_id = expected_cluster_id
+        self.per_member = per_member
+        self.refresh_headers = dict(refresh_headers or {})
         self._pinned = 0
         self._learned = False
-        self.per_member = per_member
         self._slots: dict[str, _Slots] = {}
+        self._refresh: asyncio.Task[None] | None = None
 
     @property
     def current(self) -> str:
@@ -158,158 +241,227 @@ class Cluster:
         with contextlib.suppress(ValueError):  # the list changed while the request ran
             self._pinned = self.members.index(base)
 
+    async def close(self) -> None:
+        """Stop the background member-list refresh, if one runs."""
+        task, self._refresh = self._refresh, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    # -- the attempt loop --------------------------------------------------------------------
+
     async def request(
         self,
-        session: aiohttp.ClientSession,
-        method: str,
-        path: str,
+        transport: Transport,
+        call: Call,
+        check: Callable[[Response], _T],
+        policy: RetryPolicy,
         *,
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: aiohttp.ClientTimeout,
-        replay_safe: bool = True,
-        retry_path: RetryPath | None = None,
-        bounded: bool = True,
-    ) -> Response:
-        """Send ``method path`` (percent-encoded, query included) to a member; see the module rules.
+        deadline: float | None,
+        attempt_timeout: float | None = None,
+        attempts: int | None = -1,
+    ) -> _T:
+        """Make ``call``'s attempts until one gives an answer ``check`` accepts; see the module rules.
 
-        :param retry_path: for watches, rebuilds the path before it goes to the
-            next member (to pin the index the first attempt started from).
-        :param bounded: count against the member's ``per_member`` limit
-            (watches do not: they may wait for hours).
+        :param check: turns an answer into the result; raises :class:`NotEtcd`
+            for an answer that is not etcd's (the next member is tried) and
+            the etcd exception for an error answer (raised to the caller).
+        :param deadline: seconds the whole call may take (``None`` or ``math.inf``: no limit).
+        :param attempt_timeout: instead of the policy's.
+        :param attempts: instead of the policy's (``None``: no limit).
         """
-        failures: list[TransportFailure] = []
-        tried: list[str] = []
-        last_answer: Response | None = None
-        rounds = self.rounds if self.allow_reconnect else 1
-        for round_number in range(rounds):
-            if round_number:
-                delay = min(self.backoff * 2 ** (round_number - 1), self.backoff_cap)
-                log.debug("no member answered %s %s; next pass in %.2fs", method, path, delay)
-                await asyncio.sleep(delay)
-            members = self.members
-            start = self._pinned
-            for step in range(len(members) if self.allow_reconnect else 1):
-                base = members[(start + step) % len(members)]
-                retried_here = False
-                tried.append(base)
-                while True:
-                    try:
-                        resp = await self._send(session, base, method, path, body, headers, timeout, bounded)
-                    except TransportFailure as failure:
-                        failures.append(failure)
-                        log.debug("member %s failed: %s", base, failure)
-                        if failure.sent and not replay_safe:
-                            raise EtcdConnectionFailed(
-                                f"{method} to {failure.url} broke off after the request was sent; it may or may "
-                                "not have taken effect, so it was not sent again",
-                                cause=failure.cause,
-                            ) from failure.cause
-                        if retry_path is not None:
-                            path = retry_path(failure) or path
-                        if failure.sent and not failure.timed_out and failure.headers is None and not retried_here:
-                            # Closed before any answer: most often a keep-alive
-                            # connection the member had dropped. Once more, same member.
-                            retried_here = True
-                            continue
-                        break
-                    if resp.status >= 400 and self.allow_reconnect and replay_safe and self._member_failed(resp):
-                        log.debug("member %s answered %s; trying another", base, resp.status)
-                        last_answer = resp
-                        break
-                    if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
-                        self._check_cluster_id(resp)
-                    if step:
-                        self._pin(base)
-                    if self.allow_reconnect and not self.use_proxies and (failures or last_answer or not self._learned):
-                        self._learned = True
-                        await self._refresh_members(session, base, headers, timeout)
-                    return resp
-        if last_answer is not None:
-            return last_answer  # the caller turns the odd answer into an EtcdException
-        raise self._exhausted(failures, tried)
-
-    async def _send(
-        self,
-        session: aiohttp.ClientSession,
-        base: str,
-        method: str,
-        path: str,
-        body: bytes | None,
-        headers: Mapping[str, str] | None,
-        timeout: aiohttp.ClientTimeout,
-        bounded: bool,
-    ) -> Response:
-        """One attempt at one member: wait for a slot (if ``bounded``), exchange, follow redirects."""
-        slots = None
-        if bounded:
-            slots = self._slots.get(base) or self._new_slots(base)
-            if slots.free:  # a free slot means nobody is waiting
-                slots.free -= 1
+        loop = asyncio.get_running_loop()
+        end = None if deadline is None or deadline == math.inf else loop.time() + deadline
+        per = attempt_timeout or policy.attempt_timeout
+        limit = policy.attempts if attempts == -1 else attempts
+        members = self.members
+        count = len(members) if self.allow_reconnect else 1
+        start = self._pinned
+        step = made = passes = strangers = refused = 0
+        uncertain = retried_here = False
+        last: BaseException | None = None
+        last_base = ""
+        while True:
+            base = members[(start + step) % len(members)]
+            budget = per
+            if end is not None:
+                left = end - loop.time()
+                if left <= 0:
+                    raise self._out_of_time(call, deadline, last, last_base, made)
+                if left < per:
+                    budget = left
+            made += 1
+            try:
+                resp = await self._attempt(transport, base, call, budget, end)
+            except TransportFailure as failure:
+                last, last_base = failure, base
+                if failure.timed_out:
+                    failure.limit = budget
+                    if budget < per:
+                        failure.limit_name = "what was left of the call's deadline"
+                if failure.sent:
+                    if not call.rule.safe:
+                        raise self._unknown(call, failure, failure.cause) from failure.cause
+                    uncertain = True
+                elif not failure.timed_out:
+                    refused += 1  # refused, unknown host, bad certificate: nobody there to wait for
+                if call.resume is not None:
+                    call.resume(failure)
+                log.debug("%s: attempt at %s failed: %s", call, base, failure)
+                if failure.sent and not failure.timed_out and failure.headers is None and not retried_here:
+                    # Closed before any answer: most often a keep-alive
+                    # connection the member had dropped. Once more, same member.
+                    retried_here = True
+                    continue
             else:
-                await slots.wait()
-        try:
-            resp = await exchange(session, method, base + path, body=body, headers=headers, timeout=timeout)
-            if resp.status in _REDIRECTS:
-                resp = await self._follow(session, method, resp, body, headers, timeout)
-            return resp
-        finally:
-            if slots is not None:
-                slots.release()
+                failed: EtcdException | None = None
+                if resp.status >= 500 or (resp.status >= 400 and b"during rolling upgrades" in resp.body):
+                    payload = resp.json_object()
+                    if transient(resp.status, payload, resp.body):
+                        failed = etcd_error(resp, payload)
+                        last, last_base = failed, base
+                        log.debug("%s: %s answered %s", call, base, failed)
+                        if not not_applied(payload):
+                            if not call.rule.safe:
+                                raise self._unknown(call, failed, failed) from failed
+                            uncertain = True
+                if failed is None:
+                    try:
+                        if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
+                            self._check_cluster_id(resp)
+                        result = check(resp)
+                    except NotEtcd as exc:
+                        last, last_base = exc, base
+                        strangers += 1
+                        log.debug("%s: %s", call, exc)
+                        if strangers >= count:
+                            raise
+                    except EtcdClusterIdChanged:
+                        raise
+                    except EtcdException as exc:
+                        self._answered(transport, base, policy, made > 1)
+                        if uncertain and exc.error_code in call.rule.suspect:
+                            raise EtcdOutcomeUnknown(
+                                f"{call}: an earlier attempt may have been applied, and the repeated request "
+                                f"was answered {exc}; the request may or may not have been applied",
+                                cause=exc,
+                            ) from exc
+                        raise
+                    else:
+                        self._answered(transport, base, policy, made > 1)
+                        return result
+            retried_here = False
+            if limit is not None and made >= limit:
+                raise self._exhausted(call, last, last_base, made)
+            step += 1
+            if step % count == 0:
+                if refused >= count:  # every member refused: the cluster is down, say so now
+                    raise self._exhausted(call, last, last_base, made)
+                refused = 0
+                passes += 1
+                wait = policy.pause(passes)
+                if end is not None:
+                    wait = min(wait, max(0.0, end - loop.time()))
+                await asyncio.sleep(wait)
+                members = self.members
+                count = len(members) if self.allow_reconnect else 1
+                start = self._pinned
+                step = 0
 
-    def _new_slots(self, base: str) -> _Slots:
-        slots = self._slots[base] = _Slots(self.per_member)
-        return slots
-
-    @staticmethod
-    def _member_failed(resp: Response) -> bool:
-        return resp.status >= 500 or _ROLLING_UPGRADE in resp.body
-
-    async def _follow(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        resp: Response,
-        body: bytes | None,
-        headers: Mapping[str, str] | None,
-        timeout: aiohttp.ClientTimeout,
+    async def _attempt(
+        self, transport: Transport, base: str, call: Call, budget: float, end: float | None
     ) -> Response:
-        """Follow the redirect ``resp`` (and the ones after it), if allowed."""
-        for _ in range(MAX_REDIRECTS):
+        """One attempt at one member: a slot, the exchange, and any redirects it answers."""
+        method, url, body, headers = call.method, base + call.path, call.body, call.headers
+        origin = base
+        foreign = False
+        hops: list[str] | None = None
+        while True:
+            slots = None
+            if not call.stream:
+                slots = self._slots.get(origin) or self._new_slots(origin)
+                if slots.free:  # a free slot means nobody is waiting
+                    slots.free -= 1
+                else:
+                    await self._wait_slot(slots, url, end)
+            try:
+                resp = await transport.exchange(
+                    method, url, body=body, headers=headers, timeout=budget, stream=call.stream, foreign=foreign
+                )
+            finally:
+                if slots is not None:
+                    slots.release()
+            if resp.status not in _REDIRECTS:
+                return resp
             location = resp.headers.get("Location")
             if not self.allow_redirect or not location:
                 raise EtcdException(
                     f"the server redirected {method} {resp.url} to {location!r} and "
                     f"allow_redirect is {self.allow_redirect}"
                 )
-            url = str(URL(resp.url, encoded=True).join(URL(location, encoded=True)))
-            resp = await exchange(session, method, url, body=body, headers=headers, timeout=timeout)
-            if resp.status not in _REDIRECTS:
-                return resp
-        raise EtcdException(f"more than {MAX_REDIRECTS} redirects for {method} {resp.url}")
+            target = str(URL(url, encoded=True).join(URL(location, encoded=True)))
+            hops = hops or [url]
+            if target in hops:
+                raise EtcdException(f"{call}: redirect loop: {' -> '.join([*hops, target])}")
+            if len(hops) > MAX_REDIRECTS:
+                raise EtcdException(f"{call}: more than {MAX_REDIRECTS} redirects: {' -> '.join([*hops, target])}")
+            hops.append(target)
+            if resp.status == 303 and method != "HEAD":
+                method, body = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            new_origin = _origin(target)
+            if new_origin != _origin(base):
+                # Credentials chosen for one member never go to another origin.
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                foreign = True
+            origin, url = new_origin, target
 
-    async def _refresh_members(
-        self,
-        session: aiohttp.ClientSession,
-        base: str,
-        headers: Mapping[str, str] | None,
-        timeout: aiohttp.ClientTimeout,
-    ) -> None:
-        """After a failover, learn members the caller did not list from the one that answered."""
-        auth = {k: v for k, v in (headers or {}).items() if k.lower() == "authorization"}
+    async def _wait_slot(self, slots: _Slots, url: str, end: float | None) -> None:
+        if end is None:
+            await slots.wait()
+            return
+        left = end - asyncio.get_running_loop().time()
         try:
-            resp = await exchange(session, "GET", base + self.machines_path, headers=auth, timeout=timeout)
-        except TransportFailure as failure:
-            log.debug("could not refresh the member list from %s: %s", base, failure)
+            await asyncio.wait_for(slots.wait(), max(left, 0.0))
+        except asyncio.TimeoutError as exc:
+            raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
+
+    def _new_slots(self, origin: str) -> _Slots:
+        slots = self._slots[origin] = _Slots(self.per_member)
+        return slots
+
+    def _answered(self, transport: Transport, base: str, policy: RetryPolicy, moved: bool) -> None:
+        """``base`` answered as etcd: pin it, and learn the member list if it is time to."""
+        if base != self.members[self._pinned]:
+            self._pin(base)
+        if self.allow_reconnect and not self.use_proxies and (moved or not self._learned):
+            self._learned = True
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.get_running_loop().create_task(self._refresh_members(transport, policy))
+
+    async def sync(self, transport: Transport, policy: RetryPolicy) -> None:
+        """Learn the member list now (or wait for the background refresh under way)."""
+        if self._refresh is None or self._refresh.done():
+            self._learned = True
+            self._refresh = asyncio.get_running_loop().create_task(self._refresh_members(transport, policy))
+        await asyncio.shield(self._refresh)
+
+    async def _refresh_members(self, transport: Transport, policy: RetryPolicy) -> None:
+        """Learn members the caller did not list (in the background; failures are logged)."""
+        call = Call("GET", self.machines_path, self.refresh_headers, op="member list")
+        try:
+            advertised = await self.request(
+                transport, call, parse_machines, policy, deadline=policy.attempt_timeout * 2, attempts=2
+            )
+        except Exception as exc:  # never an error in anybody's call: the list stays as it was
+            log.debug("could not refresh the member list: %s", exc)
             return
-        if resp.status != 200:
-            return
-        advertised = [url.strip().rstrip("/") for url in resp.text().split(",") if url.strip()]
         merged = self.seeds + [url for url in advertised if url not in self.seeds]
         if merged != self.members:
             log.info("etcd members now %s", merged)
+            current = self.current
             self.members = merged
-            self._pin(base)
+            self._pin(current)
 
     def _check_cluster_id(self, resp: Response) -> None:
         seen = resp.headers.get("X-Etcd-Cluster-Id")
@@ -322,10 +474,37 @@ class Cluster:
                 f"{resp.url} belongs to cluster {seen}, the client talks to cluster {self.cluster_id}"
             )
 
-    def _exhausted(self, failures: list[TransportFailure], tried: list[str]) -> EtcdConnectionFailed:
-        last = failures[-1]
-        bases = list(dict.fromkeys(tried))
-        who = "the server could not be reached" if len(bases) == 1 else "no member could be reached"
-        exc = EtcdConnectionFailed(f"{who}: {last} (tried {', '.join(bases)})", cause=last.cause)
-        exc.__cause__ = last.cause
+    # -- errors ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _unknown(call: Call, failure: BaseException, cause: BaseException) -> EtcdOutcomeUnknown:
+        return EtcdOutcomeUnknown(
+            f"{call}: {failure}; the request may or may not have been applied, and it is not safe to "
+            "send again, so it was not (read the key to find out)",
+            cause=cause,
+        )
+
+    def _exhausted(self, call: Call, last: BaseException | None, base: str, made: int) -> EtcdException:
+        if isinstance(last, EtcdException):
+            return last  # etcd's own word on the last attempt (a 5xx), in its python-etcd class
+        tried = sorted(set(self.members)) if self.allow_reconnect else [base]
+        who = "the server could not be reached" if len(tried) == 1 else "no member could be reached"
+        cause = last.cause if isinstance(last, TransportFailure) else last
+        exc = EtcdConnectionFailed(
+            f"{call}: {who} in {made} attempt{'s' if made > 1 else ''}: {last} (tried {', '.join(tried)})",
+            cause=cause,
+        )
+        exc.__cause__ = cause
+        return exc
+
+    def _out_of_time(
+        self, call: Call, deadline: float | None, last: BaseException | None, base: str, made: int
+    ) -> EtcdConnectionFailed:
+        cause = last.cause if isinstance(last, TransportFailure) else last
+        last_words = f"; last attempt ({made} made): {last}" if last is not None else ""
+        exc = EtcdConnectionFailed(
+            f"{call}: no answer within the call's {deadline:g}s deadline (timeout= or read_timeout){last_words}",
+            cause=cause,
+        )
+        exc.__cause__ = cause
         return exc

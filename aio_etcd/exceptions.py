@@ -18,7 +18,8 @@ working::
     ├── EtcdLeaderElectionInProgress   301
     ├── EtcdWatcherCleared             400
     ├── EtcdEventIndexCleared          401
-    ├── EtcdConnectionFailed           .cause: the transport error
+    ├── EtcdConnectionFailed           .cause: the transport error (or the etcd error)
+    │   ├── EtcdOutcomeUnknown         a change that may or may not have been applied
     │   └── EtcdWatchTimedOut
     ├── EtcdClusterIdChanged
     └── EtcdLockExpired
@@ -47,6 +48,7 @@ __all__ = [
     "EtcdLockExpired",
     "EtcdNotDir",
     "EtcdNotFile",
+    "EtcdOutcomeUnknown",
     "EtcdRootReadOnly",
     "EtcdValueError",
     "EtcdWatchTimedOut",
@@ -151,6 +153,23 @@ class EtcdConnectionFailed(EtcdException):
         super().__init__(message, payload)
         #: The underlying transport exception, or ``None``.
         self.cause: BaseException | None = cause
+
+
+class EtcdOutcomeUnknown(EtcdConnectionFailed):
+    """A change that is not safe to repeat may or may not have been applied.
+
+    Raised for appends, compare-and-swaps (``prevValue``, ``prevIndex``),
+    ``prevExist`` writes, conditional deletes and directory creation when the
+    request may have reached a member but no answer came back (the connection
+    broke, the attempt timed out, or etcd itself answered that the proposal
+    timed out). Sending it again could apply it twice, or report the caller's
+    own success as a failure, so the client does not: read the key to learn
+    what happened. ``cause`` holds the failure behind it.
+
+    Also raised by an unconditional delete whose replay found the key gone
+    after an earlier attempt of unknown outcome: the key is gone either way,
+    but the caller is not told it never existed.
+    """
 
 
 class EtcdWatchTimedOut(EtcdConnectionFailed):

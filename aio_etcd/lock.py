@@ -27,7 +27,9 @@ from .exceptions import (
     EtcdException,
     EtcdKeyNotFound,
     EtcdLockExpired,
+    EtcdOutcomeUnknown,
 )
+from .keepalive import Refresher, TTLRanOut, check_ttl
 from .result import EtcdResult
 
 __all__ = ["Lock"]
@@ -43,6 +45,10 @@ _GONE = frozenset({"delete", "expire", "compareAndDelete"})
 #: from etcd's event history (more than 1000 events between a read and the
 #: watch that follows it) before the error is raised instead of read again.
 _MAX_INDEX_CLEARED = 3
+
+#: How many appends of unknown outcome (a leader lost on the way) an
+#: acquire looks for and makes again before it gives up.
+_MAX_UNKNOWN_APPENDS = 3
 
 #: Cleanups that outlived a second cancellation of the task that started them.
 #: Held here so they are not garbage-collected half way.
@@ -60,11 +66,6 @@ async def _shielded(coro: Coroutine[Any, Any, _T]) -> _T:
     _background.add(task)
     task.add_done_callback(_background.discard)
     return await asyncio.shield(task)
-
-
-def _check_ttl(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number of seconds >= 1, not {value!r}")
 
 
 class Lock:
@@ -112,7 +113,7 @@ class Lock:
     ) -> None:
         if not isinstance(lock_name, str) or not lock_name.strip("/"):
             raise ValueError(f"a lock needs a non-empty name, not {lock_name!r}")
-        _check_ttl(ttl, "ttl")
+        check_ttl(ttl, "ttl")
         if keepalive_interval is not None and not 0 < keepalive_interval < ttl:
             raise ValueError(
                 f"keepalive_interval must be more than 0 and less than ttl ({ttl}), not {keepalive_interval}"
@@ -123,8 +124,10 @@ class Lock:
         self._ttl = ttl
         self._keepalive_interval = keepalive_interval
         self._uuid = _uuid.uuid4().hex
-        # Our key, once etcd confirmed creating it (while waiting and while held).
+        # Our key, once etcd confirmed creating it (while waiting and while held),
+        # and the index etcd created it at.
         self._key: str | None = None
+        self._created_index: int | None = None
         self._held = False
         # The TTL our key was last written with (None: no TTL), and the earliest
         # moment (loop time) etcd may expire it, counted from when the write was sent.
@@ -184,6 +187,25 @@ class Lock:
         """
         return self._held
 
+    @property
+    def fencing_token(self) -> int | None:
+        """The ``createdIndex`` of this Lock's key while it holds the lock, else ``None``.
+
+        Every new holder of a lock has a larger token than the holders before
+        it (etcd's indexes only grow), so a service that stores the largest
+        token it has seen can refuse a write from a stale holder: one whose
+        key expired while it was paused, say, and that does not know yet.
+        """
+        return self._created_index if self._held else None
+
+    async def holder(self) -> str | None:
+        """The :attr:`uuid` of the Lock that holds the lock now (first in the queue), or ``None``.
+
+        :raises EtcdException: etcd could not be asked.
+        """
+        nodes, _ = await self._queue()
+        return nodes[0].value if nodes else None
+
     def __repr__(self) -> str:
         state = "held" if self._held else ("waiting" if self._acquiring else "not held")
         key = f" key={self._key}" if self._key else ""
@@ -233,7 +255,7 @@ class Lock:
         :raises RuntimeError: another :meth:`acquire` of this Lock is running.
         """
         if lock_ttl is not None:
-            _check_ttl(lock_ttl, "lock_ttl")
+            check_ttl(lock_ttl, "lock_ttl")
         if timeout is not None:
             if not blocking:
                 raise ValueError("timeout= has no meaning with blocking=False")
@@ -322,11 +344,13 @@ class Lock:
         if self._key is not None:
             return True
         nodes, _ = await self._queue()
-        found = next((node.key for node in nodes if node.value == value), None)
+        node = next((node for node in nodes if node.value == value), None)
+        found = node.key if node is not None else None
         if self._key is not None or self._acquiring:  # acquire() started meanwhile
             raise RuntimeError(f"{self!r} started acquiring while its uuid was being changed")
         self._uuid = value
         self._key = found
+        self._created_index = node.createdIndex if node is not None else None
         self._held = False
         log.debug("lock %s: uuid set, existing key: %s", self._path, found)
         return found is not None
@@ -371,10 +395,10 @@ class Lock:
 
     # -- internals ----------------------------------------------------------------------
 
-    async def _queue(self) -> tuple[list[EtcdResult], int]:
+    async def _queue(self, quorum: bool | None = None) -> tuple[list[EtcdResult], int]:
         """The keys of the lock's directory in queue order, and the etcd index of the read."""
         try:
-            listing = await self._client.read(self._path, sorted=True)
+            listing = await self._client.read(self._path, sorted=True, quorum=quorum)
         except EtcdKeyNotFound as exc:
             return [], exc.index or 0
         nodes = sorted(
@@ -415,9 +439,13 @@ class Lock:
             self._held = False
             self._lost = error
             if gone:
-                self._key = None
-                self._key_ttl = self._expires_at = None
+                self._forget_key()
         return error
+
+    def _forget_key(self) -> None:
+        """Our key is gone (deleted by us, or found gone)."""
+        self._key = self._created_index = self._key_ttl = self._expires_at = None
+        self._held = False
 
     async def _acquire(self, blocking: bool, ttl: int | None, timeout: float | None) -> bool:
         loop = asyncio.get_running_loop()
@@ -430,7 +458,7 @@ class Lock:
             except (EtcdKeyNotFound, EtcdCompareFailed):
                 log.debug("lock %s: key %s is gone or not ours, appending a new one", self._path, key)
                 if self._key == key:
-                    self._key = None
+                    self._forget_key()
                 key = None
             except BaseException:
                 await _shielded(self._remove(key))
@@ -460,7 +488,7 @@ class Lock:
         before the cancellation propagates.
         """
         sent = asyncio.get_running_loop().time()
-        request = asyncio.ensure_future(self._client.write(self._path, self._uuid, append=True, ttl=ttl))
+        request = asyncio.ensure_future(self._append(ttl))
         try:
             result = await asyncio.shield(request)
         except BaseException:
@@ -469,10 +497,29 @@ class Lock:
         if result.key is None:
             raise EtcdException(f"etcd did not name the key it appended to {self._path}")
         self._key = result.key
+        self._created_index = result.createdIndex
         self._key_ttl = ttl
         self._expires_at = None if ttl is None else sent + ttl
         log.debug("lock %s: queued as %s", self._path, result.key)
         return result.key
+
+    async def _append(self, ttl: int | None) -> EtcdResult:
+        """Append a key holding our uuid, surviving appends of unknown outcome.
+
+        An append is not safe to repeat, but our uuid is ours alone: after an
+        append of unknown outcome (a leader lost on the way), a linearizable
+        read of the queue tells whether it was applied; if not, append again.
+        """
+        for _ in range(_MAX_UNKNOWN_APPENDS):
+            try:
+                return await self._client.write(self._path, self._uuid, append=True, ttl=ttl)
+            except EtcdOutcomeUnknown as exc:
+                log.info("lock %s: append of unknown outcome, looking for it: %s", self._path, exc)
+                nodes, _ = await self._queue(quorum=True)
+                mine = next((node for node in nodes if node.value == self._uuid), None)
+                if mine is not None:
+                    return mine
+        return await self._client.write(self._path, self._uuid, append=True, ttl=ttl)
 
     async def _undo_create(self, request: asyncio.Future[EtcdResult]) -> None:
         """Delete whatever key the (possibly still running) append request made."""
@@ -513,9 +560,7 @@ class Lock:
             log.warning("lock %s: could not remove key %s (it stays until its TTL runs out): %s", self._path, key, exc)
             return
         if self._key == key:
-            self._key = None
-            self._held = False
-            self._key_ttl = self._expires_at = None
+            self._forget_key()
 
     async def _delete(self, key: str) -> None:
         """Release: delete our key; state changes once etcd answered."""
@@ -526,9 +571,7 @@ class Lock:
         except EtcdCompareFailed:
             log.warning("lock %s: key %s holds another value now; left alone", self._path, key)
         if self._key == key:
-            self._key = None
-            self._held = False
-            self._key_ttl = self._expires_at = None
+            self._forget_key()
         log.debug("lock %s released (%s)", self._path, key)
 
     async def _wait_turn(self, key: str, ttl: int | None, blocking: bool, deadline: float | None) -> bool:
@@ -636,10 +679,9 @@ class Lock:
     async def _keepalive(self) -> None:
         """Refresh the held key until released, or until the lock is found lost.
 
-        A refresh etcd refuses because the key is gone ends it at once. Any
-        other failure is tried again at the next tick, but only while the key
-        may still be alive: once its TTL (counted from the last refresh sent
-        that succeeded) has run out, the lock counts as lost.
+        Each refresh is retried with short attempts until the key's TTL
+        (counted from the last refresh that got through) runs out; a key found
+        gone, or a TTL that ran out first, loses the lock.
         """
         loop = asyncio.get_running_loop()
         while True:
@@ -647,31 +689,21 @@ class Lock:
             if key is None or not self._held or ttl is None:
                 return  # released, lost, or renewed without a TTL: nothing to keep alive
             expires_at = self._expires_at if self._expires_at is not None else loop.time() + ttl
-            await asyncio.sleep(max(0.0, min(self._interval(ttl), expires_at - loop.time())))
+            due = expires_at - ttl + self._interval(ttl)
+            await asyncio.sleep(max(0.0, due - loop.time()))
             if key != self._key or not self._held or ttl != self._key_ttl:
                 continue  # released or renewed meanwhile: look again
-            expires_at = self._expires_at if self._expires_at is not None else expires_at
             if self._client.closed:
                 self._lose(key, "its client was closed; the key expires with its TTL", gone=False)
                 return
-            sent = loop.time()
-            if sent >= expires_at:
+            refresher = Refresher(self._client, key, ttl, self._expires_at or expires_at, prev_value=self._uuid)
+            try:
+                alive = await refresher.refresh()
+            except TTLRanOut:
                 self._lose(key, "no refresh got through before its TTL ran out", gone=False)
                 return
-            try:
-                await self._client.write(
-                    key, None, ttl=ttl, refresh=True, prevValue=self._uuid, timeout=expires_at - sent
-                )
-            except (EtcdKeyNotFound, EtcdCompareFailed) as exc:
-                self._lose(key, f"the keep-alive found its key {key} gone: {exc}", gone=True)
-                return
-            except EtcdException as exc:
-                log.warning(
-                    "lock %s: keep-alive refresh failed, %.1fs of TTL left: %s", self._path, expires_at - sent, exc
-                )
-                continue
-            except Exception as exc:
-                self._lose(key, f"the keep-alive failed: {exc!r}", gone=False)
+            if not alive:
+                self._lose(key, f"the keep-alive found its key {key} gone", gone=True)
                 return
             if self._key == key and self._key_ttl == ttl:
-                self._expires_at = sent + ttl
+                self._expires_at = refresher.expires_at

@@ -173,13 +173,20 @@ class EtcdResult:
         self._set("dir", value)
 
     @property
-    def _prev_node(self) -> EtcdResult | None:
-        """The node as it was before this change (``prevNode``), when etcd sent it."""
+    def prev_node(self) -> EtcdResult | None:
+        """The node as it was before this change (etcd's ``prevNode``), when etcd sent it.
+
+        Writes over an existing key, deletes, compare-and-swaps and watch
+        events of such changes carry it.
+        """
         prev = self._meta.prev
         if prev is None or isinstance(prev, EtcdResult):
             return prev
         result = self._meta.prev = _wrap(dict(prev))
         return result
+
+    #: python-etcd's name for :attr:`prev_node`.
+    _prev_node = prev_node
 
     @property
     def _children(self) -> list[dict[str, Any]]:

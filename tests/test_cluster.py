@@ -95,7 +95,7 @@ async def test_single_host_learns_the_other_members(cluster: EtcdCluster, etcd_p
     first = cluster.members[0]
     async with etcd.Client(host=first.host, port=first.port, allow_reconnect=True) as client:
         await client.write(etcd_prefix + "/k", "v")
-        assert sorted(client.machines_cache) == sorted(cluster.client_urls)
+        assert sorted(await client.sync_members()) == sorted(cluster.client_urls)
         cluster.stop_member(0)
         assert (await client.read(etcd_prefix + "/k")).value == "v"
 
