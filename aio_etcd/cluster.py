@@ -301,7 +301,7 @@ class Cluster:
                         failure.limit_name = "what was left of the call's deadline"
                 if failure.sent:
                     if not call.rule.safe:
-                        raise self._unknown(call, failure, failure.cause) from failure.cause
+                        raise self._unknown(call, base, failure, failure.cause) from failure.cause
                     uncertain = True
                 elif not failure.timed_out:
                     refused += 1  # refused, unknown host, bad certificate: nobody there to wait for
@@ -323,7 +323,7 @@ class Cluster:
                         log.debug("%s: %s answered %s", call, base, failed)
                         if not not_applied(payload):
                             if not call.rule.safe:
-                                raise self._unknown(call, failed, failed) from failed
+                                raise self._unknown(call, base, failed, failed) from failed
                             uncertain = True
                 if failed is None:
                     try:
@@ -477,9 +477,10 @@ class Cluster:
     # -- errors ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _unknown(call: Call, failure: BaseException, cause: BaseException) -> EtcdOutcomeUnknown:
+    def _unknown(call: Call, base: str, failure: BaseException, cause: BaseException) -> EtcdOutcomeUnknown:
+        what = f"{base} answered {failure}" if isinstance(failure, EtcdException) else str(failure)
         return EtcdOutcomeUnknown(
-            f"{call}: {failure}; the request may or may not have been applied, and it is not safe to "
+            f"{call}: {what}; the request may or may not have been applied, and it is not safe to "
             "send again, so it was not (read the key to find out)",
             cause=cause,
         )

@@ -171,6 +171,24 @@ async def test_root_role_cannot_change(anon: etcd.Client) -> None:
     assert admin.roles == {"root"}
 
 
+async def test_missing_or_empty_names_are_etcd_errors(anon: etcd.Client) -> None:
+    for cls in (EtcdUser, EtcdRole):
+        with pytest.raises(etcd.EtcdValueError, match="name"):
+            cls(anon)
+        with pytest.raises(etcd.EtcdValueError, match="name"):
+            cls(anon, "")
+        entity = cls(anon, "named")
+        with pytest.raises(etcd.EtcdValueError, match="name"):
+            entity.name = ""
+        assert entity.name == "named"
+    with pytest.raises(etcd.EtcdException):
+        EtcdUser.new(anon, {"roles": []})
+    user = EtcdUser(anon, "x")
+    with pytest.raises(etcd.EtcdValueError):
+        user.grant("")
+    assert await Auth(anon).users() == []  # nothing was sent
+
+
 async def test_user_lifecycle(anon: etcd.Client) -> None:
     auth = Auth(anon)
     assert await auth.users() == []

@@ -211,3 +211,90 @@ async def test_cluster_id_guard(cluster: EtcdCluster, etcd_prefix: str) -> None:
             cluster.stop_member(0)
             with pytest.raises(etcd.EtcdClusterIdChanged):
                 await client.read(etcd_prefix + "/k")
+
+
+async def _count_gone(client: etcd.Client, prefix: str, start: int, gone: list[str]) -> None:
+    """Record every key under ``prefix`` that expires or is deleted, from index ``start``."""
+    async for event in client.watch_iter(prefix, index=start, recursive=True):
+        if event.action in ("expire", "delete", "compareAndDelete"):
+            gone.append(f"{event.action} {event.key}")
+
+
+async def test_a_leader_kill_loses_nothing_on_default_settings(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    """One leader kill under load: no idempotent call fails, no TTL-3 key or lock expires,
+    no acknowledged write is lost, no append is applied twice."""
+    leader = await _leader(cluster)
+    endpoints = list(cluster.endpoints)
+    endpoints.insert(0, endpoints.pop(leader))  # talk to the leader first: the hardest case
+    gone: list[str] = []
+    errors: list[BaseException] = []
+    acked: dict[str, str] = {}
+    appended: list[str] = []
+    unknown = 0
+    stop = asyncio.Event()
+    running = asyncio.Event()
+    async with etcd.Client(host=tuple(endpoints)) as client, etcd.Client(host=cluster.endpoints) as observer:
+        start = (await observer.write(etcd_prefix + "/start", "x")).modifiedIndex or 0
+        lock = etcd.Lock(client, "election" + etcd_prefix.replace("/", "-"), ttl=3)
+        watchers = [
+            asyncio.create_task(_count_gone(observer, etcd_prefix + "/workers", start, gone)),
+            asyncio.create_task(_count_gone(observer, lock.path, start, gone)),
+        ]
+
+        async def write_keys() -> None:
+            i = 0
+            while not stop.is_set():
+                key, value = f"{etcd_prefix}/writes/k{i:05}", str(i)
+                try:
+                    await client.write(key, value)
+                    await client.read(key)
+                except etcd.EtcdException as exc:
+                    errors.append(exc)
+                else:
+                    acked[key] = value
+                    if len(acked) == 50:
+                        running.set()
+                i += 1
+
+        async def append_jobs() -> None:
+            nonlocal unknown
+            i = 0
+            while not stop.is_set():
+                try:
+                    await client.write(etcd_prefix + "/queue", f"job-{i}", append=True)
+                except etcd.EtcdOutcomeUnknown:
+                    unknown += 1
+                except etcd.EtcdException as exc:
+                    errors.append(exc)
+                else:
+                    appended.append(f"job-{i}")
+                i += 1
+
+        async with lock, client.keep_alive(etcd_prefix + "/workers/w1", "addr", ttl=3) as registration:
+            load = [asyncio.create_task(write_keys()), asyncio.create_task(append_jobs())]
+            await running.wait()
+            cluster.stop_member(leader, kill=True)
+            written_before = len(acked)
+            new_leader = await _leader(cluster)
+            # Time is what is tested here: the keys kept alive must outlive more
+            # than their TTL counted from the end of the election.
+            await asyncio.sleep(4)
+            stop.set()
+            await asyncio.gather(*load)
+            assert await lock.check()
+            assert not registration.lost.is_set() and registration.recreated == 0
+        for task in watchers:
+            task.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+
+        assert new_leader != leader
+        assert errors == []
+        assert len(acked) > written_before  # writes went on after the kill
+        assert [g for g in gone if g.startswith("expire")] == []
+        stored = await observer.read(etcd_prefix + "/writes", recursive=True, quorum=True)
+        assert {leaf.key: leaf.value for leaf in stored.leaves} == acked
+        queue = await observer.read(etcd_prefix + "/queue", recursive=True, quorum=True)
+        values = [leaf.value for leaf in queue.leaves]
+        assert len(values) == len(set(values))  # never applied twice
+        assert set(appended) <= set(values)  # every acknowledged append is there
+        assert len(values) <= len(appended) + unknown

@@ -92,6 +92,17 @@ async def test_pop_returns_previous_node(etcd_client: etcd.Client, etcd_prefix: 
         await etcd_client.pop(etcd_prefix + "/p")
 
 
+async def test_prev_node(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    first = await etcd_client.write(etcd_prefix + "/p", "one")
+    assert first.prev_node is None
+    second = await etcd_client.write(etcd_prefix + "/p", "two")
+    assert second.prev_node is not None
+    assert (second.prev_node.value, second.prev_node.modifiedIndex) == ("one", first.modifiedIndex)
+    assert second._prev_node is second.prev_node  # python-etcd's name
+    deleted = await etcd_client.delete(etcd_prefix + "/p")
+    assert deleted.prev_node is not None and deleted.prev_node.value == "two"
+
+
 async def test_no_value_on_success(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     result = await etcd_client.write(etcd_prefix + "/n", "v", noValueOnSuccess=True)
     assert result.value is None
@@ -125,12 +136,14 @@ async def test_misspelled_option_is_a_type_error(etcd_client: etcd.Client, etcd_
 
 
 async def test_invalid_combinations_are_refused_before_sending(etcd_client: etcd.Client, etcd_prefix: str) -> None:
-    with pytest.raises(ValueError):
+    # EtcdValueError, as in python-etcd: an EtcdException and a ValueError.
+    with pytest.raises(etcd.EtcdValueError, match="directory has no value"):
         await etcd_client.write(etcd_prefix + "/d", "value", dir=True)
-    with pytest.raises(ValueError):
+    with pytest.raises(etcd.EtcdValueError, match="refresh"):
         await etcd_client.write(etcd_prefix + "/d", "value", refresh=True, ttl=5)
-    with pytest.raises(ValueError):
+    with pytest.raises(etcd.EtcdValueError, match="waitIndex"):
         await etcd_client.read(etcd_prefix + "/d", waitIndex=5)
+    assert not await etcd_client.contains(etcd_prefix + "/d")
     with pytest.raises(TypeError):
         await etcd_client.read(42)  # type: ignore[arg-type]
 

@@ -423,6 +423,29 @@ async def test_set_uuid_finds_the_key_again(
     await fresh.release()
 
 
+async def test_fencing_token_and_holder(etcd_client: etcd.Client, other_client: etcd.Client, lock_name: str) -> None:
+    first, second = Lock(etcd_client, lock_name), Lock(other_client, lock_name)
+    assert first.fencing_token is None
+    assert await first.holder() is None
+    assert await first.acquire(lock_ttl=30)
+    assert first.key is not None
+    first_token = first.fencing_token
+    assert first_token == (await etcd_client.read(first.key)).createdIndex
+    assert await second.holder() == first.uuid
+    waiter = await start_waiter(other_client, second, lock_ttl=30)
+    assert second.fencing_token is None  # waiting is not holding
+    await first.release()
+    assert first.fencing_token is None
+    assert await asyncio.wait_for(waiter, EVENT_TIMEOUT)
+    token = second.fencing_token
+    assert token is not None and first_token is not None and token > first_token
+    assert await first.holder() == second.uuid
+    await second.release()
+    assert await first.acquire(lock_ttl=30)
+    assert first.fencing_token is not None and first.fencing_token > token  # a later holder, a larger token
+    await first.release()
+
+
 async def test_argument_checks(etcd_client: etcd.Client, lock_name: str) -> None:
     with pytest.raises(ValueError):
         Lock(etcd_client, "")

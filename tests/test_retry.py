@@ -1,0 +1,395 @@
+"""The attempt loop with a scripted transport: failover, replay rules, deadlines, answers that are not etcd's."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from scripted import A, B, C, Handler, Scripted, Sent, cut, error, hang, machines, node, raw, refused, timed_out
+
+import aio_etcd as etcd
+from aio_etcd._http import Response
+
+pytestmark = pytest.mark.timeout(20)
+
+FAST = etcd.RetryPolicy(attempts=6, attempt_timeout=0.05, backoff=0.001, backoff_cap=0.002)
+
+
+def per_member(**answers: Handler) -> Handler:
+    """Answers by member (``a=``, ``b=``, ``c=``); the member list answers A, B, C."""
+
+    def handler(sent: Sent) -> Response | Any:
+        if sent.path == "/v2/machines":
+            return machines(sent, A, B, C)
+        return answers[sent.base.split("//")[1].split(":")[0]](sent)
+
+    return handler
+
+
+def in_turn(*handlers: Handler) -> Handler:
+    """Each handler once, in order; the last one again and again."""
+    calls = iter(handlers)
+    last = handlers[-1]
+
+    def handler(sent: Sent) -> Response | Any:
+        nonlocal last
+        last = next(calls, last)
+        return last(sent)
+
+    return handler
+
+
+@pytest.fixture
+async def make() -> AsyncIterator[Callable[..., tuple[etcd.Client, Scripted]]]:
+    """Builds clients of members a, b, c over a scripted transport; closes them after the test."""
+    clients: list[etcd.Client] = []
+
+    def build(handler: Handler, hosts: int = 3, **options: Any) -> tuple[etcd.Client, Scripted]:
+        transport = Scripted(handler)
+        options.setdefault("retry", FAST)
+        members = (("a", 2379), ("b", 2379), ("c", 2379))[:hosts]
+        client = etcd.Client(host=members, transport=transport, **options)
+        clients.append(client)
+        return client, transport
+
+    yield build
+    for client in clients:
+        await client.close()
+
+
+# -- idempotent calls are retried ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", [timed_out, cut, refused], ids=["timeout", "cut", "refused"])
+async def test_read_moves_to_the_next_member(make: Any, failure: Handler) -> None:
+    client, transport = make(per_member(a=failure, b=node, c=node))
+    result = await client.read("/k")
+    assert result.value == "v"
+    assert transport.bases()[-1] == B
+    assert client.base_uri == B  # pinned to the member that answered
+
+
+@pytest.mark.parametrize(
+    ("call", "form"),
+    [
+        (lambda c: c.write("/k", "v"), {"value": "v"}),
+        (lambda c: c.set("/k", "v", ttl=5), {"value": "v", "ttl": "5"}),
+        (lambda c: c.refresh("/k", ttl=5), {"ttl": "5", "refresh": "true", "prevExist": "true"}),
+        (
+            lambda c: c.write("/k", None, ttl=5, refresh=True, prevValue="me"),
+            {"ttl": "5", "refresh": "true", "prevValue": "me"},
+        ),
+    ],
+    ids=["write", "set-ttl", "refresh", "refresh-prevValue"],
+)
+async def test_safe_writes_are_sent_again_after_an_unknown_outcome(make: Any, call: Any, form: dict[str, str]) -> None:
+    client, transport = make(per_member(a=timed_out, b=cut, c=node))
+    await call(client)
+    keys = [s for s in transport.sent if s.path.startswith("/v2/keys")]
+    # A connection closed before any answer is tried once more at the same member.
+    assert [(s.method, s.base) for s in keys] == [("PUT", A), ("PUT", B), ("PUT", B), ("PUT", C)]
+    assert all(s.form() == form for s in keys)
+
+
+async def test_a_5xx_answer_is_retried_and_the_call_succeeds(make: Any) -> None:
+    timed = in_turn(lambda s: error(s, 300, 500, "Raft Internal Error", "etcdserver: request timed out"), node)
+    client, transport = make(per_member(a=timed, b=timed, c=timed), hosts=1)
+    assert (await client.write("/k", "v")).value == "v"
+    assert transport.bases() == [A, A]
+
+
+async def test_a_store_refusal_with_code_300_is_not_retried(make: Any) -> None:
+    refusal = lambda s: error(s, 300, 500, "Raft Internal Error", "nodePath /1/d : Not a file ()")  # noqa: E731
+    client, transport = make(per_member(a=refusal, b=node, c=node))
+    with pytest.raises(etcd.EtcdException) as info:
+        await client.write("/d", None, dir=True, prevExist=True)
+    assert info.value.error_code == 300
+    assert transport.bases() == [A]
+
+
+# -- calls that are not safe to repeat -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.write("/q", "job", append=True),
+        lambda c: c.write("/k", "v", prevValue="old"),
+        lambda c: c.write("/k", "v", prevIndex=7),
+        lambda c: c.write("/k", "v", prevExist=False),
+        lambda c: c.write("/k", "v", prevExist=True),
+        lambda c: c.delete("/k", prevValue="old"),
+        lambda c: c.delete("/k", prevIndex=7),
+        lambda c: c.api_execute("/v2/keys/k", "DELETE"),
+        lambda c: c.api_execute("/v2/keys/q", "POST", data={"value": "x"}),
+        lambda c: c.api_execute("/v2/keys/k", "GET", replay_safe=False),
+    ],
+    ids=["append", "prevValue", "prevIndex", "create", "prevExist", "cad-value", "cad-index", "raw-delete", "raw-post",
+         "raw-get-marked-unsafe"],
+)
+@pytest.mark.parametrize(
+    "failure",
+    [timed_out, cut, lambda s: error(s, 300, 500, "Raft Internal Error", "etcdserver: request timed out")],
+    ids=["timeout", "cut", "300-timed-out"],
+)
+async def test_unsafe_calls_are_never_sent_twice(make: Any, call: Any, failure: Handler) -> None:
+    client, transport = make(per_member(a=failure, b=node, c=node))
+    with pytest.raises(etcd.EtcdOutcomeUnknown) as info:
+        await call(client)
+    assert len(transport.bases()) == 1
+    message = str(info.value)
+    assert "may or may not have been applied" in message
+    assert A in message
+    assert isinstance(info.value, etcd.EtcdConnectionFailed)
+    assert info.value.cause is not None
+
+
+@pytest.mark.parametrize(
+    "not_sent",
+    [refused, lambda s: error(s, 300, 500, "Raft Internal Error", "raft proposal dropped"),
+     lambda s: error(s, 300, 500, "Not capable of accessing auth store during rolling upgrades")],
+    ids=["refused", "proposal-dropped", "rolling-upgrade"],
+)
+async def test_unsafe_calls_move_on_when_the_first_member_certainly_did_nothing(make: Any, not_sent: Handler) -> None:
+    client, transport = make(per_member(a=not_sent, b=lambda s: node(s, action="create"), c=node))
+    result = await client.write("/q", "job", append=True)
+    assert result.newKey
+    assert transport.bases() == [A, B]
+
+
+async def test_api_execute_replays_what_the_caller_marks_safe(make: Any) -> None:
+    client, transport = make(per_member(a=cut, b=node, c=node))
+    resp = await client.api_execute("/v2/keys/k", "DELETE", replay_safe=True)
+    assert resp.status == 200
+    assert transport.bases() == [A, A, B]  # closed before any answer: once more at A, then B
+    resp = await client.api_execute("/v2/keys/k", "GET")
+    assert resp.status == 200
+
+
+async def test_a_replayed_delete_finding_the_key_gone_is_an_unknown_outcome(make: Any) -> None:
+    client, transport = make(per_member(a=timed_out, b=lambda s: error(s, 100, 404, "Key not found"), c=node))
+    with pytest.raises(etcd.EtcdOutcomeUnknown) as info:
+        await client.delete("/k")
+    assert isinstance(info.value.cause, etcd.EtcdKeyNotFound)
+    assert transport.bases() == [A, B]
+    # Without an attempt of unknown outcome before it, "not found" is just that.
+    client, transport = make(per_member(a=lambda s: error(s, 100, 404, "Key not found"), b=node, c=node))
+    with pytest.raises(etcd.EtcdKeyNotFound):
+        await client.delete("/k")
+
+
+async def test_a_replayed_mkdir_finding_the_directory_is_an_unknown_outcome(make: Any) -> None:
+    client, _ = make(per_member(a=cut, b=lambda s: error(s, 102, 403, "Not a file"), c=node))
+    with pytest.raises(etcd.EtcdOutcomeUnknown):
+        await client.write("/d", None, dir=True)
+
+
+# -- deadlines and attempts ---------------------------------------------------------------------------
+
+
+async def test_every_attempt_fits_in_the_deadline(make: Any) -> None:
+    policy = etcd.RetryPolicy(attempts=None, attempt_timeout=0.05, backoff=0.01, backoff_cap=0.02)
+    client, transport = make(per_member(a=hang, b=hang, c=hang), retry=policy)
+    with pytest.raises(etcd.EtcdConnectionFailed) as info:
+        await client.read("/k", timeout=0.3)
+    timeouts = [s.timeout for s in transport.sent if s.path.startswith("/v2/keys")]
+    assert all(t is not None and t <= 0.05 for t in timeouts)
+    assert sum(t for t in timeouts if t is not None) <= 0.3
+    message = str(info.value)
+    assert "read '/k'" in message and "0.3s deadline" in message and "http://" in message
+
+
+async def test_attempts_are_bounded_by_the_policy(make: Any) -> None:
+    client, transport = make(per_member(a=timed_out, b=timed_out, c=timed_out))
+    with pytest.raises(etcd.EtcdConnectionFailed) as info:
+        await client.read("/k")
+    assert len(transport.bases()) == FAST.attempts
+    assert transport.bases()[:3] == [A, B, C]
+    assert f"in {FAST.attempts} attempts" in str(info.value)
+
+
+async def test_every_member_refusing_fails_after_one_pass(make: Any) -> None:
+    client, transport = make(per_member(a=refused, b=refused, c=refused))
+    with pytest.raises(etcd.EtcdConnectionFailed, match="no member could be reached in 3 attempts"):
+        await client.read("/k")
+    assert transport.bases() == [A, B, C]
+
+
+def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
+    policy = etcd.RetryPolicy(backoff=0.1, backoff_cap=0.3, jitter=0.5)
+    random.seed(7)
+    for passes, full in [(1, 0.1), (2, 0.2), (3, 0.3), (6, 0.3)]:
+        waits = {policy.pause(passes) for _ in range(50)}
+        assert all(full / 2 <= wait <= full for wait in waits)
+        assert len(waits) > 40  # jittered, not one value
+    assert etcd.RetryPolicy(jitter=0).pause(2) == 0.1
+
+
+def test_policy_refuses_nonsense() -> None:
+    for bad in ({"attempts": 0}, {"attempt_timeout": 0}, {"backoff": -1}, {"jitter": 2}, {"deadline": 0}):
+        with pytest.raises(ValueError):
+            etcd.RetryPolicy(**bad)
+
+
+async def test_policy_deadline_wins_over_read_timeout_and_the_call_over_both(make: Any) -> None:
+    client, _ = make(per_member(a=node, b=node, c=node), read_timeout=5, retry=etcd.RetryPolicy(deadline=2))
+    assert client.read_timeout == 2
+    client, _ = make(per_member(a=hang, b=hang, c=hang), read_timeout=5)
+    with pytest.raises(etcd.EtcdConnectionFailed, match=r"0\.1s deadline"):
+        await client.read("/k", timeout=0.1)
+
+
+# -- answers that are not etcd's ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (lambda s: raw(s, 200, b'{"status": "ok"}', {"X-Etcd-Index": "3"}), "without action or node"),
+        (lambda s: raw(s, 200, b"<html>hello</html>"), "not JSON"),
+        (lambda s: raw(s, 200, b"[1, 2]", {"X-Etcd-Index": "3"}), "without action or node"),
+        (lambda s: raw(s, 200, b'{"action": "get", "node": {"key": "/k"}}'), "without X-Etcd-Index"),
+        (lambda s: raw(s, 502, b"<html>Bad gateway</html>"), "HTTP 502"),
+        (lambda s: raw(s, 403, b"<html>Forbidden</html>"), "HTTP 403 without an etcd error"),
+    ],
+    ids=["status-ok", "html", "json-list", "no-index", "proxy-502", "proxy-403"],
+)
+async def test_an_answer_that_is_not_etcds_moves_on_then_names_the_member(
+    make: Any, answer: Handler, reason: str
+) -> None:
+    client, transport = make(per_member(a=answer, b=node, c=node))
+    assert (await client.read("/k")).value == "v"
+    assert transport.bases()[:2] == [A, B]
+
+    client, transport = make(per_member(a=answer, b=answer, c=answer))
+    with pytest.raises(etcd.EtcdException) as info:
+        await client.read("/k")
+    assert type(info.value) is etcd.EtcdException
+    assert reason in str(info.value)
+    assert "http://" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "path", "body"),
+    [
+        (lambda c: c.members(), "/v2/members", b'{"status": "ok"}'),
+        (lambda c: c.members(), "/v2/members", b'{"members": [1, 2]}'),
+        (lambda c: c.stats(), "/v2/stats/self", b"[]"),
+        (lambda c: c.machines(), "/v2/machines", b"<html>not a list</html>"),
+        (lambda c: c.leader(), "/v2/members/leader", b'"text"'),
+    ],
+    ids=["members-status", "members-no-ids", "stats-list", "machines-html", "leader-string"],
+)
+async def test_cluster_calls_refuse_answers_that_are_not_etcds(make: Any, call: Any, path: str, body: bytes) -> None:
+    client, _ = make(lambda s: raw(s, 200, body), hosts=1)
+    with pytest.raises(etcd.EtcdException) as info:
+        await call(client)
+    assert not isinstance(info.value, etcd.EtcdConnectionFailed)
+    assert "http://a:2379" in str(info.value)
+    assert client.machines_cache == [A]
+
+
+@pytest.mark.parametrize("consume", ["watch_iter", "eternal_watch"])
+async def test_a_watch_against_something_else_raises_instead_of_looping(make: Any, consume: str) -> None:
+    client, transport = make(lambda s: raw(s, 200, b""), hosts=1)
+    with pytest.raises(etcd.EtcdException, match="empty watch answer without X-Etcd-Index"):
+        if consume == "watch_iter":
+            async for _ in client.watch_iter("/k"):
+                pass
+        else:
+            await client.eternal_watch("/k", lambda event: None)
+    assert len(transport.sent) == 1
+
+
+# -- the member list ------------------------------------------------------------------------------------
+
+
+async def test_member_list_refresh_never_fails_or_delays_a_call(make: Any) -> None:
+    refreshing = asyncio.Event()
+    release = asyncio.Event()
+
+    async def stuck(sent: Sent) -> Response:
+        refreshing.set()
+        await release.wait()
+        return machines(sent, A, B, C)
+
+    def handler(sent: Sent) -> Any:
+        return stuck(sent) if sent.path == "/v2/machines" else node(sent)
+
+    client, transport = make(handler, hosts=1, allow_reconnect=True)
+    assert (await client.read("/k")).value == "v"
+    await refreshing.wait()  # the member list is being read in the background, and hangs
+    assert (await client.read("/k")).value == "v"  # calls go on meanwhile
+    release.set()
+    assert await client.sync_members() == [A, B, C]
+    assert [s.path for s in transport.sent] == ["/v2/keys/k", "/v2/machines", "/v2/keys/k"]
+
+    broken, _ = make(lambda s: cut(s) if s.path == "/v2/machines" else node(s), hosts=1, allow_reconnect=True)
+    assert (await broken.read("/k")).value == "v"
+    assert await broken.sync_members() == [A]  # the refresh failed: the list stays as it was
+
+
+async def test_garbage_member_list_is_ignored(make: Any) -> None:
+    client, _ = make(lambda s: raw(s, 200, b"<html>x</html>") if s.path == "/v2/machines" else node(s), hosts=1,
+                     allow_reconnect=True)
+    await client.read("/k")
+    assert await client.sync_members() == [A]
+
+
+# -- redirects ----------------------------------------------------------------------------------------
+
+
+async def test_a_redirect_to_another_origin_drops_the_credentials(make: Any) -> None:
+    def handler(sent: Sent) -> Response:
+        if sent.base == A:
+            return raw(sent, 307, b"", {"Location": "http://elsewhere:2379/v2/keys/k"})
+        return node(sent)
+
+    client, transport = make(handler, hosts=1, username="u", password="p")
+    await client.write("/k", "v")
+    first, second = transport.sent[:2]
+    assert "Authorization" in first.headers and not first.foreign
+    assert "Authorization" not in second.headers and second.foreign
+    assert (second.method, second.body) == ("PUT", first.body)
+
+
+async def test_a_303_becomes_a_get(make: Any) -> None:
+    def handler(sent: Sent) -> Response:
+        if sent.path.startswith("/v2/keys/k"):
+            return raw(sent, 303, b"", {"Location": "/v2/keys/other"})
+        return node(sent)
+
+    client, transport = make(handler, hosts=1, username="u", password="p")
+    await client.write("/k", "v")
+    second = transport.sent[1]
+    assert (second.method, second.body, second.path) == ("GET", None, "/v2/keys/other")
+    assert "Authorization" in second.headers  # same origin
+    assert "Content-Type" not in second.headers
+
+
+async def test_a_redirect_loop_ends_with_an_error(make: Any) -> None:
+    def handler(sent: Sent) -> Response:
+        target = "/v2/keys/b" if sent.path.startswith("/v2/keys/a") else "/v2/keys/a"
+        return raw(sent, 307, b"", {"Location": target})
+
+    client, transport = make(handler, hosts=1)
+    with pytest.raises(etcd.EtcdException, match="redirect loop"):
+        await client.read("/a")
+    assert [s.path for s in transport.sent] == ["/v2/keys/a", "/v2/keys/b"]
+
+
+# -- shared watches --------------------------------------------------------------------------------
+
+
+async def test_each_waiter_of_a_shared_watch_gets_its_own_exception(make: Any) -> None:
+    client, transport = make(per_member(a=refused, b=refused, c=refused))
+    waiters = [asyncio.create_task(client.watch("/k", index=5)) for _ in range(3)]
+    errors = await asyncio.gather(*waiters, return_exceptions=True)
+    assert len([s for s in transport.sent if s.stream]) == 3  # one shared request, tried at each member
+    assert all(isinstance(e, etcd.EtcdConnectionFailed) for e in errors)
+    assert len({id(e) for e in errors}) == 3
+    assert len({str(e) for e in errors}) == 1
+    assert all(isinstance(e, etcd.EtcdConnectionFailed) and e.cause is not None for e in errors)
