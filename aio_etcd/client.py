@@ -286,6 +286,7 @@ class Client:
     async def close(self) -> None:
         """Close the client's connections. Safe to call more than once."""
         self._closed = True
+        self._watches.close()
         await self._cluster.close()
         await self._transport.close()
 

@@ -59,14 +59,14 @@ class Refresher:
 
         Failed attempts are repeated until the TTL runs out.
 
-        :raises TTLRanOut: no refresh got through in time.
+        :raises TTLRanOut: no refresh got through in time (or the client was closed).
         """
         loop = asyncio.get_running_loop()
         attempt_timeout = self.client.retry.keepalive_attempt_timeout
         while True:
             sent = loop.time()
             left = self.expires_at - sent
-            if left <= 0:
+            if left <= 0 or self.client.closed:
                 raise TTLRanOut(f"no refresh of {self.key} got through before its TTL ran out")
             try:
                 await self.client.write(
@@ -82,6 +82,8 @@ class Refresher:
             except (EtcdKeyNotFound, EtcdCompareFailed):
                 return False
             except EtcdException as exc:
+                if self.client.closed:
+                    continue
                 log.warning("refresh of %s failed, %.1fs of TTL left: %s", self.key, self.expires_at - loop.time(), exc)
                 await asyncio.sleep(min(attempt_timeout, max(0.0, self.expires_at - loop.time())))
                 continue
@@ -103,6 +105,7 @@ class KeepAlive:
     :attr:`lost` is set when a refresh could not be made before the TTL ran
     out or the key was found gone: there was a moment when others could see
     the key missing. It stays set (clear it to watch for the next loss).
+    Closing the client stops the refreshes (and sets :attr:`lost`).
     """
 
     def __init__(
@@ -168,7 +171,7 @@ class KeepAlive:
         refresher = self._refresher
         assert refresher is not None
         missing = False
-        while True:
+        while not self.client.closed:
             if missing:
                 try:
                     await self._write()
@@ -183,6 +186,8 @@ class KeepAlive:
             try:
                 alive = await refresher.refresh()
             except TTLRanOut:
+                if self.client.closed:
+                    break
                 log.warning("keep-alive of %s: no refresh got through before its TTL ran out", self.key)
                 alive = False
             if alive:
@@ -191,6 +196,7 @@ class KeepAlive:
             log.warning("keep-alive of %s: the key may be gone; writing it again", self.key)
             self.lost.set()
             missing = True
+        self.lost.set()  # the client was closed: nothing keeps the key alive any more
 
     def __repr__(self) -> str:
         state = "lost once" if self.lost.is_set() else "alive"

@@ -33,7 +33,7 @@ def etcd_server() -> Iterator[EtcdCluster]:
 @pytest_asyncio.fixture
 async def etcd_client(etcd_server: EtcdCluster) -> AsyncIterator[Client]:
     """A client of ``etcd_server``, closed when the test ends."""
-    async with Client(host=etcd_server.host, port=etcd_server.port) as client:
+    async with etcd_server.client() as client:
         yield client
 
 

@@ -42,7 +42,10 @@ import urllib.request
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import Client
 
 __all__ = [
     "EtcdCluster",
@@ -243,6 +246,20 @@ class EtcdCluster:
     def url(self) -> str:
         """The first member's client URL."""
         return self._started().members[0].client_url
+
+    def client(self, **options: Any) -> Client:
+        """A :class:`aio_etcd.Client` of this cluster (every member; https with ``tls``).
+
+        ``options`` go to the client (``username=``, ``ca_cert=``, ``retry=``...).
+        Close it, or use it as ``async with cluster.client() as client:``.
+        """
+        from .client import Client
+
+        if self.tls is not None:
+            options.setdefault("protocol", "https")
+        if len(self._started().members) == 1:
+            return Client(host=self.host, port=self.port, **options)
+        return Client(host=self.endpoints, **options)
 
     def _started(self) -> EtcdCluster:
         if not self.members:

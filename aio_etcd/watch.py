@@ -66,6 +66,13 @@ class Watches:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._pending: dict[str, _Shared] = {}
+        self._closed = False
+
+    def close(self) -> None:
+        """End every pending watch: its callers get an :class:`EtcdException` saying the client closed."""
+        self._closed = True
+        for shared in list(self._pending.values()):
+            shared.task.cancel()
 
     async def wait(self, key: str, query: dict[str, str], index: int | None, timeout: float | None) -> EtcdResult:
         """The next change of ``key`` at or after ``index``: one request shared by every caller asking the same."""
@@ -104,7 +111,8 @@ class Watches:
         """Hand the shared request's outcome to every caller still waiting."""
         self._forget(path, shared)
         if task.cancelled():
-            error: BaseException | None = EtcdException("the watch request was cancelled")
+            why = "the client was closed" if self._closed else "the watch request was cancelled"
+            error: BaseException | None = EtcdException(why)
         else:
             error = task.exception()  # retrieved here, so a watch nobody awaits logs nothing
         first = True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 
 import pytest
 
@@ -34,23 +33,15 @@ def auth_server() -> Iterator[EtcdCluster]:
         yield server
 
 
-@asynccontextmanager
-async def connect(
-    server: EtcdCluster, username: str | None = None, password: str | None = None
-) -> AsyncIterator[etcd.Client]:
-    async with etcd.Client(host=server.host, port=server.port, username=username, password=password) as client:
-        yield client
-
-
 @pytest.fixture
 async def anon(auth_server: EtcdCluster) -> AsyncIterator[etcd.Client]:
-    async with connect(auth_server) as client:
+    async with auth_server.client() as client:
         yield client
 
 
 @pytest.fixture
 async def root(auth_server: EtcdCluster) -> AsyncIterator[etcd.Client]:
-    async with connect(auth_server, "root", ROOT_PW) as client:
+    async with auth_server.client(username="root", password=ROOT_PW) as client:
         yield client
 
 
@@ -58,10 +49,10 @@ async def root(auth_server: EtcdCluster) -> AsyncIterator[etcd.Client]:
 async def _pristine(auth_server: EtcdCluster) -> AsyncIterator[None]:
     """Put the server back as it started: auth off, no users, only the root role."""
     yield
-    async with connect(auth_server, "root", ROOT_PW) as client:
+    async with auth_server.client(username="root", password=ROOT_PW) as client:
         if await Auth(client).is_enabled():
             await Auth(client).disable()
-    async with connect(auth_server) as client:
+    async with auth_server.client() as client:
         auth = Auth(client)
         assert not await auth.is_enabled()
         for name in await auth.users():
@@ -88,7 +79,7 @@ async def _setup_app_user(client: etcd.Client) -> None:
 
 
 async def _enable(server: EtcdCluster) -> None:
-    async with connect(server) as client:
+    async with server.client() as client:
         await _setup_app_user(client)
         await Auth(client).enable()
 
@@ -279,17 +270,17 @@ async def test_enable_needs_root_user_then_root_credentials(auth_server: EtcdClu
         await auth.users()
     with pytest.raises(etcd.EtcdInsufficientPermissions):
         await auth.disable()
-    async with connect(auth_server, "alice", ALICE_PW) as alice:
+    async with auth_server.client(username="alice", password=ALICE_PW) as alice:
         with pytest.raises(etcd.EtcdInsufficientPermissions):
             await Auth(alice).users()
         with pytest.raises(etcd.EtcdInsufficientPermissions):
             await EtcdUser(alice, "alice").change_password("new-pw")
-    async with connect(auth_server, "root", WRONG_PW) as impostor:
+    async with auth_server.client(username="root", password=WRONG_PW) as impostor:
         with pytest.raises(etcd.EtcdInsufficientPermissions):
             await Auth(impostor).users()
     assert await auth.is_enabled()
 
-    async with connect(auth_server, "root", ROOT_PW) as root:
+    async with auth_server.client(username="root", password=ROOT_PW) as root:
         root_auth = Auth(root)
         assert sorted(await root_auth.users()) == ["alice", "root"]
         # etcd made the guest role on enabling.
@@ -316,7 +307,7 @@ async def test_set_active_and_get_active(auth_server: EtcdCluster, root: etcd.Cl
 
 async def test_role_limits_user_to_its_keys(auth_server: EtcdCluster) -> None:
     await _enable(auth_server)
-    async with connect(auth_server, "alice", ALICE_PW) as alice:
+    async with auth_server.client(username="alice", password=ALICE_PW) as alice:
         await alice.write("/app/config", "on")
         await alice.write("/app/deep/er", "yes")
         assert (await alice.read("/app/config")).value == "on"
@@ -326,7 +317,7 @@ async def test_role_limits_user_to_its_keys(auth_server: EtcdCluster) -> None:
             await alice.read("/other")
         with pytest.raises(etcd.EtcdInsufficientPermissions):
             await alice.delete("/other")
-    async with connect(auth_server, "root", ROOT_PW) as root:
+    async with auth_server.client(username="root", password=ROOT_PW) as root:
         await root.write("/other", "root may")
         assert (await root.read("/app/config")).value == "on"
         await root.delete("/other")
@@ -334,13 +325,13 @@ async def test_role_limits_user_to_its_keys(auth_server: EtcdCluster) -> None:
 
 async def test_change_password(auth_server: EtcdCluster) -> None:
     await _enable(auth_server)
-    async with connect(auth_server, "root", ROOT_PW) as root:
+    async with auth_server.client(username="root", password=ROOT_PW) as root:
         await EtcdUser(root, "alice").change_password("brand-new-pw")
         await EtcdRole(root, "guest").revoke("/*", "RW")
-    async with connect(auth_server, "alice", ALICE_PW) as old:
+    async with auth_server.client(username="alice", password=ALICE_PW) as old:
         with pytest.raises(etcd.EtcdInsufficientPermissions):
             await old.write("/app/k", "v")
-    async with connect(auth_server, "alice", "brand-new-pw") as new:
+    async with auth_server.client(username="alice", password="brand-new-pw") as new:
         await new.write("/app/k", "v")
 
 
@@ -351,7 +342,7 @@ async def test_guest_role_governs_anonymous_access(auth_server: EtcdCluster, ano
     await anon.write("/app/public", "1")
     await anon.write("/elsewhere", "1")
     assert (await anon.read("/elsewhere")).value == "1"
-    async with connect(auth_server, "root", ROOT_PW) as root:
+    async with auth_server.client(username="root", password=ROOT_PW) as root:
         guest = EtcdRole(root, "guest")
         await guest.read()
         assert guest.acls == {"/*": "RW"}
@@ -365,14 +356,14 @@ async def test_guest_role_governs_anonymous_access(auth_server: EtcdCluster, ano
     assert (await anon.read("/elsewhere")).value == "1"  # reading is still allowed
 
     # Wrong credentials are refused, not downgraded to guest: even a key guest may read.
-    async with connect(auth_server, "alice", WRONG_PW) as wrong:
+    async with auth_server.client(username="alice", password=WRONG_PW) as wrong:
         with pytest.raises(etcd.EtcdInsufficientPermissions):
             await wrong.read("/elsewhere")
-    async with connect(auth_server, "nobody", WRONG_PW) as unknown:
+    async with auth_server.client(username="nobody", password=WRONG_PW) as unknown:
         with pytest.raises(etcd.EtcdInsufficientPermissions):
             await unknown.read("/elsewhere")
 
-    async with connect(auth_server, "root", ROOT_PW) as root:
+    async with auth_server.client(username="root", password=ROOT_PW) as root:
         await Auth(root).disable()
     await anon.write("/elsewhere", "3")  # auth off: guest no longer applies
     await anon.delete("/elsewhere")
@@ -382,7 +373,7 @@ async def test_guest_role_governs_anonymous_access(auth_server: EtcdCluster, ano
 
 
 async def _restrict_guest(server: EtcdCluster) -> None:
-    async with connect(server, "root", ROOT_PW) as root:
+    async with server.client(username="root", password=ROOT_PW) as root:
         await EtcdRole(root, "guest").revoke("/*", "RW")
         await root.write("/app/secret", "s")
 
@@ -393,7 +384,7 @@ async def test_refused_credentials_name_the_key_not_the_password(
 ) -> None:
     await _enable(auth_server)
     await _restrict_guest(auth_server)
-    async with connect(auth_server, username, password) as client:
+    async with auth_server.client(username=username, password=password) as client:
         with pytest.raises(etcd.EtcdInsufficientPermissions) as refused_read:
             await client.read("/app/secret")
         with pytest.raises(etcd.EtcdInsufficientPermissions) as refused_write:
@@ -411,12 +402,12 @@ async def test_passwords_never_in_logs_reprs_or_errors(
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, aio_etcd's included
     errors: list[etcd.EtcdException] = []
-    async with connect(auth_server) as anon:
+    async with auth_server.client() as anon:
         await _setup_app_user(anon)
         await EtcdUser(anon, "alice").change_password(ALICE_PW)
         await Auth(anon).enable()
     await _restrict_guest(auth_server)
-    async with connect(auth_server, "alice", WRONG_PW) as wrong:
+    async with auth_server.client(username="alice", password=WRONG_PW) as wrong:
         assert WRONG_PW not in repr(wrong)
         with pytest.raises(etcd.EtcdInsufficientPermissions) as refused_key:
             await wrong.write("/app/secret", "x")

@@ -32,5 +32,7 @@ def test_quick_benchmark_reports_every_workload(tmp_path: Path) -> None:
         for workload in WORKLOADS:
             (run,) = figures[contender][workload]
             assert run["ops"] > 0 and run["cpu_us_per_op"] > 0
-    fanout = figures["aio_etcd"]["watch_fanout"][0]
-    assert fanout["delivered"] == fanout["ops"]  # every watcher got the event
+    for contender in ("floor", "aio_etcd"):
+        fanout = figures[contender]["watch_fanout"][0]
+        assert fanout["pending_before_write"] == fanout["ops"]  # every watcher waited for the write
+        assert fanout["delivered"] == fanout["ops"]  # and woke with it

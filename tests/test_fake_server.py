@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import aio_etcd as etcd
+from aio_etcd.testing import free_port
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -184,14 +185,6 @@ async def servers() -> AsyncIterator[FakeServers]:
         yield fakes
     finally:
         await fakes.close()
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- canned answers -----------------------------------------------------------------------

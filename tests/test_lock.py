@@ -36,7 +36,7 @@ async def lock_name(etcd_client: etcd.Client, etcd_prefix: str) -> AsyncIterator
 @pytest.fixture
 async def other_client(etcd_server: EtcdCluster) -> AsyncIterator[etcd.Client]:
     """A second client, standing for another process."""
-    async with etcd.Client(host=etcd_server.host, port=etcd_server.port) as client:
+    async with etcd_server.client() as client:
         yield client
 
 
@@ -70,7 +70,7 @@ async def start_waiter(client: etcd.Client, lock: Lock, **kwargs: Any) -> asynci
 async def test_readme_sequence(etcd_server: EtcdCluster, etcd_prefix: str, lock_name: str) -> None:
     if hasattr(etcd, "Lock"):
         assert etcd.Lock is Lock
-    async with etcd.Client(host=etcd_server.host, port=etcd_server.port, lock_prefix=etcd_prefix + "/_locks") as client:
+    async with etcd_server.client(lock_prefix=etcd_prefix + "/_locks") as client:
         lock = Lock(client, "my_lock_name")
         assert lock.path == etcd_prefix + "/_locks/my_lock_name"
         assert not lock.is_acquired
@@ -174,7 +174,7 @@ async def test_wait_for_timeout_removes_the_key(etcd_client: etcd.Client, lock_n
 async def test_dead_holder_is_replaced_after_its_ttl(
     etcd_server: EtcdCluster, etcd_client: etcd.Client, lock_name: str
 ) -> None:
-    async with etcd.Client(host=etcd_server.host, port=etcd_server.port) as doomed:
+    async with etcd_server.client() as doomed:
         holder = Lock(doomed, lock_name)
         assert await holder.acquire(lock_ttl=2)
         dead_key = holder.key
@@ -222,8 +222,10 @@ async def test_cancelled_while_creating_the_key(etcd_client: etcd.Client, lock_n
     assert await holder.acquire(lock_ttl=30)
     for _ in range(5):
         waiter = Lock(etcd_client, lock_name)
+        since = await _index(etcd_client, holder.path)
         task = asyncio.create_task(waiter.acquire(lock_ttl=None))
-        await asyncio.sleep(0)  # let it send its request, then cancel right away
+        # Cancel as soon as etcd made its key: the answer is on its way, or just in.
+        await asyncio.wait_for(etcd_client.watch(holder.path, index=since + 1, recursive=True), EVENT_TIMEOUT)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

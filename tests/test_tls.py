@@ -69,10 +69,6 @@ def tls_server(pki: Pki) -> Iterator[EtcdCluster]:
         yield server
 
 
-def _client(server: EtcdCluster, **options: object) -> etcd.Client:
-    return etcd.Client(host="127.0.0.1", port=server.port, protocol="https", **options)  # type: ignore[arg-type]
-
-
 async def _round_trip(client: etcd.Client, key: str) -> None:
     written = await client.write(key, "over tls")
     assert (await client.read(key)).value == "over tls"
@@ -92,14 +88,14 @@ def _connection_failure(info: pytest.ExceptionInfo[etcd.EtcdConnectionFailed]) -
 
 
 async def test_verified_connection_with_client_pem(tls_server: EtcdCluster, pki: Pki) -> None:
-    async with _client(tls_server, ca_cert=pki.ca, cert=pki.client_pem) as client:
+    async with tls_server.client(ca_cert=pki.ca, cert=pki.client_pem) as client:
         assert client.protocol == "https"
         assert client.base_uri == f"https://127.0.0.1:{tls_server.port}"
         await _round_trip(client, "/tls/pem")
 
 
 async def test_verified_connection_with_cert_and_key_pair(tls_server: EtcdCluster, pki: Pki) -> None:
-    async with _client(tls_server, ca_cert=pki.ca, cert=(pki.client_cert, pki.client_key)) as client:
+    async with tls_server.client(ca_cert=pki.ca, cert=(pki.client_cert, pki.client_key)) as client:
         await _round_trip(client, "/tls/pair")
 
 
@@ -114,7 +110,7 @@ async def test_localhost_name_matches_too(tls_server: EtcdCluster, pki: Pki) -> 
 
 
 async def test_missing_client_certificate_is_refused(tls_server: EtcdCluster, pki: Pki) -> None:
-    async with _client(tls_server, ca_cert=pki.ca) as client:
+    async with tls_server.client(ca_cert=pki.ca) as client:
         with pytest.raises(etcd.EtcdConnectionFailed) as info:
             await client.read("/tls")
     # etcd ends the handshake with a "bad certificate" alert.
@@ -122,14 +118,14 @@ async def test_missing_client_certificate_is_refused(tls_server: EtcdCluster, pk
 
 
 async def test_client_certificate_from_another_ca_is_refused(tls_server: EtcdCluster, pki: Pki) -> None:
-    async with _client(tls_server, ca_cert=pki.ca, cert=pki.stranger_pem) as client:
+    async with tls_server.client(ca_cert=pki.ca, cert=pki.stranger_pem) as client:
         with pytest.raises(etcd.EtcdConnectionFailed) as info:
             await client.read("/tls")
     assert "certificate" in _connection_failure(info)
 
 
 async def test_untrusted_server_is_refused(tls_server: EtcdCluster, pki: Pki) -> None:
-    async with _client(tls_server, ca_cert=pki.other_ca, cert=pki.client_pem) as client:
+    async with tls_server.client(ca_cert=pki.other_ca, cert=pki.client_pem) as client:
         with pytest.raises(etcd.EtcdConnectionFailed) as info:
             await client.write("/tls/never", "x")
     assert "certificate verify failed" in str(info.value.cause).lower()
@@ -137,7 +133,7 @@ async def test_untrusted_server_is_refused(tls_server: EtcdCluster, pki: Pki) ->
 
 
 async def test_system_cas_do_not_trust_a_private_ca(tls_server: EtcdCluster, pki: Pki) -> None:
-    async with _client(tls_server, cert=pki.client_pem) as client:
+    async with tls_server.client(cert=pki.client_pem) as client:
         with pytest.raises(etcd.EtcdConnectionFailed) as info:
             await client.read("/tls")
     assert "certificate verify failed" in str(info.value.cause).lower()
@@ -154,7 +150,7 @@ async def test_ssl_verify_false_connects_and_warns_once_per_client(
     tls_server: EtcdCluster, pki: Pki, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with _client(tls_server, ca_cert=pki.other_ca, cert=pki.client_pem, ssl_verify=False) as client:
+    async with tls_server.client(ca_cert=pki.other_ca, cert=pki.client_pem, ssl_verify=False) as client:
         await _round_trip(client, "/tls/unverified")
         for _ in range(3):
             await client.read("/tls/unverified")
@@ -166,15 +162,15 @@ async def test_ssl_verify_false_connects_and_warns_once_per_client(
 
     # Another client warns for itself; a verifying client does not warn.
     caplog.clear()
-    async with _client(tls_server, ca_cert=pki.other_ca, cert=pki.client_pem, ssl_verify=False) as client:
+    async with tls_server.client(ca_cert=pki.other_ca, cert=pki.client_pem, ssl_verify=False) as client:
         await client.read("/tls/unverified")
-    async with _client(tls_server, ca_cert=pki.ca, cert=pki.client_pem) as client:
+    async with tls_server.client(ca_cert=pki.ca, cert=pki.client_pem) as client:
         await client.read("/tls/unverified")
     assert len(_warnings(caplog)) == 1
 
 
 async def test_ssl_verify_false_does_not_replace_a_client_certificate(tls_server: EtcdCluster, pki: Pki) -> None:
-    async with _client(tls_server, ssl_verify=False) as client:
+    async with tls_server.client(ssl_verify=False) as client:
         with pytest.raises(etcd.EtcdConnectionFailed) as info:
             await client.read("/tls")
     assert "certificate" in _connection_failure(info)
@@ -192,7 +188,7 @@ def other_name_server(pki: Pki) -> Iterator[EtcdCluster]:
 
 
 async def test_host_name_is_checked(other_name_server: EtcdCluster, pki: Pki) -> None:
-    async with _client(other_name_server, ca_cert=pki.ca, cert=pki.client_pem) as client:
+    async with other_name_server.client(ca_cert=pki.ca, cert=pki.client_pem) as client:
         with pytest.raises(etcd.EtcdConnectionFailed) as info:
             await client.read("/")
     cause = str(info.value.cause).lower()
@@ -200,7 +196,7 @@ async def test_host_name_is_checked(other_name_server: EtcdCluster, pki: Pki) ->
     # "IP address mismatch, certificate is not valid for '127.0.0.1'"
     assert "mismatch" in cause and "127.0.0.1" in cause
     # The certificate is otherwise good: without verification the same server answers.
-    async with _client(other_name_server, ca_cert=pki.ca, cert=pki.client_pem, ssl_verify=False) as client:
+    async with other_name_server.client(ca_cert=pki.ca, cert=pki.client_pem, ssl_verify=False) as client:
         await client.write("/tls/other-name", "reached")
 
 
@@ -210,7 +206,7 @@ async def test_host_name_is_checked(other_name_server: EtcdCluster, pki: Pki) ->
 async def test_cluster_without_client_cert_auth_accepts_clients_without_certificate(pki: Pki) -> None:
     async with (
         EtcdCluster(tls=(pki.server_cert, pki.server_key, pki.ca), client_cert_auth=False) as server,
-        _client(server, ca_cert=pki.ca) as client,
+        server.client(ca_cert=pki.ca) as client,
     ):
         await client.write("/tls/anonymous", "ok")
 
