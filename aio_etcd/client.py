@@ -12,7 +12,6 @@ import asyncio
 import base64
 import functools
 import inspect
-import json
 import logging
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
@@ -20,12 +19,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from . import _answers
+from ._calls import ClusterCalls
 from ._http import AiohttpTransport, Response, Transport
 from .cluster import Call, Cluster, NotEtcd, member_url
 from .discovery import discover
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
-from .retry import SAFE, UNSAFE, RetryPolicy, replay_rule
+from .retry import RetryPolicy, replay_rule
 from .watch import Watches, next_event
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def _key_path(key: str) -> str:
 _BAD_SEGMENTS = frozenset({"", ".", ".."})
 
 
-class Client:
+class Client(ClusterCalls):
     """An asyncio client for one etcd cluster's v2 API.
 
     Building a client does no I/O: the HTTP session is opened on first use,
@@ -351,6 +351,20 @@ class Client:
         if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and (int(parts[0]), int(parts[1])) >= (3, 6):
             return f"{base} (etcd {server} removed the v2 API; use an etcd 3.5 or older, or a v3 client)"
         return f"{base} (etcd {server} serves v2 only when started with --enable-v2=true)"
+
+    async def sync_members(self) -> list[str]:
+        """Learn the cluster's member list now, and return :attr:`machines_cache`.
+
+        With failover on (and ``use_proxies`` off) the client does this by
+        itself, in the background, after its first answer and after every
+        failover; this waits for it. A member list that cannot be read leaves
+        the list as it was (the failure is logged, not raised).
+        """
+        if self._allow_reconnect and not self._use_proxies:
+            if not self._discovered:
+                await self._discover()
+            await self._cluster.sync(self._transport, self._policy)
+        return self.machines_cache
 
     def _key_url(self, key: str, query: Mapping[str, str]) -> str:
         path = self._keys + _key_path(key)
@@ -659,162 +673,6 @@ class Client:
         while True:
             event, index = await next_event(self, key, index, recursive)
             yield event
-
-    # -- cluster information -------------------------------------------------------------
-
-    async def _get_json(self, path: str, kind: type = dict, *, needs: str | None = None) -> Any:
-        call = Call("GET", path, self._headers)
-        return await self._send(call, functools.partial(_answers.json_answer, kind=kind, needs=needs))
-
-    async def machines(self) -> list[str]:
-        """The client URLs of the cluster's members, as etcd lists them."""
-        call = Call("GET", self._version_prefix + "/machines", self._headers, op="member list")
-        return await self._send(call, _answers.machines_answer)
-
-    async def sync_members(self) -> list[str]:
-        """Learn the cluster's member list now, and return :attr:`machines_cache`.
-
-        With failover on (and ``use_proxies`` off) the client does this by
-        itself, in the background, after its first answer and after every
-        failover; this waits for it. A member list that cannot be read leaves
-        the list as it was (the failure is logged, not raised).
-        """
-        if self._allow_reconnect and not self._use_proxies:
-            if not self._discovered:
-                await self._discover()
-            await self._cluster.sync(self._transport, self._policy)
-        return self.machines_cache
-
-    async def members(self) -> dict[str, dict[str, Any]]:
-        """The cluster's members, by member id (``id``, ``name``, ``peerURLs``, ``clientURLs``)."""
-        data = await self._get_json(self._version_prefix + "/members", needs="members")
-        members = data["members"]
-        if not isinstance(members, list) or not all(isinstance(m, dict) and "id" in m for m in members):
-            raise EtcdException(f"{self.base_uri} answered a member list without member ids: {members!r:.200}")
-        return {member["id"]: member for member in members}
-
-    async def leader(self) -> dict[str, Any]:
-        """The member that leads the cluster now."""
-        return dict(await self._get_json(self._version_prefix + "/members/leader", needs="id"))
-
-    async def stats(self) -> dict[str, Any]:
-        """The answering member's own statistics (``/stats/self``)."""
-        return dict(await self._get_json(self._version_prefix + "/stats/self", needs="id"))
-
-    async def leader_stats(self) -> dict[str, Any]:
-        """The leader's view of its followers (``/stats/leader``; only the leader answers)."""
-        return dict(await self._get_json(self._version_prefix + "/stats/leader", needs="leader"))
-
-    async def store_stats(self) -> dict[str, Any]:
-        """Counters of the key store (``/stats/store``)."""
-        return dict(await self._get_json(self._version_prefix + "/stats/store", needs="watchers"))
-
-    async def versions(self) -> dict[str, str]:
-        """``/version``: ``{"etcdserver": ..., "etcdcluster": ...}``."""
-        return dict(await self._get_json("/version", needs="etcdserver"))
-
-    @property
-    def version(self) -> Awaitable[str]:
-        """The server's version; use as ``await client.version``."""
-        return self._version_field("etcdserver")
-
-    @property
-    def cluster_version(self) -> Awaitable[str]:
-        """The cluster's version; use as ``await client.cluster_version``."""
-        return self._version_field("etcdcluster")
-
-    async def _version_field(self, field: str) -> str:
-        return str((await self.versions()).get(field, ""))
-
-    # -- low level ------------------------------------------------------------------------
-
-    async def api_execute(
-        self,
-        path: str,
-        method: str,
-        params: Mapping[str, Any] | None = None,
-        data: bytes | str | Mapping[str, Any] | None = None,
-        *,
-        timeout: float | None = None,
-        headers: Mapping[str, str] | None = None,
-        replay_safe: bool | None = None,
-        raise_for_status: bool = True,
-    ) -> Response:
-        """Send a request to a route the client does not wrap and return the answer.
-
-        It takes the client's path for every call: its credentials, member
-        choice, failover, deadline and retry policy.
-
-        :param path: the path, already percent-encoded (``/v2/stats/self``).
-        :param params: query parameters.
-        :param data: the body: bytes or str as is, a mapping as a form.
-        :param headers: more request headers (the client's credentials are added).
-        :param replay_safe: whether the request may be sent again after an
-            attempt that may have reached a member. By default only ``GET``
-            (and ``HEAD``) are; pass ``True`` for a request you know to be
-            idempotent, ``False`` to forbid replaying even a ``GET``. A request
-            that may not be replayed raises :class:`EtcdOutcomeUnknown` when
-            its outcome is unknown.
-        :param raise_for_status: raise the :class:`EtcdException` an error
-            answer stands for (default); with ``False`` every answer the
-            server gave is returned, errors included (5xx answers are still
-            retried first, as for every call).
-        :returns: the answer, with ``status``, ``headers``, ``body``, ``text()`` and ``json()``.
-        """
-        method = method.upper()
-        if params:
-            path += ("&" if "?" in path else "?") + urlencode(
-                {k: _flag(v) if isinstance(v, bool) else str(v) for k, v in params.items()}, quote_via=quote
-            )
-        body: bytes | None
-        send_headers = dict(self._headers)
-        if isinstance(data, Mapping):
-            body = urlencode({k: str(v) for k, v in data.items()}).encode()
-            send_headers.update(_FORM)
-        elif isinstance(data, str):
-            body = data.encode()
-        else:
-            body = data
-        if headers:
-            send_headers.update(headers)
-        if replay_safe is None:
-            replay_safe = method in ("GET", "HEAD")
-        call = Call(method, path, send_headers, body=body, rule=SAFE if replay_safe else UNSAFE)
-        return await self._send(call, _answers.any_answer if raise_for_status else _any, timeout=timeout)
-
-    async def api_execute_json(
-        self,
-        path: str,
-        method: str,
-        params: Mapping[str, Any] | None = None,
-        data: Any = None,
-        *,
-        timeout: float | None = None,
-        replay_safe: bool | None = None,
-    ) -> Any:
-        """Like :meth:`api_execute`, sending ``data`` as JSON and decoding the JSON answer.
-
-        :returns: the decoded answer, or ``None`` for an empty one (``204``).
-        """
-        body = None if data is None else json.dumps(data).encode()
-        resp = await self.api_execute(
-            path, method, params, body, timeout=timeout, headers=_JSON, replay_safe=replay_safe
-        )
-        return resp.json() if resp.body.strip() else None
-
-    async def raise_for_answer(self, resp: Response) -> None:
-        """Raise the :class:`EtcdException` an error answer stands for, as every call of the client does.
-
-        For answers got with ``api_execute(..., raise_for_status=False)``.
-        Does nothing for an answer below 300. A bare 404 (a member without
-        the v2 API) is explained: v2 not enabled, or etcd 3.6 and later.
-        """
-        if resp.status < 300:
-            return
-        try:
-            _answers.raise_error(resp)
-        except NotEtcd as exc:
-            raise EtcdException(await self._not_etcd(exc)) from None
 
 
 def _any(resp: Response) -> Response:

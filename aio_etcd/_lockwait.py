@@ -1,0 +1,114 @@
+"""Waiting for a :class:`~aio_etcd.Lock`: watching the key ahead in the queue.
+
+A contender that is not first watches the key just before its own (and its own
+key, so that losing it is noticed at once) and refreshes its own TTL while it
+waits. When the key ahead is gone, it reads the queue again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import EtcdCompareFailed, EtcdEventIndexCleared, EtcdKeyNotFound
+
+if TYPE_CHECKING:
+    from .lock import Lock
+
+__all__ = ["wait_turn"]
+
+log = logging.getLogger("aio_etcd.lock")
+
+#: Watch actions that mean the watched key no longer exists.
+_GONE = frozenset({"delete", "expire", "compareAndDelete"})
+
+#: How many times in a row a waiter may find its watch index already purged
+#: from etcd's event history (more than 1000 events between a read and the
+#: watch that follows it) before the error is raised instead of read again.
+_MAX_INDEX_CLEARED = 3
+
+
+async def wait_turn(lock: Lock, key: str, ttl: int | None, blocking: bool, deadline: float | None) -> bool:
+    """Wait until ``key`` is first in the queue; False if not blocking or past the deadline."""
+    loop = asyncio.get_running_loop()
+    waited = False
+    cleared = 0
+    while True:
+        nodes, index = await lock._queue()
+        position = next((i for i, node in enumerate(nodes) if node.key == key), None)
+        if position is None:
+            raise lock._lose(key, f"its key {key} vanished while waiting (TTL ran out, or deleted)", gone=True)
+        if nodes[position].value != lock.uuid:
+            raise lock._lose(key, f"its key {key} was overwritten while waiting", gone=False)
+        if position == 0:
+            if waited and ttl is not None:
+                # The TTL counts from the moment the lock is ours.
+                try:
+                    await lock._write_ttl(key, ttl)
+                except (EtcdKeyNotFound, EtcdCompareFailed) as exc:
+                    raise lock._lose(key, f"its key {key} vanished", gone=True) from exc
+            return True
+        if not blocking or (deadline is not None and loop.time() >= deadline):
+            return False
+        waited = True
+        predecessor = nodes[position - 1].key
+        assert predecessor is not None
+        log.debug("lock %s: %s waits for %s", lock.path, key, predecessor)
+        try:
+            changed = await _wait_for_change(lock, key, predecessor, index + 1, ttl, deadline)
+        except EtcdEventIndexCleared:
+            # More than 1000 events since the read: read again (a bounded number of times).
+            cleared += 1
+            if cleared >= _MAX_INDEX_CLEARED:
+                raise
+            continue
+        if not changed:
+            return False
+        cleared = 0
+
+async def _wait_for_change(
+    lock: Lock, key: str, predecessor: str, index: int, ttl: int | None, deadline: float | None
+) -> bool:
+    """Wait until the predecessor is gone or our own key changes; False at the deadline.
+
+    Meanwhile our key is refreshed every ``ttl / 3`` seconds, so a long
+    wait does not expire it (a refresh does not wake watchers).
+    """
+    loop = asyncio.get_running_loop()
+    interval = None if ttl is None else ttl / 3
+    next_refresh = None if interval is None else loop.time() + interval
+    watches: list[asyncio.Task[Any]] = [
+        asyncio.ensure_future(_watch_until_gone(lock, predecessor, index)),
+        asyncio.ensure_future(lock.client.watch(key, index=index)),
+    ]
+    try:
+        while True:
+            until = [t for t in (next_refresh, deadline) if t is not None]
+            wait = max(min(until) - loop.time(), 0) if until else None
+            done, _ = await asyncio.wait(watches, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a failed watch raises here
+            if done:
+                return True
+            now = loop.time()
+            if deadline is not None and now >= deadline:
+                return False
+            if ttl is not None and interval is not None and next_refresh is not None and now >= next_refresh:
+                try:
+                    await lock._write_ttl(key, ttl)
+                except (EtcdKeyNotFound, EtcdCompareFailed) as exc:
+                    raise lock._lose(key, f"its key {key} vanished while waiting", gone=True) from exc
+                next_refresh = loop.time() + interval
+    finally:
+        for task in watches:
+            task.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
+
+async def _watch_until_gone(lock: Lock, key: str, index: int) -> None:
+    """Return once ``key`` is deleted or expires (at or after ``index``)."""
+    while True:
+        event = await lock.client.watch(key, index=index)
+        if event.action in _GONE or event.modifiedIndex is None:
+            return
+        index = event.modifiedIndex + 1
