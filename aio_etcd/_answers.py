@@ -53,7 +53,7 @@ def key_answer(resp: Response) -> EtcdResult:
         body = json.loads(resp.body)
     except ValueError:  # includes an empty body
         raise NotEtcd(resp, "an answer without a body" if not resp.body else "an answer that is not JSON") from None
-    if type(body) is not dict or "action" not in body or type(body.get("node", {})) is not dict:
+    if type(body) is not dict or "action" not in body or type(body.get("node") or {}) is not dict:
         if type(body) is dict and "errorCode" in body:
             EtcdError.handle(body, resp.status)
         raise NotEtcd(resp, "a key answer without action or node")

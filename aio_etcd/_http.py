@@ -158,11 +158,22 @@ def _url(url: str) -> URL:
     return URL(url, encoded=True)
 
 
-@functools.lru_cache(maxsize=64)
-def _timeout(total: float | None, stream: bool) -> aiohttp.ClientTimeout:
-    if stream:
-        return aiohttp.ClientTimeout(total=None, sock_connect=total)
-    return aiohttp.ClientTimeout(total=total)
+#: aiohttp timeouts by seconds: whole exchanges, and connecting only (watches).
+_TOTAL: dict[float | None, aiohttp.ClientTimeout] = {}
+_CONNECT: dict[float | None, aiohttp.ClientTimeout] = {}
+
+
+def _timeout(seconds: float | None, stream: bool) -> aiohttp.ClientTimeout:
+    cache = _CONNECT if stream else _TOTAL
+    timeout = cache.get(seconds)
+    if timeout is None:
+        if stream:
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds)
+        else:
+            timeout = aiohttp.ClientTimeout(total=seconds)
+        if len(cache) < 256:  # the policy's values; what is left of a deadline varies
+            cache[seconds] = timeout
+    return timeout
 
 
 class AiohttpTransport:
@@ -262,7 +273,7 @@ class AiohttpTransport:
                 _url(url),
                 data=body,
                 headers=headers,
-                timeout=_timeout(timeout, stream),
+                timeout=(_CONNECT if stream else _TOTAL).get(timeout) or _timeout(timeout, stream),
                 allow_redirects=False,
                 ssl=self._bare_ssl if foreign else True,  # True: the connector's context
             ) as resp:

@@ -119,34 +119,66 @@ class _Slots:
 
     A freed slot goes straight to the longest waiting request, so a newcomer
     never overtakes it. ``free`` is above zero only while nobody waits.
+    While anybody waits, one timer looks every tenth of a second for waiters
+    past their deadline, so waiting costs no timer of its own.
     """
 
-    __slots__ = ("free", "waiters")
+    __slots__ = ("free", "waiters", "_sweeping")
+
+    #: Seconds between two looks for waiters past their deadline.
+    SWEEP = 0.1
 
     def __init__(self, size: int) -> None:
         self.free = size
-        self.waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self.waiters: collections.deque[tuple[asyncio.Future[None], float | None]] = collections.deque()
+        self._sweeping = False
 
-    async def wait(self) -> None:
-        """Wait for a slot handed over by :meth:`release`."""
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiters.append(turn)
+    async def wait(self, end: float | None = None) -> None:
+        """Wait for a slot handed over by :meth:`release`.
+
+        :param end: the loop time to give up at (at most :attr:`SWEEP` later).
+        :raises SlotTimeout: no slot came by then.
+        """
+        loop = asyncio.get_running_loop()
+        turn: asyncio.Future[None] = loop.create_future()
+        self.waiters.append((turn, end))
+        if end is not None and not self._sweeping:
+            self._sweeping = True
+            loop.call_later(self.SWEEP, self._sweep, loop)
         try:
             await turn
         except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
+            if turn.done() and not turn.cancelled() and turn.exception() is None:
                 self.release()  # handed over just as we were cancelled: pass it on
             raise
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        waiting = False
+        for turn, end in self.waiters:
+            if turn.done():
+                continue
+            if end is not None and end <= now:
+                turn.set_exception(SlotTimeout())
+            else:
+                waiting = waiting or end is not None
+        self._sweeping = waiting
+        if waiting:
+            loop.call_later(self.SWEEP, self._sweep, loop)
 
     def release(self) -> None:
         """Give the slot to the first live waiter, or free it."""
         waiters = self.waiters
         while waiters:
-            turn = waiters.popleft()
-            if not turn.done():  # cancelled waiters are skipped
+            turn = waiters.popleft()[0]
+            if not turn.done():  # cancelled and expired waiters are skipped
                 turn.set_result(None)
                 return
         self.free += 1
+
+
+class SlotTimeout(Exception):
+    """No slot came free in time."""
 
 
 def member_url(protocol: str, host: str, port: int) -> str:
@@ -285,14 +317,33 @@ class Cluster:
             base = members[(start + step) % len(members)]
             budget = per
             if end is not None:
-                left = end - loop.time()
+                left = end - loop.time() if made else deadline
+                assert left is not None
                 if left <= 0:
                     raise self._out_of_time(call, deadline, last, last_base, made)
                 if left < per:
                     budget = left
             made += 1
             try:
-                resp = await self._attempt(transport, base, call, budget, end)
+                # One attempt: a slot (watches take none), the exchange, redirects.
+                if call.stream:
+                    resp = await transport.exchange(
+                        call.method, base + call.path, body=call.body, headers=call.headers, timeout=budget, stream=True
+                    )
+                else:
+                    slots = self._slots.get(base) or self._new_slots(base)
+                    if slots.free:  # a free slot means nobody is waiting
+                        slots.free -= 1
+                    else:
+                        await self._wait_slot(slots, base + call.path, end)
+                    try:
+                        resp = await transport.exchange(
+                            call.method, base + call.path, body=call.body, headers=call.headers, timeout=budget
+                        )
+                    finally:
+                        slots.release()
+                if resp.status in _REDIRECTS:
+                    resp = await self._follow(transport, base, call, resp, budget, end)
             except TransportFailure as failure:
                 last, last_base = failure, base
                 if failure.timed_out:
@@ -348,7 +399,8 @@ class Cluster:
                             ) from exc
                         raise
                     else:
-                        self._answered(transport, base, policy, made > 1)
+                        if made > 1 or not self._learned or base != self.members[self._pinned]:
+                            self._answered(transport, base, policy, made > 1)
                         return result
             retried_here = False
             if limit is not None and made >= limit:
@@ -368,19 +420,39 @@ class Cluster:
                 start = self._pinned
                 step = 0
 
-    async def _attempt(
-        self, transport: Transport, base: str, call: Call, budget: float, end: float | None
+    async def _follow(
+        self, transport: Transport, base: str, call: Call, resp: Response, budget: float, end: float | None
     ) -> Response:
-        """One attempt at one member: a slot, the exchange, and any redirects it answers."""
+        """Follow the redirect ``resp`` (and any after it), each hop with a slot at its own origin."""
         method, url, body, headers = call.method, base + call.path, call.body, call.headers
-        origin = base
         foreign = False
-        hops: list[str] | None = None
-        while True:
+        hops = [url]
+        while resp.status in _REDIRECTS:
+            location = resp.headers.get("Location")
+            if not self.allow_redirect or not location:
+                raise EtcdException(
+                    f"the server redirected {method} {resp.url} to {location!r} and "
+                    f"allow_redirect is {self.allow_redirect}"
+                )
+            target = str(URL(url, encoded=True).join(URL(location, encoded=True)))
+            if target in hops:
+                raise EtcdException(f"{call}: redirect loop: {' -> '.join([*hops, target])}")
+            if len(hops) > MAX_REDIRECTS:
+                raise EtcdException(f"{call}: more than {MAX_REDIRECTS} redirects: {' -> '.join([*hops, target])}")
+            hops.append(target)
+            if resp.status == 303 and method != "HEAD":
+                method, body = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            origin = _origin(target)
+            if origin != _origin(base):
+                # Credentials chosen for one member never go to another origin.
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                foreign = True
+            url = target
             slots = None
             if not call.stream:
                 slots = self._slots.get(origin) or self._new_slots(origin)
-                if slots.free:  # a free slot means nobody is waiting
+                if slots.free:
                     slots.free -= 1
                 else:
                     await self._wait_slot(slots, url, end)
@@ -391,40 +463,13 @@ class Cluster:
             finally:
                 if slots is not None:
                     slots.release()
-            if resp.status not in _REDIRECTS:
-                return resp
-            location = resp.headers.get("Location")
-            if not self.allow_redirect or not location:
-                raise EtcdException(
-                    f"the server redirected {method} {resp.url} to {location!r} and "
-                    f"allow_redirect is {self.allow_redirect}"
-                )
-            target = str(URL(url, encoded=True).join(URL(location, encoded=True)))
-            hops = hops or [url]
-            if target in hops:
-                raise EtcdException(f"{call}: redirect loop: {' -> '.join([*hops, target])}")
-            if len(hops) > MAX_REDIRECTS:
-                raise EtcdException(f"{call}: more than {MAX_REDIRECTS} redirects: {' -> '.join([*hops, target])}")
-            hops.append(target)
-            if resp.status == 303 and method != "HEAD":
-                method, body = "GET", None
-                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-            new_origin = _origin(target)
-            if new_origin != _origin(base):
-                # Credentials chosen for one member never go to another origin.
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-                foreign = True
-            origin, url = new_origin, target
+        return resp
 
     async def _wait_slot(self, slots: _Slots, url: str, end: float | None) -> None:
-        if end is None:
-            await slots.wait()
-            return
-        left = end - asyncio.get_running_loop().time()
         try:
-            await asyncio.wait_for(slots.wait(), max(left, 0.0))
-        except asyncio.TimeoutError as exc:
-            raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
+            await slots.wait(end)
+        except SlotTimeout as exc:
+            raise TransportFailure(url, asyncio.TimeoutError(), sent=False, timed_out=True) from exc
 
     def _new_slots(self, origin: str) -> _Slots:
         slots = self._slots[origin] = _Slots(self.per_member)
@@ -434,7 +479,9 @@ class Cluster:
         """``base`` answered as etcd: pin it, and learn the member list if it is time to."""
         if base != self.members[self._pinned]:
             self._pin(base)
-        if self.allow_reconnect and not self.use_proxies and (moved or not self._learned):
+        if not self.allow_reconnect or self.use_proxies:
+            self._learned = True  # nothing to learn
+        elif moved or not self._learned:
             self._learned = True
             if self._refresh is None or self._refresh.done():
                 self._refresh = asyncio.get_running_loop().create_task(self._refresh_members(transport, policy))

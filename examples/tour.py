@@ -169,6 +169,18 @@ async def refresh(client: etcd.Client, top: str) -> str:
     return f"ttl raised from 30 to {refreshed.ttl}s without changing the value or waking watchers"
 
 
+@step("keep alive")
+async def keep_alive(client: etcd.Client, top: str) -> str:
+    key = f"{top}/services/worker"
+    async with client.keep_alive(key, "10.0.0.7:80", ttl=1, interval=0.2) as alive:
+        written = await client.read(key)
+        # The key would expire within a second without its refreshes: nothing may happen to it.
+        await refusal(client.watch(key, index=(written.modifiedIndex or 0) + 1, timeout=1.5), etcd.EtcdWatchTimedOut)
+        check(not alive.lost.is_set(), "the key went missing")
+    check(not await client.contains(key), "the key outlived its block")
+    return f"{key} outlived its 1 s TTL ({alive.refreshes} refreshes) and was removed when the block ended"
+
+
 @step("machines")
 async def machines(client: etcd.Client, top: str) -> str:
     urls = await client.machines()
@@ -277,24 +289,36 @@ async def tls(client: etcd.Client, top: str) -> str:
 @step("failover")
 async def failover(client: etcd.Client, top: str) -> str:
     if OWN_CLUSTER is None:
-        return "skipped: it stops a member, so it runs only on the tour's own cluster"
+        return "skipped: it kills a member, so it runs only on the tour's own cluster"
     cluster = OWN_CLUSTER
-    # Lead with a follower: losing the leader works too, but etcd then holds
-    # requests for several seconds while it elects a new one.
+    # Talk to the leader, then kill it: the most common event in a cluster's life.
     leader = await asyncio.to_thread(cluster.leader_index)
-    hosts = sorted(cluster.endpoints, key=lambda hp: cluster.endpoints.index(hp) == leader)
-    async with etcd.Client(host=tuple(hosts)) as multi:
+    if leader is None:
+        raise AssertionError("the cluster has no leader")
+    hosts = sorted(cluster.endpoints, key=lambda hp: cluster.endpoints.index(hp) != leader)
+    loop = asyncio.get_running_loop()
+    async with (
+        etcd.Client(host=tuple(hosts)) as multi,
+        multi.keep_alive(f"{top}/services/worker", "10.0.0.7:80", ttl=3) as alive,
+    ):
         await multi.write(f"{top}/ha", "before")
-        victim = next(i for i, m in enumerate(cluster.members) if m.client_url == multi.base_uri)
-        cluster.stop_member(victim, kill=True)
+        check(multi.base_uri == cluster.members[leader].client_url, "the client does not talk to the leader")
+        cluster.stop_member(leader, kill=True)
         try:
-            await multi.write(f"{top}/ha", "during")
+            killed = loop.time()
+            await multi.write(f"{top}/ha", "during")  # a plain write: safe to repeat, so it is
+            paused = loop.time() - killed
             value = (await multi.read(f"{top}/ha", quorum=True)).value
             check(value == "during", f"read {value!r}")
             moved_to = multi.base_uri
+            await asyncio.sleep(3)  # longer than the TTL of the key kept alive
+            check(not alive.lost.is_set(), "the key kept alive with a TTL of 3 s expired during the election")
         finally:
-            await asyncio.to_thread(cluster.start_member, victim)
-    return f"killed member {cluster.members[victim].name}; the client moved to {moved_to} and kept writing"
+            await asyncio.to_thread(cluster.start_member, leader)
+    return (
+        f"killed the leader {cluster.members[leader].name}; a write waited {paused:.1f}s for the election and "
+        f"went through at {moved_to}; a key kept alive with ttl=3 never expired"
+    )
 
 
 async def run_steps(client: etcd.Client, top: str) -> int:

@@ -393,3 +393,21 @@ async def test_each_waiter_of_a_shared_watch_gets_its_own_exception(make: Any) -
     assert len({id(e) for e in errors}) == 3
     assert len({str(e) for e in errors}) == 1
     assert all(isinstance(e, etcd.EtcdConnectionFailed) and e.cause is not None for e in errors)
+
+
+async def test_waiting_for_a_connection_slot_counts_against_the_deadline(make: Any) -> None:
+    holding = asyncio.Event()
+
+    async def hang_and_tell(sent: Sent) -> Response:
+        holding.set()
+        return await hang(sent)
+
+    client, transport = make(hang_and_tell, hosts=1, per_host_pool_size=1, retry=etcd.RetryPolicy(attempt_timeout=5))
+    holder = asyncio.create_task(client.read("/first"))
+    await holding.wait()  # the first read holds the only slot, and hangs
+    with pytest.raises(etcd.EtcdConnectionFailed, match=r"read '/second'.*0\.3s deadline"):
+        await client.read("/second", timeout=0.3)
+    assert [s.path for s in transport.sent] == ["/v2/keys/first"]  # the second never got a slot
+    holder.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await holder

@@ -23,10 +23,10 @@ async def test_tour_against_a_given_server_removes_its_keys(etcd_server: EtcdClu
         await client.write("/tour-neighbour", "untouched")
         done = _run_tour({"ETCD_ENDPOINT": etcd_server.url})
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "16 steps passed, 0 failed" in done.stdout
+        assert "17 steps passed, 0 failed" in done.stdout
         for name in ("auth", "tls", "failover"):  # they need the tour's own servers
             assert f". {name}: skipped" in done.stdout
-        for name in ("write", "ttl", "compare-and-swap", "update", "append", "watch", "refresh", "leader", "lock"):
+        for name in ("write", "ttl", "compare-and-swap", "update", "append", "watch", "refresh", "keep alive", "lock"):
             assert f". {name}: " in done.stdout
         root = await client.read("/")
         assert not [n.key for n in root.leaves if n.key and n.key.startswith("/aio_etcd_tour")]
@@ -38,7 +38,8 @@ def test_tour_starts_its_own_server() -> None:
     done = subprocess.run([sys.executable, str(TOUR)], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Starting a throwaway three-member etcd cluster" in done.stdout
-    for said in ("lock: 5 tasks", "auth: with auth on", "tls: wrote and read", "failover: killed member"):
+    for said in ("lock: 5 tasks", "auth: with auth on", "tls: wrote and read", "failover: killed the leader",
+                 "never expired", "keep alive: "):
         assert said in done.stdout
     assert "0 failed" in done.stdout
 
