@@ -36,3 +36,26 @@ def test_quick_benchmark_reports_every_workload(tmp_path: Path) -> None:
         fanout = figures[contender]["watch_fanout"][0]
         assert fanout["pending_before_write"] == fanout["ops"]  # every watcher waited for the write
         assert fanout["delivered"] == fanout["ops"]  # and woke with it
+
+
+CHAOS = BENCH.parent / "chaos.py"
+
+
+@pytest.mark.timeout(120)
+def test_chaos_benchmark_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "chaos.json"
+    done = subprocess.run(
+        [sys.executable, str(CHAOS), "--kills", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("writes resumed after the kill", "errors surfaced to idempotent calls: 0",
+                 "acknowledged writes lost: 0", "keys expired: 0", "lock holder still holds (same key): True"):
+        assert line in done.stdout
+    figures = json.loads(out.read_text())
+    assert len(figures["kills"]) == 1
+    assert figures["appends_duplicated"] == {}
+    assert figures["cas_counter_within_bounds"] is True
