@@ -662,3 +662,44 @@ async def test_requests_per_member_are_bounded_and_served_in_order(servers: Fake
         await asyncio.gather(*reads)
     assert most == 2
     assert order == [f"/v2/keys/k{i}" for i in range(8)]
+
+
+# -- servers that are not etcd ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        ({"status": "ok"}, None, "without action or node"),
+        (b"<html><body>It works!</body></html>", "text/html", "not JSON"),
+        (b"[1, 2, 3]", "application/json", "without action or node"),
+        ({"action": "get", "node": {"key": "/x", "value": "v"}}, None, "without X-Etcd-Index"),
+    ],
+    ids=["status-ok", "html", "json-list", "no-etcd-index"],
+)
+async def test_a_server_that_is_not_etcd_is_passed_over(
+    servers: FakeServers, body: Any, content_type: str | None, reason: str
+) -> None:
+    stranger = await servers.http({"/v2/keys/{key:.*}": reply(body, content_type=content_type)})
+    etcd_member = await servers.http({"/v2/keys/{key:.*}": node("/x", "from etcd")})
+    async with stranger.client(etcd_member) as client:
+        assert (await client.read("/x")).value == "from etcd"
+        assert client.base_uri == f"http://{HOST}:{etcd_member.port}"
+    async with stranger.client() as alone:
+        with pytest.raises(etcd.EtcdException) as info:
+            await alone.read("/x")
+    assert type(info.value) is etcd.EtcdException
+    assert reason in str(info.value) and f"{HOST}:{stranger.port}" in str(info.value)
+    assert len(stranger.seen) == 2  # once for each client: answers that are not etcd's are not retried
+
+
+async def test_a_redirect_to_another_origin_carries_no_credentials(servers: FakeServers) -> None:
+    target = await servers.http({"/v2/keys/{key:.*}": node("/x", "moved", 9)})
+    origin = await servers.http(
+        {"/v2/keys/{key:.*}": reply(status=307, headers={"Location": f"http://{HOST}:{target.port}/v2/keys/x"})}
+    )
+    async with origin.client(username="user", password="secret") as client:
+        assert (await client.read("/x")).value == "moved"
+    assert "authorization" in origin.seen[0].headers
+    assert [seen.path for seen in target.seen] == ["/v2/keys/x"]
+    assert "authorization" not in target.seen[0].headers

@@ -88,7 +88,9 @@ async def test_eternal_watch_async_callback_and_resume(etcd_client: etcd.Client,
     seen: list[str | None] = []
 
     async def callback(event: etcd.EtcdResult) -> None:
-        await asyncio.sleep(0)
+        assert event.key is not None
+        current = await etcd_client.read(event.key)  # a callback that does I/O of its own
+        assert current.modifiedIndex == event.modifiedIndex
         seen.append(event.key)
         raise etcd.StopWatching
 
