@@ -19,14 +19,16 @@ from .cluster import Call, NotEtcd
 from .exceptions import EtcdException
 from .retry import SAFE, UNSAFE
 
-__all__ = ["ClusterCalls"]
+__all__ = ["FORM", "JSON", "ClusterCalls", "flag"]
 
-_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-_JSON = {"Content-Type": "application/json"}
+#: Request headers of a form body and of a JSON body.
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON = {"Content-Type": "application/json"}
 _T = TypeVar("_T")
 
 
-def _flag(value: bool) -> str:
+def flag(value: bool) -> str:
+    """A boolean as etcd reads it."""
     return "true" if value else "false"
 
 
@@ -141,13 +143,13 @@ class ClusterCalls:
         method = method.upper()
         if params:
             path += ("&" if "?" in path else "?") + urlencode(
-                {k: _flag(v) if isinstance(v, bool) else str(v) for k, v in params.items()}, quote_via=quote
+                {k: flag(v) if isinstance(v, bool) else str(v) for k, v in params.items()}, quote_via=quote
             )
         body: bytes | None
         send_headers = dict(self._headers)
         if isinstance(data, Mapping):
             body = urlencode({k: str(v) for k, v in data.items()}).encode()
-            send_headers.update(_FORM)
+            send_headers.update(FORM)
         elif isinstance(data, str):
             body = data.encode()
         else:
@@ -175,7 +177,7 @@ class ClusterCalls:
         """
         body = None if data is None else json.dumps(data).encode()
         resp = await self.api_execute(
-            path, method, params, body, timeout=timeout, headers=_JSON, replay_safe=replay_safe
+            path, method, params, body, timeout=timeout, headers=JSON, replay_safe=replay_safe
         )
         return resp.json() if resp.body.strip() else None
 

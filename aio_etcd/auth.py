@@ -50,6 +50,7 @@ from collections.abc import Awaitable, Callable, Generator, Hashable, Iterable, 
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
+from ._calls import JSON
 from .exceptions import (
     EtcdAlreadyExist,
     EtcdException,
@@ -65,7 +66,6 @@ __all__ = ["Auth", "EtcdRole", "EtcdUser"]
 
 log = logging.getLogger(__name__)
 
-_JSON = {"Content-Type": "application/json"}
 _PERMISSION_LETTERS = frozenset("RW")
 
 
@@ -101,7 +101,7 @@ async def _call(client: Client, method: str, path: str, body: Mapping[str, Any] 
     # redirects, deadline), asked to return error answers: the auth API
     # answers {"message": ...} with the status as the only code.
     resp = await client.api_execute(
-        path, method, data=data, headers=_JSON, replay_safe=method == "GET", raise_for_status=False
+        path, method, data=data, headers=JSON, replay_safe=method == "GET", raise_for_status=False
     )
     if resp.status >= 300:
         payload = resp.json_object()

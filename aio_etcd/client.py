@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from . import _answers
-from ._calls import ClusterCalls
+from ._calls import FORM, ClusterCalls, flag
 from ._http import AiohttpTransport, Response, Transport
 from .cluster import Call, Cluster, NotEtcd, member_url
 from .discovery import discover
@@ -35,16 +35,10 @@ __all__ = ["Client"]
 
 log = logging.getLogger(__name__)
 
-_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-_JSON = {"Content-Type": "application/json"}
 _T = TypeVar("_T")
 
 #: What ``host`` accepts: a name, or a tuple of ``(host, port)`` pairs.
 HostSpec = str | tuple[tuple[str, int], ...]
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -182,7 +176,7 @@ class Client(ClusterCalls):
         self._headers: dict[str, str] = {}
         if username is not None and password is not None:
             self._headers["Authorization"] = _basic_auth(username, password)
-        self._form_headers = {**self._headers, **_FORM}
+        self._form_headers = {**self._headers, **FORM}
         self._cluster = Cluster(
             [member_url(protocol, h, p) for h, p in hosts],
             allow_reconnect=allow_reconnect,
@@ -432,7 +426,7 @@ class Client(ClusterCalls):
         if prevIndex is not None:
             form["prevIndex"] = str(int(prevIndex))
         if prevExist is not None:
-            form["prevExist"] = _flag(prevExist)
+            form["prevExist"] = flag(prevExist)
         if refresh:
             form["refresh"] = "true"
         if noValueOnSuccess:
@@ -531,11 +525,11 @@ class Client(ClusterCalls):
             raise EtcdValueError("waitIndex needs wait=True")
         query: dict[str, str] = {}
         if recursive is not None:
-            query["recursive"] = _flag(recursive)
+            query["recursive"] = flag(recursive)
         if sorted is not None:
-            query["sorted"] = _flag(sorted)
+            query["sorted"] = flag(sorted)
         if quorum is not None:
-            query["quorum"] = _flag(quorum)
+            query["quorum"] = flag(quorum)
         if wait:
             return await self._watches.wait(key, query, waitIndex, timeout)
         call = Call("GET", self._key_url(key, query), self._headers, op="read", key=key)
@@ -577,9 +571,9 @@ class Client(ClusterCalls):
         """
         query: dict[str, str] = {}
         if recursive is not None:
-            query["recursive"] = _flag(recursive)
+            query["recursive"] = flag(recursive)
         if dir is not None:
-            query["dir"] = _flag(dir)
+            query["dir"] = flag(dir)
         if prevValue is not None:
             query["prevValue"] = str(prevValue)
         if prevIndex is not None:
@@ -627,7 +621,7 @@ class Client(ClusterCalls):
         :param timeout: give up after this many seconds with :class:`EtcdWatchTimedOut`.
         :raises EtcdEventIndexCleared: ``index`` is older than the events etcd keeps.
         """
-        query = {} if recursive is None else {"recursive": _flag(recursive)}
+        query = {} if recursive is None else {"recursive": flag(recursive)}
         return await self._watches.wait(key, query, index, timeout)
 
     async def eternal_watch(
