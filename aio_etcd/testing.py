@@ -145,12 +145,14 @@ def _stop_all() -> None:
 class EtcdMember:
     """One etcd process of an :class:`EtcdCluster`."""
 
-    def __init__(self, name: str, root: Path, host: str) -> None:
+    def __init__(
+        self, name: str, root: Path, host: str, port: int | None = None, peer_port: int | None = None
+    ) -> None:
         self.name = name
         self.host = host
         #: The port clients connect to.
-        self.port = free_port(host)
-        self.peer_port = free_port(host)
+        self.port = port or free_port(host)
+        self.peer_port = peer_port or free_port(host)
         self.data_dir = root / name
         self.log_path = root / f"{name}.log"
         self.pid_path = root / f"{name}.pid"
@@ -224,6 +226,12 @@ class EtcdCluster:
     :param fsync: let etcd fsync its log. Off by default: much faster, and a
         test server holds no data worth a crash guarantee.
     :param startup_timeout: seconds to wait for every member to be healthy.
+    :param port: the client port of the first member (the others take the
+        ports after it); free ports by default.
+    :param data_dir: keep the members' data here, and keep it after
+        :meth:`stop`; a later cluster given the same directory starts from that
+        data (with the same ports). By default a temporary directory, removed
+        on :meth:`stop`.
     """
 
     def __init__(
@@ -237,6 +245,8 @@ class EtcdCluster:
         client_cert_auth: bool = True,
         fsync: bool = False,
         startup_timeout: float = 30.0,
+        port: int | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("a cluster has at least one member")
@@ -248,6 +258,8 @@ class EtcdCluster:
         self.client_cert_auth = client_cert_auth
         self.fsync = fsync
         self.startup_timeout = startup_timeout
+        self.first_port = port
+        self.data_dir = Path(data_dir) if data_dir is not None else None
         self.members: list[EtcdMember] = []
         self._root: Path | None = None
         self._token = ""
@@ -302,12 +314,10 @@ class EtcdCluster:
         self.binary = self.binary or find_etcd()
         last_error: EtcdNotAvailable | None = None
         for _ in range(3):  # a port taken between choosing and binding: choose again
-            self._root = Path(tempfile.mkdtemp(prefix="aio-etcd-test-"))
-            self._token = f"aio-etcd-{uuid.uuid4().hex[:12]}"
-            self.members = [EtcdMember(f"m{i}", self._root, self.host) for i in range(self.size)]
+            new = self._layout()
             try:
                 for member in self.members:
-                    self._spawn(member, new=True)
+                    self._spawn(member, new=new)
                 for member in self.members:
                     self._wait_healthy(member)
                 return self
@@ -315,21 +325,55 @@ class EtcdCluster:
                 last_error = exc
                 port_taken = "address already in use" in str(exc)
                 self.stop()
-                if not port_taken:
+                if not port_taken or self.first_port is not None or self.data_dir is not None:
                     raise
         assert last_error is not None
         raise last_error
 
+    def _layout(self) -> bool:
+        """Choose the members' names, ports and directories; whether the cluster is new."""
+        saved = None
+        if self.data_dir is None:
+            self._root = Path(tempfile.mkdtemp(prefix="aio-etcd-test-"))
+        else:
+            self._root = self.data_dir
+            self._root.mkdir(parents=True, exist_ok=True)
+            layout_file = self._root / "cluster.json"
+            if layout_file.exists():
+                saved = json.loads(layout_file.read_text())
+                if len(saved["members"]) != self.size:
+                    raise EtcdNotAvailable(
+                        f"{self._root} holds a cluster of {len(saved['members'])} members, not {self.size}"
+                    )
+        if saved is not None:
+            self._token = saved["token"]
+            self.members = [
+                EtcdMember(m["name"], self._root, self.host, m["port"], m["peer_port"]) for m in saved["members"]
+            ]
+            return False
+        self._token = f"aio-etcd-{uuid.uuid4().hex[:12]}"
+        first = self.first_port
+        self.members = [
+            EtcdMember(f"m{i}", self._root, self.host, None if first is None else first + i) for i in range(self.size)
+        ]
+        if self.data_dir is not None:
+            layout = {
+                "token": self._token,
+                "members": [{"name": m.name, "port": m.port, "peer_port": m.peer_port} for m in self.members],
+            }
+            (self._root / "cluster.json").write_text(json.dumps(layout, indent=1))
+        return True
+
     def stop(self) -> None:
-        """Stop every member and remove the data directories. Safe to call twice."""
+        """Stop every member, and remove the data unless it lives in ``data_dir``. Safe to call twice."""
         for member in self.members:
             if member.process is not None:
                 _stop_process(member.process)
             member._close_lifeline()
         self.members = []
-        if self._root is not None:
+        if self._root is not None and self.data_dir is None:
             shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
+        self._root = None
 
     def __enter__(self) -> EtcdCluster:
         return self.start()
@@ -499,3 +543,9 @@ async def wait_for_watchers(client: Any, count: int, *, timeout: float = 10.0) -
             raise TimeoutError(f"the server held {stats.get('watchers')} watchers after {timeout}s, not {count}")
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+if __name__ == "__main__":  # python -m aio_etcd.testing: a development server
+    from aio_etcd._dev import main
+
+    sys.exit(main())

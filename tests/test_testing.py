@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import stat
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import aio_etcd as etcd
+from aio_etcd.auth import Auth
 from aio_etcd.testing import EtcdCluster, EtcdNotAvailable, etcd_version, find_etcd
 
 
@@ -110,3 +112,36 @@ def test_members_stop_when_their_parent_dies(tmp_path: Path, how: signal.Signals
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)  # processes of another parent: nothing to wait on but their state
     assert [pid for pid in pids if _alive(pid)] == []
+
+
+async def test_dev_server_prints_how_to_reach_it_and_stops_on_sigterm(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "aio_etcd.testing", "--tls", "--auth", "--data-dir", str(tmp_path / "data")],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("Running"):
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        assert line, "the dev server ended before it was running"
+        lines.append(line)
+    exports = dict(line[len("export ") :].strip().split("=", 1) for line in lines if line.startswith("export"))
+    pid = int(lines[1].split("(pid ")[1].rstrip(")\n"))
+    assert exports["ETCDCTL_API"] == "2"
+    (url,) = exports["ETCDCTL_ENDPOINTS"].split(",")
+    user, password = exports["ETCDCTL_USERNAME"].split(":", 1)
+    host, port = url.removeprefix("https://").rsplit(":", 1)
+    tls = {"protocol": "https", "ca_cert": exports["ETCDCTL_CA_FILE"]}
+    cert = (exports["ETCDCTL_CERT_FILE"], exports["ETCDCTL_KEY_FILE"])
+    async with etcd.Client(host=host, port=int(port), cert=cert, username=user, password=password, **tls) as client:
+        await client.write("/dev/k", "v")
+        assert (await client.read("/dev/k")).value == "v"
+    async with etcd.Client(host=host, port=int(port), cert=cert, **tls) as anonymous:
+        assert await Auth(anonymous).is_enabled()
+    proc.send_signal(signal.SIGTERM)
+    rest, errors = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, errors
+    assert rest.decode().strip().endswith("etcd stopped")
+    assert not _alive(pid)
+    assert (tmp_path / "data" / "cluster.json").exists()  # --data-dir keeps the data
