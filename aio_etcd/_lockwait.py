@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import EtcdCompareFailed, EtcdEventIndexCleared, EtcdKeyNotFound
+from .keepalive import Refresher, TTLRanOut
 
 if TYPE_CHECKING:
     from .lock import Lock
@@ -24,9 +25,12 @@ log = logging.getLogger("aio_etcd.lock")
 _GONE = frozenset({"delete", "expire", "compareAndDelete"})
 
 #: How many times in a row a waiter may find its watch index already purged
-#: from etcd's event history (more than 1000 events between a read and the
-#: watch that follows it) before the error is raised instead of read again.
+#: from etcd's event history right after reading the queue (more than 1000
+#: events between a read and the watch that follows it) before the error is
+#: raised instead of read again.
 _MAX_INDEX_CLEARED = 3
+#: Seconds after a read within which a cleared index counts as "right after".
+_FRESH = 1.0
 
 
 async def wait_turn(lock: Lock, key: str, ttl: int | None, blocking: bool, deadline: float | None) -> bool:
@@ -55,11 +59,15 @@ async def wait_turn(lock: Lock, key: str, ttl: int | None, blocking: bool, deadl
         predecessor = nodes[position - 1].key
         assert predecessor is not None
         log.debug("lock %s: %s waits for %s", lock.path, key, predecessor)
+        read_at = loop.time()
         try:
             changed = await _wait_for_change(lock, key, predecessor, index + 1, ttl, deadline)
         except EtcdEventIndexCleared:
-            # More than 1000 events since the read: read again (a bounded number of times).
-            cleared += 1
+            # More than 1000 events since the read: read again. A watch that ran
+            # for a while and then had to resume elsewhere (its member died) is
+            # expected to meet this under load; only a watch cleared right after
+            # its read, again and again, means the waiter cannot keep up.
+            cleared = cleared + 1 if loop.time() - read_at < _FRESH else 1
             if cleared >= _MAX_INDEX_CLEARED:
                 raise
             continue
@@ -95,15 +103,24 @@ async def _wait_for_change(
             if deadline is not None and now >= deadline:
                 return False
             if ttl is not None and interval is not None and next_refresh is not None and now >= next_refresh:
+                # Short attempts, repeated until the TTL runs out: a leader election
+                # must not cost a waiter its place in the queue.
+                expires_at = lock._expires_at if lock._expires_at is not None else now + ttl
+                refresher = Refresher(lock.client, key, ttl, expires_at, prev_value=lock.uuid)
                 try:
-                    await lock._write_ttl(key, ttl)
-                except (EtcdKeyNotFound, EtcdCompareFailed) as exc:
-                    raise lock._lose(key, f"its key {key} vanished while waiting", gone=True) from exc
+                    alive = await refresher.refresh()
+                except TTLRanOut as exc:
+                    raise lock._lose(key, f"no refresh of its key {key} got through in time", gone=False) from exc
+                if not alive:
+                    raise lock._lose(key, f"its key {key} vanished while waiting", gone=True)
+                if lock._key == key:
+                    lock._expires_at = refresher.expires_at
                 next_refresh = loop.time() + interval
     finally:
         for task in watches:
             task.cancel()
         await asyncio.gather(*watches, return_exceptions=True)
+
 
 async def _watch_until_gone(lock: Lock, key: str, index: int) -> None:
     """Return once ``key`` is deleted or expires (at or after ``index``)."""

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-#: How many appends of unknown outcome (a leader lost on the way) an
-#: acquire looks for and makes again before it gives up.
+#: How many appends (or deletes) of unknown outcome (a leader lost on the
+#: way) the lock looks for and makes again before it gives up.
 _MAX_UNKNOWN_APPENDS = 3
 
 #: Cleanups that outlived a second cancellation of the task that started them.
@@ -541,10 +541,25 @@ class Lock:
             if node.value == self._uuid and node.key is not None:
                 await self._remove(node.key)
 
+    async def _delete_own(self, key: str) -> None:
+        """Delete our key if it still holds our uuid.
+
+        A delete conditional on a value is not safe to repeat in general, but
+        our uuid is ours alone: repeated after an outcome unknown (a leader lost
+        on the way), it either deletes the key or finds it gone.
+        """
+        for _ in range(_MAX_UNKNOWN_APPENDS):
+            try:
+                await self._client.delete(key, prevValue=self._uuid)
+                return
+            except EtcdOutcomeUnknown as exc:
+                log.info("lock %s: delete of %s of unknown outcome, trying again: %s", self._path, key, exc)
+        await self._client.delete(key, prevValue=self._uuid)
+
     async def _remove(self, key: str) -> None:
         """Delete our key after a failed acquire; errors are logged, not raised."""
         try:
-            await self._client.delete(key, prevValue=self._uuid)
+            await self._delete_own(key)
         except (EtcdKeyNotFound, EtcdCompareFailed):
             pass
         except EtcdException as exc:
@@ -557,7 +572,7 @@ class Lock:
     async def _delete(self, key: str) -> None:
         """Release: delete our key; state changes once etcd answered."""
         try:
-            await self._client.delete(key, prevValue=self._uuid)
+            await self._delete_own(key)
         except EtcdKeyNotFound:
             log.debug("lock %s: key %s was already gone", self._path, key)
         except EtcdCompareFailed:

@@ -9,7 +9,8 @@ settings, which runs, all at once:
 - an idempotent writer (plain ``set`` of a new key each time, sequential) and
   an idempotent reader (``read`` of one key, sequential);
 - three workers registered with ``client.keep_alive(key, addr, ttl=3)``;
-- one ``async with Lock(client, "chaos", ttl=3)`` held for the whole run;
+- one ``async with Lock(client, "chaos", ttl=3)`` held for the whole run, and
+  a second ``Lock(ttl=3)`` waiting behind it;
 - a non-idempotent appender (``write(append=True)`` of unique values) and a
   compare-and-swap counter (read, ``test_and_set`` value + 1).
 
@@ -186,6 +187,10 @@ async def run(kills: int) -> dict[str, Any]:
             per_kill: list[dict[str, Any]] = []
             async with lock:
                 fencing = lock.fencing_token
+                # A second contender waits behind the holder the whole run: its key
+                # (TTL 3) must keep its place in the queue through every election.
+                contender = etcd.Lock(client, "chaos", ttl=3)
+                waiting = asyncio.create_task(contender.acquire(lock_ttl=3))
                 registrations = [
                     client.keep_alive(f"{PREFIX}/workers/w{i}", f"10.0.0.{i}:80", ttl=3) for i in range(3)
                 ]
@@ -222,6 +227,11 @@ async def run(kills: int) -> dict[str, Any]:
                     await registration.__aexit__(None, None, None)
                 still_holds = lock.is_acquired and await lock.check()
                 same_key = lock.fencing_token == fencing
+                contender_waiting = not waiting.done()
+                if waiting.done() and not waiting.cancelled() and waiting.exception() is not None:
+                    load.errors[f"lock waiter: {waiting.exception()!r}"] += 1
+                waiting.cancel()  # leaves the queue: a delete, not an expiry
+                await asyncio.gather(waiting, return_exceptions=True)
             for task in observers:
                 task.cancel()
             await asyncio.gather(*observers, return_exceptions=True)
@@ -254,6 +264,7 @@ async def run(kills: int) -> dict[str, Any]:
         "ttl_keys_expired": expired,
         "ttl_keys_vanished": dict(gone),
         "lock_holder_still_holds": bool(still_holds and same_key),
+        "lock_waiter_still_waiting": contender_waiting,
         "appends": outcomes("append"),
         "appends_duplicated": duplicates,
         "appends_acked_missing": len(acked_missing),
@@ -283,7 +294,8 @@ def main() -> int:
     print(f"acknowledged writes lost: {result['writes_acked_missing']} of {result['writes_acked']}")
     print(f"TTL-3 keep-alive and Lock(ttl=3) keys expired: {len(result['ttl_keys_expired'])} "
           f"{result['ttl_keys_expired'] or ''}")
-    print(f"lock holder still holds (same key): {result['lock_holder_still_holds']}")
+    print(f"lock holder still holds (same key): {result['lock_holder_still_holds']}, "
+          f"the waiter behind it still waits: {result['lock_waiter_still_waiting']}")
     print(f"appends: {result['appends']}, duplicated values: {len(result['appends_duplicated'])}, "
           f"acknowledged but missing: {result['appends_acked_missing']}")
     print(f"compare-and-swap: {result['cas']}, counter {result['cas_counter']}, "
