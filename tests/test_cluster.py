@@ -7,6 +7,8 @@ the next test (the ``cluster`` fixture makes sure every member runs).
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -298,3 +300,30 @@ async def test_a_leader_kill_loses_nothing_on_default_settings(cluster: EtcdClus
         assert len(values) == len(set(values))  # never applied twice
         assert set(appended) <= set(values)  # every acknowledged append is there
         assert len(values) <= len(appended) + unknown
+
+
+async def test_a_frozen_member_is_passed_over(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    """A member that stops answering (SIGSTOP) costs an attempt timeout, not the call."""
+    leader = await _leader(cluster)
+    frozen = (leader + 1) % 3  # a follower: the others keep a quorum
+    endpoints = list(cluster.endpoints)
+    endpoints.insert(0, endpoints.pop(frozen))
+    policy = etcd.RetryPolicy(attempt_timeout=0.5)
+    async with etcd.Client(host=tuple(endpoints), retry=policy) as client:
+        await client.write(etcd_prefix + "/k", "before")
+        assert _index_of(cluster, client.base_uri) == frozen
+        pid = cluster.members[frozen].pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            written = await client.write(etcd_prefix + "/k", "during")
+            assert (await client.read(etcd_prefix + "/k")).value == "during"
+            assert _index_of(cluster, client.base_uri) != frozen
+            with pytest.raises(etcd.EtcdOutcomeUnknown):
+                # Not safe to repeat, and it went to the frozen member: it is not sent again.
+                async with etcd.Client(host=(endpoints[0],), retry=policy) as pinned:
+                    await pinned.write(etcd_prefix + "/k", "x", prevIndex=written.modifiedIndex)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    async with cluster.client() as check:
+        assert (await check.read(etcd_prefix + "/k", quorum=True)).value == "during"
