@@ -130,6 +130,11 @@ class Lock:
         self._keepalive_task: asyncio.Task[None] | None = None
         # Why the lock was lost while held, until the next successful acquire.
         self._lost: EtcdLockExpired | None = None
+        #: Set when a held lock is found lost (its key expired, was deleted or
+        #: overwritten, or no refresh got through before its TTL ran out);
+        #: cleared by the next successful :meth:`acquire`. Await
+        #: ``lock.lost.wait()`` to stop work that must not run unprotected.
+        self.lost = asyncio.Event()
 
     # -- what the lock is ----------------------------------------------------------------
 
@@ -428,6 +433,8 @@ class Lock:
         error = EtcdLockExpired(f"lock {self._path} lost: {reason}")
         log.warning("lock %s lost: %s", self._path, reason)
         if self._key == key:
+            if self._held:
+                self.lost.set()
             self._held = False
             self._lost = error
             if gone:
@@ -467,6 +474,7 @@ class Lock:
             return False
         self._held = True
         self._lost = None
+        self.lost.clear()
         if self._in_context:
             self._ensure_keepalive()
         log.debug("lock %s acquired with key %s", self._path, key)

@@ -253,11 +253,9 @@ async def test_keepalive_notices_a_lost_key(etcd_client: etcd.Client, lock_name:
     lock = Lock(etcd_client, lock_name, ttl=3, keepalive_interval=0.2)
     with pytest.raises(etcd.EtcdLockExpired):
         async with lock:
-            assert lock.key is not None
+            assert lock.key is not None and not lock.lost.is_set()
             await etcd_client.delete(lock.key)
-            keepalive = lock._keepalive_task
-            assert keepalive is not None
-            await asyncio.wait_for(keepalive, EVENT_TIMEOUT)  # it ends when it finds the key gone
+            await asyncio.wait_for(lock.lost.wait(), EVENT_TIMEOUT)  # the keep-alive found the key gone
             assert not lock.is_acquired
             assert lock.key is None
     assert not lock.is_acquired

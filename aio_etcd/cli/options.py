@@ -1,0 +1,83 @@
+"""The global options of ``aio-etcd`` (etcdctl v2's names and environment variables) and the client they make."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..client import Client
+from ..retry import RetryPolicy
+
+__all__ = ["add_global_options", "make_client"]
+
+#: etcdctl v2's default endpoints.
+DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
+
+
+def add_global_options(parser: argparse.ArgumentParser, env: Mapping[str, str] = os.environ) -> None:
+    """etcdctl v2's global options; each defaults to its ``ETCDCTL_*`` variable."""
+    group = parser.add_argument_group("global options (as etcdctl v2's)")
+    group.add_argument(
+        "--endpoints",
+        default=env.get("ETCDCTL_ENDPOINTS") or env.get("ETCDCTL_PEERS") or DEFAULT_ENDPOINTS,
+        help="comma-separated member URLs [$ETCDCTL_ENDPOINTS]",
+    )
+    group.add_argument("--discovery-srv", "-D", default=env.get("ETCDCTL_DISCOVERY_SRV"), help="domain of SRV records")
+    group.add_argument(
+        "--username", "-u", default=env.get("ETCDCTL_USERNAME"), help="user[:password]; asks when no password"
+    )
+    group.add_argument(
+        "--cert-file", default=env.get("ETCDCTL_CERT_FILE"), help="client certificate [$ETCDCTL_CERT_FILE]"
+    )
+    group.add_argument("--key-file", default=env.get("ETCDCTL_KEY_FILE"), help="client key [$ETCDCTL_KEY_FILE]")
+    group.add_argument("--ca-file", default=env.get("ETCDCTL_CA_FILE"), help="CA bundle [$ETCDCTL_CA_FILE]")
+    group.add_argument(
+        "--timeout", dest="attempt_timeout", type=float, default=2.0, help="seconds per attempt (default 2)"
+    )
+    group.add_argument(
+        "--total-timeout", dest="total_timeout", type=float, default=5.0, help="seconds per call (default 5)"
+    )
+    group.add_argument("--no-sync", action="store_true", help="use only the given endpoints")
+
+
+class UsageError(Exception):
+    """Options that cannot be used (the message says why)."""
+
+
+def make_client(args: argparse.Namespace, **extra: Any) -> Client:
+    """A :class:`Client` for the global options."""
+    options: dict[str, Any] = {
+        "read_timeout": args.total_timeout,
+        "retry": RetryPolicy(attempt_timeout=args.attempt_timeout),
+        "use_proxies": args.no_sync,
+        **extra,
+    }
+    if args.username:
+        user, sep, password = args.username.partition(":")
+        if not sep:
+            password = getpass.getpass("Password: ")
+        options["username"], options["password"] = user, password
+    if args.ca_file:
+        options["ca_cert"] = args.ca_file
+    if args.cert_file:
+        options["cert"] = (args.cert_file, args.key_file) if args.key_file else args.cert_file
+    if args.discovery_srv:
+        scheme = "https" if args.ca_file or args.cert_file else "http"
+        return Client(srv_domain=args.discovery_srv, protocol=scheme, **options)
+    hosts: list[tuple[str, int]] = []
+    schemes = set()
+    for url in (part.strip() for part in args.endpoints.split(",") if part.strip()):
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"not an endpoint URL: {url!r}")
+        schemes.add(parts.scheme)
+        hosts.append((parts.hostname, parts.port or (443 if parts.scheme == "https" else 2379)))
+    if not hosts:
+        raise UsageError("no endpoint given")
+    if len(schemes) > 1:
+        raise UsageError("the endpoints mix http and https")
+    return Client(host=tuple(hosts), protocol=schemes.pop(), **options)
