@@ -96,7 +96,7 @@ def test_members_stop_when_their_parent_dies(tmp_path: Path, how: signal.Signals
     holder.write_text(
         "import sys, time\n"
         "from aio_etcd.testing import EtcdCluster\n"
-        "cluster = EtcdCluster(size=3).start()\n"
+        f"cluster = EtcdCluster(size=3, data_dir={str(tmp_path / 'data')!r}).start()\n"
         "print(' '.join(str(m.pid) for m in cluster.members), flush=True)\n"
         "time.sleep(120)\n"
     )
