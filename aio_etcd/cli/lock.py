@@ -25,20 +25,24 @@ from ..exceptions import EtcdConnectionFailed, EtcdException
 from ..lock import Lock
 from .options import make_client
 
-__all__ = ["add_parser", "run"]
+__all__ = ["parser", "run"]
 
 #: Seconds a command has to end after SIGTERM before it gets SIGKILL.
 GRACE = 10.0
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = commands.add_parser("lock", help="run a command while holding a lock", description=__doc__)
+def parser() -> argparse.ArgumentParser:
+    """The arguments of ``lock`` (what comes after ``--`` is the command)."""
+    parser = argparse.ArgumentParser(
+        prog="aio-etcd lock",
+        description="Run a command while holding a lock.",
+        epilog="The command comes after --: aio-etcd lock NAME [options] -- COMMAND [ARGS...]",
+    )
     parser.add_argument("name", help="the lock's name")
     parser.add_argument("--ttl", type=int, default=10, help="seconds the lock outlives this process (default 10)")
     parser.add_argument(
         "--timeout", dest="lock_timeout", type=float, help="give up waiting for the lock after this many seconds"
     )
-    parser.epilog = "The command comes after --: aio-etcd lock NAME [options] -- COMMAND [ARGS...]"
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Dispatch of ``aio-etcd`` commands."""
+"""Dispatch of ``aio-etcd`` commands: global options first, then the command and its own arguments."""
 
 from __future__ import annotations
 
@@ -7,19 +7,30 @@ import asyncio
 import sys
 
 from .. import __version__
-from . import lock
-from .options import UsageError, add_global_options
+from . import keys, lock
+from .options import UsageError, add_global_options, make_client
 
 __all__ = ["main"]
 
+_COMMANDS = {
+    **{name: "etcdctl v2's " + name for name in keys.COMMANDS},
+    "lock": "run a command while holding a lock: lock NAME [--ttl S] [--timeout S] -- COMMAND...",
+    "dev": "start a development etcd until Ctrl-C: dev [--members N] [--tls] [--auth] [--port P] [--data-dir D]",
+}
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aio-etcd", description="A command line for etcd's v2 API, on aio_etcd.")
+    parser = argparse.ArgumentParser(
+        prog="aio-etcd",
+        description="A command line for etcd's v2 API, on aio_etcd.",
+        epilog="commands:\n" + "\n".join(f"  {name:<10} {what}" for name, what in _COMMANDS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"aio-etcd {__version__}")
     add_global_options(parser)
-    commands = parser.add_subparsers(dest="cmd", metavar="COMMAND")
-    lock.add_parser(commands)
-    commands.add_parser("dev", help="start a development etcd until Ctrl-C", add_help=False)
+    parser.add_argument("--output", "-o", default="simple", help="simple, extended or json (default simple)")
+    parser.add_argument("command", nargs="?", help="the command")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     return parser
 
 
@@ -30,17 +41,26 @@ def main(argv: list[str] | None = None) -> int:
         from .._dev import main as dev
 
         return dev(argv[1:], prog="aio-etcd dev")
-    command: list[str] = []
-    if "--" in argv:  # what follows is the command of `lock`, not options
-        split = argv.index("--")
-        argv, command = argv[:split], argv[split + 1 :]
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.cmd is None:
+    if args.command is None:
         parser.print_help()
         return 3
     try:
-        return asyncio.run(lock.run(args, command))
+        if args.command == "lock":
+            rest = args.args
+            split = rest.index("--") if "--" in rest else len(rest)
+            lock_args = lock.parser().parse_args(rest[:split], namespace=args)
+            return asyncio.run(lock.run(lock_args, rest[split + 1 :]))
+        if args.command in keys.COMMANDS:
+            return asyncio.run(_key_command(args))
     except UsageError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 2
+        print(f"Error:  {exc}", file=sys.stderr)
+        return 1
+    print(f"No help topic for {args.command!r}", file=sys.stderr)
+    return 3
+
+
+async def _key_command(args: argparse.Namespace) -> int:
+    async with make_client(args) as client:
+        return await keys.run_key_command(client, args.command, args.args, args.output)
