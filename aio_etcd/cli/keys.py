@@ -20,7 +20,7 @@ from ..exceptions import EtcdConnectionFailed, EtcdException
 from ..result import EtcdResult
 from .flags import FlagError, parse_flags
 
-__all__ = ["COMMANDS", "run_key_command"]
+__all__ = ["COMMANDS", "guarded", "print_response", "run_key_command"]
 
 #: etcdctl's exit statuses.
 EXIT_BAD_ARGS = 1
@@ -230,9 +230,18 @@ def _error_line(exc: EtcdException) -> str:
 async def run_key_command(client: Client, name: str, argv: list[str], output: str) -> int:
     """Run key command ``name`` with its arguments; the exit status."""
     spec, command = COMMANDS[name]
-    try:
+
+    async def call() -> int:
         args, flags = parse_flags(argv, spec)
         return await command(client, args, flags, output)
+
+    return await guarded(call())
+
+
+async def guarded(command: Coroutine[Any, Any, int]) -> int:
+    """Run a command; its errors printed as etcdctl prints them, and the exit status."""
+    try:
+        return await command
     except FlagError as exc:
         print(f"Incorrect Usage: {exc}", file=sys.stderr)
         return EXIT_BAD_ARGS

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 
 from .. import __version__
-from . import keys, lock
+from . import cluster, keys, lock
 from .options import UsageError, add_global_options, make_client
 
 __all__ = ["main"]
 
+_OTHERS = {"watch": cluster.watch, "exec-watch": cluster.exec_watch, "member": cluster.member,
+           "cluster-health": cluster.cluster_health}
 _COMMANDS = {
-    **{name: "etcdctl v2's " + name for name in keys.COMMANDS},
+    **{name: "etcdctl v2's " + name for name in [*keys.COMMANDS, *_OTHERS]},
     "lock": "run a command while holding a lock: lock NAME [--ttl S] [--timeout S] -- COMMAND...",
     "dev": "start a development etcd until Ctrl-C: dev [--members N] [--tls] [--auth] [--port P] [--data-dir D]",
 }
@@ -37,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``aio-etcd`` with ``argv`` (default: the process's arguments); the exit status."""
     argv = sys.argv[1:] if argv is None else argv
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # a line at a time, also into a pipe (watch --forever)
     if argv[:1] == ["dev"]:
         from .._dev import main as dev
 
@@ -52,15 +57,19 @@ def main(argv: list[str] | None = None) -> int:
             split = rest.index("--") if "--" in rest else len(rest)
             lock_args = lock.parser().parse_args(rest[:split], namespace=args)
             return asyncio.run(lock.run(lock_args, rest[split + 1 :]))
-        if args.command in keys.COMMANDS:
-            return asyncio.run(_key_command(args))
+        if args.command in keys.COMMANDS or args.command in _OTHERS:
+            return asyncio.run(_command(args))
     except UsageError as exc:
         print(f"Error:  {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     print(f"No help topic for {args.command!r}", file=sys.stderr)
     return 3
 
 
-async def _key_command(args: argparse.Namespace) -> int:
+async def _command(args: argparse.Namespace) -> int:
     async with make_client(args) as client:
-        return await keys.run_key_command(client, args.command, args.args, args.output)
+        if args.command in keys.COMMANDS:
+            return await keys.run_key_command(client, args.command, args.args, args.output)
+        return await keys.guarded(_OTHERS[args.command](client, args.args, args.output))

@@ -1,0 +1,160 @@
+"""etcdctl v2's ``watch``, ``exec-watch``, ``member`` and ``cluster-health``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from ..client import Client
+from .flags import parse_flags
+from .keys import EXIT_BAD_ARGS, Usage, _key, print_response
+
+__all__ = ["cluster_health", "exec_watch", "member", "watch"]
+
+WATCH_FLAGS: dict[str, type] = {"forever,f": bool, "after-index": int, "recursive,r": bool}
+
+
+async def watch(client: Client, argv: list[str], output: str) -> int:
+    args, flags = parse_flags(argv, WATCH_FLAGS)
+    key = _key(args)
+    index = flags["after-index"] + 1 if flags["after-index"] else None
+    if flags["forever"]:
+        return await _until_interrupted(_watch(client, key, index, flags, output))
+    return await _watch(client, key, index, flags, output)
+
+
+async def _until_interrupted(command: Coroutine[Any, Any, int]) -> int:
+    """As etcdctl: Ctrl-C ends a command that runs forever with status 0."""
+    task = asyncio.ensure_future(command)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return 0
+
+
+async def _watch(client: Client, key: str, index: int | None, flags: dict[str, Any], output: str) -> int:
+    while True:
+        event = await client.watch(key, index=index, recursive=flags["recursive"] or None)
+        if flags["recursive"]:
+            print(f"[{event.action}] {event.key}")
+        print_response(event, output)
+        if not flags["forever"]:
+            return 0
+        index = (event.modifiedIndex or 0) + 1
+
+
+async def exec_watch(client: Client, argv: list[str], output: str) -> int:
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, flags = parse_flags(argv[:split], {"after-index": int, "recursive,r": bool})
+    command = argv[split + 1 :]
+    if len(args) < 1 or not command:
+        raise Usage("key and command to exec required", EXIT_BAD_ARGS)
+    index = flags["after-index"] + 1 if flags["after-index"] else None
+    return await _until_interrupted(_exec_watch(client, args[0], index, flags["recursive"], command))
+
+
+async def _exec_watch(client: Client, key: str, index: int | None, recursive: bool, command: list[str]) -> int:
+    while True:
+        event = await client.watch(key, index=index, recursive=recursive or None)
+        env = {
+            **os.environ,
+            "ETCD_WATCH_ACTION": event.action or "",
+            "ETCD_WATCH_KEY": event.key or "",
+            "ETCD_WATCH_VALUE": event.value or "",
+            "ETCD_WATCH_MODIFIED_INDEX": str(event.modifiedIndex or 0),
+        }
+        sys.stdout.flush()
+        proc = await asyncio.create_subprocess_exec(*command, env=env)
+        await proc.wait()
+        index = (event.modifiedIndex or 0) + 1
+
+
+async def _members(client: Client) -> list[dict[str, Any]]:
+    return list((await client.members()).values())
+
+
+async def member(client: Client, argv: list[str], output: str) -> int:
+    if not argv:
+        print("member subcommands: list, add NAME PEER_URL, remove ID, update ID PEER_URLS", file=sys.stderr)
+        return EXIT_BAD_ARGS
+    if argv[0] not in ("list", "add", "remove", "update"):
+        print(f"No help topic for '{argv[0]}'", file=sys.stderr)
+        return 3
+    sub, args = argv[0], argv[1:]
+    if sub == "list":
+        leader = (await client.leader()).get("id")
+        for m in await _members(client):
+            print(
+                f"{m['id']}: name={m.get('name', '')} peerURLs={','.join(m.get('peerURLs') or [])} "
+                f"clientURLs={','.join(m.get('clientURLs') or [])} isLeader={str(m['id'] == leader).lower()}"
+            )
+        return 0
+    if sub == "add":
+        if len(args) != 2:
+            print("Provide a name and a single member peerURL", file=sys.stderr)
+            return EXIT_BAD_ARGS
+        name, peer_url = args
+        added = await client.api_execute_json(client.version_prefix + "/members", "POST", data={"peerURLs": [peer_url]})
+        print(f"Added member named {name} with ID {added['id']} to cluster")
+        print()
+        cluster = []
+        for m in await _members(client):
+            member_name = name if m["id"] == added["id"] else m.get("name", "")
+            cluster += [f"{member_name}={url}" for url in m.get("peerURLs") or []]
+        print(f'ETCD_NAME="{name}"')
+        print(f'ETCD_INITIAL_CLUSTER="{",".join(cluster)}"')
+        print('ETCD_INITIAL_CLUSTER_STATE="existing"')
+        return 0
+    if sub == "remove":
+        if len(args) != 1:
+            print("Provide a single member ID", file=sys.stderr)
+            return EXIT_BAD_ARGS
+        if args[0] not in {m["id"] for m in await _members(client)}:
+            print(f"Couldn't find a member in the cluster with an ID of {args[0]}.", file=sys.stderr)
+            return EXIT_BAD_ARGS
+        await client.api_execute(f"{client.version_prefix}/members/{args[0]}", "DELETE")
+        print(f"Removed member {args[0]} from cluster")
+        return 0
+    if len(args) != 2:
+        print("Provide an ID and a list of comma separated peerURL (0xabcd http://example.com,http://example1.com)",
+              file=sys.stderr)
+        return EXIT_BAD_ARGS
+    member_id, urls = args
+    await client.api_execute_json(
+        f"{client.version_prefix}/members/{member_id}", "PUT", data={"peerURLs": urls.split(",")}, replay_safe=True
+    )
+    print(f"Updated member with ID {member_id} in cluster")
+    return 0
+
+
+async def cluster_health(client: Client, argv: list[str], output: str) -> int:
+    healthy_cluster = False
+    for m in await _members(client):
+        urls = m.get("clientURLs") or []
+        for url in urls:
+            try:
+                async with Client(host=_host(url), protocol=url.split("://", 1)[0], read_timeout=2) as one:
+                    health = await one.api_execute_json("/health", "GET")
+            except Exception:
+                continue
+            if isinstance(health, dict) and health.get("health") == "true":
+                healthy_cluster = True
+                print(f"member {m['id']} is healthy: got healthy result from {url}")
+            else:
+                print(f"member {m['id']} is unhealthy: got unhealthy result from {url}")
+            break
+        else:
+            print(f"member {m['id']} is unreachable: {urls} are all unreachable")
+    print("cluster is healthy" if healthy_cluster else "cluster is unavailable")
+    return 0 if healthy_cluster else 5
+
+
+def _host(url: str) -> tuple[tuple[str, int], ...]:
+    netloc = url.split("://", 1)[1].split("/", 1)[0]
+    host, _, port = netloc.rpartition(":")
+    return ((host.strip("[]"), int(port)),)

@@ -1,0 +1,134 @@
+"""aio-etcd's watch, member and cluster-health against etcd 3.5.1's etcdctl."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from test_cli_keys import ETCDCTL, _normalise
+
+import aio_etcd as etcd
+from aio_etcd.testing import EtcdCluster, wait_for_watchers
+
+pytestmark = pytest.mark.timeout(60)
+
+W = "/cliw"
+
+
+@pytest.fixture
+async def client(etcd_server: EtcdCluster) -> AsyncIterator[etcd.Client]:
+    async with etcd_server.client() as client:
+        yield client
+
+
+async def _watch_run(
+    tool: list[str],
+    words: list[str],
+    url: str,
+    client: etcd.Client,
+    changes: list[tuple[str, str | None]],
+    stop: bool,
+    lines_per_change: int | None = None,
+) -> tuple[int, list[Any], list[Any]]:
+    env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": url}
+    before = int((await client.store_stats())["watchers"])
+    proc = await asyncio.create_subprocess_exec(
+        *tool, *words, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    await wait_for_watchers(client, before + 1)
+    for key, value in changes:
+        if value is None:
+            await client.delete(key)
+        else:
+            await client.write(key, value)
+    assert proc.stdout is not None
+    if stop:  # --forever: read what the changes printed, line by line (it flushes), then Ctrl-C
+        seen = b""
+        per_change = lines_per_change or (2 if "--recursive" in words else 1)
+        while seen.count(b"\n") < len(changes) * per_change:
+            seen += await asyncio.wait_for(proc.stdout.readline(), 20)
+        proc.send_signal(signal.SIGINT)
+        rest, err = await asyncio.wait_for(proc.communicate(), 20)
+        out = seen + rest
+    else:
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode is not None
+    return proc.returncode, _normalise(out.decode()), _normalise(err.decode())
+
+
+@pytest.mark.parametrize(
+    ("line", "changes", "stop"),
+    [
+        ("watch /cliw/k", [("/cliw/k", "new")], False),
+        ("-o extended watch /cliw/k", [("/cliw/k", "new")], False),
+        ("-o json watch /cliw/k", [("/cliw/k", "new")], False),
+        ("watch --recursive /cliw", [("/cliw/d/x", "1")], False),
+        ("-o json watch -r /cliw", [("/cliw/d/x", "1")], False),
+        ("watch --forever /cliw/k", [("/cliw/k", "1"), ("/cliw/k", "2"), ("/cliw/k", None)], True),
+        ("watch --forever --recursive /cliw", [("/cliw/a", "1"), ("/cliw/a", None)], True),
+    ],
+)
+async def test_watch_same_as_etcdctl(
+    etcd_server: EtcdCluster, client: etcd.Client, line: str, changes: list[tuple[str, str | None]], stop: bool
+) -> None:
+    words = line.split()
+    runs = []
+    for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+        await client.write("/cliw/k", "v")
+        runs.append(await _watch_run(tool, words, etcd_server.url, client, changes, stop))
+        await client.delete(W, recursive=True)
+    theirs, ours = runs
+    assert ours == theirs
+
+
+async def test_watch_after_index_same_as_etcdctl(etcd_server: EtcdCluster, client: etcd.Client) -> None:
+    env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": etcd_server.url}
+    runs = []
+    for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+        first = await client.write("/cliw/k", "one")
+        await client.write("/cliw/k", "two")
+        after = str(first.modifiedIndex)  # the change after this one: "two"
+        proc = await asyncio.create_subprocess_exec(
+            *tool, "-o", "extended", "watch", "--after-index", after, "/cliw/k", env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+        runs.append((proc.returncode, _normalise(out.decode()), _normalise(err.decode())))
+        await client.delete(W, recursive=True)
+    assert runs[1] == runs[0]
+    assert "two" in runs[0][1]
+
+
+@pytest.mark.parametrize(
+    "line", ["member list", "-o json member list", "cluster-health", "member add", "member remove", "member remove 123",
+             "member bogus"]
+)
+async def test_cluster_commands_same_as_etcdctl(etcd_server: EtcdCluster, line: str) -> None:
+    env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": etcd_server.url}
+    runs = []
+    for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+        proc = await asyncio.create_subprocess_exec(
+            *tool, *line.split(), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+        runs.append((proc.returncode, out.decode(), err.decode()))
+    assert runs[1] == runs[0]
+
+
+async def test_exec_watch_same_as_etcdctl(etcd_server: EtcdCluster, client: etcd.Client) -> None:
+    script = 'echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE"'
+    words = ["exec-watch", "--recursive", W, "--", "sh", "-c", script]
+    runs = []
+    for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+        await client.write("/cliw/k", "v")
+        runs.append(
+            await _watch_run(tool, words, etcd_server.url, client, [("/cliw/a", "1"), ("/cliw/a", None)], True, 1)
+        )
+        await client.delete(W, recursive=True)
+    assert runs[1] == runs[0]
+    assert runs[0][1] == ["set /cliw/a 1", "delete /cliw/a "]
