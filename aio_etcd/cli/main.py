@@ -8,13 +8,20 @@ import io
 import sys
 
 from .. import __version__
-from . import cluster, keys, lock
+from . import auth, cluster, keys, lock
 from .options import UsageError, add_global_options, make_client
 
 __all__ = ["main"]
 
-_OTHERS = {"watch": cluster.watch, "exec-watch": cluster.exec_watch, "member": cluster.member,
-           "cluster-health": cluster.cluster_health}
+_OTHERS = {
+    "watch": cluster.watch,
+    "exec-watch": cluster.exec_watch,
+    "member": cluster.member,
+    "cluster-health": cluster.cluster_health,
+    "user": auth.user,
+    "role": auth.role,
+    "auth": auth.auth,
+}
 _COMMANDS = {
     **{name: "etcdctl v2's " + name for name in [*keys.COMMANDS, *_OTHERS]},
     "lock": "run a command while holding a lock: lock NAME [--ttl S] [--timeout S] -- COMMAND...",
