@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from typing import Any
@@ -10,6 +9,7 @@ from urllib.parse import quote
 
 from ..client import Client
 from .flags import parse_flags
+from .options import ask_password
 
 __all__ = ["auth", "role", "user"]
 
@@ -36,16 +36,6 @@ async def _call(client: Client, method: str, path: str, body: Any = None) -> Any
 
 def _names(items: Any, field: str) -> list[str]:
     return [item[field] if isinstance(item, dict) else str(item) for item in items or ()]
-
-
-def _password(prompt: str = "New password: ") -> str:
-    """Ask for a password on standard output, as etcdctl does, and read it (without echo on a terminal)."""
-    if sys.stdin is not None and sys.stdin.isatty():
-        return getpass.getpass(prompt, stream=sys.stdout)
-    print(prompt, end="", flush=True)
-    line = sys.stdin.readline() if sys.stdin is not None else ""
-    print()
-    return line.rstrip("\n")
 
 
 async def _refused(command: Any) -> int:
@@ -78,7 +68,7 @@ async def _user(client: Client, argv: list[str]) -> int:
     path = "/users/" + quote(name, safe="")
     if sub == "add":
         if ":" not in args[0]:
-            password = _password()
+            password = ask_password()
         await _call(client, "PUT", path, {"user": name, "password": password})
         print(f"User {name} created")
     elif sub == "get":
@@ -89,7 +79,7 @@ async def _user(client: Client, argv: list[str]) -> int:
         await _call(client, "DELETE", path)
         print(f"User {name} removed")
     elif sub == "passwd":
-        password = _password()
+        password = ask_password()
         await _call(client, "PUT", path, {"user": name, "password": password})
         print("Password updated")
     else:

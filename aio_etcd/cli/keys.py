@@ -250,8 +250,10 @@ async def guarded(command: Coroutine[Any, Any, int]) -> int:
         return exc.code
     except EtcdConnectionFailed as exc:
         print(f"Error:  {exc}", file=sys.stderr)
-        refused = "could not be reached" in str(exc)
-        return EXIT_BAD_CONNECTION if refused else EXIT_SERVER_ERROR
+        text = f"{exc} {exc.cause}".lower()
+        tls = any(word in text for word in ("certificate", "sslerror", "[ssl"))
+        refused = "could not be reached" in text and not tls
+        return EXIT_BAD_CONNECTION if refused else EXIT_SERVER_ERROR  # as etcdctl: TLS failures are 4
     except EtcdException as exc:
         print(_error_line(exc), file=sys.stderr)
         return EXIT_SERVER_ERROR

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 from ..client import Client
 from ..retry import RetryPolicy
 
-__all__ = ["add_global_options", "make_client"]
+__all__ = ["add_global_options", "ask_password", "make_client"]
 
 #: etcdctl v2's default endpoints.
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
@@ -44,6 +45,16 @@ def add_global_options(parser: argparse.ArgumentParser, env: Mapping[str, str] =
     group.add_argument("--no-sync", action="store_true", help="use only the given endpoints")
 
 
+def ask_password(prompt: str = "New password: ") -> str:
+    """Ask for a password as etcdctl does: the prompt on standard output, no echo on a terminal."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return getpass.getpass(prompt, stream=sys.stdout)
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    print()
+    return line.rstrip("\n")
+
+
 class UsageError(Exception):
     """Options that cannot be used (the message says why)."""
 
@@ -59,7 +70,7 @@ def make_client(args: argparse.Namespace, **extra: Any) -> Client:
     if args.username:
         user, sep, password = args.username.partition(":")
         if not sep:
-            password = getpass.getpass("Password: ")
+            password = ask_password("Password: ")
         options["username"], options["password"] = user, password
     if args.ca_file:
         options["ca_cert"] = args.ca_file

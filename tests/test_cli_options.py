@@ -1,0 +1,113 @@
+"""aio-etcd's global options (endpoints, TLS files, credentials) against etcd 3.5.1's etcdctl."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+from test_cli_keys import ETCDCTL
+
+import aio_etcd as etcd
+from aio_etcd._dev import _certificates
+from aio_etcd.auth import Auth, EtcdUser
+from aio_etcd.testing import EtcdCluster, free_port
+
+pytestmark = pytest.mark.timeout(120)
+
+OURS = [sys.executable, "-m", "aio_etcd"]
+
+
+async def _run(
+    tool: list[str], args: list[str], env: dict[str, str], stdin: bytes = b""
+) -> tuple[int | None, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *tool, *args, env={**os.environ, "ETCDCTL_API": "2", **env},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
+    err_lines = [line for line in err.decode().splitlines() if not line.startswith("stty:")]
+    return proc.returncode, out.decode(), "\n".join(err_lines)
+
+
+async def _both(args: list[str], env: dict[str, str], stdin: bytes = b"") -> tuple[tuple[int | None, str, str], ...]:
+    return await _run([ETCDCTL], args, env, stdin), await _run(OURS, args, env, stdin)
+
+
+async def test_a_refused_connection_exits_2() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    for args in (["--endpoints", url, "get", "/k"], ["--endpoints", url, "member", "list"]):
+        theirs, ours = await _both(args, {})
+        assert theirs[0] == ours[0] == 2
+        assert theirs[1] == ours[1] == ""
+        assert ours[2].startswith("Error:  ") and "127.0.0.1" in ours[2]
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EtcdCluster, tuple[str, ...]]]:
+    files = _certificates(tmp_path_factory.mktemp("tls"), "127.0.0.1")
+    other = _certificates(tmp_path_factory.mktemp("other"), "127.0.0.1")
+    ca, server, server_key, _, _ = files
+    with EtcdCluster(tls=(server, server_key, ca)) as cluster:
+        yield cluster, (*files, other[0])
+
+
+async def test_tls_options_and_variables(tls_server: tuple[EtcdCluster, tuple[str, ...]]) -> None:
+    cluster, (ca, _, _, client, client_key, other_ca) = tls_server
+    flags = ["--endpoints", cluster.url, "--ca-file", ca, "--cert-file", client, "--key-file", client_key]
+    theirs, ours = await _both([*flags, "set", "/tls/k", "v"], {})
+    assert ours == theirs == (0, "v\n", "")
+    variables = {"ETCDCTL_ENDPOINTS": cluster.url, "ETCDCTL_CA_FILE": ca, "ETCDCTL_CERT_FILE": client,
+                 "ETCDCTL_KEY_FILE": client_key}
+    theirs, ours = await _both(["-o", "extended", "get", "/tls/k"], variables)
+    assert ours[0] == theirs[0] == 0
+    assert ours[1].splitlines()[0] == theirs[1].splitlines()[0] == "Key: /tls/k"
+    # A CA that did not sign the server's certificate: refused, same status.
+    wrong = ["--endpoints", cluster.url, "--ca-file", other_ca, "--cert-file", client, "--key-file", client_key]
+    theirs, ours = await _both([*wrong, "get", "/tls/k"], {})
+    assert ours[0] == theirs[0] != 0
+    assert ours[1] == theirs[1] == ""
+    assert ours[2].startswith("Error:  ") and theirs[2].startswith("Error:  ")
+
+
+@pytest.fixture(scope="module")
+def auth_server() -> Iterator[EtcdCluster]:
+    with EtcdCluster() as cluster:
+
+        async def enable() -> None:
+            async with cluster.client() as client:
+                root = EtcdUser(client, "root")
+                root.password = "rootpw"
+                await root.write()
+                await client.write("/secret/k", "v")
+                await Auth(client).enable()
+            async with cluster.client(username="root", password="rootpw") as root_client:
+                guest = etcd.auth.EtcdRole(root_client, "guest")
+                await guest.read()
+                guest.acls = {}
+                await guest.write()
+
+        asyncio.run(enable())
+        yield cluster
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "stdin"),
+    [
+        (["-u", "root:rootpw", "get", "/secret/k"], {}, b""),
+        (["--username", "root:rootpw", "get", "/secret/k"], {}, b""),
+        (["--username", "root", "get", "/secret/k"], {}, b"rootpw\n"),
+        (["get", "/secret/k"], {"ETCDCTL_USERNAME": "root:rootpw"}, b""),
+        (["get", "/secret/k"], {}, b""),
+        (["-u", "root:wrong", "get", "/secret/k"], {}, b""),
+    ],
+    ids=["-u", "--username", "prompt", "ETCDCTL_USERNAME", "anonymous", "wrong-password"],
+)
+async def test_credentials(auth_server: EtcdCluster, args: list[str], env: dict[str, str], stdin: bytes) -> None:
+    theirs, ours = await _both(["--endpoints", auth_server.url, *args], env, stdin)
+    assert ours[:2] == theirs[:2]
+    assert (ours[2] == "") == (theirs[2] == "")
+    if theirs[2]:
+        assert ours[2].split()[0] == theirs[2].split()[0]
