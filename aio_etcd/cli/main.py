@@ -8,7 +8,7 @@ import io
 import sys
 
 from .. import __version__
-from . import auth, cluster, keys, lock
+from . import auth, cluster, dump, keys, lock
 from .options import UsageError, add_global_options, make_client
 
 __all__ = ["main"]
@@ -21,9 +21,13 @@ _OTHERS = {
     "user": auth.user,
     "role": auth.role,
     "auth": auth.auth,
+    "dump": dump.dump,
+    "load": dump.load,
 }
 _COMMANDS = {
-    **{name: "etcdctl v2's " + name for name in [*keys.COMMANDS, *_OTHERS]},
+    **{name: "etcdctl v2's " + name for name in [*keys.COMMANDS, *_OTHERS] if name not in ("dump", "load")},
+    "dump": "a subtree as JSON lines on standard output: dump [PREFIX]",
+    "load": "JSON lines of dump back into etcd: load FILE|- [--dry-run]",
     "lock": "run a command while holding a lock: lock NAME [--ttl S] [--timeout S] -- COMMAND...",
     "dev": "start a development etcd until Ctrl-C: dev [--members N] [--tls] [--auth] [--port P] [--data-dir D]",
 }
