@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -132,3 +133,33 @@ async def test_exec_watch_same_as_etcdctl(etcd_server: EtcdCluster, client: etcd
         await client.delete(W, recursive=True)
     assert runs[1] == runs[0]
     assert runs[0][1] == ["set /cliw/a 1", "delete /cliw/a "]
+
+
+async def test_member_add_and_remove_same_as_etcdctl() -> None:
+    """On a 3-member cluster, so that a 4th member that never starts leaves a quorum."""
+    async with EtcdCluster(size=3) as cluster:
+        # etcd refuses to add a member until its members have been connected for 5 s.
+        await asyncio.sleep(5.5)
+        env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": ",".join(cluster.client_urls)}
+        runs = []
+        for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+            peer = f"http://127.0.0.1:{cluster.members[0].peer_port + 10000}"
+            outputs = []
+            for words in (["member", "add", "newbie", peer], None):
+                if words is None:  # remove the member just added, by the id it was given
+                    added = outputs[-1][1].split(" with ID ")[1].split()[0]
+                    words = ["member", "remove", added]
+                proc = await asyncio.create_subprocess_exec(
+                    *tool, *words, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+                )
+                out, err = await asyncio.wait_for(proc.communicate(), 30)
+                outputs.append((proc.returncode, out.decode(), err.decode()))
+            runs.append([(code, _ids_and_order(out), err) for code, out, err in outputs])
+        assert runs[1] == runs[0]
+        assert runs[0][0][0] == runs[0][1][0] == 0
+
+
+def _ids_and_order(out: str) -> str:
+    """Member ids are random, and etcd lists members in id order: set both aside."""
+    out = re.sub(r"\b[0-9a-f]{12,16}\b", "ID", out)
+    return re.sub(r'(ETCD_INITIAL_CLUSTER=")([^"]*)', lambda m: m[1] + ",".join(sorted(m[2].split(","))), out)

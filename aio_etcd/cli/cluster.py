@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ..client import Client
+from ..exceptions import EtcdException
 from .flags import parse_flags
 from .keys import EXIT_BAD_ARGS, Usage, _key, print_response
 
@@ -79,6 +80,14 @@ async def _members(client: Client) -> list[dict[str, Any]]:
 
 
 async def member(client: Client, argv: list[str], output: str) -> int:
+    try:
+        return await _member(client, argv)
+    except EtcdException as exc:  # as etcdctl: the error as it is, status 1
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_ARGS
+
+
+async def _member(client: Client, argv: list[str]) -> int:
     if not argv:
         print("member subcommands: list, add NAME PEER_URL, remove ID, update ID PEER_URLS", file=sys.stderr)
         return EXIT_BAD_ARGS
