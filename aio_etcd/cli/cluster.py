@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ..client import Client
-from ..exceptions import EtcdException
+from ..exceptions import EtcdConnectionFailed, EtcdException, EtcdOutcomeUnknown
 from .flags import parse_flags
 from .keys import EXIT_BAD_ARGS, Usage, _key, print_response
 
@@ -82,6 +82,11 @@ async def _members(client: Client) -> list[dict[str, Any]]:
 async def member(client: Client, argv: list[str], output: str) -> int:
     try:
         return await _member(client, argv)
+    except EtcdOutcomeUnknown as exc:  # etcd answered 5xx to a change: as etcdctl, status 1
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_ARGS
+    except EtcdConnectionFailed:
+        raise  # nobody answered: status 2 or 4, as every command
     except EtcdException as exc:  # as etcdctl: the error as it is, status 1
         print(exc, file=sys.stderr)
         return EXIT_BAD_ARGS
