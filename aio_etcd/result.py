@@ -189,6 +189,15 @@ class EtcdResult:
     _prev_node = prev_node
 
     @property
+    def nodes(self) -> list[EtcdResult]:
+        """The direct children of a directory (etcd's ``nodes``), in the order etcd sent them; empty for a key.
+
+        Unlike :attr:`children` and :attr:`leaves`, which walk the whole
+        subtree, this keeps its shape: each child has ``nodes`` of its own.
+        """
+        return [_wrap(raw) for raw in self._node.get("nodes") or ()]
+
+    @property
     def _children(self) -> list[dict[str, Any]]:
         """The child nodes as etcd sent them (python-etcd's name)."""
         nodes: list[dict[str, Any]] | None = self._node.get("nodes")

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from ..client import Client
 from ..exceptions import EtcdAlreadyExist, EtcdException, EtcdNotFile
+from ..result import EtcdResult
 from .flags import FlagError, parse_flags
 
 __all__ = ["dump", "load"]
@@ -50,20 +51,20 @@ class _Progress:
             print(f"\r{self.what}: {self.count:,}", file=sys.stderr, flush=True)
 
 
-def _lines(node: dict[str, Any]) -> Iterator[str]:
-    key = node.get("key")
-    if node.get("dir"):
-        if key:  # the root has no key, and needs no line
-            entry: dict[str, Any] = {"key": key, "dir": True}
-            if node.get("ttl"):
-                entry["ttl"] = node["ttl"]
+def _lines(node: EtcdResult) -> Iterator[str]:
+    entry: dict[str, Any]
+    if node.dir:
+        if node.key:  # the root has no key, and needs no line
+            entry = {"key": node.key, "dir": True}
+            if node.ttl:
+                entry["ttl"] = node.ttl
             yield json.dumps(entry, ensure_ascii=False)
-        for child in sorted(node.get("nodes") or (), key=lambda n: n.get("key", "")):
+        for child in sorted(node.nodes, key=lambda n: n.key or ""):
             yield from _lines(child)
         return
-    entry = {"key": key, "value": node.get("value", "")}
-    if node.get("ttl"):
-        entry["ttl"] = node["ttl"]
+    entry = {"key": node.key, "value": node.value or ""}
+    if node.ttl:
+        entry["ttl"] = node.ttl
     yield json.dumps(entry, ensure_ascii=False)
 
 
@@ -73,7 +74,7 @@ async def dump(client: Client, argv: list[str], output: str) -> int:
     tree = await client.read(prefix, recursive=True, sorted=True, timeout=600)
     progress = _Progress("dumped")
     out = sys.stdout
-    for line in _lines(tree._node):
+    for line in _lines(tree):
         out.write(line + "\n")
         progress.step()
     out.flush()

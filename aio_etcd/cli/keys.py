@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..client import Client
@@ -40,32 +40,27 @@ class Usage(Exception):
 # -- printing, as etcdctl's printResponseKey / printLs ------------------------------------------
 
 
-def _node_json(node: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """etcd's node as etcdctl re-encodes it (Go's field order, ``nodes`` always present)."""
+def _node_json(node: EtcdResult | None) -> dict[str, Any] | None:
+    """A node as etcdctl re-encodes it (Go's field order, ``nodes`` always present)."""
     if node is None:
         return None
-    out: dict[str, Any] = {"key": node.get("key", "")}
-    if node.get("dir"):
+    out: dict[str, Any] = {"key": node.key or ""}
+    if node.dir:
         out["dir"] = True
-    out["value"] = node.get("value", "")
-    children = node.get("nodes")
+    out["value"] = node.value or ""
+    children = node.nodes
     out["nodes"] = [_node_json(child) for child in children] if children else None
-    out["createdIndex"] = node.get("createdIndex", 0)
-    out["modifiedIndex"] = node.get("modifiedIndex", 0)
-    if node.get("expiration"):
-        out["expiration"] = node["expiration"]
-    if node.get("ttl"):
-        out["ttl"] = node["ttl"]
+    out["createdIndex"] = node.createdIndex or 0
+    out["modifiedIndex"] = node.modifiedIndex or 0
+    if node.expiration:
+        out["expiration"] = node.expiration
+    if node.ttl:
+        out["ttl"] = node.ttl
     return out
 
 
 def _response_json(result: EtcdResult) -> str:
-    prev = result.prev_node
-    body = {
-        "action": result.action,
-        "node": _node_json(result._node),
-        "prevNode": _node_json(prev._node) if prev is not None else None,
-    }
+    body = {"action": result.action, "node": _node_json(result), "prevNode": _node_json(result.prev_node)}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -94,10 +89,10 @@ def print_response(result: EtcdResult, output: str) -> None:
         print("Unsupported output format:", output, file=sys.stderr)
 
 
-def _print_tree(node: Mapping[str, Any], slash: bool) -> None:
-    key = node.get("key", "")
-    print(f"{key}/" if node.get("dir") and slash else key)
-    for child in node.get("nodes") or ():
+def _print_tree(node: EtcdResult, slash: bool) -> None:
+    key = node.key or ""
+    print(f"{key}/" if node.dir and slash else key)
+    for child in node.nodes:
         _print_tree(child, slash)
 
 
@@ -198,7 +193,7 @@ async def _ls(client: Client, args: list[str], flags: dict[str, Any], output: st
         return 0
     if not result.dir:
         print(result.key)
-    for child in result._children:
+    for child in result.nodes:
         _print_tree(child, flags["p"])
     return 0
 
