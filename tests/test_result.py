@@ -76,3 +76,22 @@ def test_equality_and_repr() -> None:
     assert repr(one) == "<EtcdResult action='get' key='/k' value='v' modifiedIndex=1>"
     assert "dir=True children=3" in repr(EtcdResult.from_response(_tree()))
     assert one != "not a result"
+
+
+def test_nodes_keep_the_shape_of_the_tree() -> None:
+    tree = EtcdResult(
+        "get",
+        {
+            "key": "/d",
+            "dir": True,
+            "nodes": [
+                {"key": "/d/a", "value": "1"},
+                {"key": "/d/sub", "dir": True, "nodes": [{"key": "/d/sub/b", "value": "2"}]},
+                {"key": "/d/empty", "dir": True},
+            ],
+        },
+    )
+    assert [(n.key, n.dir) for n in tree.nodes] == [("/d/a", False), ("/d/sub", True), ("/d/empty", True)]
+    assert [n.key for n in tree.nodes[1].nodes] == ["/d/sub/b"]
+    assert tree.nodes[0].nodes == [] and tree.nodes[2].nodes == []
+    assert [n.key for n in tree.leaves] == ["/d/a", "/d/sub/b", "/d/empty"]  # leaves flatten it
