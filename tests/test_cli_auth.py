@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import Iterator
 
 import pytest
-from test_cli_keys import ETCDCTL
+from cli import ETCDCTL, OURS, run
 
 from aio_etcd.testing import EtcdCluster
 
@@ -68,21 +65,9 @@ def servers() -> Iterator[tuple[EtcdCluster, EtcdCluster]]:
         yield theirs, ours
 
 
-async def _run(tool: list[str], line: str, url: str, stdin: bytes | None) -> tuple[int | None, str, str]:
-    env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": url}
-    proc = await asyncio.create_subprocess_exec(
-        *tool, *line.split(), env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin or b""), 30)
-    # etcdctl runs stty on a standard input that is no terminal; that complaint is Go's, not the command's.
-    err_lines = [line for line in err.decode().splitlines() if not line.startswith("stty:")]
-    return proc.returncode, out.decode(), "\n".join(err_lines)
-
-
 async def test_auth_session_same_as_etcdctl(servers: tuple[EtcdCluster, EtcdCluster]) -> None:
     theirs, ours = servers
     for line, stdin in SESSION:
-        expected = await _run([ETCDCTL], line, theirs.url, stdin)
-        got = await _run([sys.executable, "-m", "aio_etcd"], line, ours.url, stdin)
+        expected = await run(ETCDCTL, line.split(), url=theirs.url, stdin=stdin or b"")
+        got = await run(OURS, line.split(), url=ours.url, stdin=stdin or b"")
         assert (line, got) == (line, expected)

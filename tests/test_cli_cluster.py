@@ -6,12 +6,12 @@ import asyncio
 import os
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from test_cli_keys import ETCDCTL, _normalise
+from cli import ETCDCTL, OURS
+from test_cli_keys import _normalise
 
 import aio_etcd as etcd
 from aio_etcd.testing import EtcdCluster, wait_for_watchers
@@ -79,7 +79,7 @@ async def test_watch_same_as_etcdctl(
 ) -> None:
     words = line.split()
     runs = []
-    for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+    for tool in (ETCDCTL, OURS):
         await client.write("/cliw/k", "v")
         runs.append(await _watch_run(tool, words, etcd_server.url, client, changes, stop))
         await client.delete(W, recursive=True)
@@ -90,7 +90,7 @@ async def test_watch_same_as_etcdctl(
 async def test_watch_after_index_same_as_etcdctl(etcd_server: EtcdCluster, client: etcd.Client) -> None:
     env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": etcd_server.url}
     runs = []
-    for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+    for tool in (ETCDCTL, OURS):
         first = await client.write("/cliw/k", "one")
         await client.write("/cliw/k", "two")
         after = str(first.modifiedIndex)  # the change after this one: "two"
@@ -112,7 +112,7 @@ async def test_watch_after_index_same_as_etcdctl(etcd_server: EtcdCluster, clien
 async def test_cluster_commands_same_as_etcdctl(etcd_server: EtcdCluster, line: str) -> None:
     env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": etcd_server.url}
     runs = []
-    for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+    for tool in (ETCDCTL, OURS):
         proc = await asyncio.create_subprocess_exec(
             *tool, *line.split(), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
@@ -125,7 +125,7 @@ async def test_exec_watch_same_as_etcdctl(etcd_server: EtcdCluster, client: etcd
     script = 'echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE"'
     words = ["exec-watch", "--recursive", W, "--", "sh", "-c", script]
     runs = []
-    for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+    for tool in (ETCDCTL, OURS):
         await client.write("/cliw/k", "v")
         runs.append(
             await _watch_run(tool, words, etcd_server.url, client, [("/cliw/a", "1"), ("/cliw/a", None)], True, 1)
@@ -142,7 +142,7 @@ async def test_member_add_and_remove_same_as_etcdctl() -> None:
         await asyncio.sleep(5.5)
         env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": ",".join(cluster.client_urls)}
         runs = []
-        for tool in ([ETCDCTL], [sys.executable, "-m", "aio_etcd"]):
+        for tool in (ETCDCTL, OURS):
             peer = f"http://127.0.0.1:{cluster.members[0].peer_port + 10000}"
             outputs = []
             for words in (["member", "add", "newbie", peer], None):

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from pathlib import Path
+
+from cli import OURS, run
 
 import aio_etcd as etcd
 from aio_etcd.testing import EtcdCluster
 
 
 async def _run(server: EtcdCluster, *args: str, stdin: bytes = b"") -> tuple[int | None, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "aio_etcd", *args, env={**os.environ, "ETCDCTL_ENDPOINTS": server.url},
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), 120)
-    return proc.returncode, out.decode(), err.decode()
+    return await run(OURS, list(args), url=server.url, stdin=stdin, timeout=120)
 
 
 def _without_ttl(text: str) -> list[dict[str, object]]:

@@ -8,24 +8,20 @@ remaining TTL seconds, expiration times and JSON key order are set aside.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from cli import ETCDCTL, OURS, run
 
 import aio_etcd as etcd
-from aio_etcd.testing import EtcdCluster, find_etcd
+from aio_etcd.testing import EtcdCluster
 
 pytestmark = pytest.mark.timeout(60)
 
-ETCDCTL = str(Path(find_etcd()).parent / "etcdctl")
 P = "/cli"
 
 
@@ -91,18 +87,9 @@ def _normalise(text: str) -> list[Any]:
     return lines
 
 
-async def _run(command: list[str], url: str, stdin: bytes | None) -> tuple[int, list[Any], list[Any]]:
-    env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": url}
-    proc = await asyncio.create_subprocess_exec(
-        *command,
-        env=env,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), 30)
-    assert proc.returncode is not None
-    return proc.returncode, _normalise(out.decode()), _normalise(err.decode())
+async def _run(command: list[str], url: str, stdin: bytes | None) -> tuple[int | None, list[Any], list[Any]]:
+    code, out, err = await run(command, [], url=url, stdin=stdin or b"", timeout=30)
+    return code, _normalise(out), _normalise(err)
 
 
 @pytest.fixture
@@ -198,10 +185,10 @@ CASES = [
 async def test_same_as_etcdctl(etcd_server: EtcdCluster, client: etcd.Client, line: str) -> None:
     words = line.split()
     await _setup(client)
-    theirs = await _run([ETCDCTL, *words], etcd_server.url, None)
+    theirs = await _run([*ETCDCTL, *words], etcd_server.url, None)
     their_state = await _state(client)
     await _setup(client)
-    ours = await _run([sys.executable, "-m", "aio_etcd", *words], etcd_server.url, None)
+    ours = await _run([*OURS, *words], etcd_server.url, None)
     our_state = await _state(client)
     if words[0] == "ls" or (words[0] == "-o" and words[2] == "ls"):
         # etcd lists a directory in Go's map order unless sorting took effect.
@@ -229,10 +216,10 @@ def _sort_nodes(value: Any) -> Any:
 async def test_values_from_stdin_keep_their_newline(etcd_server: EtcdCluster, client: etcd.Client, line: str) -> None:
     words = line.split()
     await _setup(client)
-    theirs = await _run([ETCDCTL, *words], etcd_server.url, b"line one\nline two\n")
+    theirs = await _run([*ETCDCTL, *words], etcd_server.url, b"line one\nline two\n")
     their_state = await _state(client)
     await _setup(client)
-    ours = await _run([sys.executable, "-m", "aio_etcd", *words], etcd_server.url, b"line one\nline two\n")
+    ours = await _run([*OURS, *words], etcd_server.url, b"line one\nline two\n")
     assert ours == theirs
     assert await _state(client) == their_state
     assert any(value == "line one\nline two\n" for _, value, _, _ in their_state)

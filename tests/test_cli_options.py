@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from collections.abc import Iterator
 
 import pytest
-from test_cli_keys import ETCDCTL
+from cli import ETCDCTL, OURS, run
 
 import aio_etcd as etcd
 from aio_etcd._dev import _certificates
@@ -17,23 +15,8 @@ from aio_etcd.testing import EtcdCluster, free_port
 
 pytestmark = pytest.mark.timeout(120)
 
-OURS = [sys.executable, "-m", "aio_etcd"]
-
-
-async def _run(
-    tool: list[str], args: list[str], env: dict[str, str], stdin: bytes = b""
-) -> tuple[int | None, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *tool, *args, env={**os.environ, "ETCDCTL_API": "2", **env},
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
-    err_lines = [line for line in err.decode().splitlines() if not line.startswith("stty:")]
-    return proc.returncode, out.decode(), "\n".join(err_lines)
-
-
 async def _both(args: list[str], env: dict[str, str], stdin: bytes = b"") -> tuple[tuple[int | None, str, str], ...]:
-    return await _run([ETCDCTL], args, env, stdin), await _run(OURS, args, env, stdin)
+    return await run(ETCDCTL, args, env=env, stdin=stdin), await run(OURS, args, env=env, stdin=stdin)
 
 
 async def test_a_refused_connection_exits_2() -> None:
