@@ -120,28 +120,33 @@ async def test_dev_server_prints_how_to_reach_it_and_stops_on_sigterm(tmp_path: 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert proc.stdout is not None
-    lines: list[str] = []
-    while not lines or not lines[-1].startswith("Running"):
-        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
-        assert line, "the dev server ended before it was running"
-        lines.append(line)
-    exports = dict(line[len("export ") :].strip().split("=", 1) for line in lines if line.startswith("export"))
-    pid = int(lines[1].split("(pid ")[1].rstrip(")\n"))
-    assert exports["ETCDCTL_API"] == "2"
-    (url,) = exports["ETCDCTL_ENDPOINTS"].split(",")
-    user, password = exports["ETCDCTL_USERNAME"].split(":", 1)
-    host, port = url.removeprefix("https://").rsplit(":", 1)
-    tls = {"protocol": "https", "ca_cert": exports["ETCDCTL_CA_FILE"]}
-    cert = (exports["ETCDCTL_CERT_FILE"], exports["ETCDCTL_KEY_FILE"])
-    async with etcd.Client(host=host, port=int(port), cert=cert, username=user, password=password, **tls) as client:
-        await client.write("/dev/k", "v")
-        assert (await client.read("/dev/k")).value == "v"
-    async with etcd.Client(host=host, port=int(port), cert=cert, **tls) as anonymous:
-        assert await Auth(anonymous).is_enabled()
-    proc.send_signal(signal.SIGTERM)
-    rest, errors = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 0, errors
-    assert rest.decode().strip().endswith("etcd stopped")
-    assert not _alive(pid)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("Running"):
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+            assert line, "the dev server ended before it was running"
+            lines.append(line)
+        exports = dict(line[len("export ") :].strip().split("=", 1) for line in lines if line.startswith("export"))
+        pid = int(lines[1].split("(pid ")[1].rstrip(")\n"))
+        assert exports["ETCDCTL_API"] == "2"
+        (url,) = exports["ETCDCTL_ENDPOINTS"].split(",")
+        user, password = exports["ETCDCTL_USERNAME"].split(":", 1)
+        host, port = url.removeprefix("https://").rsplit(":", 1)
+        tls = {"protocol": "https", "ca_cert": exports["ETCDCTL_CA_FILE"]}
+        cert = (exports["ETCDCTL_CERT_FILE"], exports["ETCDCTL_KEY_FILE"])
+        async with etcd.Client(host=host, port=int(port), cert=cert, username=user, password=password, **tls) as client:
+            await client.write("/dev/k", "v")
+            assert (await client.read("/dev/k")).value == "v"
+        async with etcd.Client(host=host, port=int(port), cert=cert, **tls) as anonymous:
+            assert await Auth(anonymous).is_enabled()
+        proc.send_signal(signal.SIGTERM)
+        rest, errors = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, errors
+        assert rest.decode().strip().endswith("etcd stopped")
+        assert not _alive(pid)
+    finally:
+        if proc.returncode is None:  # the test failed half way: leave no dev server behind
+            proc.kill()
+            await proc.wait()
     assert (tmp_path / "data" / "cluster.json").exists()  # --data-dir keeps the data
