@@ -1,8 +1,8 @@
 """Real etcd processes for tests, examples and benchmarks.
 
 :class:`EtcdCluster` starts one or more etcd members on free loopback ports,
-each with a temporary data directory and the v2 API enabled, and waits until
-they are healthy::
+each with a temporary data directory and (unless ``v2=False``) the v2 API
+enabled, and waits until they are healthy::
 
     from aio_etcd.testing import EtcdCluster
 
@@ -228,6 +228,8 @@ class EtcdCluster:
     :param startup_timeout: seconds to wait for every member to be healthy.
     :param port: the client port of the first member (the others take the
         ports after it); free ports by default.
+    :param v2: serve etcd's v2 API (``--enable-v2=true``); ``False`` starts
+        members that serve only v3 (and its JSON gateway), as etcd 3.6 does.
     :param data_dir: keep the members' data here, and keep it after
         :meth:`stop`; a later cluster given the same directory starts from that
         data (with the same ports). By default a temporary directory, removed
@@ -247,6 +249,7 @@ class EtcdCluster:
         startup_timeout: float = 30.0,
         port: int | None = None,
         data_dir: str | os.PathLike[str] | None = None,
+        v2: bool = True,
     ) -> None:
         if size < 1:
             raise ValueError("a cluster has at least one member")
@@ -259,6 +262,7 @@ class EtcdCluster:
         self.fsync = fsync
         self.startup_timeout = startup_timeout
         self.first_port = port
+        self.v2 = v2
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.members: list[EtcdMember] = []
         self._root: Path | None = None
@@ -421,15 +425,22 @@ class EtcdCluster:
                 self._wait_healthy(member)
 
     def leader_index(self) -> int | None:
-        """The index of the member that leads now (from its ``/v2/stats/self``), if any."""
+        """The index of the member that leads now, if any (each member's own word on it:
+        ``/v2/stats/self``, or the v3 gateway's ``/v3/maintenance/status`` without v2)."""
         for index, member in enumerate(self.members):
             if not member.running:
                 continue
             try:
-                stats = self._get_json(member, "/v2/stats/self")
+                if self.v2:
+                    stats = self._get_json(member, "/v2/stats/self")
+                    leads = isinstance(stats, dict) and stats.get("state") == "StateLeader"
+                else:
+                    status = self._get_json(member, "/v3/maintenance/status", body=b"{}")
+                    header = status.get("header") if isinstance(status, dict) else None
+                    leads = isinstance(header, dict) and str(status.get("leader")) == str(header.get("member_id"))
             except (OSError, ValueError):
                 continue
-            if isinstance(stats, dict) and stats.get("state") == "StateLeader":
+            if leads:
                 return index
         return None
 
@@ -448,9 +459,10 @@ class EtcdCluster:
             "--initial-cluster", initial,
             "--initial-cluster-token", self._token,
             "--initial-cluster-state", "new" if new else "existing",
-            "--enable-v2=true",
             "--log-level", "warn",
         ]  # fmt: skip
+        if self.v2:
+            args.append("--enable-v2=true")
         if not self.fsync:
             args.append("--unsafe-no-fsync")
         if self.tls is not None:
@@ -488,14 +500,14 @@ class EtcdCluster:
         _LIVE.add(member.process)
         member._read_pid()
 
-    def _get_json(self, member: EtcdMember, path: str) -> Any:
+    def _get_json(self, member: EtcdMember, path: str, body: bytes | None = None) -> Any:
         context = None
         if self.tls is not None:
             cert, key, ca = self.tls
             context = ssl.create_default_context(cafile=ca)
             context.check_hostname = False  # the probe checks health, not names
             context.load_cert_chain(cert, key)
-        with urllib.request.urlopen(member.client_url + path, timeout=2, context=context) as resp:
+        with urllib.request.urlopen(member.client_url + path, data=body, timeout=2, context=context) as resp:
             return json.loads(resp.read())
 
     def _health(self, member: EtcdMember) -> bool:

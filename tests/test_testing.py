@@ -150,3 +150,20 @@ async def test_dev_server_prints_how_to_reach_it_and_stops_on_sigterm(tmp_path: 
             proc.kill()
             await proc.wait()
     assert (tmp_path / "data" / "cluster.json").exists()  # --data-dir keeps the data
+
+
+def test_a_cluster_without_the_v2_api() -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    with EtcdCluster(size=3, v2=False) as cluster:
+        assert cluster.leader_index() in (0, 1, 2)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(cluster.url + "/v2/keys/", timeout=5)
+        assert info.value.code == 404  # etcd's bare 404: no v2 here
+        info.value.close()
+        body = json.dumps({"key": "YQ==", "value": "Yg=="}).encode()  # a = b, base64 as the gateway wants
+        put = urllib.request.Request(cluster.url + "/v3/kv/put", data=body)
+        with urllib.request.urlopen(put, timeout=5) as resp:
+            assert "header" in json.loads(resp.read())
