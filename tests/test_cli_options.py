@@ -42,6 +42,10 @@ async def test_tls_options_and_variables(tls_server: tuple[EtcdCluster, tuple[st
     flags = ["--endpoints", cluster.url, "--ca-file", ca, "--cert-file", client, "--key-file", client_key]
     theirs, ours = await _both([*flags, "set", "/tls/k", "v"], {})
     assert ours == theirs == (0, "v\n", "")
+    # cluster-health asks each member alone: with the same TLS files.
+    theirs, ours = await _both([*flags, "cluster-health"], {})
+    assert ours == theirs
+    assert ours[1].endswith("cluster is healthy\n")
     variables = {"ETCDCTL_ENDPOINTS": cluster.url, "ETCDCTL_CA_FILE": ca, "ETCDCTL_CERT_FILE": client,
                  "ETCDCTL_KEY_FILE": client_key}
     theirs, ours = await _both(["-o", "extended", "get", "/tls/k"], variables)

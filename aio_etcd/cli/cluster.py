@@ -6,13 +6,14 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..client import Client
 from ..exceptions import EtcdConnectionFailed, EtcdException, EtcdOutcomeUnknown
 from .flags import parse_flags
 from .keys import EXIT_BAD_ARGS, Usage, _key, print_response
+from .options import client_for
 
 __all__ = ["cluster_health", "exec_watch", "member", "watch"]
 
@@ -146,14 +147,17 @@ async def _member(client: Client, argv: list[str]) -> int:
     return 0
 
 
-async def cluster_health(client: Client, argv: list[str], output: str) -> int:
+async def cluster_health(
+    client: Client, argv: list[str], output: str, *, connect: Callable[[str], Client] | None = None
+) -> int:
+    """Ask each member's ``/health`` through a client of that member alone (``connect(url)``)."""
     healthy_cluster = False
     for m in await _members(client):
         urls = m.get("clientURLs") or []
         for url in urls:
             try:
-                async with Client(host=_host(url), protocol=url.split("://", 1)[0], read_timeout=2) as one:
-                    health = await one.api_execute_json("/health", "GET")
+                async with (connect or _plain)(url) as one:
+                    health = await one.api_execute_json("/health", "GET", timeout=2)
             except Exception:
                 continue
             if isinstance(health, dict) and health.get("health") == "true":
@@ -168,7 +172,5 @@ async def cluster_health(client: Client, argv: list[str], output: str) -> int:
     return 0 if healthy_cluster else 5
 
 
-def _host(url: str) -> tuple[tuple[str, int], ...]:
-    netloc = url.split("://", 1)[1].split("/", 1)[0]
-    host, _, port = netloc.rpartition(":")
-    return ((host.strip("[]"), int(port)),)
+def _plain(url: str) -> Client:
+    return client_for(url, {})

@@ -8,8 +8,9 @@ import io
 import sys
 
 from .. import __version__
+from ..client import Client
 from . import auth, cluster, dump, keys, lock
-from .options import UsageError, add_global_options, make_client
+from .options import UsageError, add_global_options, client_for, client_options, make_client
 
 __all__ = ["main"]
 
@@ -80,7 +81,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _command(args: argparse.Namespace) -> int:
-    async with make_client(args) as client:
+    options = client_options(args)
+    async with make_client(args, options) as client:
         if args.command in keys.COMMANDS:
             return await keys.run_key_command(client, args.command, args.args, args.output)
+        if args.command == "cluster-health":  # it asks each member alone, with the same TLS files and credentials
+            def connect(url: str) -> Client:
+                return client_for(url, options)
+
+            return await keys.guarded(cluster.cluster_health(client, args.args, args.output, connect=connect))
         return await keys.guarded(_OTHERS[args.command](client, args.args, args.output))

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from ..client import Client
 from ..retry import RetryPolicy
 
-__all__ = ["add_global_options", "ask_password", "make_client"]
+__all__ = ["add_global_options", "ask_password", "client_for", "client_options", "make_client"]
 
 #: etcdctl v2's default endpoints.
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
@@ -59,13 +59,12 @@ class UsageError(Exception):
     """Options that cannot be used (the message says why)."""
 
 
-def make_client(args: argparse.Namespace, **extra: Any) -> Client:
-    """A :class:`Client` for the global options."""
+def client_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`Client` options the global options stand for (asks for a missing password, once)."""
     options: dict[str, Any] = {
         "read_timeout": args.total_timeout,
         "retry": RetryPolicy(attempt_timeout=args.attempt_timeout),
         "use_proxies": args.no_sync,
-        **extra,
     }
     if args.username:
         user, sep, password = args.username.partition(":")
@@ -76,12 +75,14 @@ def make_client(args: argparse.Namespace, **extra: Any) -> Client:
         options["ca_cert"] = args.ca_file
     if args.cert_file:
         options["cert"] = (args.cert_file, args.key_file) if args.key_file else args.cert_file
-    if args.discovery_srv:
-        scheme = "https" if args.ca_file or args.cert_file else "http"
-        return Client(srv_domain=args.discovery_srv, protocol=scheme, **options)
+    return options
+
+
+def client_for(endpoints: str, options: dict[str, Any]) -> Client:
+    """A :class:`Client` of comma-separated endpoint URLs, with ``options``."""
     hosts: list[tuple[str, int]] = []
     schemes = set()
-    for url in (part.strip() for part in args.endpoints.split(",") if part.strip()):
+    for url in (part.strip() for part in endpoints.split(",") if part.strip()):
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"not an endpoint URL: {url!r}")
@@ -92,3 +93,12 @@ def make_client(args: argparse.Namespace, **extra: Any) -> Client:
     if len(schemes) > 1:
         raise UsageError("the endpoints mix http and https")
     return Client(host=tuple(hosts), protocol=schemes.pop(), **options)
+
+
+def make_client(args: argparse.Namespace, options: dict[str, Any] | None = None) -> Client:
+    """A :class:`Client` for the global options."""
+    options = client_options(args) if options is None else options
+    if args.discovery_srv:
+        scheme = "https" if args.ca_file or args.cert_file else "http"
+        return Client(srv_domain=args.discovery_srv, protocol=scheme, **options)
+    return client_for(args.endpoints, options)
