@@ -12,7 +12,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import EtcdCompareFailed, EtcdEventIndexCleared, EtcdKeyNotFound
-from .keepalive import Refresher, TTLRanOut
 
 if TYPE_CHECKING:
     from .lock import Lock
@@ -103,18 +102,7 @@ async def _wait_for_change(
             if deadline is not None and now >= deadline:
                 return False
             if ttl is not None and interval is not None and next_refresh is not None and now >= next_refresh:
-                # Short attempts, repeated until the TTL runs out: a leader election
-                # must not cost a waiter its place in the queue.
-                expires_at = lock._expires_at if lock._expires_at is not None else now + ttl
-                refresher = Refresher(lock.client, key, ttl, expires_at, prev_value=lock.uuid)
-                try:
-                    alive = await refresher.refresh()
-                except TTLRanOut as exc:
-                    raise lock._lose(key, f"no refresh of its key {key} got through in time", gone=False) from exc
-                if not alive:
-                    raise lock._lose(key, f"its key {key} vanished while waiting", gone=True)
-                if lock._key == key:
-                    lock._expires_at = refresher.expires_at
+                await lock._refresh(key, ttl)  # short attempts: an election costs no place in the queue
                 next_refresh = loop.time() + interval
     finally:
         for task in watches:

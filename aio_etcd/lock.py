@@ -607,6 +607,27 @@ class Lock:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
+    async def _refresh(self, key: str, ttl: int) -> None:
+        """Refresh our key's TTL with short attempts until it gets through or the TTL runs out.
+
+        The holder's keep-alive and a waiter's refreshes both use it: a leader
+        election must cost neither the lock nor a place in the queue.
+
+        :raises EtcdLockExpired: the key is gone, or no refresh got through in time
+            (the loss is recorded, as by :meth:`_lose`).
+        """
+        now = asyncio.get_running_loop().time()
+        expires_at = self._expires_at if self._expires_at is not None else now + ttl
+        refresher = Refresher(self._client, key, ttl, expires_at, prev_value=self._uuid)
+        try:
+            alive = await refresher.refresh()
+        except TTLRanOut as exc:
+            raise self._lose(key, f"no refresh of its key {key} got through in time", gone=False) from exc
+        if not alive:
+            raise self._lose(key, f"its key {key} is gone", gone=True)
+        if self._key == key and self._key_ttl == ttl:
+            self._expires_at = refresher.expires_at
+
     async def _keepalive(self) -> None:
         """Refresh the held key until released, or until the lock is found lost.
 
@@ -627,14 +648,7 @@ class Lock:
             if self._client.closed:
                 self._lose(key, "its client was closed; the key expires with its TTL", gone=False)
                 return
-            refresher = Refresher(self._client, key, ttl, self._expires_at or expires_at, prev_value=self._uuid)
             try:
-                alive = await refresher.refresh()
-            except TTLRanOut:
-                self._lose(key, "no refresh got through before its TTL ran out", gone=False)
-                return
-            if not alive:
-                self._lose(key, f"the keep-alive found its key {key} gone", gone=True)
-                return
-            if self._key == key and self._key_ttl == ttl:
-                self._expires_at = refresher.expires_at
+                await self._refresh(key, ttl)
+            except EtcdLockExpired:
+                return  # _refresh recorded the loss
