@@ -70,17 +70,16 @@ def key_answer(resp: Response) -> EtcdResult:
     )
 
 
-def json_answer(resp: Response, kind: type[Any] = dict, *, needs: str | None = None) -> Any:
-    """The decoded JSON of a cluster-information answer: a ``kind`` holding ``needs``."""
+def json_answer(resp: Response, *, needs: str) -> dict[str, Any]:
+    """The decoded JSON of a cluster-information answer: an object holding ``needs``."""
     if resp.status >= 300:
         raise_error(resp)
     try:
         data = json.loads(resp.body)
     except ValueError:
         raise NotEtcd(resp, "an answer that is not JSON") from None
-    if not isinstance(data, kind) or (needs is not None and needs not in data):
-        shape = f"a JSON {kind.__name__}" + (f" with {needs!r}" if needs else "")
-        raise NotEtcd(resp, f"not {shape}")
+    if not isinstance(data, dict) or needs not in data:
+        raise NotEtcd(resp, f"not a JSON object with {needs!r}")
     return data
 
 

@@ -55,9 +55,9 @@ class ClusterCalls:
     def base_uri(self) -> str:
         raise NotImplementedError
 
-    async def _get_json(self, path: str, kind: type = dict, *, needs: str | None = None) -> Any:
+    async def _get_json(self, path: str, *, needs: str) -> dict[str, Any]:
         call = Call("GET", path, self._headers)
-        return await self._send(call, functools.partial(_answers.json_answer, kind=kind, needs=needs))
+        return await self._send(call, functools.partial(_answers.json_answer, needs=needs))
 
     async def machines(self) -> list[str]:
         """The client URLs of the cluster's members, as etcd lists them."""
