@@ -12,17 +12,19 @@ import asyncio
 import functools
 import json
 import logging
+import math
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
+from aiohttp.http_exceptions import LineTooLong
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .exceptions import EtcdException
 
-__all__ = ["AiohttpTransport", "Response", "Transport", "TransportFailure"]
+__all__ = ["AiohttpTransport", "LineStream", "Response", "Transport", "TransportFailure"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,47 @@ class Response:
             raise EtcdException(f"the server did not answer JSON: {self.describe()}") from exc
 
 
+#: The longest line a stream may send (a watch answer carrying many large
+#: values with their previous values can be tens of megabytes).
+MAX_LINE = 64 * 1024 * 1024
+
+
+class LineStream(Response):
+    """A 200 answer that goes on line by line (etcd v3's watches and observes).
+
+    :attr:`body` holds the first line; :meth:`next_line` reads the ones after
+    it. :meth:`close` drops the connection, which is how the gateway is told
+    to stop (HTTP/1.1 has no other way).
+    """
+
+    __slots__ = ("_reader", "_release")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        url: str,
+        reader: Callable[[], Awaitable[bytes]],
+        release: Callable[[], None],
+    ) -> None:
+        super().__init__(status, headers, body, url)
+        self._reader = reader
+        self._release = release
+
+    async def next_line(self) -> bytes:
+        """The next line, without its newline; ``b""`` when the answer ended.
+
+        :raises TransportFailure: the connection broke, or the answer ended
+            in the middle of a line.
+        """
+        return await self._reader()
+
+    def close(self) -> None:
+        """Drop the connection (safe to call twice)."""
+        self._release()
+
+
 class TransportFailure(Exception):
     """The exchange failed below HTTP.
 
@@ -147,6 +190,26 @@ class Transport(Protocol):
         """
         ...
 
+    async def open_lines(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        foreign: bool = False,
+    ) -> Response:
+        """Send a request whose answer is a stream of lines, and read up to its first line.
+
+        A 200 answer is a :class:`LineStream` (its caller closes it); any
+        other is read whole. Streams never use the ordinary connections.
+
+        :param timeout: seconds for connecting and the first line (``None``: no limit).
+        :raises TransportFailure: the exchange failed below HTTP.
+        """
+        ...
+
     async def close(self) -> None:
         """Release every connection. Safe to call twice."""
         ...
@@ -164,6 +227,8 @@ _CONNECT: dict[float | None, aiohttp.ClientTimeout] = {}
 
 
 def _timeout(seconds: float | None, stream: bool) -> aiohttp.ClientTimeout:
+    if seconds is not None and math.isinf(seconds):
+        seconds = None
     cache = _CONNECT if stream else _TOTAL
     timeout = cache.get(seconds)
     if timeout is None:
@@ -174,6 +239,42 @@ def _timeout(seconds: float | None, stream: bool) -> aiohttp.ClientTimeout:
         if len(cache) < 256:  # the policy's values; what is left of a deadline varies
             cache[seconds] = timeout
     return timeout
+
+
+#: Streams have no time limit of their own: their callers watch them.
+_STREAM = aiohttp.ClientTimeout(total=None)
+
+
+def _failure(exc: BaseException, url: str, session: aiohttp.ClientSession, headers: Any) -> Exception:
+    """The :class:`TransportFailure` (or closed-client error) an aiohttp failure stands for."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # Includes certificate and DNS failures: nothing was sent.
+        return TransportFailure(url, exc, sent=False)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return TransportFailure(url, exc, sent=False, timed_out=True)
+    if isinstance(exc, asyncio.TimeoutError):
+        return TransportFailure(url, exc, sent=True, timed_out=True, headers=headers)
+    if session.closed:  # aiohttp refuses requests on a closed session with a RuntimeError
+        return EtcdException("the client was closed while the request was under way")
+    if isinstance(exc, RuntimeError):
+        raise exc
+    return TransportFailure(url, exc, sent=True, headers=headers)
+
+
+async def _read_line(resp: aiohttp.ClientResponse, url: str) -> bytes:
+    """The next line of a streamed answer (see :meth:`LineStream.next_line`)."""
+    try:
+        line = await resp.content.readuntil(b"\n", max_size=MAX_LINE)
+    except LineTooLong as exc:
+        raise EtcdException(f"{url} sent a line longer than {MAX_LINE} bytes") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise TransportFailure(url, exc, sent=True, headers=resp.headers) from exc
+    if line.endswith(b"\n"):
+        return line[:-1]
+    if line:
+        cut = aiohttp.ClientPayloadError(f"the answer ended in the middle of a line ({len(line)} bytes)")
+        raise TransportFailure(url, cut, sent=True, headers=resp.headers)
+    return b""
 
 
 class AiohttpTransport:
@@ -280,20 +381,54 @@ class AiohttpTransport:
                 headers_seen = resp.headers
                 data = await resp.read()
                 return Response(resp.status, resp.headers, data, url)
-        except aiohttp.ClientConnectorError as exc:
-            # Includes certificate and DNS failures: nothing was sent.
-            raise TransportFailure(url, exc, sent=False) from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
-        except asyncio.TimeoutError as exc:
-            raise TransportFailure(url, exc, sent=True, timed_out=True, headers=headers_seen) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            if session.closed:
-                raise EtcdException("the client was closed while the request was under way") from exc
-            raise TransportFailure(url, exc, sent=True, headers=headers_seen) from exc
-        except RuntimeError as exc:
-            if session.closed:  # aiohttp refuses requests on a closed session with a RuntimeError
-                raise EtcdException("the client was closed while the request was under way") from exc
+        except (aiohttp.ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:
+            raise _failure(exc, url, session, headers_seen) from exc
+
+    async def open_lines(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        foreign: bool = False,
+    ) -> Response:
+        session = self._watch_session
+        if session is None:
+            self._open()
+            session = self._watch_session
+            assert session is not None
+        resp: aiohttp.ClientResponse | None = None
+
+        async def first_line() -> Response:
+            nonlocal resp
+            resp = await session.request(
+                method,
+                _url(url),
+                data=body,
+                headers=headers,
+                timeout=_STREAM,
+                allow_redirects=False,
+                ssl=self._bare_ssl if foreign else True,
+            )
+            if resp.status != 200:
+                data = await resp.read()
+                resp.release()
+                return Response(resp.status, resp.headers, data, url)
+            line = await _read_line(resp, url)
+            reader = functools.partial(_read_line, resp, url)
+            return LineStream(resp.status, resp.headers, line, url, reader, resp.close)
+
+        try:
+            if timeout is None or math.isinf(timeout):
+                return await first_line()
+            return await asyncio.wait_for(first_line(), timeout)
+        except BaseException as exc:
+            if resp is not None:
+                resp.close()
+            if isinstance(exc, (aiohttp.ClientError, OSError, RuntimeError, asyncio.TimeoutError)):
+                raise _failure(exc, url, session, resp.headers if resp is not None else None) from exc
             raise
 
     async def close(self) -> None:

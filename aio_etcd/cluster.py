@@ -70,8 +70,8 @@ class NotEtcd(EtcdException):
     :class:`~aio_etcd.EtcdException` with this message.
     """
 
-    def __init__(self, resp: Response, what: str) -> None:
-        super().__init__(f"{resp.url} did not answer as an etcd v2 member ({what}): {resp.describe()}")
+    def __init__(self, resp: Response, what: str, api: str = "v2") -> None:
+        super().__init__(f"{resp.url} did not answer as an etcd {api} member ({what}): {resp.describe()}")
         self.response = resp
 
 
@@ -82,9 +82,12 @@ class Call:
     :param key: the key it is about, for error messages.
     :param resume: for watches: told of each failure, it may rewrite
         :attr:`path` so that the next member starts where this one stopped.
+    :param lines: the answer is a stream of lines (v3 watches, observes):
+        the attempt ends with the first line, and the result holds the
+        open :class:`~aio_etcd._http.LineStream`.
     """
 
-    __slots__ = ("method", "path", "body", "headers", "rule", "stream", "op", "key", "resume")
+    __slots__ = ("method", "path", "body", "headers", "rule", "stream", "op", "key", "resume", "lines")
 
     def __init__(
         self,
@@ -98,6 +101,7 @@ class Call:
         op: str = "",
         key: str | None = None,
         resume: Callable[[TransportFailure], None] | None = None,
+        lines: bool = False,
     ) -> None:
         self.method = method
         self.path = path
@@ -108,6 +112,7 @@ class Call:
         self.op = op
         self.key = key
         self.resume = resume
+        self.lines = lines
 
     def __str__(self) -> str:
         what = self.op or f"{self.method} {self.path.split('?', 1)[0]}"
@@ -210,6 +215,22 @@ def etcd_error(resp: Response, payload: Mapping[str, Any] | None) -> EtcdExcepti
     return EtcdException(f"unexpected answer: {resp.describe()}", dict(payload) if payload else None)
 
 
+#: What :class:`Cluster` asks of an error answer (status 400 and above):
+#: ``None`` when it is the caller's to see, else the error and whether the
+#: request certainly was not applied (so even an unsafe request may go on).
+Classifier = Callable[[Response], "tuple[EtcdException, bool] | None"]
+
+
+def v2_transient(resp: Response) -> tuple[EtcdException, bool] | None:
+    """The v2 :data:`Classifier`: :func:`~aio_etcd.retry.transient` answers are worth another attempt."""
+    if resp.status < 500 and b"during rolling upgrades" not in resp.body:
+        return None
+    payload = resp.json_object()
+    if not transient(resp.status, payload, resp.body):
+        return None
+    return etcd_error(resp, payload), not_applied(payload)
+
+
 class Cluster:
     """The members a client may talk to, the member it is pinned to, and the attempt loop.
 
@@ -224,6 +245,10 @@ class Cluster:
         at once; more wait their turn, first come first served.
     :param refresh_headers: headers for the background member-list request
         (the credentials).
+    :param classify: which error answers are worth another attempt (v2's
+        rules by default).
+    :param members_call: makes the request that lists the members, instead
+        of a ``GET`` of ``machines_path``; ``parse_members`` reads its answer.
     """
 
     def __init__(
@@ -237,6 +262,9 @@ class Cluster:
         machines_path: str = "/v2/machines",
         per_member: int = 10,
         refresh_headers: Mapping[str, str] | None = None,
+        classify: Classifier = v2_transient,
+        members_call: Callable[[], Call] | None = None,
+        parse_members: Callable[[Response], list[str]] = parse_machines,
     ) -> None:
         if not members:
             raise ValueError("a cluster needs at least one member")
@@ -249,6 +277,9 @@ class Cluster:
         self.cluster_id = expected_cluster_id
         self.per_member = per_member
         self.refresh_headers = dict(refresh_headers or {})
+        self.classify = classify
+        self.members_call = members_call
+        self.parse_members = parse_members
         self._pinned = 0
         self._learned = False
         self._slots: dict[str, _Slots] = {}
@@ -268,6 +299,11 @@ class Cluster:
         self.members = list(members)
         self._pinned = self.members.index(current) if current in self.members else 0
         self._learned = False
+
+    def avoid(self, base: str) -> None:
+        """Stop preferring ``base`` (a member a stream found dead or frozen): pin the next one."""
+        if self.allow_reconnect and self.current == base and len(self.members) > 1:
+            self._pinned = (self._pinned + 1) % len(self.members)
 
     def _pin(self, base: str) -> None:
         with contextlib.suppress(ValueError):  # the list changed while the request ran
@@ -326,7 +362,11 @@ class Cluster:
             made += 1
             try:
                 # One attempt: a slot (watches take none), the exchange, redirects.
-                if call.stream:
+                if call.lines:
+                    resp = await transport.open_lines(
+                        call.method, base + call.path, body=call.body, headers=call.headers, timeout=budget
+                    )
+                elif call.stream:
                     resp = await transport.exchange(
                         call.method, base + call.path, body=call.body, headers=call.headers, timeout=budget, stream=True
                     )
@@ -366,13 +406,13 @@ class Cluster:
                     continue
             else:
                 failed: EtcdException | None = None
-                if resp.status >= 500 or (resp.status >= 400 and b"during rolling upgrades" in resp.body):
-                    payload = resp.json_object()
-                    if transient(resp.status, payload, resp.body):
-                        failed = etcd_error(resp, payload)
+                if resp.status >= 400:
+                    verdict = self.classify(resp)
+                    if verdict is not None:
+                        failed, certainly_not = verdict
                         last, last_base = failed, base
                         log.debug("%s: %s answered %s", call, base, failed)
-                        if not not_applied(payload):
+                        if not certainly_not:
                             if not call.rule.safe:
                                 raise self._unknown(call, base, failed, failed) from failed
                             uncertain = True
@@ -495,10 +535,13 @@ class Cluster:
 
     async def _refresh_members(self, transport: Transport, policy: RetryPolicy) -> None:
         """Learn members the caller did not list (in the background; failures are logged)."""
-        call = Call("GET", self.machines_path, self.refresh_headers, op="member list")
+        if self.members_call is not None:
+            call = self.members_call()
+        else:
+            call = Call("GET", self.machines_path, self.refresh_headers, op="member list")
         try:
             advertised = await self.request(
-                transport, call, parse_machines, policy, deadline=policy.attempt_timeout * 2, attempts=2
+                transport, call, self.parse_members, policy, deadline=policy.attempt_timeout * 2, attempts=2
             )
         except Exception as exc:  # never an error in anybody's call: the list stays as it was
             log.debug("could not refresh the member list: %s", exc)
@@ -512,13 +555,16 @@ class Cluster:
 
     def _check_cluster_id(self, resp: Response) -> None:
         seen = resp.headers.get("X-Etcd-Cluster-Id")
-        if not seen:
-            return
+        if seen:
+            self.guard_cluster_id(seen, resp.url)
+
+    def guard_cluster_id(self, seen: str, url: str) -> None:
+        """Learn the cluster id ``seen`` in an answer from ``url``, or refuse it if it is another one."""
         if self.cluster_id is None:
             self.cluster_id = seen
         elif seen != self.cluster_id:
             raise EtcdClusterIdChanged(
-                f"{resp.url} belongs to cluster {seen}, the client talks to cluster {self.cluster_id}"
+                f"{url} belongs to cluster {seen}, the client talks to cluster {self.cluster_id}"
             )
 
     # -- errors ---------------------------------------------------------------------------------

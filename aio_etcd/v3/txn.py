@@ -1,0 +1,330 @@
+"""Transactions: comparisons and operations, written as Python expressions.
+
+::
+
+    from aio_etcd.v3 import txn as T
+
+    await (etcd.txn()
+           .if_(T.value("/a") == b"1", T.version("/b") > 0, T.create("/c") == 0, T.mod("/d") < rev)
+           .then(T.put("/a", b"2"), T.get("/b"), T.delete("/tmp/", prefix=True))
+           .else_(T.get("/a"))
+           .commit())
+
+A comparison is a target of a key (:func:`value`, :func:`version`,
+:func:`create`, :func:`mod`, :func:`lease`) compared with ``==``, ``!=``,
+``<`` or ``>``. The operations are :func:`put`, :func:`get`, :func:`delete`
+and :func:`txn` (a nested transaction). etcd allows 128 operations per
+transaction and at most one write per key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .results import TxnResult, b64, to_bytes
+
+__all__ = ["Compare", "Op", "Txn", "create", "delete", "get", "lease", "mod", "put", "txn", "value", "version"]
+
+
+def key_range(key: str | bytes, prefix: bool = False, range_end: str | bytes | None = None) -> dict[str, str]:
+    """The ``key``/``range_end`` fields of a request (base64)."""
+    raw = to_bytes(key)
+    fields = {"key": b64(raw)}
+    if prefix:
+        if range_end is not None:
+            raise ValueError("give prefix=True or range_end, not both")
+        fields["range_end"] = b64(prefix_end(raw))
+    elif range_end is not None:
+        fields["range_end"] = b64(to_bytes(range_end, "range_end"))
+    return fields
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The first key after every key that starts with ``prefix`` (``b"\\0"``: no end)."""
+    end = bytearray(prefix)
+    while end:
+        if end[-1] < 0xFF:
+            end[-1] += 1
+            return bytes(end)
+        end.pop()
+    return b"\0"  # every key from `prefix` on: the empty prefix, or all 0xff
+
+
+class Compare:
+    """One comparison of a transaction's ``if_`` (made by ``T.value(key) == ...`` and the like)."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.fields = fields
+
+    def __repr__(self) -> str:
+        return f"<Compare {self.fields}>"
+
+
+_RESULTS = {"==": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", ">": "GREATER"}
+
+
+class _Target:
+    """A key's value, version, create or mod revision, or lease, waiting for a comparison."""
+
+    __slots__ = ("_fields", "_target", "_field")
+
+    def __init__(self, key: str | bytes, target: str, field: str, prefix: bool, range_end: str | bytes | None) -> None:
+        self._fields = key_range(key, prefix, range_end)
+        self._target = target
+        self._field = field
+
+    def _compare(self, op: str, other: object) -> Compare:
+        if self._target == "VALUE":
+            operand: Any = b64(to_bytes(other, "a value"))  # type: ignore[arg-type]
+        else:
+            if isinstance(other, bool) or not isinstance(other, int):
+                raise TypeError(f"a {self._field} compares with an int, not {type(other).__name__}")
+            operand = str(other)
+        return Compare({**self._fields, "target": self._target, "result": _RESULTS[op], self._field: operand})
+
+    def __eq__(self, other: object) -> Compare:  # type: ignore[override]
+        return self._compare("==", other)
+
+    def __ne__(self, other: object) -> Compare:  # type: ignore[override]
+        return self._compare("!=", other)
+
+    def __lt__(self, other: object) -> Compare:
+        return self._compare("<", other)
+
+    def __gt__(self, other: object) -> Compare:
+        return self._compare(">", other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def value(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
+    """The key's value (compare with ``bytes`` or ``str``)."""
+    return _Target(key, "VALUE", "value", prefix, range_end)
+
+
+def version(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
+    """The key's version (0: the key does not exist)."""
+    return _Target(key, "VERSION", "version", prefix, range_end)
+
+
+def create(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
+    """The revision that created the key (0: the key does not exist)."""
+    return _Target(key, "CREATE", "create_revision", prefix, range_end)
+
+
+def mod(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
+    """The revision of the key's last change (0: the key does not exist)."""
+    return _Target(key, "MOD", "mod_revision", prefix, range_end)
+
+
+def lease(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
+    """The id of the key's lease (0: none)."""
+    return _Target(key, "LEASE", "lease", prefix, range_end)
+
+
+class Op:
+    """One operation of a transaction branch; :attr:`writes` tells a change from a read."""
+
+    __slots__ = ("fields", "writes")
+
+    def __init__(self, fields: dict[str, Any], writes: bool) -> None:
+        self.fields = fields
+        self.writes = writes
+
+    def __repr__(self) -> str:
+        return f"<Op {self.fields}>"
+
+
+def lease_id(lease: Any) -> int:
+    """A lease given as its id or as an object with an ``id`` (a :class:`~aio_etcd.v3.Lease`)."""
+    if lease is None:
+        return 0
+    found = lease if isinstance(lease, int) and not isinstance(lease, bool) else getattr(lease, "id", None)
+    if not isinstance(found, int):
+        raise TypeError(f"a lease is a Lease or an int id, not {type(lease).__name__}")
+    return found
+
+
+def put_request(
+    key: str | bytes,
+    value: str | bytes,
+    *,
+    lease: Any = None,
+    prev_kv: bool = False,
+    ignore_value: bool = False,
+    ignore_lease: bool = False,
+) -> dict[str, Any]:
+    """The body of a put."""
+    fields: dict[str, Any] = {"key": b64(to_bytes(key))}
+    if not ignore_value:
+        fields["value"] = b64(to_bytes(value, "a value"))
+    elif value not in (b"", ""):
+        raise ValueError("ignore_value=True keeps the value: give no value (b'')")
+    lid = lease_id(lease)
+    if lid:
+        fields["lease"] = str(lid)
+    if prev_kv:
+        fields["prev_kv"] = True
+    if ignore_value:
+        fields["ignore_value"] = True
+    if ignore_lease:
+        fields["ignore_lease"] = True
+    return fields
+
+
+_SORT_TARGETS = {"key": "KEY", "version": "VERSION", "create": "CREATE", "mod": "MOD", "value": "VALUE"}
+_SORT_ORDERS = {"asc": "ASCEND", "desc": "DESCEND", "ascend": "ASCEND", "descend": "DESCEND"}
+
+
+def range_request(
+    key: str | bytes,
+    *,
+    prefix: bool = False,
+    range_end: str | bytes | None = None,
+    limit: int = 0,
+    revision: int = 0,
+    sort: tuple[str, str] | None = None,
+    keys_only: bool = False,
+    count_only: bool = False,
+    serializable: bool = False,
+) -> dict[str, Any]:
+    """The body of a range."""
+    fields: dict[str, Any] = key_range(key, prefix, range_end)
+    if limit:
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        fields["limit"] = str(limit)
+    if revision:
+        fields["revision"] = str(revision)
+    if sort is not None:
+        target, order = sort
+        try:
+            fields["sort_target"] = _SORT_TARGETS[target.lower()]
+            fields["sort_order"] = _SORT_ORDERS[order.lower()]
+        except KeyError:
+            raise ValueError(
+                f"sort is (target, order): target one of {sorted(_SORT_TARGETS)}, order 'asc' or 'desc'; not {sort!r}"
+            ) from None
+    if keys_only:
+        fields["keys_only"] = True
+    if count_only:
+        fields["count_only"] = True
+    if serializable:
+        fields["serializable"] = True
+    return fields
+
+
+def delete_request(
+    key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None, prev_kv: bool = False
+) -> dict[str, Any]:
+    """The body of a delete."""
+    fields: dict[str, Any] = key_range(key, prefix, range_end)
+    if prev_kv:
+        fields["prev_kv"] = True
+    return fields
+
+
+def put(key: str | bytes, value: str | bytes, *, lease: Any = None, prev_kv: bool = False) -> Op:
+    """Put ``value`` at ``key`` (with a lease, as a :class:`~aio_etcd.v3.Client.put`)."""
+    return Op({"request_put": put_request(key, value, lease=lease, prev_kv=prev_kv)}, True)
+
+
+def get(
+    key: str | bytes,
+    *,
+    prefix: bool = False,
+    range_end: str | bytes | None = None,
+    limit: int = 0,
+    keys_only: bool = False,
+    count_only: bool = False,
+    sort: tuple[str, str] | None = None,
+) -> Op:
+    """Read a key or range (its response is a :class:`~aio_etcd.v3.Range`)."""
+    fields = range_request(
+        key, prefix=prefix, range_end=range_end, limit=limit, keys_only=keys_only, count_only=count_only, sort=sort
+    )
+    return Op({"request_range": fields}, False)
+
+
+def delete(
+    key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None, prev_kv: bool = False
+) -> Op:
+    """Delete a key or range."""
+    return Op({"request_delete_range": delete_request(key, prefix=prefix, range_end=range_end, prev_kv=prev_kv)}, True)
+
+
+class Txn:
+    """A transaction being built: ``if_(...)``, ``then(...)``, ``else_(...)``, then :meth:`commit`.
+
+    Made by :meth:`aio_etcd.v3.Client.txn`; without a client (``T.txn()``) it
+    is an operation to nest in another transaction.
+    """
+
+    def __init__(self, commit: Callable[[Txn], Awaitable[TxnResult]] | None = None) -> None:
+        self._commit = commit
+        self.compares: list[Compare] = []
+        self.success: list[Op] = []
+        self.failure: list[Op] = []
+
+    def if_(self, *compares: Compare) -> Txn:
+        """Add comparisons; the ``then`` branch runs when all of them hold."""
+        for compare in compares:
+            if not isinstance(compare, Compare):
+                raise TypeError(f"if_() takes comparisons such as T.value(key) == b'x', not {compare!r}")
+        self.compares.extend(compares)
+        return self
+
+    def then(self, *ops: Op | Txn) -> Txn:
+        """Add operations to run when the comparisons hold."""
+        self.success.extend(_ops(ops))
+        return self
+
+    def else_(self, *ops: Op | Txn) -> Txn:
+        """Add operations to run when a comparison fails."""
+        self.failure.extend(_ops(ops))
+        return self
+
+    @property
+    def writes(self) -> bool:
+        """Whether either branch changes anything (then the transaction is never sent twice)."""
+        return any(op.writes for op in self.success) or any(op.writes for op in self.failure)
+
+    def request(self) -> dict[str, Any]:
+        """The body of the transaction."""
+        fields: dict[str, Any] = {}
+        if self.compares:
+            fields["compare"] = [c.fields for c in self.compares]
+        if self.success:
+            fields["success"] = [op.fields for op in self.success]
+        if self.failure:
+            fields["failure"] = [op.fields for op in self.failure]
+        return fields
+
+    async def commit(self) -> TxnResult:
+        """Send the transaction."""
+        if self._commit is None:
+            raise TypeError("this transaction has no client: use client.txn() to build one to commit")
+        return await self._commit(self)
+
+    def __repr__(self) -> str:
+        return f"<Txn {len(self.compares)} compares, {len(self.success)} then, {len(self.failure)} else>"
+
+
+def _ops(ops: tuple[Op | Txn, ...]) -> list[Op]:
+    out = []
+    for op in ops:
+        if isinstance(op, Txn):
+            out.append(Op({"request_txn": op.request()}, op.writes))
+        elif isinstance(op, Op):
+            out.append(op)
+        else:
+            raise TypeError(f"then()/else_() take T.put/T.get/T.delete/T.txn operations, not {op!r}")
+    return out
+
+
+def txn() -> Txn:
+    """A transaction to nest inside another (``T.txn().if_(...).then(...)``)."""
+    return Txn()

@@ -1,0 +1,373 @@
+"""v3 watches over the gateway's streaming ``/v3/watch``, resumed without loss or repeats.
+
+One watch is one HTTP stream (on the connections kept for streams, never the
+ordinary ones). Over HTTP/1.1 the gateway cannot be told to cancel a watch,
+so leaving the watch closes its connection, which etcd sees at once.
+
+A watch is moved to another member, starting at the revision after the last
+event it delivered, when its stream breaks, when etcd ends it for lack of a
+leader (the watch asks for one: ``Grpc-Metadata-hasleader``), or when its
+member does not answer a probe: every ``watch_probe_interval`` seconds, the
+members under watches silent that long are asked for their status; one that
+does not answer in an attempt's time, or has no leader, loses its watches to
+another member. A frozen member (stopped, or cut off) sends nothing and
+breaks nothing, so only such a probe can tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .._http import LineStream, Response, TransportFailure
+from ..cluster import Call, NotEtcd
+from ..exceptions import EtcdException
+from .errors import (
+    EtcdServerError,
+    EtcdWatchCanceled,
+    EtcdWatchCompacted,
+    error_from,
+    is_transient,
+)
+from .results import Event, revision_of
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["Probes", "Watch"]
+
+log = logging.getLogger(__name__)
+
+_FILTERS = {"noput": "NOPUT", "nodelete": "NODELETE"}
+
+
+class _Resume(Exception):
+    """The stream is gone; open it again elsewhere."""
+
+
+class Watch:
+    """A watch: ``async with client.watch(...) as events: async for event in events``.
+
+    :attr:`revision` is the progress: every change up to it has been
+    delivered (or filtered out).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        fields: dict[str, str],
+        *,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        filters: Iterable[str] = (),
+        progress_notify: bool = False,
+    ) -> None:
+        request: dict[str, Any] = dict(fields)
+        if prev_kv:
+            request["prev_kv"] = True
+        if progress_notify:
+            request["progress_notify"] = True
+        wanted = []
+        for name in filters:
+            if name.lower() not in _FILTERS:
+                raise ValueError(f"watch filters are 'noput' and 'nodelete', not {name!r}")
+            wanted.append(_FILTERS[name.lower()])
+        if wanted:
+            request["filters"] = sorted(set(wanted))
+        if start_revision < 0:
+            raise ValueError("start_revision must not be negative")
+        self._client = client
+        self._request = request
+        self._next = start_revision
+        self._stream: LineStream | None = None
+        self._base = ""
+        self._pending: collections.deque[Event] = collections.deque()
+        self._closed = False
+        self._aborted: str | None = None
+        self._reauthenticated = False
+        #: Loop time of the last line from the member (for the freeze probe).
+        self.last_line = 0.0
+        #: How many times the watch moved to another stream.
+        self.resumes = 0
+
+    @property
+    def revision(self) -> int:
+        """Every change up to this revision has been delivered."""
+        return max(self._next - 1, 0)
+
+    @property
+    def member(self) -> str:
+        """The member the watch streams from now."""
+        return self._base
+
+    async def __aenter__(self) -> Watch:
+        await self._open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the watch (its connection is closed at once). Safe to call twice."""
+        self._closed = True
+        self._drop()
+
+    def _drop(self) -> None:
+        self._client._probes.discard(self)
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+
+    def abort(self, reason: str) -> None:
+        """Give up the current stream (the probe found its member dead); the watch moves on."""
+        self._aborted = reason
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+
+    def __aiter__(self) -> Watch:
+        return self
+
+    async def __anext__(self) -> Event:
+        while not self._pending:
+            if self._closed:
+                raise StopAsyncIteration
+            if self._stream is None:
+                raise EtcdException("use the watch as `async with client.watch(...) as events`")
+            try:
+                await self._read()
+            except _Resume as why:
+                if self._closed:
+                    raise StopAsyncIteration from None
+                await self._resume(str(why))
+        return self._pending.popleft()
+
+    # -- opening ------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        client = self._client
+        while True:
+            request = dict(self._request)
+            if self._next:
+                request["start_revision"] = str(self._next)
+            headers = {**client.headers, "Grpc-Metadata-hasleader": "true"}
+            token = headers.get("Authorization")
+            call = Call(
+                "POST",
+                "/v3/watch",
+                headers,
+                body=json.dumps({"create_request": request}).encode(),
+                lines=True,
+                op="watch",
+                key=_key_text(request),
+            )
+            try:
+                await client._send(call, self._created)
+            except EtcdWatchCanceled as exc:
+                if "permission denied" in exc.reason and self._may_reauthenticate():
+                    await client._authenticate(token)
+                    continue
+                raise
+            except EtcdServerError as exc:
+                if client.stale_token(exc) and self._may_reauthenticate():
+                    await client._authenticate(token)
+                    continue
+                raise
+            self._aborted = None
+            client._probes.add(self)
+            return
+
+    def _may_reauthenticate(self) -> bool:
+        """Once per watch, with credentials: a stale token cancels a watch in the words of a real denial."""
+        if self._client._username is None or self._reauthenticated:
+            return False
+        self._reauthenticated = True
+        return True
+
+    def _created(self, resp: Response) -> LineStream:
+        """The first line of a watch stream: ``created`` (the watch is established) or why not."""
+        if not isinstance(resp, LineStream):
+            self._client._check(resp)  # raises the error it holds
+            raise NotEtcd(resp, "a watch answer that is not a stream", "v3")
+        try:
+            result = self._result(resp.body, resp)
+            if not result.get("created"):
+                raise NotEtcd(resp, "the first line of a watch is not 'created'", "v3")
+            header = result.get("header") or {}
+            seen = header.get("cluster_id")
+            if seen is not None and seen != self._client._cluster.cluster_id:
+                self._client._cluster.guard_cluster_id(seen, resp.url)
+            if result.get("canceled"):
+                self._canceled(result)
+            if not self._next:
+                self._next = revision_of(result) + 1
+        except BaseException:
+            resp.close()
+            raise
+        self._stream = resp
+        self._base = resp.url[: -len("/v3/watch")]
+        self.last_line = asyncio.get_running_loop().time()
+        return resp
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _result(self, line: bytes, resp: Response | None = None) -> dict[str, Any]:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            if resp is not None:
+                raise NotEtcd(resp, "a watch line that is not JSON", "v3")
+            raise _Resume(f"{self._base} sent a watch line that is not JSON: {line[:200]!r}")
+        result = message.get("result")
+        if isinstance(result, dict):
+            return result
+        error = message.get("error")
+        if isinstance(error, dict):
+            exc = error_from(error, None, f"watch at {self._base or (resp.url if resp else '')}")
+            if exc is None:
+                raise EtcdException(f"the watch ended with an error etcd did not explain: {error!r}")
+            if is_transient(exc)[0]:
+                raise _Resume(str(exc))
+            raise exc
+        raise _Resume(f"{self._base} sent a watch line that is neither result nor error: {line[:200]!r}")
+
+    def _canceled(self, result: dict[str, Any]) -> None:
+        compacted = int(result.get("compact_revision") or 0)
+        where = f"watch of {_key_text(self._request)!r} at {self._base or 'a member'}"
+        if compacted:
+            raise EtcdWatchCompacted(
+                f"{where}: revision {self._next} was compacted; the oldest kept is {compacted}", compacted
+            )
+        reason = str(result.get("cancel_reason") or "")
+        raise EtcdWatchCanceled(f"{where} was canceled by the server: {reason or 'no reason given'}", reason)
+
+    async def _read(self) -> None:
+        """Read lines until one holds events (put in ``_pending``); raise ``_Resume`` when the stream is gone."""
+        stream = self._stream
+        assert stream is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                line = await stream.next_line()
+            except TransportFailure as exc:
+                raise _Resume(self._aborted or str(exc)) from exc
+            if not line:
+                raise _Resume(self._aborted or f"{self._base} ended the watch stream")
+            self.last_line = loop.time()
+            result = self._result(line)
+            if result.get("canceled"):
+                if "permission denied" in str(result.get("cancel_reason")) and self._may_reauthenticate():
+                    await self._client._authenticate(self._client.headers.get("Authorization"))
+                    raise _Resume("the token was refused; renewed it")
+                self._canceled(result)
+            events = result.get("events")
+            if events:
+                next_revision = self._next
+                for raw in events:
+                    event = Event(raw)
+                    revision = event.mod_revision
+                    if revision >= self._next:  # older ones were delivered before a resume
+                        self._pending.append(event)
+                        next_revision = revision + 1
+                self._next = next_revision
+                if self._pending:
+                    return
+            elif not result.get("created"):  # a progress report: nothing up to its revision is missing
+                self._next = max(self._next, revision_of(result) + 1)
+
+    async def _resume(self, why: str) -> None:
+        base = self._base
+        self._drop()
+        self.resumes += 1
+        log.info("watch of %r: %s; resuming at revision %d", _key_text(self._request), why, self._next)
+        self._client._cluster.avoid(base)
+        await self._open()
+
+    def __repr__(self) -> str:
+        return f"<Watch {_key_text(self._request)!r} at {self._base or '-'} revision={self.revision}>"
+
+
+def _key_text(request: dict[str, Any]) -> str:
+    import base64
+
+    return base64.b64decode(request.get("key", "")).decode("utf-8", "backslashreplace")
+
+
+class Probes:
+    """The freeze check of a client's watches: one probe per member, only when its watches are silent."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._watches: dict[str, set[Watch]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, watch: Watch) -> None:
+        self._watches.setdefault(watch.member, set()).add(watch)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def discard(self, watch: Watch) -> None:
+        watches = self._watches.get(watch.member)
+        if watches is not None:
+            watches.discard(watch)
+            if not watches:
+                del self._watches[watch.member]
+
+    @property
+    def watching(self) -> int:
+        """How many watches are open."""
+        return sum(len(w) for w in self._watches.values())
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        for watches in list(self._watches.values()):
+            for watch in list(watches):
+                watch.close()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._watches:
+            interval = self.client.watch_probe_interval
+            await asyncio.sleep(interval)
+            now = loop.time()
+            silent = [
+                base
+                for base, watches in self._watches.items()
+                if any(now - watch.last_line >= interval for watch in watches)
+            ]
+            if silent:
+                verdicts = await asyncio.gather(*(self._probe(base) for base in silent))
+                for base, trouble in zip(silent, verdicts, strict=True):
+                    if trouble:
+                        log.warning("moving the watches on %s: %s", base, trouble)
+                        for watch in list(self._watches.get(base, ())):
+                            watch.abort(f"{base}: {trouble}")
+
+    async def _probe(self, base: str) -> str | None:
+        """What is wrong with ``base`` (``None``: it answered and has a leader)."""
+        client = self.client
+        with contextlib.suppress(Exception):
+            resp = await client._transport.exchange(
+                "POST",
+                base + "/v3/maintenance/status",
+                body=b"{}",
+                headers=client.headers,
+                timeout=client.retry.attempt_timeout,
+            )
+            if resp.status != 200:
+                return None  # it answered: alive (auth or other refusals are not our business here)
+            body = resp.json_object() or {}
+            if not body.get("leader"):
+                return "it has no leader"
+            return None
+        return f"no answer to a status probe within {client.retry.attempt_timeout:g}s"
