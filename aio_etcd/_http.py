@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import json
 import logging
 import math
@@ -215,6 +216,14 @@ class Transport(Protocol):
         ...
 
 
+#: aiohttp warns about bodies above 1 MiB given as bytes; larger ones go as a file.
+_BIG_BODY = 1024 * 1024
+
+
+def _data(body: bytes | None) -> bytes | io.BytesIO | None:
+    return io.BytesIO(body) if body is not None and len(body) > _BIG_BODY else body
+
+
 @functools.lru_cache(maxsize=1024)
 def _url(url: str) -> URL:
     """The parsed form of an already percent-encoded URL (parsed once per distinct URL)."""
@@ -372,7 +381,7 @@ class AiohttpTransport:
             async with session.request(
                 method,
                 _url(url),
-                data=body,
+                data=_data(body),
                 headers=headers,
                 timeout=(_CONNECT if stream else _TOTAL).get(timeout) or _timeout(timeout, stream),
                 allow_redirects=False,
@@ -406,7 +415,7 @@ class AiohttpTransport:
             resp = await session.request(
                 method,
                 _url(url),
-                data=body,
+                data=_data(body),
                 headers=headers,
                 timeout=_STREAM,
                 allow_redirects=False,

@@ -7,6 +7,8 @@ fixture works in its strict and auto modes alike.
 - ``etcd_server``: one etcd member for the whole session (an :class:`~aio_etcd.testing.EtcdCluster`).
 - ``etcd_client``: a :class:`~aio_etcd.Client` on ``etcd_server``, closed after the test.
 - ``etcd_prefix``: a key directory unique to the test, so tests sharing a server do not meet.
+- ``etcd_v3_server``: one etcd member serving only v3 (as etcd 3.6 does), for the whole session.
+- ``etcd_v3_client``: an :class:`aio_etcd.v3.Client` on ``etcd_v3_server``, closed after the test.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import pytest_asyncio
 
 from .client import Client
 from .testing import EtcdCluster
+from .v3 import Client as V3Client
 
-__all__ = ["etcd_client", "etcd_prefix", "etcd_server"]
+__all__ = ["etcd_client", "etcd_prefix", "etcd_server", "etcd_v3_client", "etcd_v3_server"]
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +44,17 @@ async def etcd_client(etcd_server: EtcdCluster) -> AsyncIterator[Client]:
 def etcd_prefix() -> str:
     """A key directory no other test uses (``/test-<random>``)."""
     return f"/test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def etcd_v3_server() -> Iterator[EtcdCluster]:
+    """One real etcd member without the v2 API, started once per test session."""
+    with EtcdCluster(v2=False) as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def etcd_v3_client(etcd_v3_server: EtcdCluster) -> AsyncIterator[V3Client]:
+    """A v3 client of ``etcd_v3_server``, closed when the test ends."""
+    async with etcd_v3_server.v3_client() as client:
+        yield client

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .v3 import Client as V3Client
     from .client import Client
 
 __all__ = [
@@ -303,6 +304,14 @@ class EtcdCluster:
         if len(self._started().members) == 1:
             return Client(host=self.host, port=self.port, **options)
         return Client(host=self.endpoints, **options)
+
+    def v3_client(self, **options: Any) -> V3Client:
+        """An :class:`aio_etcd.v3.Client` of this cluster (every member; https with ``tls``)."""
+        from .v3 import Client as V3Client
+
+        if self.tls is not None:
+            options.setdefault("protocol", "https")
+        return V3Client(*self.endpoints, **options)
 
     def _started(self) -> EtcdCluster:
         if not self.members:

@@ -366,6 +366,7 @@ class Client:
                 if auth_retry and self.stale_token(exc):
                     await self._authenticate(token)
                     continue
+                exc.args = (f"{call}: {exc.args[0]}",)  # name the call, not only the member
                 raise
         raise AssertionError("unreachable")
 
