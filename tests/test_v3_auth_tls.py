@@ -1,0 +1,106 @@
+"""aio_etcd.v3 with auth (tokens, roles, stale tokens, watches) and over TLS, on real etcd."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import trustme
+
+from aio_etcd import v3
+from aio_etcd.testing import EtcdCluster
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture(scope="module")
+def auth_server() -> Iterator[EtcdCluster]:
+    with EtcdCluster(v2=False) as server:
+        yield server
+
+
+@pytest.fixture
+async def root(auth_server: EtcdCluster) -> AsyncIterator[v3.Client]:
+    """A root client of a server with auth on (switched on by the first test that asks)."""
+    async with auth_server.v3_client() as plain:
+        if "root" not in await _users(plain):
+            await plain.auth.user_add("root", "rootpw")
+            await plain.auth.user_grant("root", "root")
+            await plain.auth.user_add("u", "upw")
+            await plain.auth.role_add("reader")
+            await plain.auth.role_grant("reader", "/pub/", prefix=True, perm="read")
+            await plain.auth.user_grant("u", "reader")
+            await plain.auth.enable()
+    async with auth_server.v3_client(username="root", password="rootpw") as client:
+        yield client
+
+
+async def _users(client: v3.Client) -> list[str]:
+    try:
+        return await client.auth.user_list()
+    except v3.EtcdAuthFailed:
+        return ["root"]  # auth is on already
+
+
+async def test_tokens_and_roles(root: v3.Client, auth_server: EtcdCluster) -> None:
+    assert await root.auth.status() is True
+    await root.put("/pub/a", b"1")
+    async with auth_server.v3_client(username="u", password="upw") as user:
+        kv = await user.get("/pub/a")
+        assert kv is not None and kv.value == b"1"
+        with pytest.raises(v3.EtcdPermissionDenied):
+            await user.put("/pub/a", b"2")
+        with pytest.raises(v3.EtcdPermissionDenied):
+            await user.get("/private")
+    assert "Authorization" in root.headers and "rootpw" not in repr(root)
+    async with auth_server.v3_client() as anonymous:
+        with pytest.raises(v3.EtcdAuthFailed):
+            await anonymous.get("/pub/a")
+    async with auth_server.v3_client(username="u", password="wrong") as wrong:
+        with pytest.raises(v3.EtcdAuthFailed, match="refused the credentials"):
+            await wrong.get("/pub/a")
+    assert await root.auth.role_get("reader") == [{"perm": "READ", "key": b"/pub/", "range_end": b"/pub0"}]
+
+
+async def test_a_stale_token_is_renewed_once(root: v3.Client) -> None:
+    await root.get("/pub/a")
+    old = root.headers["Authorization"]
+    root._set_token("bogustokenxxxxxx.1")  # what a token from before a restart looks like
+    await root.put("/pub/b", b"ok")
+    assert root.headers["Authorization"] not in (old, "bogustokenxxxxxx.1")
+
+
+async def test_watches_carry_the_token_and_survive_a_stale_one(root: v3.Client) -> None:
+    root._set_token("bogustokenxxxxxx.1")  # refused with "permission denied" words: renewed once
+    async with root.watch("/pub/w") as events:
+        await root.put("/pub/w", b"seen")
+        event = await asyncio.wait_for(events.__anext__(), 10)
+    assert event.kv.value == b"seen"
+
+
+async def test_tls_with_client_certificates(tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("v3pki")
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    client = ca.issue_cert("client@aio-etcd.test")  # identity in the SAN, no CN
+    paths = {}
+    for name, blob in [
+        ("ca.pem", ca.cert_pem),
+        ("server.pem", server.cert_chain_pems[0]),
+        ("server.key", server.private_key_pem),
+        ("client.pem", client.private_key_and_cert_chain_pem),
+    ]:
+        blob.write_to_path(str(root / name))
+        paths[name] = str(root / name)
+    tls = (paths["server.pem"], paths["server.key"], paths["ca.pem"])
+    with EtcdCluster(v2=False, tls=tls) as server_cluster:
+        async with server_cluster.v3_client(ca_cert=paths["ca.pem"], cert=paths["client.pem"]) as etcd:
+            await etcd.put("/tls", b"yes")
+            async with etcd.watch("/tls") as events:
+                await etcd.put("/tls", b"watched")
+                event = await asyncio.wait_for(events.__anext__(), 10)
+            assert event.kv.value == b"watched"
+        async with server_cluster.v3_client(ca_cert=paths["ca.pem"]) as no_cert:
+            with pytest.raises(v3.EtcdConnectionFailed):
+                await no_cert.get("/tls")

@@ -1,0 +1,122 @@
+"""aio_etcd.v3 against answers etcd 3.5.1 will not give on demand: the error shapes of the
+newer gateway (grpc-gateway v2: etcd 3.6 and Debian's 3.5.30, recorded there), garbage and
+strangers. These are replayed bodies, served by a small aiohttp server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiohttp import web
+
+from aio_etcd import v3
+
+Handler = Callable[[web.Request], "web.StreamResponse"]
+
+
+@pytest.fixture
+async def serve(unused_tcp_port_factory: Callable[[], int]) -> AsyncIterator[Callable[..., object]]:
+    runners: list[web.AppRunner] = []
+
+    async def start(routes: dict[str, object]) -> int:
+        app = web.Application()
+        for path, handler in routes.items():
+            app.router.add_post(path, handler)  # type: ignore[arg-type]
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = unused_tcp_port_factory()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runners.append(runner)
+        return port
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def _answer(status: int, body: object) -> Callable[[web.Request], object]:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+    return handler
+
+
+HEADER = {"cluster_id": "14841639068965178418", "member_id": "1", "revision": "7", "raft_term": "2"}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        # grpc-gateway v2 (3.6, 3.5.30): code and message only
+        (404, {"code": 5, "message": "etcdserver: requested lease not found"}, v3.EtcdLeaseNotFound),
+        (400, {"code": 11, "message": "etcdserver: mvcc: required revision has been compacted"}, v3.EtcdCompacted),
+        (403, {"code": 7, "message": "etcdserver: permission denied"}, v3.EtcdPermissionDenied),
+        (400, {"code": 3, "message": "etcdserver: request is too large"}, v3.EtcdRequestTooLarge),
+        (429, {"code": 8, "message": "grpc: received message larger than max (3000000 vs. 2097152)"}, v3.EtcdRequestTooLarge),
+        # grpc-gateway v1 (3.5.1): the same plus "error"
+        (401, {"error": "etcdserver: invalid auth token", "code": 16, "message": "etcdserver: invalid auth token"}, v3.EtcdAuthFailed),
+    ],
+)  # fmt: skip
+async def test_error_shapes(serve: Callable[..., object], status: int, body: object, expected: type) -> None:
+    port = await serve({"/v3/kv/range": _answer(status, body)})  # type: ignore[misc]
+    async with v3.Client(("127.0.0.1", port)) as etcd:
+        with pytest.raises(expected) as caught:
+            await etcd.get("/k")
+    assert isinstance(caught.value, v3.EtcdServerError) and caught.value.status == status
+    assert "get '/k'" in str(caught.value)
+
+
+async def test_unavailable_is_retried_on_the_next_member_and_reads_succeed(serve: Callable[..., object]) -> None:
+    sick = await serve({"/v3/kv/range": _answer(503, {"code": 14, "message": "etcdserver: no leader"})})  # type: ignore[misc]
+    kv = {"key": "L2s=", "value": "dg==", "mod_revision": "7", "create_revision": "7", "version": "1"}
+    well = await serve({"/v3/kv/range": _answer(200, {"header": HEADER, "kvs": [kv], "count": "1"})})  # type: ignore[misc]
+    async with v3.Client(("127.0.0.1", sick), ("127.0.0.1", well), use_proxies=True) as etcd:
+        found = await etcd.get("/k")
+    assert found is not None and found.value == b"v" and etcd.current_member.endswith(str(well))
+
+
+async def test_a_write_that_timed_out_on_the_server_is_outcome_unknown(serve: Callable[..., object]) -> None:
+    port = await serve({"/v3/kv/put": _answer(503, {"code": 14, "message": "etcdserver: request timed out"})})  # type: ignore[misc]
+    async with v3.Client(("127.0.0.1", port), ("127.0.0.1", port + 0), use_proxies=True) as etcd:
+        with pytest.raises(v3.EtcdOutcomeUnknown):
+            await etcd.put("/k", b"v")
+
+
+async def test_strangers_are_not_etcd(serve: Callable[..., object]) -> None:
+    async def html(request: web.Request) -> web.Response:
+        return web.Response(status=200, text="<html>hello</html>", content_type="text/html")
+
+    port = await serve({"/v3/kv/range": html})  # type: ignore[misc]
+    async with v3.Client(("127.0.0.1", port)) as etcd:
+        with pytest.raises(v3.EtcdException, match="did not answer as an etcd v3 member"):
+            await etcd.get("/k")
+
+
+async def test_stream_error_lines_of_both_generations(serve: Callable[..., object]) -> None:
+    lines = [
+        {"result": {"header": HEADER, "created": True}},
+        {"error": {"code": 7, "message": "etcdserver: permission denied"}},  # gateway v2
+    ]
+    v1_lines = [
+        {"result": {"header": HEADER, "created": True}},
+        {"error": {"grpc_code": 7, "http_code": 403, "message": "etcdserver: permission denied", "http_status": "Forbidden"}},
+    ]  # fmt: skip
+
+    def stream(payload: list[object]) -> Callable[[web.Request], object]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            resp = web.StreamResponse()
+            await resp.prepare(request)
+            for line in payload:
+                await resp.write(json.dumps(line).encode() + b"\n")
+            await resp.write_eof()
+            return resp
+
+        return handler
+
+    for payload in (lines, v1_lines):
+        port = await serve({"/v3/watch": stream(payload)})  # type: ignore[misc]
+        async with v3.Client(("127.0.0.1", port)) as etcd:
+            with pytest.raises(v3.EtcdPermissionDenied):
+                async with etcd.watch("/k") as events:
+                    await events.__anext__()
