@@ -53,9 +53,11 @@ HEADER = {"cluster_id": "14841639068965178418", "member_id": "1", "revision": "7
         (400, {"code": 11, "message": "etcdserver: mvcc: required revision has been compacted"}, v3.EtcdCompacted),
         (403, {"code": 7, "message": "etcdserver: permission denied"}, v3.EtcdPermissionDenied),
         (400, {"code": 3, "message": "etcdserver: request is too large"}, v3.EtcdRequestTooLarge),
-        (429, {"code": 8, "message": "grpc: received message larger than max (3000000 vs. 2097152)"}, v3.EtcdRequestTooLarge),
+        (429, {"code": 8, "message": "grpc: received message larger than max (3000000 vs. 2097152)"},
+         v3.EtcdRequestTooLarge),
         # grpc-gateway v1 (3.5.1): the same plus "error"
-        (401, {"error": "etcdserver: invalid auth token", "code": 16, "message": "etcdserver: invalid auth token"}, v3.EtcdAuthFailed),
+        (401, {"error": "etcdserver: invalid auth token", "code": 16, "message": "etcdserver: invalid auth token"},
+         v3.EtcdAuthFailed),
     ],
 )  # fmt: skip
 async def test_error_shapes(serve: Callable[..., object], status: int, body: object, expected: type) -> None:
@@ -100,7 +102,8 @@ async def test_stream_error_lines_of_both_generations(serve: Callable[..., objec
     ]
     v1_lines = [
         {"result": {"header": HEADER, "created": True}},
-        {"error": {"grpc_code": 7, "http_code": 403, "message": "etcdserver: permission denied", "http_status": "Forbidden"}},
+        {"error": {"grpc_code": 7, "http_code": 403, "message": "etcdserver: permission denied",
+                   "http_status": "Forbidden"}},
     ]  # fmt: skip
 
     def stream(payload: list[object]) -> Callable[[web.Request], object]:

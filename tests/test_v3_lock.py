@@ -23,7 +23,7 @@ async def test_lock_is_exclusive_and_first_come_first_served(etcd_v3_client: v3.
         nonlocal holding
         lock = etcd_v3_client.lock(name, ttl=10)
         task = asyncio.ensure_future(lock.acquire())
-        while await _keys(etcd_v3_client, name) < n + 1 and not task.done():
+        while await _keys(etcd_v3_client, name) < n + 1 and not task.done():  # noqa: ASYNC110 (server state)
             await asyncio.sleep(0.01)
         queued.set()
         await task
@@ -65,7 +65,7 @@ async def test_timeout_and_cancellation_leave_no_key(etcd_v3_client: v3.Client, 
                 raise AssertionError("not reached")
         assert isinstance(caught.value, TimeoutError)
         waiting = asyncio.create_task(etcd_v3_client.lock(name, ttl=10).acquire())
-        while await _keys(etcd_v3_client, name) < 2:
+        while await _keys(etcd_v3_client, name) < 2:  # noqa: ASYNC110 (server state: the waiter queued)
             await asyncio.sleep(0.01)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
