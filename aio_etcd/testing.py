@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .v3 import Client as V3Client
     from .client import Client
+    from .v3 import Client as V3Client
 
 __all__ = [
     "EtcdCluster",
