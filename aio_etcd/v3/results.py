@@ -9,11 +9,12 @@ are base64 until they are read. The gateway omits zero values (a missing
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 __all__ = [
     "KV",
+    "KVs",
     "Delete",
     "Event",
     "LeaseGrant",
@@ -122,25 +123,58 @@ def _kv_or_none(raw: Any) -> KV | None:
     return KV(raw) if isinstance(raw, dict) and raw else None
 
 
+class KVs(Sequence[KV]):
+    """The keys of a range: a sequence that makes each :class:`KV` only when it is read."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: list[dict[str, Any]]) -> None:
+        self._raw = raw
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @overload
+    def __getitem__(self, index: int) -> KV: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[KV]: ...
+
+    def __getitem__(self, index: int | slice) -> KV | list[KV]:
+        if isinstance(index, slice):
+            return [KV(raw) for raw in self._raw[index]]
+        return KV(self._raw[index])
+
+    def __iter__(self) -> Iterator[KV]:
+        for raw in self._raw:
+            yield KV(raw)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, KVs):
+            return self._raw == other._raw
+        return isinstance(other, list) and list(self) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} KVs>"
+
+
 class Range:
     """The answer to a range: :attr:`kvs` (read lazily), :attr:`count`, :attr:`more`, :attr:`revision`.
 
     Iterating a range iterates its :attr:`kvs`.
     """
 
-    __slots__ = ("_raw", "_kvs")
+    __slots__ = ("_raw",)
 
     def __init__(self, raw: dict[str, Any]) -> None:
         self._raw = raw
-        self._kvs: list[KV] | None = None
 
     @property
-    def kvs(self) -> list[KV]:
-        """The keys found, in the order asked for."""
-        kvs = self._kvs
-        if kvs is None:
-            kvs = self._kvs = [KV(raw) for raw in self._raw.get("kvs", ())]
-        return kvs
+    def kvs(self) -> KVs:
+        """The keys found, in the order asked for (a sequence of :class:`KV`, made as they are read)."""
+        return KVs(self._raw.get("kvs", []))
 
     @property
     def count(self) -> int:
