@@ -99,7 +99,7 @@ class Call:
         rule: ReplayRule = SAFE,
         stream: bool = False,
         op: str = "",
-        key: str | None = None,
+        key: str | bytes | None = None,
         resume: Callable[[TransportFailure], None] | None = None,
         lines: bool = False,
     ) -> None:
@@ -116,7 +116,10 @@ class Call:
 
     def __str__(self) -> str:
         what = self.op or f"{self.method} {self.path.split('?', 1)[0]}"
-        return what if self.key is None else f"{what} {self.key!r}"
+        key = self.key
+        if isinstance(key, bytes):  # a v3 key: shown as text where it is text
+            key = key.decode("utf-8", "backslashreplace")
+        return what if key is None else f"{what} {key!r}"
 
 
 class _Slots:

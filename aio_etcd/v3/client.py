@@ -349,7 +349,7 @@ class Client:
                 body=body,
                 rule=SAFE if safe else UNSAFE,
                 op=where,
-                key=None if key is None else key.decode("utf-8", "backslashreplace"),
+                key=key,
                 stream=stream,
             )
             try:
