@@ -9,6 +9,7 @@ instead, so failover, replay rules and deadlines can be tested without sockets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import json
@@ -25,7 +26,7 @@ from yarl import URL
 
 from .exceptions import EtcdException
 
-__all__ = ["AiohttpTransport", "LineStream", "Response", "Transport", "TransportFailure"]
+__all__ = ["AiohttpTransport", "LineStream", "Response", "Transport", "TransportFailure", "WebSocket"]
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,45 @@ class LineStream(Response):
     def close(self) -> None:
         """Drop the connection (safe to call twice)."""
         self._release()
+
+
+class WebSocket:
+    """A websocket to one member: text messages both ways, failures as :class:`TransportFailure`."""
+
+    __slots__ = ("_ws", "url")
+
+    def __init__(self, ws: Any, url: str) -> None:  # an aiohttp.ClientWebSocketResponse
+        self._ws = ws
+        self.url = url
+
+    async def send(self, text: str) -> None:
+        """Send one message."""
+        try:
+            await self._ws.send_str(text)
+        except (aiohttp.ClientError, OSError, RuntimeError) as exc:
+            raise TransportFailure(self.url, exc, sent=True) from exc
+
+    async def receive(self) -> bytes | None:
+        """The next message, ``None`` once the socket closed."""
+        msg = await self._ws.receive()
+        if msg.type is aiohttp.WSMsgType.TEXT:
+            return str(msg.data).encode()
+        if msg.type is aiohttp.WSMsgType.BINARY:
+            return bytes(msg.data)
+        if msg.type is aiohttp.WSMsgType.ERROR:
+            cause = msg.data if isinstance(msg.data, BaseException) else OSError(str(msg.data))
+            raise TransportFailure(self.url, cause, sent=True)
+        return None  # closing or closed
+
+    @property
+    def closed(self) -> bool:
+        """Whether the socket is closed."""
+        return bool(self._ws.closed)
+
+    async def close(self) -> None:
+        """Close the socket (safe to call twice)."""
+        with contextlib.suppress(Exception):
+            await self._ws.close()
 
 
 class TransportFailure(Exception):
@@ -514,6 +554,34 @@ class AiohttpTransport:
             if isinstance(exc, (aiohttp.ClientError, OSError, RuntimeError, asyncio.TimeoutError)):
                 raise _failure(exc, url, session, resp.headers if resp is not None else None) from exc
             raise
+
+    async def websocket(self, url: str, *, headers: Mapping[str, str], timeout: float | None) -> WebSocket:
+        """Open a websocket to ``url`` (``http``/``https``; on the stream connections).
+
+        :raises TransportFailure: it could not be opened (``sent`` is False).
+        """
+        session = self._watch_session
+        if session is None:
+            self._open()
+            session = self._watch_session
+            assert session is not None
+        try:
+            connecting = session.ws_connect(
+                _url(url),
+                headers=headers,
+                timeout=aiohttp.ClientWSTimeout(ws_close=1.0),
+                max_msg_size=MAX_LINE,
+            )
+            if timeout is None or math.isinf(timeout):
+                ws = await connecting
+            else:
+                ws = await asyncio.wait_for(connecting, timeout)
+        except (aiohttp.ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:
+            failure = _failure(exc, url, session, None)
+            if isinstance(failure, TransportFailure):
+                failure.sent = False  # no watch was asked for yet
+            raise failure from exc
+        return WebSocket(ws, url)
 
     async def close(self) -> None:
         self._closed = True

@@ -52,12 +52,12 @@ def _ordered(cluster: EtcdCluster, first: int) -> list[tuple[str, int]]:
     return endpoints
 
 
-async def _watch_through_trouble(cluster: EtcdCluster, prefix: str, trouble: str) -> None:
+async def _watch_through_trouble(cluster: EtcdCluster, prefix: str, trouble: str, mode: str) -> None:
     """Write 0..149 while the watch's member is killed or frozen at 50; the watch sees each once, in order."""
     leader = await _leader(cluster)
     follower = (leader + 1) % 3
     async with (
-        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5) as watcher,
+        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5, watch_transport=mode) as watcher,
         v3.Client(*_ordered(cluster, leader)) as writer,
     ):
         async with watcher.watch(prefix + "/", prefix=True) as events:
@@ -90,12 +90,14 @@ async def _take(events: v3.Watch, count: int) -> list[v3.Event]:
     return got
 
 
-async def test_watch_resumes_after_its_member_dies(cluster: EtcdCluster, etcd_prefix: str) -> None:
-    await _watch_through_trouble(cluster, etcd_prefix, "kill")
+@pytest.mark.parametrize("mode", ["websocket", "http"])
+async def test_watch_resumes_after_its_member_dies(cluster: EtcdCluster, etcd_prefix: str, mode: str) -> None:
+    await _watch_through_trouble(cluster, etcd_prefix, "kill", mode)
 
 
-async def test_watch_resumes_after_its_member_freezes(cluster: EtcdCluster, etcd_prefix: str) -> None:
-    await _watch_through_trouble(cluster, etcd_prefix, "freeze")
+@pytest.mark.parametrize("mode", ["websocket", "http"])
+async def test_watch_resumes_after_its_member_freezes(cluster: EtcdCluster, etcd_prefix: str, mode: str) -> None:
+    await _watch_through_trouble(cluster, etcd_prefix, "freeze", mode)
 
 
 async def test_reads_fail_over_and_a_write_to_a_frozen_member_is_outcome_unknown(
@@ -136,10 +138,11 @@ async def test_reads_and_writes_after_the_leader_is_killed(cluster: EtcdCluster,
         assert kv is not None and kv.value == b"2" and kv.mod_revision == written.revision
 
 
-async def test_a_watch_refuses_a_member_without_quorum(cluster: EtcdCluster, etcd_prefix: str) -> None:
+@pytest.mark.parametrize("mode", ["websocket", "http"])
+async def test_a_watch_refuses_a_member_without_quorum(cluster: EtcdCluster, etcd_prefix: str, mode: str) -> None:
     cluster.stop_member(1)
     cluster.stop_member(2)
-    async with v3.Client(cluster.endpoints[0], read_timeout=3) as etcd:
+    async with v3.Client(cluster.endpoints[0], read_timeout=3, watch_transport=mode) as etcd:
         for _ in range(100):  # until the member itself notices
             if not (await etcd.status(cluster.members[0].client_url)).leader:
                 break

@@ -1,15 +1,27 @@
-"""aio_etcd.v3 watches on real etcd: established on entry, filters, big lines, compaction, closing."""
+"""aio_etcd.v3 watches on real etcd: established on entry, filters, big lines, compaction, closing.
+
+Each test runs twice: watches multiplexed on a websocket (the default without
+credentials) and one HTTP stream per watch (the default with them).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import urllib.request
+from collections.abc import AsyncIterator
 
 import pytest
 
 from aio_etcd import v3
 from aio_etcd.testing import EtcdCluster
+
+
+@pytest.fixture(params=["websocket", "http"])
+async def etcd3(request: pytest.FixtureRequest, etcd_v3_server: EtcdCluster) -> AsyncIterator[v3.Client]:
+    async with etcd_v3_server.v3_client(watch_transport=request.param) as client:
+        assert client.watch_transport == request.param
+        yield client
 
 
 def _watchers(server: EtcdCluster) -> int:
@@ -30,62 +42,63 @@ async def _take(events: v3.Watch, count: int) -> list[v3.Event]:
     return got
 
 
-async def test_a_write_right_after_entering_is_seen(etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
+async def test_a_write_right_after_entering_is_seen(etcd3: v3.Client, etcd_prefix: str) -> None:
     for _ in range(5):  # established on entry, every time
-        async with etcd_v3_client.watch(etcd_prefix, prefix=True) as events:
-            put = await etcd_v3_client.put(etcd_prefix + "/k", b"v")
+        async with etcd3.watch(etcd_prefix, prefix=True) as events:
+            put = await etcd3.put(etcd_prefix + "/k", b"v")
             (event,) = await asyncio.wait_for(_take(events, 1), 10)
         assert (event.type, event.kv.key, event.kv.value) == ("PUT", (etcd_prefix + "/k").encode(), b"v")
         assert event.mod_revision == put.revision and events.revision == put.revision
 
 
-async def test_events_prev_kv_and_deletes(etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
-    async with etcd_v3_client.watch(etcd_prefix + "/", prefix=True, prev_kv=True) as events:
-        await etcd_v3_client.put(etcd_prefix + "/a", b"1")
-        await etcd_v3_client.put(etcd_prefix + "/a", b"2")
-        await etcd_v3_client.delete(etcd_prefix + "/a")
+async def test_events_prev_kv_and_deletes(etcd3: v3.Client, etcd_prefix: str) -> None:
+    async with etcd3.watch(etcd_prefix + "/", prefix=True, prev_kv=True) as events:
+        await etcd3.put(etcd_prefix + "/a", b"1")
+        await etcd3.put(etcd_prefix + "/a", b"2")
+        await etcd3.delete(etcd_prefix + "/a")
         first, second, gone = await asyncio.wait_for(_take(events, 3), 10)
     assert first.prev_kv is None
     assert second.prev_kv is not None and second.prev_kv.value == b"1"
     assert gone.type == "DELETE" and gone.prev_kv is not None and gone.prev_kv.value == b"2"
 
 
-async def test_filters_and_start_revision(etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
-    first = await etcd_v3_client.put(etcd_prefix + "/a", b"1")
-    await etcd_v3_client.delete(etcd_prefix + "/a")
-    await etcd_v3_client.put(etcd_prefix + "/b", b"2")
-    async with etcd_v3_client.watch(etcd_prefix + "/", prefix=True, start_revision=first.revision) as events:
+async def test_filters_and_start_revision(etcd3: v3.Client, etcd_prefix: str) -> None:
+    first = await etcd3.put(etcd_prefix + "/a", b"1")
+    await etcd3.delete(etcd_prefix + "/a")
+    await etcd3.put(etcd_prefix + "/b", b"2")
+    async with etcd3.watch(etcd_prefix + "/", prefix=True, start_revision=first.revision) as events:
         history = await asyncio.wait_for(_take(events, 3), 10)
     assert [(e.type, e.kv.key[-1:]) for e in history] == [("PUT", b"a"), ("DELETE", b"a"), ("PUT", b"b")]
-    async with etcd_v3_client.watch(
+    async with etcd3.watch(
         etcd_prefix + "/", prefix=True, start_revision=first.revision, filters={"noput"}
     ) as events:
         (only,) = await asyncio.wait_for(_take(events, 1), 10)
     assert only.type == "DELETE"
 
 
-async def test_a_line_larger_than_512_kib_is_read(etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
+async def test_a_line_larger_than_512_kib_is_read(etcd3: v3.Client, etcd_prefix: str) -> None:
     big = bytes(range(256)) * 3000  # 768,000 bytes: with prev_kv, a line of about 2 MB of base64
-    async with etcd_v3_client.watch(etcd_prefix, prev_kv=True) as events:
-        await etcd_v3_client.put(etcd_prefix, big)
-        await etcd_v3_client.put(etcd_prefix, big[::-1])
+    async with etcd3.watch(etcd_prefix, prev_kv=True) as events:
+        await etcd3.put(etcd_prefix, big)
+        await etcd3.put(etcd_prefix, big[::-1])
         _, second = await asyncio.wait_for(_take(events, 2), 20)
     assert second.kv.value == big[::-1] and second.prev_kv is not None and second.prev_kv.value == big
 
 
-async def test_compacted_start_raises(etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
-    first = await etcd_v3_client.put(etcd_prefix, b"1")
-    second = await etcd_v3_client.put(etcd_prefix, b"2")
-    await etcd_v3_client.compact(second.revision)
+async def test_compacted_start_raises(etcd3: v3.Client, etcd_prefix: str) -> None:
+    first = await etcd3.put(etcd_prefix, b"1")
+    second = await etcd3.put(etcd_prefix, b"2")
+    await etcd3.compact(second.revision)
     with pytest.raises(v3.EtcdCompacted) as caught:
-        async with etcd_v3_client.watch(etcd_prefix, start_revision=first.revision) as events:
+        async with etcd3.watch(etcd_prefix, start_revision=first.revision) as events:
             await asyncio.wait_for(_take(events, 1), 10)
     assert caught.value.compact_revision == second.revision
     assert isinstance(caught.value, v3.EtcdWatchCanceled)
 
 
-async def test_leaving_closes_the_stream(etcd_v3_server: EtcdCluster, etcd_prefix: str) -> None:
-    async with etcd_v3_server.v3_client() as etcd:
+@pytest.mark.parametrize("mode", ["websocket", "http"])
+async def test_leaving_closes_the_stream(etcd_v3_server: EtcdCluster, etcd_prefix: str, mode: str) -> None:
+    async with etcd_v3_server.v3_client(watch_transport=mode) as etcd:
         before = await asyncio.to_thread(_watchers, etcd_v3_server)
         async with etcd.watch(etcd_prefix) as first, etcd.watch(etcd_prefix + "/x"):
             assert await asyncio.to_thread(_watchers, etcd_v3_server) == before + 2
@@ -97,20 +110,22 @@ async def test_leaving_closes_the_stream(etcd_v3_server: EtcdCluster, etcd_prefi
         assert await asyncio.to_thread(_watchers, etcd_v3_server) == before
 
 
-async def test_many_watches_leave_ordinary_calls_working(etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
+async def test_many_watches_leave_ordinary_calls_working(etcd3: v3.Client, etcd_prefix: str) -> None:
     count = 150  # past aiohttp's default pool of 100 connections
-    watches = [etcd_v3_client.watch(f"{etcd_prefix}/{i}") for i in range(count)]
+    watches = [etcd3.watch(f"{etcd_prefix}/{i}") for i in range(count)]
     try:
         await asyncio.gather(*(w.__aenter__() for w in watches))
-        await asyncio.wait_for(etcd_v3_client.put(etcd_prefix + "/7", b"x"), 5)
+        await asyncio.wait_for(etcd3.put(etcd_prefix + "/7", b"x"), 5)
         (event,) = await asyncio.wait_for(_take(watches[7], 1), 5)
         assert event.kv.value == b"x"
+        if etcd3.watch_transport == "websocket":
+            assert etcd3._mux is not None and etcd3._mux.sockets == 1  # all on one socket
     finally:
         for w in watches:
             w.close()
 
 
-async def test_using_a_watch_without_entering_it_is_an_error(etcd_v3_client: v3.Client) -> None:
-    watch = etcd_v3_client.watch("/k")
+async def test_using_a_watch_without_entering_it_is_an_error(etcd3: v3.Client) -> None:
+    watch = etcd3.watch("/k")
     with pytest.raises(v3.EtcdException, match="async with"):
         await watch.__anext__()

@@ -21,6 +21,7 @@ from ..discovery import discover
 from ..exceptions import EtcdException
 from ..retry import SAFE, UNSAFE, RetryPolicy
 from . import txn as _txn
+from ._mux import Multiplexer
 from .errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from, is_transient
 from .results import (
     KV,
@@ -145,6 +146,10 @@ class Client:
         locks and campaigns are not counted).
     :param watch_probe_interval: seconds of silence after which the member
         under a watch is asked whether it is alive and has a leader.
+    :param watch_transport: ``"websocket"``: all watches to a member share one
+        websocket; ``"http"``: one HTTP stream per watch; ``"auto"`` (the
+        default): websocket without credentials, HTTP streams with them (on
+        etcd 3.5 the websocket drops the auth token).
     :param transport: what sends HTTP (default: aiohttp); tests script one.
     """
 
@@ -168,6 +173,7 @@ class Client:
         use_proxies: bool = False,
         per_member: int = 10,
         watch_probe_interval: float = 5.0,
+        watch_transport: str = "auto",
         transport: Transport | None = None,
     ) -> None:
         if protocol not in ("http", "https"):
@@ -180,6 +186,8 @@ class Client:
             raise ValueError("per_member must be at least 1")
         if watch_probe_interval <= 0:
             raise ValueError("watch_probe_interval must be positive")
+        if watch_transport not in ("auto", "websocket", "http"):
+            raise ValueError(f"watch_transport is 'auto', 'websocket' or 'http', not {watch_transport!r}")
         specs: list[MemberSpec] = list(members)
         if host is not None:
             if specs:
@@ -219,6 +227,12 @@ class Client:
         )
         self._closed = False
         self.watch_probe_interval = watch_probe_interval
+        self._mux: Multiplexer | None = None
+        if watch_transport == "websocket" or (watch_transport == "auto" and username is None):
+            if isinstance(self._transport, AiohttpTransport):
+                self._mux = Multiplexer(self._transport)
+            elif watch_transport == "websocket":
+                raise ValueError("watch_transport='websocket' needs the aiohttp transport")
         from .auth import Auth
         from .lease import KeepAlives
         from .watch import Probes
@@ -256,6 +270,11 @@ class Client:
         return int(self._cluster.cluster_id) if self._cluster.cluster_id else None
 
     @property
+    def watch_transport(self) -> str:
+        """``"websocket"`` or ``"http"``: how this client's watches reach etcd."""
+        return "websocket" if self._mux is not None else "http"
+
+    @property
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
@@ -277,6 +296,8 @@ class Client:
         self._closed = True
         await self._keepalives.close()
         await self._probes.close()
+        if self._mux is not None:
+            await self._mux.close()
         await self._cluster.close()
         await self._transport.close()
 
@@ -370,8 +391,13 @@ class Client:
                 raise
         raise AssertionError("unreachable")
 
-    async def _send(self, call: Call, check: Callable[[Response], _T], *, timeout: float | None = None) -> _T:
-        """Make a prepared ``call`` (watches build their own); ``check`` reads the answer."""
+    async def _send(
+        self, call: Call, check: Callable[[Response], _T], *, timeout: float | None = None, watch: bool = False
+    ) -> _T:
+        """Make a prepared ``call`` (watches build their own); ``check`` reads the answer.
+
+        :param watch: a watch: over the websocket multiplexer when the client uses one.
+        """
         if self._closed:
             raise EtcdException("the client is closed")
         if not self._discovered:
@@ -380,7 +406,7 @@ class Client:
             await self._authenticate(None)
             call.headers = {**call.headers, **self._headers}
         return await self._cluster.request(
-            self._transport,
+            self._mux if watch and self._mux is not None else self._transport,
             call,
             check,
             self._policy,

@@ -167,7 +167,7 @@ class Watch:
                 key=_key_text(request),
             )
             try:
-                await client._send(call, self._created)
+                await client._send(call, self._created, watch=True)
             except EtcdWatchCanceled as exc:
                 if "permission denied" in exc.reason and self._may_reauthenticate():
                     await client._authenticate(token)
@@ -352,6 +352,8 @@ class Probes:
                         log.warning("moving the watches on %s: %s", base, trouble)
                         for watch in list(self._watches.get(base, ())):
                             watch.abort(f"{base}: {trouble}")
+                        if self.client._mux is not None:
+                            await self.client._mux.drop(base)
 
     async def _probe(self, base: str) -> str | None:
         """What is wrong with ``base`` (``None``: it answered and has a leader)."""

@@ -1,0 +1,263 @@
+"""Many watches on one websocket per member (the gateway's ``/v3/watch`` websocket).
+
+The multiplexer stands in for the transport of a watch's call: its
+:meth:`Multiplexer.open_lines` sends a ``create_request`` with a watch id of
+our choosing on the member's socket and waits for the answer to that id, so
+the cluster's attempt loop (failover, backoff, deadline) opens websocket
+watches exactly as it opens HTTP ones. Each watch reads its own messages from
+a queue the socket's reader fills; closing a watch sends a ``cancel_request``.
+
+On etcd 3.5 the websocket forwards no ``Authorization`` header and no
+``Grpc-Metadata-hasleader``: the client uses it only without credentials,
+and the watch probe (see :mod:`aio_etcd.v3.watch`) stands in for the
+require-leader check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Mapping
+
+from .._http import AiohttpTransport, LineStream, Response, TransportFailure, WebSocket
+
+__all__ = ["Multiplexer"]
+
+log = logging.getLogger(__name__)
+
+_WATCH = "/v3/watch"
+#: Seconds a member's "I have a leader" is trusted for opening websocket watches.
+_QUORUM_FRESH = 1.0
+
+
+class _Queue:
+    """The messages of one watch, and the failure that ended its socket."""
+
+    __slots__ = ("items", "waiter", "failure")
+
+    def __init__(self) -> None:
+        self.items: collections.deque[bytes] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.failure: TransportFailure | None = None
+
+    def put(self, item: bytes) -> None:
+        self.items.append(item)
+        self._wake()
+
+    def fail(self, failure: TransportFailure) -> None:
+        if self.failure is None:
+            self.failure = failure
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> bytes:
+        while not self.items:
+            if self.failure is not None:
+                raise self.failure
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.popleft()
+
+
+class _Socket:
+    """One member's websocket and the watches on it."""
+
+    def __init__(self, ws: WebSocket, base: str, mux: Multiplexer) -> None:
+        self.ws = ws
+        self.base = base
+        self.mux = mux
+        self.queues: dict[int, _Queue] = {}
+        self._next_id = 1
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    def register(self) -> tuple[int, _Queue]:
+        watch_id = self._next_id
+        self._next_id += 1
+        queue = self.queues[watch_id] = _Queue()
+        return watch_id, queue
+
+    def cancel(self, watch_id: int) -> None:
+        """Stop one watch: its reader wakes with a failure; etcd is asked to cancel it."""
+        queue = self.queues.pop(watch_id, None)
+        if queue is None:
+            return
+        queue.fail(TransportFailure(self.base + _WATCH, ConnectionAbortedError("closed by the client"), sent=True))
+        if not self.ws.closed:
+            message = json.dumps({"cancel_request": {"watch_id": str(watch_id)}})
+            task = asyncio.get_running_loop().create_task(self._send_quietly(message))
+            self.mux.background.add(task)
+            task.add_done_callback(self.mux.background.discard)
+
+    async def _send_quietly(self, message: str) -> None:
+        with contextlib.suppress(TransportFailure):  # the socket is going away: its watches end with it
+            await self.ws.send(message)
+
+    async def _read(self) -> None:
+        failure: TransportFailure | None = None
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message is None:
+                    break
+                self._dispatch(message)
+        except TransportFailure as exc:
+            failure = exc
+        finally:
+            self.mux.forget(self)
+            failure = failure or TransportFailure(
+                self.base + _WATCH, ConnectionResetError("the member closed the websocket"), sent=True
+            )
+            for queue in self.queues.values():
+                queue.fail(failure)
+            self.queues.clear()
+
+    def _dispatch(self, message: bytes) -> None:
+        try:
+            parsed = json.loads(message)
+        except ValueError:
+            parsed = None
+        result = parsed.get("result") if isinstance(parsed, dict) else None
+        if isinstance(result, dict):
+            queue = self.queues.get(int(result.get("watch_id") or 0))
+            if queue is not None:
+                queue.put(message)
+            return
+        # An error of the whole stream (or garbage): every watch on it reads it.
+        for queue in self.queues.values():
+            queue.put(message)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self.reader.cancel()
+        await asyncio.gather(self.reader, return_exceptions=True)
+
+
+class Multiplexer:
+    """Websocket watches of one client, one socket per member (a transport for watch calls)."""
+
+    def __init__(self, transport: AiohttpTransport) -> None:
+        self.transport = transport
+        self._sockets: dict[str, asyncio.Future[_Socket]] = {}
+        self.background: set[asyncio.Task[None]] = set()
+        self._quorum: dict[str, float] = {}
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        stream: bool = False,
+        foreign: bool = False,
+    ) -> Response:
+        """Ordinary requests (the cluster's member list) go to the real transport."""
+        return await self.transport.exchange(
+            method, url, body=body, headers=headers, timeout=timeout, stream=stream, foreign=foreign
+        )
+
+    async def open_lines(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        foreign: bool = False,
+    ) -> Response:
+        if not url.endswith(_WATCH) or body is None:
+            return await self.transport.open_lines(
+                method, url, body=body, headers=headers, timeout=timeout, foreign=foreign
+            )
+        base = url[: -len(_WATCH)]
+        refusal = await self._check_quorum(base, headers, timeout)
+        if refusal is not None:
+            return refusal
+        sock = await self._socket(base, headers, timeout)
+        watch_id, queue = sock.register()
+        request = json.loads(body)
+        request["create_request"]["watch_id"] = str(watch_id)
+        try:
+            await sock.ws.send(json.dumps(request))
+            if timeout is None:
+                first = await queue.get()
+            else:
+                first = await asyncio.wait_for(queue.get(), timeout)
+        except asyncio.TimeoutError as exc:
+            sock.cancel(watch_id)
+            raise TransportFailure(url, exc, sent=True, timed_out=True) from exc
+        except BaseException:
+            sock.cancel(watch_id)
+            raise
+        return LineStream(200, {}, first, url, queue.get, lambda: sock.cancel(watch_id))
+
+    async def _check_quorum(self, base: str, headers: Mapping[str, str], timeout: float | None) -> Response | None:
+        """The websocket drops the require-leader header, so ask the member itself (at most once a second).
+
+        :returns: ``None`` if it has a leader, else the refusal etcd gives an
+            HTTP watch there (the cluster loop moves on to another member).
+        """
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._quorum.get(base, -math.inf) < _QUORUM_FRESH:
+            return None
+        status_url = base + "/v3/maintenance/status"
+        # With the watch's require-leader header, a member without quorum refuses the status call itself.
+        resp = await self.transport.exchange("POST", status_url, body=b"{}", headers=headers, timeout=timeout)
+        if resp.status != 200:
+            return resp
+        body = resp.json_object()
+        if body is not None and not body.get("leader"):
+            refusal = json.dumps({"error": {"code": 14, "message": "etcdserver: no leader"}}).encode()
+            return Response.build(503, refusal, status_url)
+        self._quorum[base] = loop.time()
+        return None
+
+    async def _socket(self, base: str, headers: Mapping[str, str], timeout: float | None) -> _Socket:
+        opening = self._sockets.get(base)
+        if opening is None or (opening.done() and (opening.exception() is not None or opening.result().ws.closed)):
+            opening = self._sockets[base] = asyncio.get_running_loop().create_future()
+            try:
+                ws = await self.transport.websocket(base + _WATCH, headers=headers, timeout=timeout)
+            except BaseException as exc:
+                del self._sockets[base]
+                opening.set_exception(exc)
+                opening.exception()  # retrieved: waiters raise it themselves
+                raise
+            opening.set_result(_Socket(ws, base, self))
+        return await asyncio.shield(opening)
+
+    def forget(self, sock: _Socket) -> None:
+        opening = self._sockets.get(sock.base)
+        if opening is not None and opening.done() and not opening.exception() and opening.result() is sock:
+            del self._sockets[sock.base]
+
+    async def drop(self, base: str) -> None:
+        """Close the socket to ``base`` (its member is frozen or cut off): its watches move on."""
+        opening = self._sockets.pop(base, None)
+        if opening is not None and opening.done() and opening.exception() is None:
+            await opening.result().close()
+
+    @property
+    def sockets(self) -> int:
+        """How many websockets are open."""
+        return sum(1 for f in self._sockets.values() if f.done() and f.exception() is None)
+
+    async def close(self) -> None:
+        for base in list(self._sockets):
+            await self.drop(base)
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
