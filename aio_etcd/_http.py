@@ -103,7 +103,7 @@ class LineStream(Response):
     to stop (HTTP/1.1 has no other way).
     """
 
-    __slots__ = ("_reader", "_release")
+    __slots__ = ("next_line", "_release")
 
     def __init__(
         self,
@@ -115,16 +115,11 @@ class LineStream(Response):
         release: Callable[[], None],
     ) -> None:
         super().__init__(status, headers, body, url)
-        self._reader = reader
+        #: ``await stream.next_line()``: the next line, without its newline;
+        #: ``b""`` when the answer ended. Raises :class:`TransportFailure` when
+        #: the connection broke or the answer ended in the middle of a line.
+        self.next_line = reader
         self._release = release
-
-    async def next_line(self) -> bytes:
-        """The next line, without its newline; ``b""`` when the answer ended.
-
-        :raises TransportFailure: the connection broke, or the answer ended
-            in the middle of a line.
-        """
-        return await self._reader()
 
     def close(self) -> None:
         """Drop the connection (safe to call twice)."""

@@ -13,7 +13,10 @@ each contender in a process of its own, alternating, for each round:
 Workloads: get and put one after another, 64 at a time, a range of 5,000
 keys (counting the keys), and 1,000 watches of one key woken by one write
 (client CPU from the write to the last delivery, plus sockets and memory per
-watch). The table shows medians over the rounds and each ratio to the floor.
+watch), twice: all watches on one websocket (``fanout_ws``: what the client
+does without credentials; the floor does the same by hand) and one HTTP
+stream per watch (``fanout_http``: with credentials). The table shows
+medians over the rounds and each ratio to the floor.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-WORKLOADS = ["get_seq", "put_seq", "get_conc", "put_conc", "range_5000", "watch_fanout"]
+WORKLOADS = ["get_seq", "put_seq", "get_conc", "put_conc", "range_5000", "fanout_ws", "fanout_http"]
 CONTENDERS = ["floor", "aio_etcd.v3"]
 CONCURRENCY = 64
 RANGE_KEYS = 5000
@@ -46,7 +49,8 @@ def counts(quick: bool) -> dict[str, int]:
         "get_conc": 12800 // scale,
         "put_conc": 6400 // scale,
         "range_5000": max(40 // scale, 4),
-        "watch_fanout": 1000 // scale,
+        "fanout_ws": 1000 // scale,
+        "fanout_http": 1000 // scale,
     }
 
 
@@ -119,25 +123,8 @@ async def floor(url: str, n: dict[str, int]) -> dict[str, Any]:
 
         out["range_5000"] = await measure(ranges, n["range_5000"])
 
-        watchers = n["watch_fanout"]
-        before_sockets, before_rss = sockets(), rss()
-        streams = []
-        for _ in range(watchers):
-            body = json.dumps({"create_request": {"key": b64("/bench/fan")}}).encode()
-            resp = await session.post(url + "/v3/watch", data=body)
-            await resp.content.readuntil(b"\n")  # created
-            streams.append(resp)
-        per_socket = (sockets() - before_sockets) / watchers
-        per_kib = (rss() - before_rss) / watchers / 1024
-
-        async def fan() -> None:
-            await post("/v3/kv/put", {"key": b64("/bench/fan"), "value": b64("x")})
-            lines = await asyncio.gather(*(s.content.readuntil(b"\n") for s in streams))
-            assert all(json.loads(line)["result"]["events"] for line in lines)
-
-        out["watch_fanout"] = {**await measure(fan, watchers), "sockets": per_socket, "kib": per_kib}
-        for s in streams:
-            s.close()
+        out["fanout_http"] = await floor_http_fanout(session, url, n["fanout_http"], post)
+        out["fanout_ws"] = await floor_ws_fanout(session, url, n["fanout_ws"], post)
     return out
 
 
@@ -146,7 +133,7 @@ async def ours(url: str, n: dict[str, int]) -> dict[str, Any]:
     from aio_etcd import v3
 
     out: dict[str, Any] = {}
-    async with v3.Client(url, per_member=CONCURRENCY) as etcd:
+    async with v3.Client(url, per_member=CONCURRENCY, watch_transport="http") as etcd:
         await etcd.put("/bench/k", "v" * 100)
         value = b"v" * 100
 
@@ -176,23 +163,82 @@ async def ours(url: str, n: dict[str, int]) -> dict[str, Any]:
 
         out["range_5000"] = await measure(ranges, n["range_5000"])
 
-        watchers = n["watch_fanout"]
-        before_sockets, before_rss = sockets(), rss()
-        watches = [etcd.watch("/bench/fan") for _ in range(watchers)]
-        for w in watches:
-            await w.__aenter__()
-        per_socket = (sockets() - before_sockets) / watchers
-        per_kib = (rss() - before_rss) / watchers / 1024
-
-        async def fan() -> None:
-            await etcd.put("/bench/fan", b"x")
-            events = await asyncio.gather(*(w.__anext__() for w in watches))
-            assert all(e.kv.value == b"x" for e in events)
-
-        out["watch_fanout"] = {**await measure(fan, watchers), "sockets": per_socket, "kib": per_kib}
-        for w in watches:
-            w.close()
+    for mode, name in (("http", "fanout_http"), ("websocket", "fanout_ws")):
+        async with v3.Client(url, per_member=CONCURRENCY, watch_transport=mode) as etcd:
+            out[name] = await ours_fanout(etcd, n[name])
     return out
+
+
+async def floor_http_fanout(session: Any, url: str, watchers: int, post: Any) -> dict[str, float]:
+    before_sockets, before_rss = sockets(), rss()
+    streams = []
+    for _ in range(watchers):
+        body = json.dumps({"create_request": {"key": b64("/bench/fan")}}).encode()
+        resp = await session.post(url + "/v3/watch", data=body)
+        await resp.content.readuntil(b"\n")  # created
+        streams.append(resp)
+    per_socket = (sockets() - before_sockets) / watchers
+    per_kib = (rss() - before_rss) / watchers / 1024
+
+    async def fan() -> None:
+        await post("/v3/kv/put", {"key": b64("/bench/fan"), "value": b64("x")})
+        lines = await asyncio.gather(*(s.content.readuntil(b"\n") for s in streams))
+        assert all(json.loads(line)["result"]["events"] for line in lines)
+
+    result = {**await measure(fan, watchers), "sockets": per_socket, "kib": per_kib}
+    for s in streams:
+        s.close()
+    return result
+
+
+async def floor_ws_fanout(session: Any, url: str, watchers: int, post: Any) -> dict[str, float]:
+    """All watches on one websocket, told apart by watch_id; one reader hands each message to its watch."""
+    before_sockets, before_rss = sockets(), rss()
+    ws = await session.ws_connect(url + "/v3/watch", max_msg_size=64 * 1024 * 1024)
+    queues: dict[int, asyncio.Queue[dict[str, Any]]] = {}
+
+    async def reader() -> None:
+        async for msg in ws:
+            result = json.loads(msg.data)["result"]
+            queues[int(result.get("watch_id") or 0)].put_nowait(result)
+
+    reading = asyncio.create_task(reader())
+    for watch_id in range(1, watchers + 1):
+        queues[watch_id] = asyncio.Queue()
+        await ws.send_str(json.dumps({"create_request": {"key": b64("/bench/fan"), "watch_id": str(watch_id)}}))
+        assert (await queues[watch_id].get())["created"]
+    per_socket = (sockets() - before_sockets) / watchers
+    per_kib = (rss() - before_rss) / watchers / 1024
+
+    async def fan() -> None:
+        await post("/v3/kv/put", {"key": b64("/bench/fan"), "value": b64("x")})
+        results = await asyncio.gather(*(q.get() for q in queues.values()))
+        assert all(r["events"] for r in results)
+
+    result = {**await measure(fan, watchers), "sockets": per_socket, "kib": per_kib}
+    reading.cancel()
+    await ws.close()
+    return result
+
+
+async def ours_fanout(etcd: Any, watchers: int) -> dict[str, float]:
+    await etcd.put("/bench/warm", b"")
+    before_sockets, before_rss = sockets(), rss()
+    watches = [etcd.watch("/bench/fan") for _ in range(watchers)]
+    for w in watches:
+        await w.__aenter__()
+    per_socket = (sockets() - before_sockets) / watchers
+    per_kib = (rss() - before_rss) / watchers / 1024
+
+    async def fan() -> None:
+        await etcd.put("/bench/fan", b"x")
+        events = await asyncio.gather(*(w.__anext__() for w in watches))
+        assert all(e.kv.value == b"x" for e in events)
+
+    result = {**await measure(fan, watchers), "sockets": per_socket, "kib": per_kib}
+    for w in watches:
+        w.close()
+    return result
 
 
 # -- driver -----------------------------------------------------------------------------------
@@ -256,7 +302,7 @@ def main() -> None:
             "ratio_max": max(ratios),
             "v3_ops_s": ops,
         }
-        if workload == "watch_fanout":
+        if workload.startswith("fanout"):
             for who, key in (("floor", "floor"), ("aio_etcd.v3", "v3")):
                 row[f"{key}_sockets_per_watch"] = statistics.median(r[workload]["sockets"] for r in runs[who])
                 row[f"{key}_kib_per_watch"] = statistics.median(r[workload]["kib"] for r in runs[who])
@@ -265,11 +311,12 @@ def main() -> None:
         print(
             f"{workload:<14}{floor_us:>12.1f}{ours_us:>10.1f}{statistics.median(ratios):>7.2f}{spread:>14}{ops:>10.0f}"
         )
-    fan = table["watch_fanout"]
-    print(
-        f"watches: floor {fan['floor_sockets_per_watch']:.2f} sockets and {fan['floor_kib_per_watch']:.1f} KiB each; "
-        f"v3 {fan['v3_sockets_per_watch']:.2f} sockets and {fan['v3_kib_per_watch']:.1f} KiB each"
-    )
+    for name in ("fanout_ws", "fanout_http"):
+        fan = table[name]
+        print(
+            f"{name}: floor {fan['floor_sockets_per_watch']:.3f} sockets and {fan['floor_kib_per_watch']:.1f} KiB "
+            f"per watch; v3 {fan['v3_sockets_per_watch']:.3f} sockets and {fan['v3_kib_per_watch']:.1f} KiB per watch"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"rounds": args.rounds, "quick": args.quick, "results": table}, indent=2))
 

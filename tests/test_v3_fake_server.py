@@ -119,7 +119,7 @@ async def test_stream_error_lines_of_both_generations(serve: Callable[..., objec
 
     for payload in (lines, v1_lines):
         port = await serve({"/v3/watch": stream(payload)})  # type: ignore[misc]
-        async with v3.Client(("127.0.0.1", port)) as etcd:
+        async with v3.Client(("127.0.0.1", port), watch_transport="http") as etcd:
             with pytest.raises(v3.EtcdPermissionDenied):
                 async with etcd.watch("/k") as events:
                     await events.__anext__()

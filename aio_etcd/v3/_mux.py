@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping
 
 from .._http import AiohttpTransport, LineStream, Response, TransportFailure, WebSocket
@@ -30,6 +31,7 @@ __all__ = ["Multiplexer"]
 log = logging.getLogger(__name__)
 
 _WATCH = "/v3/watch"
+_WATCH_ID = re.compile(rb'"watch_id":"(-?\d+)"')
 #: Seconds a member's "I have a leader" is trusted for opening websocket watches.
 _QUORUM_FRESH = 1.0
 
@@ -123,13 +125,12 @@ class _Socket:
             self.queues.clear()
 
     def _dispatch(self, message: bytes) -> None:
-        try:
-            parsed = json.loads(message)
-        except ValueError:
-            parsed = None
-        result = parsed.get("result") if isinstance(parsed, dict) else None
-        if isinstance(result, dict):
-            queue = self.queues.get(int(result.get("watch_id") or 0))
+        # The watch parses the message; here only its watch id is needed. Keys
+        # and values are base64 and the header has no watch_id, so the first
+        # "watch_id" in a result is the watch's own (absent for watch 0).
+        if message.startswith(b'{"result"'):
+            found = _WATCH_ID.search(message)
+            queue = self.queues.get(int(found.group(1)) if found else 0)
             if queue is not None:
                 queue.put(message)
             return

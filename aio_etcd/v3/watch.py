@@ -21,6 +21,7 @@ import collections
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -90,7 +91,7 @@ class Watch:
         self._closed = False
         self._aborted: str | None = None
         self._reauthenticated = False
-        #: Loop time of the last line from the member (for the freeze probe).
+        #: ``time.monotonic()`` of the last line from the member (for the freeze probe).
         self.last_line = 0.0
         #: How many times the watch moved to another stream.
         self.resumes = 0
@@ -134,18 +135,28 @@ class Watch:
         return self
 
     async def __anext__(self) -> Event:
-        while not self._pending:
+        pending = self._pending
+        while not pending:
+            stream = self._stream
             if self._closed:
                 raise StopAsyncIteration
-            if self._stream is None:
+            if stream is None:
                 raise EtcdException("use the watch as `async with client.watch(...) as events`")
             try:
-                await self._read()
+                try:
+                    line = await stream.next_line()
+                except TransportFailure as exc:
+                    raise _Resume(self._aborted or str(exc)) from exc
+                if not line:
+                    raise _Resume(self._aborted or f"{self._base} ended the watch stream")
+                if self._take(line):
+                    await self._client._authenticate(self._client.headers.get("Authorization"))
+                    raise _Resume("the token was refused; renewed it")
             except _Resume as why:
                 if self._closed:
                     raise StopAsyncIteration from None
                 await self._resume(str(why))
-        return self._pending.popleft()
+        return pending.popleft()
 
     # -- opening ------------------------------------------------------------------------
 
@@ -211,7 +222,7 @@ class Watch:
             raise
         self._stream = resp
         self._base = resp.url[: -len("/v3/watch")]
-        self.last_line = asyncio.get_running_loop().time()
+        self.last_line = time.monotonic()
         return resp
 
     # -- reading -------------------------------------------------------------------------
@@ -248,39 +259,30 @@ class Watch:
         reason = str(result.get("cancel_reason") or "")
         raise EtcdWatchCanceled(f"{where} was canceled by the server: {reason or 'no reason given'}", reason)
 
-    async def _read(self) -> None:
-        """Read lines until one holds events (put in ``_pending``); raise ``_Resume`` when the stream is gone."""
-        stream = self._stream
-        assert stream is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                line = await stream.next_line()
-            except TransportFailure as exc:
-                raise _Resume(self._aborted or str(exc)) from exc
-            if not line:
-                raise _Resume(self._aborted or f"{self._base} ended the watch stream")
-            self.last_line = loop.time()
-            result = self._result(line)
-            if result.get("canceled"):
-                if "permission denied" in str(result.get("cancel_reason")) and self._may_reauthenticate():
-                    await self._client._authenticate(self._client.headers.get("Authorization"))
-                    raise _Resume("the token was refused; renewed it")
-                self._canceled(result)
-            events = result.get("events")
-            if events:
-                next_revision = self._next
-                for raw in events:
-                    event = Event(raw)
-                    revision = event.mod_revision
-                    if revision >= self._next:  # older ones were delivered before a resume
-                        self._pending.append(event)
-                        next_revision = revision + 1
-                self._next = next_revision
-                if self._pending:
-                    return
-            elif not result.get("created"):  # a progress report: nothing up to its revision is missing
-                self._next = max(self._next, revision_of(result) + 1)
+    def _take(self, line: bytes) -> bool:
+        """Put the events of one line in ``_pending``; ``True`` if the token must be renewed first.
+
+        :raises _Resume: the stream is of no further use.
+        """
+        self.last_line = time.monotonic()
+        result = self._result(line)
+        events = result.get("events")
+        if events:
+            floor = next_revision = self._next
+            for raw in events:
+                event = Event(raw)
+                revision = event.mod_revision
+                if revision >= floor:  # older ones were delivered before a resume
+                    self._pending.append(event)
+                    next_revision = revision + 1
+            self._next = next_revision
+        elif result.get("canceled"):
+            if "permission denied" in str(result.get("cancel_reason")) and self._may_reauthenticate():
+                return True
+            self._canceled(result)
+        elif not result.get("created"):  # a progress report: nothing up to its revision is missing
+            self._next = max(self._next, revision_of(result) + 1)
+        return False
 
     async def _resume(self, why: str) -> None:
         base = self._base
@@ -335,11 +337,10 @@ class Probes:
                 watch.close()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._watches:
             interval = self.client.watch_probe_interval
             await asyncio.sleep(interval)
-            now = loop.time()
+            now = time.monotonic()
             silent = [
                 base
                 for base, watches in self._watches.items()
