@@ -188,6 +188,7 @@ async def floor_http_fanout(session: Any, url: str, watchers: int, post: Any) ->
     result = {**await measure(fan, watchers), "sockets": per_socket, "kib": per_kib}
     for s in streams:
         s.close()
+    await asyncio.sleep(0.5)  # let the closed sockets go before the next count
     return result
 
 
@@ -238,6 +239,7 @@ async def ours_fanout(etcd: Any, watchers: int) -> dict[str, float]:
     result = {**await measure(fan, watchers), "sockets": per_socket, "kib": per_kib}
     for w in watches:
         w.close()
+    await asyncio.sleep(0.5)  # let the closed sockets go before the next count
     return result
 
 

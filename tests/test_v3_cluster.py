@@ -158,3 +158,60 @@ async def test_member_list_is_learned(cluster: EtcdCluster) -> None:
     async with v3.Client(cluster.endpoints[0], allow_reconnect=True) as etcd:
         assert sorted(await etcd.sync_members()) == sorted(cluster.client_urls)
         assert len(await etcd.members()) == 3
+
+
+async def test_a_lock_waiter_whose_member_dies_queues_again(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    leader = await _leader(cluster)
+    follower = (leader + 1) % 3
+    name = etcd_prefix + "-lock"
+    async with (
+        v3.Client(*_ordered(cluster, leader)) as holder_client,
+        v3.Client(*_ordered(cluster, follower)) as waiter,
+    ):
+
+        async def queue() -> list[bytes]:
+            return [kv.key for kv in await holder_client.range(name + "/", prefix=True, sort=("create", "asc"))]
+
+        async with holder_client.lock(name, ttl=10) as held:
+            waiting = asyncio.create_task(waiter.lock(name, ttl=5, timeout=60).acquire())
+            while len(keys := await queue()) < 2:  # noqa: ASYNC110 (server state)
+                await asyncio.sleep(0.02)
+            first_try = keys[1]
+            cluster.stop_member(follower, kill=True)  # the waiter's member, mid-wait
+            while first_try in (keys := await queue()) or len(keys) < 2:  # noqa: ASYNC110 (server state)
+                await asyncio.sleep(0.02)
+            assert not waiting.done() and held.is_acquired and keys[0] == held.key
+        lock = await asyncio.wait_for(waiting, 30)
+        try:
+            assert await queue() == [lock.key] == [keys[1]]  # its first key went with its lease
+        finally:
+            await lock.release()
+
+
+async def test_observe_continues_across_failover(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    leader = await _leader(cluster)
+    follower = (leader + 1) % 3
+    name = etcd_prefix + "-election"
+    async with (
+        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5) as observer,
+        v3.Client(*_ordered(cluster, leader)) as candidate,
+    ):
+        seen: list[bytes | None] = []
+        counted = [asyncio.Event() for _ in range(3)]
+
+        async def observe() -> None:
+            async for kv in observer.election(name).observe():
+                seen.append(None if kv is None else kv.value)
+                counted[len(seen) - 1].set()
+                if len(seen) == 3:
+                    return
+
+        watching = asyncio.create_task(observe())
+        await asyncio.wait_for(counted[0].wait(), 10)
+        election = candidate.election(name, ttl=5)
+        async with election.campaign(b"a") as term:
+            await asyncio.wait_for(counted[1].wait(), 10)
+            cluster.stop_member(follower, kill=True)  # the observer's member
+            await term.proclaim(b"b")
+            await asyncio.wait_for(watching, 30)
+    assert seen == [None, b"a", b"b"]
