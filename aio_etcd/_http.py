@@ -235,6 +235,7 @@ class Transport(Protocol):
         headers: Mapping[str, str],
         timeout: float | None,
         foreign: bool = False,
+        first_line: bool = True,
     ) -> Response:
         """Send a request whose answer is a stream of lines, and read up to its first line.
 
@@ -242,6 +243,8 @@ class Transport(Protocol):
         other is read whole. Streams never use the ordinary connections.
 
         :param timeout: seconds for connecting and the first line (``None``: no limit).
+        :param first_line: ``False``: return as soon as the answer's head
+            arrived (:attr:`LineStream.body` is then empty).
         :raises TransportFailure: the exchange failed below HTTP.
         """
         ...
@@ -512,6 +515,7 @@ class AiohttpTransport:
         headers: Mapping[str, str],
         timeout: float | None,
         foreign: bool = False,
+        first_line: bool = True,
     ) -> Response:
         session = self._watch_session
         if session is None:
@@ -520,7 +524,7 @@ class AiohttpTransport:
             assert session is not None
         resp: aiohttp.ClientResponse | None = None
 
-        async def first_line() -> Response:
+        async def opening() -> Response:
             nonlocal resp
             resp = await session.request(
                 method,
@@ -535,14 +539,14 @@ class AiohttpTransport:
                 data = await resp.read()
                 resp.release()
                 return Response(resp.status, resp.headers, data, url)
-            line = await _read_line(resp, url)
+            line = await _read_line(resp, url) if first_line else b""
             reader = functools.partial(_read_line, resp, url)
             return LineStream(resp.status, resp.headers, line, url, reader, resp.close)
 
         try:
             if timeout is None or math.isinf(timeout):
-                return await first_line()
-            return await asyncio.wait_for(first_line(), timeout)
+                return await opening()
+            return await asyncio.wait_for(opening(), timeout)
         except BaseException as exc:
             if resp is not None:
                 resp.close()

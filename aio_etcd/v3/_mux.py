@@ -178,10 +178,11 @@ class Multiplexer:
         headers: Mapping[str, str],
         timeout: float | None,
         foreign: bool = False,
+        first_line: bool = True,
     ) -> Response:
-        if not url.endswith(_WATCH) or body is None:
+        if not url.endswith(_WATCH) or body is None or not first_line:
             return await self.transport.open_lines(
-                method, url, body=body, headers=headers, timeout=timeout, foreign=foreign
+                method, url, body=body, headers=headers, timeout=timeout, foreign=foreign, first_line=first_line
             )
         base = url[: -len(_WATCH)]
         refusal = await self._check_quorum(base, headers, timeout)
