@@ -31,6 +31,7 @@ _COMMANDS = {
     "load": "JSON lines of dump back into etcd: load FILE|- [--dry-run]",
     "lock": "run a command while holding a lock: lock NAME [--ttl S] [--timeout S] -- COMMAND...",
     "dev": "start a development etcd until Ctrl-C: dev [--members N] [--tls] [--auth] [--port P] [--data-dir D]",
+    "migrate": "move a v2 key space to v3, follow it, verify: migrate --from URLS --to URLS [--follow] [--verify]",
 }
 
 
@@ -58,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         from .._dev import main as dev
 
         return dev(argv[1:], prog="aio-etcd dev")
+    if argv[:1] == ["migrate"]:
+        from .migrate import main as migrate
+
+        return migrate(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:

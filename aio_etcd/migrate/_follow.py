@@ -1,0 +1,260 @@
+"""Following v2 after the copy: a stream of changes, applied in order, and the TTL poll."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .._http import LineStream, TransportFailure
+from ..client import Client, _key_path
+from ..exceptions import EtcdEventIndexCleared, EtcdException
+from ..v3 import txn as T  # noqa: N812 (the documented spelling)
+from ._model import _DELETES, _PUTS, Report, _expiry, _read_tree, _snapshot, _Tree
+from ._write import _batches, _copy, _Leases, _Writer
+
+log = logging.getLogger(__name__)
+
+
+class _Changes:
+    """Every v2 change under a prefix after an index, in order, buffered as it arrives.
+
+    v2 streams (``stream=true``) deliver only changes after the moment they
+    are registered (from an old ``waitIndex`` they give one event and stop),
+    so a stream is opened first, and the changes between the index wanted
+    and the stream's own ``X-Etcd-Index`` are read from v2's history one by
+    one. The same happens when a stream breaks. A gap v2's history no longer
+    covers puts :class:`~aio_etcd.EtcdEventIndexCleared` in the queue.
+    """
+
+    def __init__(self, source: Client, prefix: str, after: int) -> None:
+        self.source = source
+        self.prefix = prefix
+        #: The last index delivered (or the index to follow from).
+        self.after = after
+        self.queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._path = source.key_endpoint + _key_path(prefix)
+
+    async def start(self, *, fresh: bool = False) -> None:
+        """Open the stream; changes then arrive in :attr:`queue`.
+
+        :param fresh: follow from the stream's own start (the caller reads a
+            snapshot after this); otherwise the changes after :attr:`after`
+            are read first.
+        :raises EtcdEventIndexCleared: v2 no longer has the changes after :attr:`after`.
+        """
+        stream, head = await self._open()
+        try:
+            if fresh:
+                self.after = head
+            else:
+                await self._gap(head)
+        except BaseException:
+            stream.close()
+            raise
+        self.after = max(self.after, head)
+        self._task = asyncio.get_running_loop().create_task(self._run(stream))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _open(self) -> tuple[LineStream, int]:
+        """A stream registered at the server, and the index it starts after."""
+        query = "?wait=true&recursive=true&stream=true"
+        failure: BaseException | None = None
+        for _ in range(10):
+            for base in [self.source.base_uri, *self.source.machines_cache]:
+                try:
+                    resp = await self.source._transport.open_lines(
+                        "GET", base + self._path + query, body=None, headers=self.source._headers,
+                        timeout=self.source.retry.attempt_timeout, first_line=False,
+                    )  # fmt: skip
+                except TransportFailure as exc:
+                    failure = exc
+                    continue
+                if isinstance(resp, LineStream):
+                    head = resp.header_int("X-Etcd-Index")
+                    if head is not None:
+                        return resp, head
+                    resp.close()
+                await self.source.raise_for_answer(resp)
+                failure = EtcdException(f"follow: no X-Etcd-Index on the v2 stream from {base}")
+            await asyncio.sleep(0.5)
+        raise EtcdException(f"follow: could not open a v2 watch stream on {self.prefix!r}: {failure}")
+
+    async def _gap(self, upto: int) -> None:
+        """Queue the changes after :attr:`after` up to ``upto`` from v2's history."""
+        while self.after < upto:
+            params = {"wait": "true", "recursive": "true", "waitIndex": str(self.after + 1)}
+            resp = await self.source.api_execute(self._path, "GET", params, raise_for_status=False, timeout=10.0)
+            body = resp.json_object() or {}
+            if body.get("errorCode") == 401:
+                raise EtcdEventIndexCleared(f"v2 no longer has the changes after index {self.after}", body)
+            await self.source.raise_for_answer(resp)
+            index = int(body["node"]["modifiedIndex"])
+            if index > upto:
+                return  # the stream has this one
+            self.queue.put_nowait(body)
+            self.after = index
+
+    async def _run(self, stream: LineStream) -> None:
+        try:
+            while True:
+                try:
+                    while line := await stream.next_line():
+                        event = json.loads(line)
+                        index = int(event["node"]["modifiedIndex"])
+                        if index > self.after:
+                            self.queue.put_nowait(event)
+                            self.after = index
+                except (TransportFailure, ValueError, KeyError) as exc:
+                    log.info("follow: the v2 stream broke (%s); again after index %d", exc, self.after)
+                finally:
+                    stream.close()
+                stream, head = await self._open()
+                await self._gap(head)
+                self.after = max(self.after, head)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self.queue.put_nowait(exc)
+
+
+async def _follow(
+    source: Client,
+    prefix: str,
+    changes: _Changes,
+    writer: _Writer,
+    leases: _Leases,
+    report: Report,
+    stop: asyncio.Event | None,
+    ttl_poll: float,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> None:
+    """Apply the changes after the snapshot, in order, until ``stop``; re-read TTLs every ``ttl_poll`` s."""
+    stop = stop or asyncio.Event()
+    known: dict[str, int] = {}  # key -> modifiedIndex last applied (from events or the TTL poll)
+    dirs: dict[str, float] = {}  # directory -> expiry, as the last poll saw it
+    next_poll = time.monotonic() + ttl_poll
+    while True:
+        events: list[dict[str, Any]] = []
+        if stop.is_set():  # apply what was read already, then end
+            if changes.queue.empty():
+                return
+            item = changes.queue.get_nowait()
+        else:
+            timeout = max(0.0, min(next_poll - time.monotonic(), 0.5))
+            try:
+                item = await asyncio.wait_for(changes.queue.get(), timeout)
+            except asyncio.TimeoutError:
+                item = None
+        while item is not None:
+            if isinstance(item, BaseException):
+                if isinstance(item, EtcdEventIndexCleared):
+                    await _reconcile_after_gap(source, prefix, changes, writer, leases, report)
+                    break
+                raise item
+            events.append(item)
+            item = changes.queue.get_nowait() if not changes.queue.empty() and len(events) < 500 else None
+        if events:
+            await _apply(events, writer, leases, report, known)
+            if progress is not None:
+                progress("follow", report.changes_followed, report.last_index)
+        if time.monotonic() >= next_poll and not stop.is_set():
+            if changes.queue.empty():  # everything read so far is applied: the poll is newer
+                await _poll_ttls(source, prefix, writer, leases, report, known, dirs)
+            next_poll = time.monotonic() + ttl_poll
+
+
+async def _apply(
+    events: list[dict[str, Any]], writer: _Writer, leases: _Leases, report: Report, known: dict[str, int]
+) -> None:
+    ops: list[tuple[bytes, T.Op]] = []
+    last = report.last_index
+    for event in events:
+        node = event.get("node") or {}
+        index = int(node.get("modifiedIndex", 0))
+        if index <= report.snapshot_index:
+            continue  # the copy has it
+        key = str(node.get("key", ""))
+        action = event.get("action")
+        dest_key = writer.dest_key(key)
+        if node.get("dir"):
+            if action in _DELETES:
+                ops.append((dest_key + b"/", T.delete(dest_key + b"/", prefix=True)))
+        elif known.get(key, 0) >= index:
+            pass  # the TTL poll already wrote this key as it was at a later index
+        elif action in _PUTS:
+            lease = await leases.for_expiry(_expiry(node, time.time()))
+            ops.append((dest_key, T.put(dest_key, str(node.get("value", "")), lease=lease)))
+            known[key] = index
+        elif action in _DELETES:
+            ops.append((dest_key, T.delete(dest_key)))
+            known.pop(key, None)
+        last = max(last, index)
+        report.changes_followed += 1
+    for batch in _batches(ops):
+        await writer.apply(batch, {"index": last})
+    if not ops and last > report.last_index:
+        await writer.apply([], {"index": last})
+    report.last_index = last
+
+
+async def _poll_ttls(
+    source: Client,
+    prefix: str,
+    writer: _Writer,
+    leases: _Leases,
+    report: Report,
+    known: dict[str, int],
+    dirs: dict[str, float],
+) -> None:
+    """Refreshed TTLs (v2 shows no event for them): a key whose expiry moved gets a lease of its own time.
+
+    The key is written as the poll read it (value and lease), and counts as
+    applied at its ``modifiedIndex``, so a change at an older index that
+    arrives later is not applied over it. A directory whose TTL moved moves
+    all its keys.
+    """
+    tree = _Tree()
+    await _read_tree(source, prefix, tree, required=False)
+    moved_dirs = [d for d, when in tree.dir_expiry.items() if abs(dirs.get(d, when) - when) >= 1.0]
+    dirs.clear()
+    dirs.update(tree.dir_expiry)
+    ops: list[tuple[bytes, T.Op]] = []
+    for key, entry in tree.keys.items():
+        newer = entry.expires is not None and entry.index > max(known.get(key, 0), report.snapshot_index)
+        if not newer and not any(key.startswith(d.rstrip("/") + "/") for d in moved_dirs):
+            continue
+        dest_key = writer.dest_key(key)
+        lease = await leases.for_expiry(entry.expires)
+        ops.append((dest_key, T.put(dest_key, entry.value, lease=lease)))
+        known[key] = max(known.get(key, 0), entry.index)
+        report.ttl_moves += 1
+    for batch in _batches(ops):
+        await writer.apply(batch, {"index": report.last_index})
+
+
+async def _reconcile_after_gap(
+    source: Client, prefix: str, changes: _Changes, writer: _Writer, leases: _Leases, report: Report
+) -> None:
+    """The stream lost its place in v2's history: copy again at a newer index and follow from there."""
+    began = time.monotonic()
+    await changes.close()
+    changes.queue = asyncio.Queue()
+    await changes.start(fresh=True)
+    tree = await _snapshot(source, prefix, (), report)
+    copied = report.keys_copied
+    await _copy(tree, writer, leases, report, True, False, None, prefix, reconcile=True)
+    report.keys_copied = copied
+    report.snapshot_index = report.last_index = tree.index
+    log.warning("followed again after re-reading v2 at index %d in %.1fs", tree.index, time.monotonic() - began)
+
+

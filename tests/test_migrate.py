@@ -1,0 +1,254 @@
+"""aio_etcd.migrate and ``aio-etcd migrate`` on real etcd: one etcd serving both APIs, and two etcds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+import aio_etcd as etcd
+from aio_etcd import v3
+from aio_etcd.migrate import Report, migrate, progress_key, verify
+from aio_etcd.testing import EtcdCluster
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def sides(etcd_server: EtcdCluster) -> AsyncIterator[tuple[etcd.Client, v3.Client]]:
+    async with etcd_server.client() as source, etcd_server.v3_client() as dest:
+        yield source, dest
+
+
+async def _fill(source: etcd.Client, top: str, count: int = 40) -> None:
+    for i in range(count):
+        await source.write(f"{top}/d{i % 4}/k{i}", f"v{i}", ttl=30 if i % 10 == 0 else None)
+
+
+async def _following(run: asyncio.Task[Report], dest: v3.Client, key: bytes, index: int) -> None:
+    """Wait until the running migration recorded that it applied v2's change ``index``."""
+    while True:
+        kv = await dest.get(key)
+        if kv is not None and json.loads(kv.value).get("index", 0) >= index:
+            return
+        if run.done():
+            run.result()
+            raise AssertionError("the migration ended")
+        await asyncio.sleep(0.05)
+
+
+async def test_copy_with_ttls_dirs_hidden_and_verify(sides: tuple[etcd.Client, v3.Client], etcd_prefix: str) -> None:
+    source, dest = sides
+    await _fill(source, etcd_prefix)
+    await source.write(etcd_prefix + "/empty", None, dir=True)
+    await source.write(etcd_prefix + "/tdir", None, dir=True, ttl=20)
+    await source.write(etcd_prefix + "/tdir/child", "c")
+    await source.write(etcd_prefix + "/_hidden", "h")
+    report = await migrate(
+        source, dest, prefix=etcd_prefix, dest_prefix="/new", verify_after=True, hidden=[etcd_prefix + "/_hidden"]
+    )
+    assert report.differences == [] and report.conflicts == []
+    assert report.keys_copied == 40 + 1 + 1  # keys, the directory's child, the hidden key
+    assert report.dirs_dropped == [etcd_prefix + "/empty"]
+    assert report.hidden_copied == [etcd_prefix + "/_hidden"]
+    child = await dest.get(f"/new{etcd_prefix}/tdir/child")
+    assert child is not None and child.value == b"c" and child.lease  # expires with its directory
+    ttl_keys = [await dest.get(f"/new{etcd_prefix}/d{i % 4}/k{i}") for i in (0, 10, 20, 30)]
+    assert len({kv.lease for kv in ttl_keys if kv is not None}) <= 2  # the same second shares a lease
+    assert report.leases_created <= 3
+    info = await dest.time_to_live(child.lease)
+    assert 17 <= info.ttl <= 20
+    record = await dest.get(progress_key(etcd_prefix, "/new"))
+    assert record is not None and json.loads(record.value)["index"] == report.snapshot_index
+    assert "hidden" in report.to_json()["hidden_note"]
+
+
+async def test_dry_run_writes_nothing_and_keep_empty_dirs(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str
+) -> None:
+    source, dest = sides
+    await _fill(source, etcd_prefix, 10)
+    await source.write(etcd_prefix + "/empty", None, dir=True)
+    report = await migrate(source, dest, prefix=etcd_prefix, dry_run=True)
+    assert report.keys_copied == 10 and report.dry_run
+    assert (await dest.range(etcd_prefix, prefix=True, count_only=True)).count == 0
+    await migrate(source, dest, prefix=etcd_prefix, keep_empty_dirs=True)
+    marker = await dest.get(etcd_prefix + "/empty/")
+    assert marker is not None and marker.value == b""
+    assert await verify(source, dest, prefix=etcd_prefix) == []
+
+
+async def test_follow_applies_every_change_in_order(sides: tuple[etcd.Client, v3.Client], etcd_prefix: str) -> None:
+    source, dest = sides
+    await _fill(source, etcd_prefix)
+    stop = asyncio.Event()
+    run = asyncio.create_task(migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop, ttl_poll=0.5))
+    last = 0
+    for i in range(120):  # during and after the copy: sets, deletes, directory deletes, refreshes
+        key = f"{etcd_prefix}/d{i % 4}/k{i % 30}"
+        last = (await source.write(key, f"w{i}", ttl=20 if i % 7 == 0 else None)).modifiedIndex or last
+        if i % 11 == 0:
+            last = (await source.delete(key)).modifiedIndex or last
+        if i == 60:
+            last = (await source.delete(f"{etcd_prefix}/d3", recursive=True)).modifiedIndex or last
+    refreshed = await source.refresh(f"{etcd_prefix}/d0/k0", ttl=60)  # no event in a v2 watch
+    await _following(run, dest, progress_key(etcd_prefix), last)
+    kv = None
+    for _ in range(100):  # the TTL poll moves it to a lease of its own time
+        kv = await dest.get(f"{etcd_prefix}/d0/k0")
+        if kv is not None and kv.lease and (await dest.time_to_live(kv.lease)).ttl > 40:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    report = await asyncio.wait_for(run, 30)
+    assert report.last_index >= last and report.changes_followed > 0 and report.ttl_moves >= 1
+    assert refreshed.ttl == 60
+    assert await verify(source, dest, prefix=etcd_prefix) == []
+
+
+async def test_resume_continues_from_the_recorded_index(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str
+) -> None:
+    source, dest = sides
+    await _fill(source, etcd_prefix, 10)
+    stop = asyncio.Event()
+    stop.set()  # copy, then stop at once
+    first = await migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop)
+    await source.write(etcd_prefix + "/d0/k0", "changed while stopped")
+    await source.delete(etcd_prefix + "/d1/k1")
+    second = await migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop)
+    assert second.resumed_from == first.last_index and second.keys_copied == 0
+    assert await verify(source, dest, prefix=etcd_prefix) == []
+
+
+async def test_resume_after_v2_forgot_the_index_copies_again(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str
+) -> None:
+    source, dest = sides
+    await _fill(source, etcd_prefix, 10)
+    stop = asyncio.Event()
+    stop.set()
+    await migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop)
+    await source.delete(etcd_prefix + "/d1/k1")
+    for i in range(1010):  # past v2's window of 1,000 events
+        await source.write(f"{etcd_prefix}-noise/{i % 5}", str(i))
+    again = await migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop)
+    assert again.resumed_from is None and again.reconciled == 1  # the deleted key left v3 too
+    assert await dest.get(etcd_prefix + "/d1/k1") is None
+    assert await verify(source, dest, prefix=etcd_prefix) == []
+
+
+async def test_a_v3_key_changed_after_the_copy_began_is_not_overwritten(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str
+) -> None:
+    source, dest = sides
+    await source.write(etcd_prefix + "/a", "1")
+    stop = asyncio.Event()
+    run = asyncio.create_task(migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop))
+    first = (await source.write(etcd_prefix + "/b", "x")).modifiedIndex
+    assert first is not None
+    await _following(run, dest, progress_key(etcd_prefix), first)
+    await dest.put(etcd_prefix + "/a", b"an app moved early")  # a v3 writer
+    index = (await source.write(etcd_prefix + "/a", "2")).modifiedIndex
+    assert index is not None
+    await _following(run, dest, progress_key(etcd_prefix), index)
+    stop.set()
+    report = await run
+    assert report.conflicts == [etcd_prefix + "/a"]
+    kv = await dest.get(etcd_prefix + "/a")
+    assert kv is not None and kv.value == b"an app moved early"
+    overwritten = await migrate(source, dest, prefix=etcd_prefix, overwrite=True, verify_after=True)
+    assert overwritten.differences == []
+
+
+def _cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aio_etcd", "migrate", *args],
+        capture_output=True, text=True, timeout=60, **kwargs,  # type: ignore[call-overload]
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def v3_only() -> Iterator[EtcdCluster]:
+    with EtcdCluster(v2=False) as server:
+        yield server
+
+
+async def test_two_etcds_and_bad_input(etcd_server: EtcdCluster, v3_only: EtcdCluster, etcd_prefix: str) -> None:
+    async with etcd_server.client() as source:
+        await _fill(source, etcd_prefix, 20)
+    done = await asyncio.to_thread(_cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["keys_copied"] == 20
+    checked = await asyncio.to_thread(
+        _cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix, "--verify"
+    )
+    assert checked.returncode == 0 and json.loads(checked.stdout) == {"differences": []}
+    async with v3_only.v3_client() as dest:
+        await dest.put(etcd_prefix + "/d0/k0", b"different")
+    differs = await asyncio.to_thread(
+        _cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix, "--verify"
+    )
+    assert differs.returncode == 1 and f"difference: {etcd_prefix}/d0/k0" in differs.stderr
+    unreachable = await asyncio.to_thread(_cli, "--from", "http://127.0.0.1:9", "--to", v3_only.url, "--verify")
+    assert unreachable.returncode == 3 and "could not be reached" in unreachable.stderr
+    no_v2 = await asyncio.to_thread(_cli, "--from", v3_only.url, "--to", v3_only.url)
+    assert no_v2.returncode == 4 and "v2" in no_v2.stderr
+    bad = await asyncio.to_thread(_cli, "--from", etcd_server.url, "--to", "not-a-url")
+    assert bad.returncode == 2
+
+
+async def test_auth_refused_on_the_v3_side(etcd_server: EtcdCluster) -> None:
+    with EtcdCluster(v2=False) as guarded:
+        async with guarded.v3_client() as admin:
+            await admin.auth.user_add("root", "rootpw")
+            await admin.auth.user_grant("root", "root")
+            await admin.auth.enable()
+        done = await asyncio.to_thread(
+            _cli, "--from", etcd_server.url, "--to", guarded.url, "--to-username", "root:wrong", "--prefix", "/x"
+        )
+        assert done.returncode == 4 and "refused the credentials" in done.stderr
+        allowed = await asyncio.to_thread(
+            _cli, "--from", etcd_server.url, "--to", guarded.url, "--to-username", "root:rootpw", "--prefix", "/x"
+        )
+        assert allowed.returncode == 0, allowed.stderr
+
+
+async def test_killed_mid_copy_then_run_again(etcd_server: EtcdCluster, etcd_prefix: str) -> None:
+    async with etcd_server.client(per_host_pool_size=16) as source:
+        sem = asyncio.Semaphore(16)
+
+        async def put(i: int) -> None:
+            async with sem:
+                await source.write(f"{etcd_prefix}/d{i % 50}/k{i}", f"v{i}", ttl=60 if i % 10 == 0 else None)
+
+        await asyncio.gather(*(put(i) for i in range(4000)))
+        args = ["--from", etcd_server.url, "--to", etcd_server.url, "--prefix", etcd_prefix]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "aio_etcd", "migrate", *args, stdout=subprocess.DEVNULL
+        )
+        try:
+            async with etcd_server.v3_client() as dest:
+                while True:  # until the copy is under way: its progress record says "copying"
+                    kv = await dest.get(progress_key(etcd_prefix))
+                    if kv is not None or proc.returncode is not None:
+                        break
+                    await asyncio.sleep(0.01)
+                os.kill(proc.pid, signal.SIGKILL)
+                await asyncio.wait_for(proc.wait(), 10)
+                for i in range(0, 4000, 97):  # changes between the two runs, deletes included
+                    await source.write(f"{etcd_prefix}/d{i % 50}/k{i}", "newer")
+                await source.delete(f"{etcd_prefix}/d1/k1")
+                done = await asyncio.to_thread(_cli, *args[4:], "--from", etcd_server.url, "--to", etcd_server.url)
+                assert done.returncode == 0, done.stderr
+                assert await verify(source, dest, prefix=etcd_prefix) == []
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
