@@ -152,7 +152,7 @@ async def _dest_keys(dest: V3Client, dest_prefix: str, prefix: str, *, keys_only
         kv = await dest.get(root)
         if kv is not None:
             yield kv
-    async for kv in dest.scan(root + b"/", prefix=True, keys_only=keys_only):
+    async for kv in dest.scan(root + b"/", prefix=True, keys_only=keys_only, page=5000):
         yield kv
 
 
