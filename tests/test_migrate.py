@@ -252,3 +252,35 @@ async def test_killed_mid_copy_then_run_again(etcd_server: EtcdCluster, etcd_pre
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+
+
+async def test_a_follow_stream_that_lost_its_place_reads_v2_again(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aio_etcd.migrate as migration
+
+    streams: list[migration._Changes] = []
+
+    class Recorded(migration._Changes):
+        async def start(self, *, fresh: bool = False) -> None:
+            streams.append(self)
+            await super().start(fresh=fresh)
+
+    monkeypatch.setattr(migration, "_Changes", Recorded)
+    source, dest = sides
+    await _fill(source, etcd_prefix, 10)
+    stop = asyncio.Event()
+    run = asyncio.create_task(migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop))
+    index = (await source.write(etcd_prefix + "/d0/k0", "seen")).modifiedIndex
+    assert index is not None
+    await _following(run, dest, progress_key(etcd_prefix), index)
+    # What a stream broken for longer than v2's 1,000-event window meets on its way back:
+    await streams[0].close()
+    await source.delete(etcd_prefix + "/d1/k1")  # a change the stream never saw
+    streams[0].queue.put_nowait(migration.EtcdEventIndexCleared("the index was cleared"))
+    while (await dest.get(etcd_prefix + "/d1/k1")) is not None:  # noqa: ASYNC110 (the re-read removes it)
+        await asyncio.sleep(0.05)
+    stop.set()
+    report = await asyncio.wait_for(run, 30)
+    assert report.reconciled == 1 and report.reread_seconds > 0
+    assert await verify(source, dest, prefix=etcd_prefix) == []

@@ -255,6 +255,8 @@ async def _reconcile_after_gap(
     await _copy(tree, writer, leases, report, True, False, None, prefix, reconcile=True)
     report.keys_copied = copied
     report.snapshot_index = report.last_index = tree.index
-    log.warning("followed again after re-reading v2 at index %d in %.1fs", tree.index, time.monotonic() - began)
+    took = time.monotonic() - began
+    report.reread_seconds += took
+    log.warning("v2's history lost the stream's place: read v2 again at index %d in %.1fs", tree.index, took)
 
 

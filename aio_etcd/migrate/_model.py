@@ -67,6 +67,8 @@ class Report:
     changes_followed: int = 0
     ttl_moves: int = 0
     reconciled: int = 0
+    #: Seconds spent reading v2 again after the follow stream lost its place in v2's history.
+    reread_seconds: float = 0.0
     snapshot_index: int = 0
     last_index: int = 0
     resumed_from: int | None = None
@@ -79,6 +81,7 @@ class Report:
         out["hidden_note"] = HIDDEN_NOTE
         out["differences"] = None if self.differences is None else [str(d) for d in self.differences]
         out["duration"] = round(self.duration, 3)
+        out["reread_seconds"] = round(self.reread_seconds, 3)
         return out
 
 

@@ -353,12 +353,6 @@ class Client:
         :param stream: the answer may take long (a blocking lock): use the
             watch connections and no attempt time limit past connecting.
         """
-        if self._closed:
-            raise EtcdException("the client is closed")
-        if not self._discovered:
-            await self._discover()
-        if self._token is None:
-            await self._authenticate(None)
         body = json.dumps(request).encode()
         where = op or path
         for auth_retry in (True, False):
@@ -374,14 +368,8 @@ class Client:
                 stream=stream,
             )
             try:
-                return await self._cluster.request(
-                    self._transport,
-                    call,
-                    self._check,
-                    self._policy,
-                    deadline=self._deadline if timeout is None else timeout,
-                    attempt_timeout=attempt_timeout,
-                    attempts=attempts,
+                return await self._send(
+                    call, self._check, timeout=timeout, attempt_timeout=attempt_timeout, attempts=attempts
                 )
             except EtcdServerError as exc:
                 if auth_retry and self.stale_token(exc):
@@ -392,25 +380,35 @@ class Client:
         raise AssertionError("unreachable")
 
     async def _send(
-        self, call: Call, check: Callable[[Response], _T], *, timeout: float | None = None, watch: bool = False
+        self,
+        call: Call,
+        check: Callable[[Response], _T],
+        *,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+        attempts: int | None = -1,
+        watch: bool = False,
     ) -> _T:
-        """Make a prepared ``call`` (watches build their own); ``check`` reads the answer.
+        """Make ``call`` under the retry policy; ``check`` reads the answer.
 
         :param watch: a watch: over the websocket multiplexer when the client uses one.
         """
-        if self._closed:
-            raise EtcdException("the client is closed")
-        if not self._discovered:
-            await self._discover()
-        if self._token is None:
-            await self._authenticate(None)
-            call.headers = {**call.headers, **self._headers}
+        if self._closed or not self._discovered or self._token is None:
+            if self._closed:
+                raise EtcdException("the client is closed")
+            if not self._discovered:
+                await self._discover()
+            if self._token is None:
+                await self._authenticate(None)
+            call.headers = {**call.headers, **self._headers}  # the token just got
         return await self._cluster.request(
             self._mux if watch and self._mux is not None else self._transport,
             call,
             check,
             self._policy,
             deadline=self._deadline if timeout is None else timeout,
+            attempt_timeout=attempt_timeout,
+            attempts=attempts,
         )
 
     # -- auth tokens ----------------------------------------------------------------------
