@@ -123,3 +123,17 @@ async def test_stream_error_lines_of_both_generations(serve: Callable[..., objec
             with pytest.raises(v3.EtcdPermissionDenied):
                 async with etcd.watch("/k") as events:
                     await events.__anext__()
+
+
+async def test_no_leader_in_an_election_is_an_answer_not_an_outage(serve: Callable[..., object]) -> None:
+    hits = []
+
+    async def no_leader(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        body = {"error": "election: no leader", "code": 2, "message": "election: no leader"}
+        return web.Response(status=500, text=json.dumps(body), content_type="application/json")
+
+    port = await serve({"/v3/election/leader": no_leader})  # type: ignore[misc]
+    async with v3.Client(("127.0.0.1", port), ("127.0.0.1", port), use_proxies=True) as etcd:
+        assert await etcd.election("e").leader() is None
+    assert hits == ["/v3/election/leader"]  # asked once: not retried as etcd's own "no leader" would be

@@ -18,7 +18,7 @@ to the same classes::
     │   ├── EtcdCompacted            11  "required revision has been compacted"
     │   ├── EtcdFutureRevision       11  "required revision is a future revision"
     │   ├── EtcdUnavailable          14  (also 4 and "context deadline exceeded")
-    │   │   └── EtcdNoLeader         14  "no leader"
+    │   │   └── EtcdNoLeader         14  "etcdserver: no leader"
     │   ├── EtcdSessionExpired       2   "session is expired" (lock, campaign)
     │   └── EtcdNotLeader            2   "election: not leader"
     ├── EtcdWatchCanceled            .reason: the server canceled a watch
@@ -185,7 +185,7 @@ _BY_WORDS: tuple[tuple[str, type[EtcdServerError]], ...] = (
     ("revision of auth store is old", EtcdAuthFailed),
     ("user name is empty", EtcdAuthFailed),
     ("permission denied", EtcdPermissionDenied),
-    ("no leader", EtcdNoLeader),
+    ("etcdserver: no leader", EtcdNoLeader),  # not the election's "election: no leader"
     ("session is expired", EtcdSessionExpired),
     ("election: not leader", EtcdNotLeader),
     ("key not found", EtcdKeyNotFound),
@@ -230,7 +230,7 @@ TRANSIENT_CODES = frozenset({4, 14})
 def is_transient(exc: EtcdServerError) -> tuple[bool, bool]:
     """``(worth another attempt, certainly not applied)`` for an error etcd answered."""
     words = exc.grpc_message.lower()
-    if "too many requests" in words or "no leader" in words:
+    if "too many requests" in words or "etcdserver: no leader" in words:
         return True, True
     if exc.code in TRANSIENT_CODES or "context deadline exceeded" in words:
         return True, False

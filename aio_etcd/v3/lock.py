@@ -300,23 +300,32 @@ class Election:
     async def observe(self) -> AsyncIterator[KV | None]:
         """The leader now, then each new leader or proclaimed value (``None`` while nobody leads).
 
-        It is a watch of the election's keys, so it resumes on another member
-        like any watch.
+        It reads the election's keys once and then follows them with a watch,
+        so no change is skipped, and it resumes on another member like any watch.
         """
         prefix = self.name + b"/"
-        first = await self.client.range(prefix, prefix=True, sort=("create", "asc"), limit=1)
-        last = _identity(first.kvs[0] if first.kvs else None)
-        yield first.kvs[0] if first.kvs else None
+        first = await self.client.range(prefix, prefix=True)
+        candidates = {kv.key: kv for kv in first.kvs}
+        last = _leader_of(candidates)
+        yield last
         async with self.client.watch(prefix, prefix=True, start_revision=first.revision + 1) as events:
-            async for _ in events:
-                now = await self.client.range(prefix, prefix=True, sort=("create", "asc"), limit=1)
-                kv = now.kvs[0] if now.kvs else None
-                if _identity(kv) != last:
-                    last = _identity(kv)
-                    yield kv
+            async for event in events:
+                if event.type == "DELETE":
+                    candidates.pop(event.kv.key, None)
+                else:
+                    candidates[event.kv.key] = event.kv
+                now = _leader_of(candidates)
+                if _identity(now) != _identity(last):
+                    last = now
+                    yield now
 
     def __repr__(self) -> str:
         return f"<Election {self.name!r}>"
+
+
+def _leader_of(candidates: dict[bytes, KV]) -> KV | None:
+    """The first in line: the key created first."""
+    return min(candidates.values(), key=lambda kv: kv.create_revision, default=None)
 
 
 def _identity(kv: KV | None) -> tuple[bytes, int] | None:
