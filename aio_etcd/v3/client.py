@@ -476,8 +476,9 @@ class Client:
 
     async def get(self, key: str | bytes, *, serializable: bool = False, timeout: float | None = None) -> KV | None:
         """The key, or ``None`` when it does not exist."""
-        request = _txn.range_request(key, serializable=serializable)
-        answer = await self.call("/v3/kv/range", request, safe=True, op="get", key=to_bytes(key), timeout=timeout)
+        raw = to_bytes(key)
+        request = _txn.range_request(raw, serializable=serializable)
+        answer = await self.call("/v3/kv/range", request, safe=True, op="get", key=raw, timeout=timeout)
         kvs = answer.get("kvs")
         return KV(kvs[0]) if kvs else None
 
@@ -565,10 +566,11 @@ class Client:
         :param ignore_value: keep the current value (give ``b""``), change only the lease.
         :param ignore_lease: keep the current lease.
         """
+        raw = to_bytes(key)
         request = _txn.put_request(
-            key, value, lease=lease, prev_kv=prev_kv, ignore_value=ignore_value, ignore_lease=ignore_lease
+            raw, value, lease=lease, prev_kv=prev_kv, ignore_value=ignore_value, ignore_lease=ignore_lease
         )
-        return Put(await self.call("/v3/kv/put", request, safe=False, op="put", key=to_bytes(key), timeout=timeout))
+        return Put(await self.call("/v3/kv/put", request, safe=False, op="put", key=raw, timeout=timeout))
 
     async def delete(
         self,
