@@ -8,7 +8,6 @@ function of :mod:`aio_etcd._answers` turns the answer into the result.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
 import inspect
@@ -22,7 +21,7 @@ from . import _answers
 from ._calls import FORM, ClusterCalls, flag
 from ._http import AiohttpTransport, Response, Transport
 from .cluster import Call, Cluster, NotEtcd, member_url
-from .discovery import discover
+from .discovery import SrvMembers
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
 from .retry import RetryPolicy, replay_rule
@@ -159,10 +158,8 @@ class Client(ClusterCalls):
             raise ValueError("give both username and password, or neither")
 
         self._protocol = protocol
-        self._srv_domain = srv_domain
-        self._srv_nameservers = list(srv_nameservers) if srv_nameservers else None
+        self._srv = SrvMembers(srv_domain, protocol, srv_nameservers) if srv_domain is not None else None
         self._discovered = srv_domain is None
-        self._discovery_lock: asyncio.Lock | None = None
         self._version_prefix = "/" + version_prefix.strip("/") if version_prefix.strip("/") else ""
         self._keys = self._version_prefix + "/keys"
         self._read_timeout = read_timeout
@@ -291,15 +288,9 @@ class Client(ClusterCalls):
 
     async def _discover(self) -> None:
         """Find the members through SRV records (once, on first use)."""
-        if self._discovery_lock is None:
-            self._discovery_lock = asyncio.Lock()
-        async with self._discovery_lock:
-            if self._discovered:
-                return
-            found = await discover(self._srv_domain or "", self._protocol, nameservers=self._srv_nameservers)
-            self._cluster.set_members([member_url(self._protocol, host, port) for host, port in found])
-            self._discovered = True
-            log.info("discovered etcd members through SRV records of %s: %s", self._srv_domain, found)
+        assert self._srv is not None
+        await self._srv.apply(self._cluster)
+        self._discovered = True
 
     # -- the one request path -----------------------------------------------------------
 

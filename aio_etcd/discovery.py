@@ -9,9 +9,10 @@ from collections.abc import Sequence
 import aiodns
 import aiodns.error
 
+from .cluster import Cluster, member_url
 from .exceptions import EtcdConnectionFailed, EtcdException
 
-__all__ = ["srv_names", "discover"]
+__all__ = ["SrvMembers", "discover", "srv_names"]
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +114,31 @@ async def _query(resolver: aiodns.DNSResolver, name: str, timeout: float) -> lis
             records.append((data.priority, -data.weight, data.target.rstrip("."), data.port))  # type: ignore[union-attr]
     records.sort()
     return [(target, port) for _, _, target, port in records]
+
+
+class SrvMembers:
+    """A cluster's members named by SRV records of ``domain``: looked up once, on first use.
+
+    Both clients hold one when given ``srv_domain``; :meth:`apply` is safe to
+    await from many calls at once (one lookup).
+    """
+
+    def __init__(self, domain: str, protocol: str, nameservers: Sequence[str] | None = None) -> None:
+        self.domain = domain
+        self.protocol = protocol
+        self.nameservers = list(nameservers) if nameservers else None
+        #: True once the lookup succeeded.
+        self.done = False
+        self._lock: asyncio.Lock | None = None
+
+    async def apply(self, cluster: Cluster) -> None:
+        """Look the members up (unless done) and give them to ``cluster``."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.done:
+                return
+            found = await discover(self.domain, self.protocol, nameservers=self.nameservers)
+            cluster.set_members([member_url(self.protocol, host, port) for host, port in found])
+            self.done = True
+            log.info("discovered etcd members through SRV records of %s: %s", self.domain, found)

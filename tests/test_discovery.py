@@ -89,3 +89,18 @@ async def test_unreachable_dns_server_is_connection_failed() -> None:
     silent = f"127.0.0.1:{free_port()}"
     with pytest.raises(etcd.EtcdConnectionFailed):
         await discover("example.test", "http", nameservers=[silent], timeout=1)
+
+
+async def test_v3_client_discovers_members(dns: tuple[_Zone, str], etcd_server: EtcdCluster) -> None:
+    from aio_etcd import v3
+
+    zone, nameserver = dns
+    zone.records["_etcd-client._tcp.example.test"] = [(0, 1, etcd_server.port, "127.0.0.1.")]
+    client = v3.Client(srv_domain="example.test", srv_nameservers=[nameserver])
+    assert zone.asked == []  # no I/O before first use
+    async with client:
+        await client.put("/discovered-v3", b"yes")
+        kv = await client.get("/discovered-v3")
+        assert kv is not None and kv.value == b"yes"
+        assert client.current_member == etcd_server.url
+    assert zone.asked == ["_etcd-client._tcp.example.test"]

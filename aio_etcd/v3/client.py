@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._http import AiohttpTransport, Response, Transport
 from ..cluster import Call, Cluster, NotEtcd, member_url
-from ..discovery import discover
+from ..discovery import SrvMembers
 from ..exceptions import EtcdException
 from ..retry import SAFE, UNSAFE, RetryPolicy
 from . import txn as _txn
@@ -199,10 +199,8 @@ class Client:
         if allow_reconnect is None:
             allow_reconnect = len(urls) > 1 or srv_domain is not None
         self._protocol = protocol
-        self._srv_domain = srv_domain
-        self._srv_nameservers = list(srv_nameservers) if srv_nameservers else None
+        self._srv = SrvMembers(srv_domain, protocol, srv_nameservers) if srv_domain is not None else None
         self._discovered = srv_domain is None
-        self._discovery_lock: asyncio.Lock | None = None
         self._policy = retry or RetryPolicy()
         self._deadline = self._policy.deadline if self._policy.deadline is not None else read_timeout
         self._username = username
@@ -463,14 +461,10 @@ class Client:
         return self._headers
 
     async def _discover(self) -> None:
-        if self._discovery_lock is None:
-            self._discovery_lock = asyncio.Lock()
-        async with self._discovery_lock:
-            if self._discovered:
-                return
-            found = await discover(self._srv_domain or "", self._protocol, nameservers=self._srv_nameservers)
-            self._cluster.set_members([member_url(self._protocol, h, p) for h, p in found])
-            self._discovered = True
+        """Find the members through SRV records (once, on first use)."""
+        assert self._srv is not None
+        await self._srv.apply(self._cluster)
+        self._discovered = True
 
     # -- KV -------------------------------------------------------------------------------
 
