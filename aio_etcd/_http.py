@@ -496,6 +496,9 @@ class AiohttpTransport:
                 data = await resp.read()
                 return Response(resp.status, resp.headers, data, url)
         except (aiohttp.ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:
+            if attempt is not None and attempt.expired and _uncancel(attempt.task):
+                # The watchdog's cancellation came out of aiohttp as another error.
+                raise TransportFailure(url, exc, sent=True, timed_out=True, headers=headers_seen) from exc
             raise _failure(exc, url, session, headers_seen) from exc
         except asyncio.CancelledError:
             if attempt is not None and attempt.expired and _uncancel(attempt.task):

@@ -4,6 +4,7 @@ strangers. These are replayed bodies, served by a small aiohttp server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 
@@ -137,3 +138,24 @@ async def test_no_leader_in_an_election_is_an_answer_not_an_outage(serve: Callab
     async with v3.Client(("127.0.0.1", port), ("127.0.0.1", port), use_proxies=True) as etcd:
         assert await etcd.election("e").leader() is None
     assert hits == ["/v3/election/leader"]  # asked once: not retried as etcd's own "no leader" would be
+
+
+async def test_an_attempt_time_limit_leaves_no_cancellation_behind(serve: Callable[..., object]) -> None:
+    never = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await never.wait()
+        raise AssertionError("released")
+
+    kv = {"key": "L2s=", "value": "dg==", "mod_revision": "7", "create_revision": "7", "version": "1"}
+    stuck = await serve({"/v3/kv/range": hang})  # type: ignore[misc]
+    well = await serve({"/v3/kv/range": _answer(200, {"header": HEADER, "kvs": [kv], "count": "1"})})  # type: ignore[misc]
+    policy = v3.RetryPolicy(attempt_timeout=0.2)
+    async with v3.Client(("127.0.0.1", stuck), ("127.0.0.1", well), use_proxies=True, retry=policy) as etcd:
+        found = await asyncio.wait_for(etcd.get("/k"), 10)  # a caller's own limit sees nothing of the watchdog's
+        found_again = await etcd.get("/k")  # nor does the next call of the same task
+        task = asyncio.current_task()
+        assert task is not None and getattr(task, "cancelling", lambda: 0)() == 0
+    assert found_again is not None
+    assert found is not None and found.value == b"v"
+    never.set()
