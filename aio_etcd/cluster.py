@@ -85,9 +85,11 @@ class Call:
     :param lines: the answer is a stream of lines (v3 watches, observes):
         the attempt ends with the first line, and the result holds the
         open :class:`~aio_etcd._http.LineStream`.
+    :param head_only: with ``lines``, the attempt ends with the answer's
+        head, not its first line (a v2 stream, silent until a change).
     """
 
-    __slots__ = ("method", "path", "body", "headers", "rule", "stream", "op", "key", "resume", "lines")
+    __slots__ = ("method", "path", "body", "headers", "rule", "stream", "op", "key", "resume", "lines", "head_only")
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class Call:
         key: str | bytes | None = None,
         resume: Callable[[TransportFailure], None] | None = None,
         lines: bool = False,
+        head_only: bool = False,
     ) -> None:
         self.method = method
         self.path = path
@@ -113,6 +116,7 @@ class Call:
         self.key = key
         self.resume = resume
         self.lines = lines
+        self.head_only = head_only
 
     def __str__(self) -> str:
         what = self.op or f"{self.method} {self.path.split('?', 1)[0]}"
@@ -367,7 +371,12 @@ class Cluster:
                 # One attempt: a slot (watches take none), the exchange, redirects.
                 if call.lines:
                     resp = await transport.open_lines(
-                        call.method, base + call.path, body=call.body, headers=call.headers, timeout=budget
+                        call.method,
+                        base + call.path,
+                        body=call.body,
+                        headers=call.headers,
+                        timeout=budget,
+                        first_line=not call.head_only,
                     )
                 elif call.stream:
                     resp = await transport.exchange(

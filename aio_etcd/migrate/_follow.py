@@ -9,9 +9,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._http import LineStream, TransportFailure
+from .._answers import raise_error
+from .._http import LineStream, Response, TransportFailure
 from ..client import Client, _key_path
-from ..exceptions import EtcdEventIndexCleared, EtcdException
+from ..cluster import Call, NotEtcd
+from ..exceptions import EtcdEventIndexCleared
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ._model import _DELETES, _PUTS, Report, _expiry, _read_tree, _snapshot, _Tree
 from ._write import _batches, _copy, _Leases, _Writer
@@ -68,26 +70,18 @@ class _Changes:
     async def _open(self) -> tuple[LineStream, int]:
         """A stream registered at the server, and the index it starts after."""
         query = "?wait=true&recursive=true&stream=true"
-        failure: BaseException | None = None
-        for _ in range(10):
-            for base in [self.source.base_uri, *self.source.machines_cache]:
-                try:
-                    resp = await self.source._transport.open_lines(
-                        "GET", base + self._path + query, body=None, headers=self.source._headers,
-                        timeout=self.source.retry.attempt_timeout, first_line=False,
-                    )  # fmt: skip
-                except TransportFailure as exc:
-                    failure = exc
-                    continue
-                if isinstance(resp, LineStream):
-                    head = resp.header_int("X-Etcd-Index")
-                    if head is not None:
-                        return resp, head
-                    resp.close()
-                await self.source.raise_for_answer(resp)
-                failure = EtcdException(f"follow: no X-Etcd-Index on the v2 stream from {base}")
-            await asyncio.sleep(0.5)
-        raise EtcdException(f"follow: could not open a v2 watch stream on {self.prefix!r}: {failure}")
+        call = Call("GET", self._path + query, self.source._headers, lines=True, head_only=True, op="follow")
+
+        def check(resp: Response) -> tuple[LineStream, int]:
+            head = resp.header_int("X-Etcd-Index")
+            if isinstance(resp, LineStream) and head is not None:
+                return resp, head
+            if isinstance(resp, LineStream):
+                resp.close()
+            raise_error(resp)  # an etcd error answer (a bare 404: a server without v2)
+            raise NotEtcd(resp, "a v2 watch stream without X-Etcd-Index")
+
+        return await self.source._send(call, check)
 
     async def _gap(self, upto: int) -> None:
         """Queue the changes after :attr:`after` up to ``upto`` from v2's history."""

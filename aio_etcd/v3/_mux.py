@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping
 
 from .._http import AiohttpTransport, LineStream, Response, TransportFailure, WebSocket
+from .watch import ask_status, leads
 
 __all__ = ["Multiplexer"]
 
@@ -215,15 +216,13 @@ class Multiplexer:
         loop = asyncio.get_running_loop()
         if loop.time() - self._quorum.get(base, -math.inf) < _QUORUM_FRESH:
             return None
-        status_url = base + "/v3/maintenance/status"
         # With the watch's require-leader header, a member without quorum refuses the status call itself.
-        resp = await self.transport.exchange("POST", status_url, body=b"{}", headers=headers, timeout=timeout)
+        resp = await ask_status(self.transport, base, headers, timeout)
         if resp.status != 200:
             return resp
-        body = resp.json_object()
-        if body is not None and not body.get("leader"):
+        if not leads(resp):
             refusal = json.dumps({"error": {"code": 14, "message": "etcdserver: no leader"}}).encode()
-            return Response.build(503, refusal, status_url)
+            return Response.build(503, refusal, resp.url)
         self._quorum[base] = loop.time()
         return None
 

@@ -725,13 +725,9 @@ class Client:
         """The status of ``member`` (a client URL; default: the member calls go to)."""
         if member is None:
             return Status(await self.call("/v3/maintenance/status", {}, safe=True, op="status"))
-        resp = await self._transport.exchange(
-            "POST",
-            member.rstrip("/") + "/v3/maintenance/status",
-            body=b"{}",
-            headers=self._headers,
-            timeout=self._policy.attempt_timeout,
-        )
+        from .watch import ask_status
+
+        resp = await ask_status(self._transport, member.rstrip("/"), self._headers, self._policy.attempt_timeout)
         return Status(self._check(resp))
 
     async def sync_members(self) -> list[str]:

@@ -22,10 +22,10 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._http import LineStream, Response, TransportFailure
+from .._http import LineStream, Response, Transport, TransportFailure
 from ..cluster import Call, NotEtcd
 from ..exceptions import EtcdException
 from .errors import (
@@ -40,7 +40,7 @@ from .results import Event, revision_of
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Probes", "Watch"]
+__all__ = ["Probes", "Watch", "ask_status", "leads"]
 
 log = logging.getLogger(__name__)
 
@@ -360,17 +360,21 @@ class Probes:
         """What is wrong with ``base`` (``None``: it answered and has a leader)."""
         client = self.client
         with contextlib.suppress(Exception):
-            resp = await client._transport.exchange(
-                "POST",
-                base + "/v3/maintenance/status",
-                body=b"{}",
-                headers=client.headers,
-                timeout=client.retry.attempt_timeout,
-            )
-            if resp.status != 200:
-                return None  # it answered: alive (auth or other refusals are not our business here)
-            body = resp.json_object() or {}
-            if not body.get("leader"):
+            resp = await ask_status(client._transport, base, client.headers, client.retry.attempt_timeout)
+            if resp.status == 200 and not leads(resp):
                 return "it has no leader"
-            return None
+            return None  # it answered: alive (auth or other refusals are not our business here)
         return f"no answer to a status probe within {client.retry.attempt_timeout:g}s"
+
+
+async def ask_status(transport: Transport, base: str, headers: Mapping[str, str], timeout: float | None) -> Response:
+    """One member's ``/v3/maintenance/status`` answer (one attempt, no failover)."""
+    return await transport.exchange(
+        "POST", base + "/v3/maintenance/status", body=b"{}", headers=headers, timeout=timeout
+    )
+
+
+def leads(resp: Response) -> bool:
+    """Whether a 200 status answer names a leader (a member cut off from quorum names none)."""
+    body = resp.json_object()
+    return body is not None and bool(body.get("leader"))
