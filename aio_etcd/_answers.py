@@ -20,7 +20,7 @@ from .cluster import NotEtcd, parse_machines
 from .exceptions import EtcdError, EtcdInsufficientPermissions
 from .result import EtcdResult
 
-__all__ = ["any_answer", "json_answer", "key_answer", "machines_answer", "raise_error"]
+__all__ = ["any_answer", "json_answer", "key_answer", "machines_answer", "nodeless_key_answer", "raise_error"]
 
 machines_answer = parse_machines
 
@@ -46,17 +46,29 @@ def raise_error(resp: Response) -> None:
 
 
 def key_answer(resp: Response) -> EtcdResult:
-    """The result of an answer of the keys API."""
+    """The result of an answer of the keys API: an ``action`` and a ``node``."""
+    return _key_result(resp, True)
+
+
+def nodeless_key_answer(resp: Response) -> EtcdResult:
+    """The result of a write that asked ``noValueOnSuccess``: etcd leaves the ``node`` out."""
+    return _key_result(resp, False)
+
+
+def _key_result(resp: Response, needs_node: bool) -> EtcdResult:
     if resp.status >= 300:
         raise_error(resp)
     try:
         body = json.loads(resp.body)
     except ValueError:  # includes an empty body
         raise NotEtcd(resp, "an answer without a body" if not resp.body else "an answer that is not JSON") from None
-    if type(body) is not dict or "action" not in body or type(body.get("node") or {}) is not dict:
+    if type(body) is not dict or type(body.get("action")) is not str:
         if type(body) is dict and "errorCode" in body:
             EtcdError.handle(body, resp.status)
-        raise NotEtcd(resp, "a key answer without action or node")
+        raise NotEtcd(resp, "a key answer without an action")
+    node = body.get("node")
+    if type(node) is not dict and (needs_node or node is not None):
+        raise NotEtcd(resp, "a key answer without a node")
     headers = resp.headers
     etcd_index = headers.get("X-Etcd-Index")
     if etcd_index is None:

@@ -26,7 +26,7 @@ from yarl import URL
 
 from .exceptions import EtcdException
 
-__all__ = ["AiohttpTransport", "LineStream", "Response", "Transport", "TransportFailure", "WebSocket"]
+__all__ = ["AiohttpTransport", "LineStream", "Response", "Transport", "TransportFailure", "WebSocket", "tls_protocol"]
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +258,28 @@ class Transport(Protocol):
 _BIG_BODY = 1024 * 1024
 
 
+def tls_protocol(
+    protocol: str | None,
+    context: ssl.SSLContext | None,
+    ca_cert: str | None,
+    cert: str | tuple[str, str] | None,
+    ssl_verify: bool,
+) -> str:
+    """The protocol a client's TLS options make (``https`` with a context), or a ``ValueError``."""
+    if context is not None:
+        if not isinstance(context, ssl.SSLContext):
+            raise TypeError(f"ssl= takes an ssl.SSLContext, not {type(context).__name__}")
+        if ca_cert is not None or cert is not None or not ssl_verify:
+            raise ValueError("give ssl= or ca_cert=/cert=/ssl_verify=, not both (set those on the SSLContext)")
+        protocol = protocol or "https"
+        if protocol != "https":
+            raise ValueError(f"ssl= is for protocol='https', not {protocol!r}")
+    protocol = protocol or "http"
+    if protocol not in ("http", "https"):
+        raise ValueError(f"protocol must be 'http' or 'https', not {protocol!r}")
+    return protocol
+
+
 def _data(body: bytes | None) -> bytes | io.BytesIO | None:
     return io.BytesIO(body) if body is not None and len(body) > _BIG_BODY else body
 
@@ -397,6 +419,9 @@ class AiohttpTransport:
     :param ca_cert: CA bundle to verify servers with.
     :param cert: client certificate: one PEM file, or ``(certificate, key)``.
     :param ssl_verify: verify the server's certificate and host name.
+    :param ssl_context: the TLS settings whole, instead of the three above
+        (certificates from memory, pinned ciphers...). A redirect to another
+        origin is made without it: with the system's CAs and no client certificate.
     :param name: what the transport talks to, for log messages.
     """
 
@@ -407,6 +432,7 @@ class AiohttpTransport:
         ca_cert: str | None = None,
         cert: str | tuple[str, str] | None = None,
         ssl_verify: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
         name: str = "",
     ) -> None:
         self._name = name
@@ -414,6 +440,7 @@ class AiohttpTransport:
         self._ca_cert = ca_cert
         self._cert = cert
         self._ssl_verify = ssl_verify
+        self._given_context = ssl_context
         self._session: aiohttp.ClientSession | None = None
         self._watch_session: aiohttp.ClientSession | None = None
         self._bare_ssl: ssl.SSLContext | bool = True
@@ -423,6 +450,8 @@ class AiohttpTransport:
     def _ssl_context(self, with_cert: bool) -> ssl.SSLContext | bool:
         if self._protocol != "https":
             return True
+        if self._given_context is not None:
+            return self._given_context if with_cert else ssl.create_default_context()
         try:
             context = ssl.create_default_context(cafile=self._ca_cert)
             if with_cert and self._cert is not None:
@@ -458,7 +487,8 @@ class AiohttpTransport:
         context = self._ssl_context(with_cert=True)
         if self._protocol == "https" and not self._ssl_verify:
             log.warning("TLS certificate verification is off for %s", self._name)
-        self._bare_ssl = self._ssl_context(with_cert=False) if self._cert is not None else context
+        bare = self._cert is not None or self._given_context is not None
+        self._bare_ssl = self._ssl_context(with_cert=False) if bare else context
         self._session = self._new_session(context)
         self._watch_session = self._new_session(context)
 

@@ -14,12 +14,13 @@ import inspect
 import logging
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from . import _answers
 from ._calls import FORM, ClusterCalls, flag
-from ._http import AiohttpTransport, Response, Transport
+from ._http import AiohttpTransport, Response, Transport, tls_protocol
 from .cluster import Call, Cluster, NotEtcd, member_url
 from .discovery import SrvMembers
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
@@ -78,7 +79,8 @@ class Client(ClusterCalls):
         ``timeout=``. A watch waits for its event as long as it takes, unless
         it is given a ``timeout``.
     :param allow_redirect: follow redirects answered by a member.
-    :param protocol: ``"http"`` or ``"https"``.
+    :param protocol: ``"http"`` or ``"https"`` (``"https"`` when ``ssl`` is given,
+        else ``"http"``).
     :param cert: a client certificate: one PEM file holding certificate and key,
         or a ``(certificate, key)`` pair of files.
     :param ca_cert: a CA bundle to verify the server with.
@@ -96,6 +98,9 @@ class Client(ClusterCalls):
     :param loop: ignored; accepted for code written for Python 3.5.
     :param srv_nameservers: DNS servers for ``srv_domain`` lookups (``"ip"`` or
         ``"ip:port"``) instead of the system's.
+    :param ssl: an :class:`ssl.SSLContext` holding the TLS settings (CA,
+        client certificate, from files or memory), instead of ``ca_cert``,
+        ``cert`` and ``ssl_verify``.
     :param retry: how calls are retried: attempts, per-attempt timeout,
         backoff (see :class:`RetryPolicy` and ``docs/clusters.rst``).
     :param transport: what sends the HTTP requests (default: aiohttp). Tests
@@ -110,7 +115,7 @@ class Client(ClusterCalls):
         version_prefix: str = "/v2",
         read_timeout: float | None = 60,
         allow_redirect: bool = True,
-        protocol: str = "http",
+        protocol: str | None = None,
         cert: str | tuple[str, str] | None = None,
         ca_cert: str | None = None,
         username: str | None = None,
@@ -124,6 +129,7 @@ class Client(ClusterCalls):
         loop: object = None,
         srv_nameservers: Sequence[str] | None = None,
         *,
+        ssl: SSLContext | None = None,
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
     ) -> None:
@@ -133,8 +139,7 @@ class Client(ClusterCalls):
                 DeprecationWarning,
                 stacklevel=2,
             )
-        if protocol not in ("http", "https"):
-            raise ValueError(f"protocol must be 'http' or 'https', not {protocol!r}")
+        protocol = tls_protocol(protocol, ssl, ca_cert, cert, ssl_verify)
         if isinstance(host, str):
             hosts: list[tuple[str, int]] = [(host, int(port))]
             if allow_reconnect is None:
@@ -185,7 +190,12 @@ class Client(ClusterCalls):
             refresh_headers=self._headers,
         )
         self._transport: Transport = transport or AiohttpTransport(
-            protocol, ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify, name=", ".join(self._cluster.members)
+            protocol,
+            ca_cert=ca_cert,
+            cert=cert,
+            ssl_verify=ssl_verify,
+            ssl_context=ssl,
+            name=", ".join(self._cluster.members),
         )
         self._closed = False
         self._watches = Watches(self)
@@ -432,7 +442,8 @@ class Client(ClusterCalls):
             op="append to" if append else "write",
             key=key,
         )
-        return await self._send(call, _answers.key_answer, timeout=timeout, attempt_timeout=attempt_timeout)
+        check = _answers.nodeless_key_answer if noValueOnSuccess else _answers.key_answer
+        return await self._send(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
 
     async def set(self, key: str, value: Any, ttl: int | None = None) -> EtcdResult:
         """Write ``value`` to ``key``; the same as :meth:`write` without conditions."""

@@ -18,8 +18,12 @@ The rules (``docs/clusters.rst`` states them for users):
   a member is :mod:`aio_etcd.retry`'s :func:`~aio_etcd.retry.replay_rule`; a
   request that may not fails with :class:`~aio_etcd.EtcdOutcomeUnknown`.
 - With failover on (and ``use_proxies`` off), the member list is learned from
-  ``/v2/machines``, in the background, after the first answer and after every
-  failover, so members the caller did not list are used too.
+  ``/v2/machines`` after the first answer and after every failover, so members
+  the caller did not list are used too. Until a list has been read once, a call
+  that got its answer waits for the list (within its deadline) before it
+  returns: a client given one member can fail over from its first call on. Later
+  reads of the list run in the background; one that failed is tried again on an
+  answer at least :attr:`Cluster.RELIST_AFTER` seconds later.
 - At most ``per_member`` ordinary requests (``per_host_pool_size``) are under
   way per origin; more wait their turn in order of arrival. Watches are not
   counted: they may wait for hours.
@@ -41,7 +45,7 @@ from typing import Any, TypeVar
 
 from yarl import URL
 
-from ._http import Response, Transport, TransportFailure
+from ._http import LineStream, Response, Transport, TransportFailure
 from .exceptions import (
     EtcdClusterIdChanged,
     EtcdConnectionFailed,
@@ -289,8 +293,13 @@ class Cluster:
         self.parse_members = parse_members
         self._pinned = 0
         self._learned = False
+        self._listed = False  # a member list was read since the members were last set
+        self._relist: asyncio.TimerHandle | None = None
         self._slots: dict[str, _Slots] = {}
         self._refresh: asyncio.Task[None] | None = None
+
+    #: Seconds after a failed read of the member list before an answer triggers another.
+    RELIST_AFTER = 5.0
 
     @property
     def current(self) -> str:
@@ -305,7 +314,7 @@ class Cluster:
         self.seeds = list(members)
         self.members = list(members)
         self._pinned = self.members.index(current) if current in self.members else 0
-        self._learned = False
+        self._learned = self._listed = False
 
     def avoid(self, base: str) -> None:
         """Stop preferring ``base`` (a member a stream found dead or frozen): pin the next one."""
@@ -318,6 +327,9 @@ class Cluster:
 
     async def close(self) -> None:
         """Stop the background member-list refresh, if one runs."""
+        if self._relist is not None:
+            self._relist.cancel()
+            self._relist = None
         task, self._refresh = self._refresh, None
         if task is not None and not task.done():
             task.cancel()
@@ -429,9 +441,9 @@ class Cluster:
                                 raise self._unknown(call, base, failed, failed) from failed
                             uncertain = True
                 if failed is None:
+                    # The cluster id is learned (or guarded) only from an answer
+                    # the check took as etcd's: a refused one pins nothing.
                     try:
-                        if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
-                            self._check_cluster_id(resp)
                         result = check(resp)
                     except NotEtcd as exc:
                         last, last_base = exc, base
@@ -442,7 +454,11 @@ class Cluster:
                     except EtcdClusterIdChanged:
                         raise
                     except EtcdException as exc:
-                        self._answered(transport, base, policy, made > 1)
+                        if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
+                            self._check_cluster_id(resp)
+                        listing = self._answered(transport, base, policy, made > 1)
+                        if listing is not None:
+                            await self._await_listing(listing, end)
                         if uncertain and exc.error_code in call.rule.suspect:
                             raise EtcdOutcomeUnknown(
                                 f"{call}: an earlier attempt may have been applied, and the repeated request "
@@ -451,8 +467,17 @@ class Cluster:
                             ) from exc
                         raise
                     else:
+                        if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
+                            try:
+                                self._check_cluster_id(resp)
+                            except EtcdClusterIdChanged:
+                                if isinstance(resp, LineStream):
+                                    resp.close()
+                                raise
                         if made > 1 or not self._learned or base != self.members[self._pinned]:
-                            self._answered(transport, base, policy, made > 1)
+                            listing = self._answered(transport, base, policy, made > 1)
+                            if listing is not None:
+                                await self._await_listing(listing, end)
                         return result
             retried_here = False
             if limit is not None and made >= limit:
@@ -527,16 +552,34 @@ class Cluster:
         slots = self._slots[origin] = _Slots(self.per_member)
         return slots
 
-    def _answered(self, transport: Transport, base: str, policy: RetryPolicy, moved: bool) -> None:
-        """``base`` answered as etcd: pin it, and learn the member list if it is time to."""
+    def _answered(
+        self, transport: Transport, base: str, policy: RetryPolicy, moved: bool
+    ) -> asyncio.Task[None] | None:
+        """``base`` answered as etcd: pin it, and learn the member list if it is time to.
+
+        :returns: the read of the member list the caller should wait for: the
+            first one, while no list was read yet (never the caller's own task).
+        """
         if base != self.members[self._pinned]:
             self._pin(base)
         if not self.allow_reconnect or self.use_proxies:
             self._learned = True  # nothing to learn
-        elif moved or not self._learned:
+            return None
+        if moved or not self._learned:
             self._learned = True
             if self._refresh is None or self._refresh.done():
                 self._refresh = asyncio.get_running_loop().create_task(self._refresh_members(transport, policy))
+        task = self._refresh
+        if self._listed or task is None or task.done() or task is asyncio.current_task():
+            return None
+        return task
+
+    @staticmethod
+    async def _await_listing(task: asyncio.Task[None], end: float | None) -> None:
+        """Wait for the first read of the member list, at most until the call's deadline."""
+        left = None if end is None else end - asyncio.get_running_loop().time()
+        if left is None or left > 0:
+            await asyncio.wait((task,), timeout=left)  # never cancels the read; it logs its own failure
 
     async def sync(self, transport: Transport, policy: RetryPolicy) -> None:
         """Learn the member list now (or wait for the background refresh under way)."""
@@ -557,13 +600,21 @@ class Cluster:
             )
         except Exception as exc:  # never an error in anybody's call: the list stays as it was
             log.debug("could not refresh the member list: %s", exc)
+            if not self._listed:  # an answer a little later tries again
+                self._relist = asyncio.get_running_loop().call_later(self.RELIST_AFTER, self._forget_learning)
             return
+        self._listed = True
         merged = self.seeds + [url for url in advertised if url not in self.seeds]
         if merged != self.members:
             log.info("etcd members now %s", merged)
             current = self.current
             self.members = merged
             self._pin(current)
+
+    def _forget_learning(self) -> None:
+        self._relist = None
+        if not self._listed:
+            self._learned = False
 
     def _check_cluster_id(self, resp: Response) -> None:
         seen = resp.headers.get("X-Etcd-Cluster-Id")

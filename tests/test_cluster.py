@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 import aio_etcd as etcd
+from aio_etcd import v3
 from aio_etcd.testing import EtcdCluster, free_port
 
 pytestmark = pytest.mark.timeout(90)
@@ -105,6 +106,28 @@ async def test_single_host_learns_the_other_members(cluster: EtcdCluster, etcd_p
         with pytest.raises(etcd.EtcdConnectionFailed):
             await proxied.read(etcd_prefix + "/k")
         assert proxied.machines_cache == [first.client_url]
+
+
+async def test_one_seed_fails_over_from_its_first_answer_on(cluster: EtcdCluster, etcd_prefix: str) -> None:
+    # The client is given only the leader, and never asked for the member list:
+    # its first call learns it before returning, so the seed's death right after
+    # a write and a read is survived.
+    leader = await _leader(cluster)
+    seed = cluster.members[leader]
+    async with etcd.Client(host=seed.host, port=seed.port, allow_reconnect=True) as client:
+        await client.write(etcd_prefix + "/k", "v")
+        assert sorted(client.machines_cache) == sorted(cluster.client_urls)
+        assert (await client.read(etcd_prefix + "/k")).value == "v"
+        cluster.stop_member(leader, kill=True)
+        assert (await client.read(etcd_prefix + "/k")).value == "v"
+        assert client.base_uri != seed.client_url
+    # The v3 client learns its members the same way.
+    async with v3.Client((seed.host, seed.port), allow_reconnect=True) as v3_client:
+        cluster.start_member(leader)
+        assert await v3_client.get(etcd_prefix + "/k") is None
+        assert sorted(v3_client.members_known) == sorted(cluster.client_urls)
+        cluster.stop_member(leader, kill=True)
+        assert await v3_client.get(etcd_prefix + "/k") is None
 
 
 async def test_without_reconnect_a_dead_server_fails_at_once(cluster: EtcdCluster) -> None:

@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import aio_etcd as etcd
-from aio_etcd.testing import free_port
+from aio_etcd.testing import EtcdCluster, free_port
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -597,7 +597,7 @@ async def test_put_cut_after_sending_is_retried_on_the_next_member(servers: Fake
     assert (result.key, result.value) == ("/k", "v")
     # Closed before any answer: once more at the same member (a stale keep-alive
     # connection looks like this), then the next member.
-    assert [(seen.method, seen.body) for seen in cut.seen] == [("PUT", b"value=v")] * 2
+    assert [(seen.method, seen.body) for seen in cut.seen if seen.path != "/v2/machines"] == [("PUT", b"value=v")] * 2
     assert [(seen.method, seen.body) for seen in second.seen if seen.path != "/v2/machines"] == [("PUT", b"value=v")]
 
 
@@ -670,9 +670,9 @@ async def test_requests_per_member_are_bounded_and_served_in_order(servers: Fake
 @pytest.mark.parametrize(
     ("body", "content_type", "reason"),
     [
-        ({"status": "ok"}, None, "without action or node"),
+        ({"status": "ok"}, None, "without an action"),
         (b"<html><body>It works!</body></html>", "text/html", "not JSON"),
-        (b"[1, 2, 3]", "application/json", "without action or node"),
+        (b"[1, 2, 3]", "application/json", "without an action"),
         ({"action": "get", "node": {"key": "/x", "value": "v"}}, None, "without X-Etcd-Index"),
     ],
     ids=["status-ok", "html", "json-list", "no-etcd-index"],
@@ -690,7 +690,36 @@ async def test_a_server_that_is_not_etcd_is_passed_over(
             await alone.read("/x")
     assert type(info.value) is etcd.EtcdException
     assert reason in str(info.value) and f"{HOST}:{stranger.port}" in str(info.value)
-    assert len(stranger.seen) == 2  # once for each client: answers that are not etcd's are not retried
+    # Once for each client: answers that are not etcd's are not retried.
+    assert [seen.path for seen in stranger.seen if seen.path != "/v2/machines"] == ["/v2/keys/x"] * 2
+
+
+async def test_a_key_answer_without_a_node_is_refused(servers: FakeServers) -> None:
+    etcd_headers = {"X-Etcd-Index": "5", "X-Etcd-Cluster-Id": CLUSTER_ID}
+    fake = await servers.http({"/v2/keys/x": reply({"action": "get"}, headers=etcd_headers)})
+    async with fake.client() as client:
+        with pytest.raises(etcd.EtcdException, match="without a node") as info:
+            await client.read("/x")
+    assert type(info.value) is etcd.EtcdException
+    assert f"{HOST}:{fake.port}" in str(info.value)
+    # ...except where etcd leaves it out on purpose: a write with noValueOnSuccess.
+    written = await servers.http({"/v2/keys/x": reply({"action": "set"}, headers=etcd_headers)})
+    async with written.client() as client:
+        result = await client.write("/x", "v", noValueOnSuccess=True)
+    assert result.action == "set" and result.etcd_index == 5
+
+
+async def test_a_refused_answer_pins_no_cluster_id(servers: FakeServers, etcd_server: EtcdCluster) -> None:
+    # A server that looks like etcd by its headers, but whose answer is refused,
+    # must not decide which cluster the client talks to.
+    impostor = await servers.http(
+        {"/v2/{path:.*}": reply({"hello": "world"}, headers={"X-Etcd-Cluster-Id": "0123456789abcdef"})}
+    )
+    hosts = ((HOST, impostor.port), (etcd_server.host, etcd_server.port))
+    async with etcd.Client(host=hosts, retry=etcd.RetryPolicy(attempts=ATTEMPTS, backoff=0.01)) as client:
+        assert (await client.read("/")).dir
+        assert client.expected_cluster_id not in (None, "0123456789abcdef")
+    assert impostor.seen  # it was asked first, and passed over
 
 
 async def test_a_redirect_to_another_origin_carries_no_credentials(servers: FakeServers) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from aio_etcd import EtcdResult
 
 
@@ -95,3 +97,38 @@ def test_nodes_keep_the_shape_of_the_tree() -> None:
     assert [n.key for n in tree.nodes[1].nodes] == ["/d/sub/b"]
     assert tree.nodes[0].nodes == [] and tree.nodes[2].nodes == []
     assert [n.key for n in tree.leaves] == ["/d/a", "/d/sub/b", "/d/empty"]  # leaves flatten it
+
+
+# -- the exception classes ------------------------------------------------------------------
+
+
+def _public_exception_classes() -> list[type[BaseException]]:
+    import aio_etcd
+    from aio_etcd import migrate, v3
+
+    found: dict[str, type[BaseException]] = {}
+    for module in (aio_etcd, v3, migrate):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, type) and issubclass(obj, BaseException):
+                found[f"{module.__name__}.{name}"] = obj
+    return [found[name] for name in sorted(found)]
+
+
+@pytest.mark.parametrize("cls", _public_exception_classes(), ids=lambda cls: f"{cls.__module__}.{cls.__name__}")
+def test_every_public_exception_takes_a_message_alone(cls: type[BaseException]) -> None:
+    # Users raise these in tests of their own code; the extra fields stay optional.
+    exc = cls("something went wrong")
+    assert "something went wrong" in str(exc)
+    with pytest.raises(cls):
+        raise exc
+
+
+def test_v3_server_errors_take_their_usual_codes() -> None:
+    from aio_etcd import v3
+
+    denied = v3.EtcdPermissionDenied("x")
+    assert (denied.code, denied.grpc_message, denied.status) == (7, "x", None)
+    assert v3.EtcdNoLeader("no leader").code == 14
+    assert v3.EtcdWatchCompacted("gone", 12).compact_revision == 12
+    assert v3.EtcdLeaseNotFound("x", 5, "etcdserver: requested lease not found", 404).status == 404

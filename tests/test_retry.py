@@ -248,9 +248,9 @@ async def test_policy_deadline_wins_over_read_timeout_and_the_call_over_both(mak
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [
-        (lambda s: raw(s, 200, b'{"status": "ok"}', {"X-Etcd-Index": "3"}), "without action or node"),
+        (lambda s: raw(s, 200, b'{"status": "ok"}', {"X-Etcd-Index": "3"}), "without an action"),
         (lambda s: raw(s, 200, b"<html>hello</html>"), "not JSON"),
-        (lambda s: raw(s, 200, b"[1, 2]", {"X-Etcd-Index": "3"}), "without action or node"),
+        (lambda s: raw(s, 200, b"[1, 2]", {"X-Etcd-Index": "3"}), "without an action"),
         (lambda s: raw(s, 200, b'{"action": "get", "node": {"key": "/k"}}'), "without X-Etcd-Index"),
         (lambda s: raw(s, 502, b"<html>Bad gateway</html>"), "HTTP 502"),
         (lambda s: raw(s, 403, b"<html>Forbidden</html>"), "HTTP 403 without an etcd error"),
@@ -307,29 +307,75 @@ async def test_a_watch_against_something_else_raises_instead_of_looping(make: An
 # -- the member list ------------------------------------------------------------------------------------
 
 
-async def test_member_list_refresh_never_fails_or_delays_a_call(make: Any) -> None:
-    refreshing = asyncio.Event()
+async def test_the_first_answer_waits_for_the_member_list(make: Any) -> None:
+    # A client given one member learns the others before its first call
+    # returns, so it can fail over from then on (the seed may die next).
+    asked = asyncio.Event()
     release = asyncio.Event()
 
-    async def stuck(sent: Sent) -> Response:
-        refreshing.set()
+    async def slow(sent: Sent) -> Response:
+        asked.set()
         await release.wait()
         return machines(sent, A, B, C)
 
-    def handler(sent: Sent) -> Any:
-        return stuck(sent) if sent.path == "/v2/machines" else node(sent)
+    client, transport = make(
+        lambda s: slow(s) if s.path == "/v2/machines" else node(s), hosts=1, allow_reconnect=True
+    )
+    first = asyncio.ensure_future(client.read("/k"))
+    await asked.wait()
+    await asyncio.sleep(0.01)  # time enough for the read to return, were it not waiting
+    assert not first.done()  # answered, but waiting for the list
+    release.set()
+    assert (await first).value == "v"
+    assert client.machines_cache == [A, B, C]
+    assert [s.path for s in transport.sent] == ["/v2/keys/k", "/v2/machines"]
 
-    client, transport = make(handler, hosts=1, allow_reconnect=True)
-    assert (await client.read("/k")).value == "v"
-    await refreshing.wait()  # the member list is being read in the background, and hangs
-    assert (await client.read("/k")).value == "v"  # calls go on meanwhile
+
+async def test_later_member_list_reads_never_fail_or_delay_a_call(make: Any) -> None:
+    stuck = asyncio.Event()
+    release = asyncio.Event()
+    lists = 0
+
+    async def second_list_hangs(sent: Sent) -> Response:
+        nonlocal lists
+        lists += 1
+        if lists > 1:
+            stuck.set()
+            await release.wait()
+        return machines(sent, A, B, C)
+
+    def handler(sent: Sent) -> Any:
+        if sent.path == "/v2/machines":
+            return second_list_hangs(sent)
+        return cut(sent) if sent.base == A and lists else node(sent)
+
+    client, _ = make(handler, hosts=1, allow_reconnect=True)
+    assert (await client.read("/k")).value == "v"  # learns A, B, C
+    assert (await client.read("/k")).value == "v"  # A is cut: B answers, and the list is read again...
+    await stuck.wait()
+    assert (await client.read("/k")).value == "v"  # ...in the background, while calls go on
     release.set()
     assert await client.sync_members() == [A, B, C]
-    assert [s.path for s in transport.sent] == ["/v2/keys/k", "/v2/machines", "/v2/keys/k"]
 
-    broken, _ = make(lambda s: cut(s) if s.path == "/v2/machines" else node(s), hosts=1, allow_reconnect=True)
+
+async def test_a_failed_member_list_costs_one_wait_and_is_tried_again(make: Any) -> None:
+    lists: list[float] = []
+
+    def handler(sent: Sent) -> Any:
+        if sent.path == "/v2/machines":
+            lists.append(asyncio.get_running_loop().time())
+            return cut(sent) if len(lists) <= 2 else machines(sent, A, B, C)
+        return node(sent)
+
+    broken, _ = make(handler, hosts=1, allow_reconnect=True)
+    broken._cluster.RELIST_AFTER = 0.05
     assert (await broken.read("/k")).value == "v"
-    assert await broken.sync_members() == [A]  # the refresh failed: the list stays as it was
+    assert broken.machines_cache == [A]  # the read of the list failed: it stays as it was
+    assert (await broken.read("/k")).value == "v"  # and is not tried again at once
+    assert len(lists) == 2  # (the failed read's own second attempt)
+    await asyncio.sleep(0.1)
+    assert (await broken.read("/k")).value == "v"  # a while later, it is
+    assert broken.machines_cache == [A, B, C]
 
 
 async def test_garbage_member_list_is_ignored(make: Any) -> None:

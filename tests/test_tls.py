@@ -8,8 +8,10 @@ unrelated CA.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import trustme
@@ -97,6 +99,27 @@ async def test_verified_connection_with_client_pem(tls_server: EtcdCluster, pki:
 async def test_verified_connection_with_cert_and_key_pair(tls_server: EtcdCluster, pki: Pki) -> None:
     async with tls_server.client(ca_cert=pki.ca, cert=(pki.client_cert, pki.client_key)) as client:
         await _round_trip(client, "/tls/pair")
+
+
+def _context_from_memory(pki: Pki) -> ssl.SSLContext:
+    context = ssl.create_default_context(cadata=Path(pki.ca).read_text())  # the CA as text
+    context.load_cert_chain(pki.client_pem)
+    return context
+
+
+async def test_an_ssl_context_carries_the_tls_settings(tls_server: EtcdCluster, pki: Pki) -> None:
+    context = _context_from_memory(pki)
+    async with etcd.Client(host="127.0.0.1", port=tls_server.port, ssl=context) as client:
+        assert client.protocol == "https"  # ssl= means https
+        await _round_trip(client, "/tls/context")
+    untrusting = ssl.create_default_context()  # the system's CAs: etcd's private CA is not among them
+    async with etcd.Client(host="127.0.0.1", port=tls_server.port, ssl=untrusting) as refused:
+        with pytest.raises(etcd.EtcdConnectionFailed):
+            await refused.read("/tls/context")
+    with pytest.raises(ValueError, match="not both"):
+        etcd.Client(ssl=context, ca_cert=pki.ca)
+    with pytest.raises(ValueError, match="protocol='https'"):
+        etcd.Client(ssl=context, protocol="http")
 
 
 async def test_localhost_name_matches_too(tls_server: EtcdCluster, pki: Pki) -> None:

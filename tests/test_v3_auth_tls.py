@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -101,6 +102,10 @@ async def test_tls_with_client_certificates(tmp_path_factory: pytest.TempPathFac
                 await etcd.put("/tls", b"watched")
                 event = await asyncio.wait_for(events.__anext__(), 10)
             assert event.kv.value == b"watched"
+        context = ssl.create_default_context(cadata=ca.cert_pem.bytes().decode())  # from memory
+        client.configure_cert(context)
+        async with v3.Client(("127.0.0.1", server_cluster.port), ssl=context) as from_memory:
+            assert (await from_memory.get("/tls")).value == b"watched"
         async with server_cluster.v3_client(ca_cert=paths["ca.pem"]) as no_cert:
             with pytest.raises(v3.EtcdConnectionFailed):
                 await no_cert.get("/tls")

@@ -13,9 +13,10 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._http import AiohttpTransport, Response, Transport
+from .._http import AiohttpTransport, Response, Transport, tls_protocol
 from ..cluster import Call, Cluster, NotEtcd, member_url
 from ..discovery import SrvMembers
 from ..exceptions import EtcdException
@@ -127,10 +128,14 @@ class Client:
     :param port: the port of members given without one.
     :param srv_domain: find the members in SRV records of this domain.
     :param srv_nameservers: DNS servers for those lookups.
-    :param protocol: ``"http"`` or ``"https"``.
+    :param protocol: ``"http"`` or ``"https"`` (``"https"`` when ``ssl`` is given,
+        else ``"http"``); members given as URLs keep their own.
     :param ca_cert: CA bundle to verify members with.
     :param cert: client certificate: one PEM file, or ``(certificate, key)``.
     :param ssl_verify: verify the members' certificates and names.
+    :param ssl: an :class:`ssl.SSLContext` holding the TLS settings (CA,
+        client certificate, from files or memory), instead of ``ca_cert``,
+        ``cert`` and ``ssl_verify``.
     :param username: user name; the client gets a token and renews it.
     :param password: its password (never logged).
     :param expected_cluster_id: refuse members of another cluster: an int, or
@@ -160,10 +165,11 @@ class Client:
         port: int = 2379,
         srv_domain: str | None = None,
         srv_nameservers: Sequence[str] | None = None,
-        protocol: str = "http",
+        protocol: str | None = None,
         ca_cert: str | None = None,
         cert: str | tuple[str, str] | None = None,
         ssl_verify: bool = True,
+        ssl: SSLContext | None = None,
         username: str | None = None,
         password: str | None = None,
         expected_cluster_id: int | str | None = None,
@@ -176,8 +182,7 @@ class Client:
         watch_transport: str = "auto",
         transport: Transport | None = None,
     ) -> None:
-        if protocol not in ("http", "https"):
-            raise ValueError(f"protocol must be 'http' or 'https', not {protocol!r}")
+        protocol = tls_protocol(protocol, ssl, ca_cert, cert, ssl_verify)
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
         if read_timeout is not None and read_timeout <= 0:
@@ -220,8 +225,9 @@ class Client:
             members_call=self._members_call,
             parse_members=_parse_members,
         )
+        tls = "https" if any(url.startswith("https://") for url in urls) else protocol
         self._transport: Transport = transport or AiohttpTransport(
-            protocol, ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify, name=", ".join(urls)
+            tls, ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify, ssl_context=ssl, name=", ".join(urls)
         )
         self._closed = False
         self.watch_probe_interval = watch_probe_interval

@@ -81,9 +81,23 @@ CODE_NAMES = {
 
 
 class EtcdServerError(EtcdException):
-    """An error etcd answered: its gRPC ``code`` and ``grpc_message``."""
+    """An error etcd answered: its gRPC ``code`` and ``grpc_message``.
 
-    def __init__(self, message: str, code: int, grpc_message: str, status: int | None = None) -> None:
+    Every class of this tree can be built from a message alone (to raise in
+    tests of your own code): ``code`` then is the class's usual gRPC code and
+    ``grpc_message`` the message.
+    """
+
+    #: The gRPC code a class stands for when none is given.
+    default_code = 2
+
+    def __init__(
+        self, message: str = "", code: int | None = None, grpc_message: str | None = None, status: int | None = None
+    ) -> None:
+        if code is None:
+            code = self.default_code
+        if grpc_message is None:
+            grpc_message = message
         super().__init__(message, {"code": code, "message": grpc_message})
         #: The gRPC status code.
         self.code = code
@@ -95,6 +109,8 @@ class EtcdServerError(EtcdException):
 
 class EtcdInvalidArgument(EtcdServerError):
     """The request was refused as malformed or impossible (code 3)."""
+
+    default_code = 3
 
 
 class EtcdRequestTooLarge(EtcdInvalidArgument):
@@ -108,20 +124,33 @@ class EtcdKeyNotFound(EtcdInvalidArgument):
 class EtcdAuthFailed(EtcdServerError):
     """Wrong user name or password, or a token etcd does not accept."""
 
+    default_code = 16
+
 
 class EtcdPermissionDenied(EtcdServerError):
     """The user's roles do not allow the call (code 7)."""
+
+    default_code = 7
 
 
 class EtcdLeaseNotFound(EtcdServerError):
     """The lease does not exist (revoked, or expired)."""
 
+    default_code = 5
+
 
 class EtcdCompacted(EtcdServerError):
     """The revision asked for was compacted away; :attr:`compact_revision` is the oldest one kept."""
 
+    default_code = 11
+
     def __init__(
-        self, message: str, code: int, grpc_message: str, status: int | None = None, compact_revision: int = 0
+        self,
+        message: str = "",
+        code: int | None = None,
+        grpc_message: str | None = None,
+        status: int | None = None,
+        compact_revision: int = 0,
     ) -> None:
         super().__init__(message, code, grpc_message, status)
         #: The oldest revision still available (0 when etcd did not say).
@@ -131,9 +160,13 @@ class EtcdCompacted(EtcdServerError):
 class EtcdFutureRevision(EtcdServerError):
     """The revision asked for is newer than the store's."""
 
+    default_code = 11
+
 
 class EtcdUnavailable(EtcdServerError):
     """The member could not serve the call now (no quorum, timed out, overloaded)."""
+
+    default_code = 14
 
 
 class EtcdNoLeader(EtcdUnavailable):
@@ -151,7 +184,7 @@ class EtcdNotLeader(EtcdServerError):
 class EtcdWatchCanceled(EtcdException):
     """The server canceled a watch; :attr:`reason` holds its words."""
 
-    def __init__(self, message: str, reason: str = "") -> None:
+    def __init__(self, message: str = "", reason: str = "") -> None:
         super().__init__(message)
         #: The server's ``cancel_reason`` (may be empty).
         self.reason = reason
@@ -160,7 +193,7 @@ class EtcdWatchCanceled(EtcdException):
 class EtcdWatchCompacted(EtcdCompacted, EtcdWatchCanceled):
     """A watch asked to start below the compacted revision."""
 
-    def __init__(self, message: str, compact_revision: int) -> None:
+    def __init__(self, message: str = "", compact_revision: int = 0) -> None:
         EtcdCompacted.__init__(self, message, 11, "mvcc: required revision has been compacted", None, compact_revision)
         self.reason = "compacted"
 
