@@ -1,11 +1,14 @@
 """The figures of ``aio-etcd migrate`` on one machine (one etcd 3.5.1 serving both APIs).
 
-    python benchmarks/migrate.py [--keys 100000] [--rate 500] [--after 60] [--json FILE]
+    python benchmarks/migrate.py [--keys 100000] [--rate 500] [--after 60] [--ttl 5-600] [--json FILE]
 
 1. ``copy``: the key space (``--keys`` keys in 1,000 directories, 10% with a
-   TTL) copied to v3 and verified, in this process; wall time and CPU.
+   TTL drawn uniformly from the ``--ttl`` range, in seconds) copied to v3 and
+   verified, in this process; wall time and CPU. Short TTLs run out during
+   the copy and during the verify: the figures count them.
 2. ``follow``: ``aio-etcd migrate --follow`` in a process of its own while a
-   writer changes ``--rate`` keys a second (sets, deletes, refreshes) during
+   writer changes ``--rate`` keys a second (sets, a fifth of them with a TTL
+   from the range, deletes, refreshes to a new TTL from the range) during
    the copy and ``--after`` seconds after it; once the writer stops and the
    migrator has applied its last change, SIGINT; then ``--verify``.
 3. ``kill``: a copy killed with SIGKILL mid-way, changes made, run again,
@@ -38,15 +41,14 @@ from aio_etcd import v3  # noqa: E402
 from aio_etcd.migrate import migrate, progress_key, verify  # noqa: E402
 from aio_etcd.testing import EtcdCluster  # noqa: E402
 
-TTL = 600  # long enough not to expire while the benchmark runs
 
-
-async def fill(source: etcd.Client, keys: int) -> None:
+async def fill(source: etcd.Client, keys: int, ttls: tuple[int, int]) -> None:
     slots = asyncio.Semaphore(64)
+    rng = random.Random(3)
 
     async def put(i: int) -> None:
         async with slots:
-            await source.write(f"/bench/d{i % 1000}/k{i}", "0", ttl=TTL if i % 10 == 0 else None)
+            await source.write(f"/bench/d{i % 1000}/k{i}", "0", ttl=rng.randint(*ttls) if i % 10 == 0 else None)
 
     await asyncio.gather(*(put(i) for i in range(keys)))
 
@@ -89,10 +91,11 @@ class OlderAfterNewer:
 class Writer:
     """Changes ``rate`` keys a second: 70% sets (a fifth with a TTL), 15% deletes, 15% refreshes."""
 
-    def __init__(self, source: etcd.Client, keys: int, rate: int) -> None:
+    def __init__(self, source: etcd.Client, keys: int, rate: int, ttls: tuple[int, int]) -> None:
         self.source = source
         self.keys = keys
         self.rate = rate
+        self.ttls = ttls
         self.seq = 0
         self.done = {"set": 0, "delete": 0, "refresh": 0, "refused": 0}
         self.last_index = 0
@@ -112,7 +115,7 @@ class Writer:
                 if roll < 0.85:
                     if roll < 0.70:
                         self.seq += 1
-                        ttl = TTL if rng.random() < 0.2 else None
+                        ttl = rng.randint(*self.ttls) if rng.random() < 0.2 else None
                         result = await self.source.write(key, str(self.seq), ttl=ttl)
                         self.done["set"] += 1
                     else:
@@ -121,7 +124,7 @@ class Writer:
                     # a v2 watch shows these (not refreshes): the migrator records them as applied
                     self.last_index = max(self.last_index, result.modifiedIndex or 0)
                 else:
-                    await self.source.refresh(key, ttl=TTL + rng.randrange(1, 60))
+                    await self.source.refresh(key, ttl=rng.randint(*self.ttls))
                     self.done["refresh"] += 1
             except etcd.EtcdException:
                 self.done["refused"] += 1  # a delete or refresh of a key deleted before
@@ -142,11 +145,12 @@ async def wait_applied(dest: v3.Client, key: bytes, index: int, limit: float = 6
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {"keys": args.keys, "rate": args.rate, "after": args.after}
+    ttls = args.ttl
+    out: dict[str, Any] = {"keys": args.keys, "rate": args.rate, "after": args.after, "ttl_range_s": list(ttls)}
     with EtcdCluster() as server:
         async with server.client(per_host_pool_size=64) as source, server.v3_client(per_member=16) as dest:
             began = time.monotonic()
-            await fill(source, args.keys)
+            await fill(source, args.keys, ttls)
             print(f"filled {args.keys:,} keys in {time.monotonic() - began:.1f}s", file=sys.stderr)
 
             # 1. copy and verify, in this process
@@ -159,15 +163,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 "copy_and_verify_s": round(time.monotonic() - wall, 2),
                 "client_cpu_s": round(time.process_time() - cpu, 2),
                 "keys_copied": report.keys_copied,
+                "expired_during_copy": report.expired,
+                "ttl_rereads": report.ttl_rereads,
                 "leases_created": report.leases_created,
                 "differences": len(differences),
+                "expired_while_verifying": differences.expired,
+                "first_differences": [str(d) for d in differences[:5]],
             }
             print("copy:", out["copy"], file=sys.stderr)
 
             # 2. follow while a writer changes keys, SIGINT, verify
             watcher = OlderAfterNewer(dest, "/b/")
             await watcher.start()
-            writer = Writer(source, args.keys, args.rate)
+            writer = Writer(source, args.keys, args.rate, ttls)
             stop_writing = asyncio.Event()
             writing = asyncio.create_task(writer.run(stop_writing))
             proc = await asyncio.create_subprocess_exec(
@@ -194,6 +202,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 "writes": writer.done,
                 "changes_followed": report_b["changes_followed"],
                 "ttl_moves": report_b["ttl_moves"],
+                "expired": report_b["expired"],
+                "ttl_rereads": report_b["ttl_rereads"],
+                "expired_while_verifying": differences.expired,
                 "caught_up_after_writer_stopped_s": round(lag, 2),
                 "exit_status": proc.returncode,
                 "stderr_tail": stderr.decode()[-200:],
@@ -233,12 +244,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await watcher.stop()
             out["kill"] = {
                 "keys_before_kill": partial,
-                "rerun": {k: json.loads(stdout)[k] for k in ("keys_copied", "reconciled", "duration")},
+                "rerun_exit_status": again.returncode,
+                "rerun": {k: json.loads(stdout)[k] for k in ("keys_copied", "expired", "reconciled", "duration")},
                 "differences": len(differences),
+                "expired_while_verifying": differences.expired,
+                "first_differences": [str(d) for d in differences[:5]],
                 "older_after_newer": watcher.count,
             }
             print("kill:", out["kill"], file=sys.stderr)
     return out
+
+
+def _ttl_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        bounds = int(low), int(high or low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a TTL range is MIN-MAX in seconds, not {text!r}") from None
+    if not 1 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"a TTL range needs 1 <= MIN <= MAX, not {text!r}")
+    return bounds
 
 
 if __name__ == "__main__":
@@ -246,6 +271,9 @@ if __name__ == "__main__":
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--after", type=float, default=60)
+    parser.add_argument(
+        "--ttl", type=_ttl_range, default=(5, 600), metavar="MIN-MAX", help="TTL range in seconds (default 5-600)"
+    )
     parser.add_argument("--json", help="write the figures here too")
     arguments = parser.parse_args()
     figures = asyncio.run(main(arguments))

@@ -112,6 +112,74 @@ async def test_follow_applies_every_change_in_order(sides: tuple[etcd.Client, v3
     assert await verify(source, dest, prefix=etcd_prefix) == []
 
 
+async def test_keys_whose_ttl_ran_out_before_their_batch_are_read_again(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aio_etcd.migrate as migration
+
+    source, dest = sides
+    for i in range(150):
+        await source.write(f"{etcd_prefix}/live/k{i}", f"l{i}", ttl=2)
+        await source.write(f"{etcd_prefix}/gone/k{i}", f"g{i}", ttl=2)
+        await source.write(f"{etcd_prefix}/plain/k{i}", f"p{i}")
+    snapshot = migration._snapshot
+
+    async def slow_snapshot(*args: object) -> object:
+        # A copy so long that every TTL read in the snapshot runs out before
+        # its key is written; meanwhile half of them are refreshed in v2.
+        tree = await snapshot(*args)  # type: ignore[arg-type]
+        for i in range(150):
+            await source.refresh(f"{etcd_prefix}/live/k{i}", ttl=60)
+        await asyncio.sleep(3)
+        return tree
+
+    monkeypatch.setattr(migration, "_snapshot", slow_snapshot)
+    report = await migrate(source, dest, prefix=etcd_prefix, verify_after=True)
+    assert report.expired == 150  # gone from v2 when read again: not written, and counted
+    assert report.ttl_rereads == 150  # refreshed: written with a lease of the new remaining time
+    assert report.keys_copied == 300 and report.differences == []
+    live = await dest.get(f"{etcd_prefix}/live/k7")
+    assert live is not None and live.value == b"l7" and (await dest.time_to_live(live.lease)).ttl > 50
+    assert await dest.get(f"{etcd_prefix}/gone/k7") is None
+    assert report.to_json()["expired"] == 150
+
+
+async def test_a_lease_gone_before_the_commit_costs_a_retry_not_the_migration(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str
+) -> None:
+    source, dest = sides
+    await _fill(source, etcd_prefix)
+    grant = dest.grant
+    revoked: list[int] = []
+    sabotage = [True]
+
+    async def grant_then_lose(ttl: int) -> v3.LeaseGrant:
+        # The race of a short lease: it runs out between its grant and the
+        # transaction that uses it (here: revoked at once, every time asked).
+        lease = await grant(ttl)
+        if sabotage[0]:
+            sabotage[0] = False
+            await dest.revoke(lease.id)
+            revoked.append(lease.id)
+        return lease
+
+    dest.grant = grant_then_lose  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    run = asyncio.create_task(migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop))
+    await _following(run, dest, progress_key(etcd_prefix), 1)  # the copy is done
+    assert len(revoked) == 1
+    sabotage[0] = True  # and once more while following
+    index = (await source.write(etcd_prefix + "/later", "x", ttl=40)).modifiedIndex
+    assert index is not None
+    await _following(run, dest, progress_key(etcd_prefix), index)
+    stop.set()
+    report = await asyncio.wait_for(run, 30)
+    assert len(revoked) == 2 and report.conflicts == []
+    later = await dest.get(etcd_prefix + "/later")
+    assert later is not None and later.lease not in revoked
+    assert await verify(source, dest, prefix=etcd_prefix) == []
+
+
 async def test_resume_continues_from_the_recorded_index(
     sides: tuple[etcd.Client, v3.Client], etcd_prefix: str
 ) -> None:
@@ -189,7 +257,24 @@ async def test_two_etcds_and_bad_input(etcd_server: EtcdCluster, v3_only: EtcdCl
     checked = await asyncio.to_thread(
         _cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix, "--verify"
     )
-    assert checked.returncode == 0 and json.loads(checked.stdout) == {"differences": []}
+    assert checked.returncode == 0, checked.stderr
+    verified = json.loads(checked.stdout)
+    assert verified["differences"] == [] and verified["keys_copied"] == 0 and verified["v2_keys"] == 20
+    assert verified["mode"] == "verify only" and "nothing was copied by this run" in checked.stderr
+    # --verify alone against an empty side: it says it copied nothing, and what was meant.
+    empty = await asyncio.to_thread(
+        _cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix, "--dest-prefix", "/nowhere",
+        "--verify",
+    )  # fmt: skip
+    assert empty.returncode == 1
+    assert "did you mean --copy --verify?" in json.loads(empty.stdout)["hint"]
+    assert "nothing was copied by this run; 20 of 20 v2 keys are missing in v3" in empty.stderr
+    copied = await asyncio.to_thread(
+        _cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix, "--dest-prefix", "/nowhere",
+        "--copy", "--verify",
+    )  # fmt: skip
+    assert copied.returncode == 0, copied.stderr
+    assert json.loads(copied.stdout)["mode"] == "copy + verify" and json.loads(copied.stdout)["keys_copied"] == 20
     async with v3_only.v3_client() as dest:
         await dest.put(etcd_prefix + "/d0/k0", b"different")
     differs = await asyncio.to_thread(
@@ -202,6 +287,26 @@ async def test_two_etcds_and_bad_input(etcd_server: EtcdCluster, v3_only: EtcdCl
     assert no_v2.returncode == 4 and "v2" in no_v2.stderr
     bad = await asyncio.to_thread(_cli, "--from", etcd_server.url, "--to", "not-a-url")
     assert bad.returncode == 2
+
+
+def _into_closed_pipe(*args: str) -> tuple[int, str]:
+    """Run ``aio-etcd migrate`` with a standard output nobody reads (``... | head`` after head ended)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aio_etcd", "migrate", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    with proc.stderr:
+        errors = proc.stderr.read()
+    return proc.wait(timeout=60), errors
+
+
+async def test_a_reader_that_went_away_ends_the_command_quietly(etcd_server: EtcdCluster, etcd_prefix: str) -> None:
+    status, errors = await asyncio.to_thread(
+        _into_closed_pipe, "--from", etcd_server.url, "--to", etcd_server.url, "--prefix", etcd_prefix, "--verify"
+    )
+    assert status == 141  # as a shell tool killed by SIGPIPE
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors
 
 
 async def test_auth_refused_on_the_v3_side(etcd_server: EtcdCluster) -> None:
@@ -226,7 +331,8 @@ async def test_killed_mid_copy_then_run_again(etcd_server: EtcdCluster, etcd_pre
 
         async def put(i: int) -> None:
             async with sem:
-                await source.write(f"{etcd_prefix}/d{i % 50}/k{i}", f"v{i}", ttl=60 if i % 10 == 0 else None)
+                # A tenth with TTLs of 2 to 30 s: many run out between the two runs, or during one.
+                await source.write(f"{etcd_prefix}/d{i % 50}/k{i}", f"v{i}", ttl=2 + i % 29 if i % 10 == 0 else None)
 
         await asyncio.gather(*(put(i) for i in range(4000)))
         args = ["--from", etcd_server.url, "--to", etcd_server.url, "--prefix", etcd_prefix]

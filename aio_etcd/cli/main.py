@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
 import sys
 
 from .. import __version__
@@ -51,8 +52,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``aio-etcd`` with ``argv`` (default: the process's arguments); the exit status."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Run ``aio-etcd`` with ``argv`` (default: the process's arguments); the exit status.
+
+    A reader that goes away (``aio-etcd migrate ... | head``) ends the
+    command quietly with status 141, as a shell tool killed by SIGPIPE does.
+    """
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        # Nothing more can be written; point stdout at nothing so the
+        # interpreter's own flush at exit does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + 13  # SIGPIPE
+
+
+def _main(argv: list[str]) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # a line at a time, also into a pipe (watch --forever)
     if argv[:1] == ["dev"]:

@@ -7,9 +7,11 @@
                      [--keep-empty-dirs] [--hidden KEY ...]
 
 Without ``--verify`` it copies (and with ``--follow`` keeps following until
-SIGINT or SIGTERM); ``--verify`` alone only compares, ``--copy --verify``
-copies and then compares. Progress goes to standard error when it is a
-terminal; the JSON report to standard output. Exit status: 0 done (and,
+SIGINT or SIGTERM); ``--verify`` alone only compares and copies nothing (its
+report says so, and when most v2 keys are missing in v3 it asks whether
+``--copy --verify`` was meant); ``--copy --verify`` copies and then compares.
+Progress goes to standard error when it is a terminal; the JSON report to
+standard output. Exit status: 0 done (and,
 with ``--verify``, no difference), 1 differences or conflicts, 2 bad
 arguments, 3 a side could not be reached, 4 any other error.
 """
@@ -26,11 +28,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import EtcdConnectionFailed, EtcdException
-from ..migrate import migrate, verify
+from ..migrate import Differences, migrate, verify
 from ..v3 import Client as V3Client
 from .options import UsageError, client_for
 
 __all__ = ["main"]
+
+#: Differences listed on standard error (the JSON report has every one).
+SHOWN = 20
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,8 +48,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="/", help="the v2 subtree to move (default /)")
     p.add_argument("--dest-prefix", default="", help="put before every key in v3 (/a/b -> P/a/b)")
     p.add_argument("--follow", action="store_true", help="after the copy, apply v2's changes until SIGINT/SIGTERM")
-    p.add_argument("--verify", action="store_true", help="compare both sides (alone: only compare)")
-    p.add_argument("--copy", action="store_true", help="copy even with --verify (copy, then compare)")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="compare both sides; ALONE IT COPIES NOTHING, it only compares (copy, then compare: --copy --verify)",
+    )
+    p.add_argument("--copy", action="store_true", help="with --verify: copy first, then compare")
     p.add_argument("--dry-run", action="store_true", help="read v2 and report, write nothing")
     p.add_argument("--overwrite", action="store_true", help="overwrite v3 keys changed after the copy started")
     p.add_argument("--keep-empty-dirs", action="store_true", help="a marker key DIR/ for each empty v2 directory")
@@ -147,21 +156,52 @@ async def _run(args: argparse.Namespace) -> int:
                 progress.done()
                 if args.follow:
                     print(f"stopped; last applied v2 index {report.last_index}", file=sys.stderr)
-                out = report.to_json()
+                out = {"mode": _mode(args), **report.to_json()}
                 differences = report.differences or []
                 failed = bool(differences) or bool(report.conflicts)
             else:
                 found = await verify(source, dest, prefix=args.prefix, dest_prefix=args.dest_prefix, hidden=args.hidden)
                 differences = found
-                out = {"differences": [str(d) for d in found]}
+                out = _verify_only_report(found)
                 failed = bool(found)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    for difference in differences:
+    for difference in differences[:SHOWN]:
         print(f"difference: {difference}", file=sys.stderr)
+    if len(differences) > SHOWN:
+        print(f"... and {len(differences) - SHOWN:,} more differences (all in the JSON report)", file=sys.stderr)
+    if "note" in out:  # last, where a reader of the terminal sees it
+        print(out.get("hint", f"{out['note']}; {out['v2_keys']:,} v2 keys compared"), file=sys.stderr)
     print(json.dumps(out, indent=2))
     return 1 if failed else 0
+
+
+def _mode(args: argparse.Namespace) -> str:
+    mode = "dry run" if args.dry_run else "copy"
+    if args.follow:
+        mode += " + follow"
+    return mode + " + verify" if args.verify else mode
+
+
+def _verify_only_report(found: Differences) -> dict[str, Any]:
+    """The report of a ``--verify`` run without ``--copy``: it says that nothing was copied."""
+    note = "verify only: nothing was copied by this run (copy, then compare: --copy --verify)"
+    out: dict[str, Any] = {
+        "mode": "verify only",
+        "note": note,
+        "keys_copied": 0,
+        "v2_keys": found.v2_keys,
+        "missing_in_v3": found.missing,
+        "expired_while_verifying": found.expired,
+        "differences": [str(d) for d in found],
+    }
+    if found.v2_keys and found.missing * 2 >= found.v2_keys:
+        out["hint"] = (
+            f"nothing was copied by this run; {found.missing:,} of {found.v2_keys:,} v2 keys are missing in v3: "
+            "did you mean --copy --verify?"
+        )
+    return out
 
 
 def main(argv: Sequence[str]) -> int:

@@ -49,10 +49,10 @@ from ..exceptions import EtcdEventIndexCleared
 from ..v3 import Client as V3Client
 from ._follow import _Changes, _follow
 from ._model import Difference, Report, _snapshot, progress_key
-from ._write import _copy, _Leases, _Writer
-from .verify import verify
+from ._write import _copy, _Writer
+from .verify import Differences, verify
 
-__all__ = ["Difference", "Report", "migrate", "progress_key", "verify"]
+__all__ = ["Difference", "Differences", "Report", "migrate", "progress_key", "verify"]
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,8 @@ async def migrate(
         raise ValueError("dest_prefix must not end with '/': v2 keys bring their own")
     began = time.monotonic()
     report = Report(dry_run=dry_run)
-    writer = _Writer(dest, dest_prefix, prefix, overwrite, report)
+    writer = _Writer(source, dest, dest_prefix, prefix, overwrite, report)
     record = await writer.begin()
-    leases = _Leases(dest, report)
     changes: _Changes | None = None
     try:
         if follow and not dry_run and record is not None and "index" in record:
@@ -104,15 +103,17 @@ async def migrate(
                 changes = _Changes(source, prefix, 0)
                 await changes.start(fresh=True)
             tree = await _snapshot(source, prefix, hidden, report)
-            await _copy(tree, writer, leases, report, keep_empty_dirs, dry_run, progress, prefix, record is not None)
+            await _copy(tree, writer, report, keep_empty_dirs, dry_run, progress, prefix, record is not None)
             report.snapshot_index = report.last_index = tree.index
         if changes is not None:
-            await _follow(source, prefix, changes, writer, leases, report, stop, ttl_poll, progress)
+            await _follow(source, prefix, changes, writer, report, stop, ttl_poll, progress)
     finally:
         if changes is not None:
             await changes.close()
     if verify_after:
-        report.differences = await verify(source, dest, prefix=prefix, dest_prefix=dest_prefix, hidden=hidden)
+        found = await verify(source, dest, prefix=prefix, dest_prefix=dest_prefix, hidden=hidden)
+        report.differences = list(found)
+        report.expired_while_verifying = found.expired
     report.duration = time.monotonic() - began
     return report
 

@@ -16,7 +16,7 @@ from ..cluster import Call, NotEtcd
 from ..exceptions import EtcdEventIndexCleared
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ._model import _DELETES, _PUTS, Report, _expiry, _read_tree, _snapshot, _Tree
-from ._write import _batches, _copy, _Leases, _Writer
+from ._write import Item, _batches, _copy, _Put, _Writer
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,6 @@ async def _follow(
     prefix: str,
     changes: _Changes,
     writer: _Writer,
-    leases: _Leases,
     report: Report,
     stop: asyncio.Event | None,
     ttl_poll: float,
@@ -134,7 +133,6 @@ async def _follow(
 ) -> None:
     """Apply the changes after the snapshot, in order, until ``stop``; re-read TTLs every ``ttl_poll`` s."""
     stop = stop or asyncio.Event()
-    known: dict[str, int] = {}  # key -> modifiedIndex last applied (from events or the TTL poll)
     dirs: dict[str, float] = {}  # directory -> expiry, as the last poll saw it
     next_poll = time.monotonic() + ttl_poll
     while True:
@@ -152,26 +150,26 @@ async def _follow(
         while item is not None:
             if isinstance(item, BaseException):
                 if isinstance(item, EtcdEventIndexCleared):
-                    await _reconcile_after_gap(source, prefix, changes, writer, leases, report)
+                    await _reconcile_after_gap(source, prefix, changes, writer, report)
                     break
                 raise item
             events.append(item)
             item = changes.queue.get_nowait() if not changes.queue.empty() and len(events) < 500 else None
         if events:
-            await _apply(events, writer, leases, report, known)
+            await _apply(events, writer, report)
             if progress is not None:
                 progress("follow", report.changes_followed, report.last_index)
         if time.monotonic() >= next_poll and not stop.is_set():
             if changes.queue.empty():  # everything read so far is applied: the poll is newer
-                await _poll_ttls(source, prefix, writer, leases, report, known, dirs)
+                await _poll_ttls(source, prefix, writer, report, dirs)
             next_poll = time.monotonic() + ttl_poll
 
 
-async def _apply(
-    events: list[dict[str, Any]], writer: _Writer, leases: _Leases, report: Report, known: dict[str, int]
-) -> None:
-    ops: list[tuple[bytes, T.Op]] = []
+async def _apply(events: list[dict[str, Any]], writer: _Writer, report: Report) -> None:
+    items: list[Item] = []
+    applied = writer.applied
     last = report.last_index
+    now = time.time()
     for event in events:
         node = event.get("node") or {}
         index = int(node.get("modifiedIndex", 0))
@@ -182,34 +180,24 @@ async def _apply(
         dest_key = writer.dest_key(key)
         if node.get("dir"):
             if action in _DELETES:
-                ops.append((dest_key + b"/", T.delete(dest_key + b"/", prefix=True)))
-        elif known.get(key, 0) >= index:
-            pass  # the TTL poll already wrote this key as it was at a later index
+                items.append((dest_key + b"/", T.delete(dest_key + b"/", prefix=True)))
+        elif applied.get(key, 0) >= index:
+            pass  # already written as it was at a later index (the TTL poll, or a re-read)
         elif action in _PUTS:
-            lease = await leases.for_expiry(_expiry(node, time.time()))
-            ops.append((dest_key, T.put(dest_key, str(node.get("value", "")), lease=lease)))
-            known[key] = index
+            items.append((dest_key, _Put(key, str(node.get("value", "")), index, _expiry(node, now))))
         elif action in _DELETES:
-            ops.append((dest_key, T.delete(dest_key)))
-            known.pop(key, None)
+            items.append((dest_key, T.delete(dest_key)))
+            applied[key] = index
         last = max(last, index)
         report.changes_followed += 1
-    for batch in _batches(ops):
+    for batch in _batches(items):
         await writer.apply(batch, {"index": last})
-    if not ops and last > report.last_index:
+    if not items and last > report.last_index:
         await writer.apply([], {"index": last})
     report.last_index = last
 
 
-async def _poll_ttls(
-    source: Client,
-    prefix: str,
-    writer: _Writer,
-    leases: _Leases,
-    report: Report,
-    known: dict[str, int],
-    dirs: dict[str, float],
-) -> None:
+async def _poll_ttls(source: Client, prefix: str, writer: _Writer, report: Report, dirs: dict[str, float]) -> None:
     """Refreshed TTLs (v2 shows no event for them): a key whose expiry moved gets a lease of its own time.
 
     The key is written as the poll read it (value and lease), and counts as
@@ -222,22 +210,23 @@ async def _poll_ttls(
     moved_dirs = [d for d, when in tree.dir_expiry.items() if abs(dirs.get(d, when) - when) >= 1.0]
     dirs.clear()
     dirs.update(tree.dir_expiry)
-    ops: list[tuple[bytes, T.Op]] = []
+    writer.ttl_dirs.update(tree.dir_expiry)
+    applied = writer.applied
+    items: list[Item] = []
     for key, entry in tree.keys.items():
-        newer = entry.expires is not None and entry.index > max(known.get(key, 0), report.snapshot_index)
+        newer = entry.expires is not None and entry.index > max(applied.get(key, 0), report.snapshot_index)
         if not newer and not any(key.startswith(d.rstrip("/") + "/") for d in moved_dirs):
             continue
-        dest_key = writer.dest_key(key)
-        lease = await leases.for_expiry(entry.expires)
-        ops.append((dest_key, T.put(dest_key, entry.value, lease=lease)))
-        known[key] = max(known.get(key, 0), entry.index)
+        if applied.get(key, 0) > entry.index:
+            continue  # written since at a later index
+        items.append((writer.dest_key(key), _Put(key, entry.value, entry.index, entry.expires)))
         report.ttl_moves += 1
-    for batch in _batches(ops):
+    for batch in _batches(items):
         await writer.apply(batch, {"index": report.last_index})
 
 
 async def _reconcile_after_gap(
-    source: Client, prefix: str, changes: _Changes, writer: _Writer, leases: _Leases, report: Report
+    source: Client, prefix: str, changes: _Changes, writer: _Writer, report: Report
 ) -> None:
     """The stream lost its place in v2's history: copy again at a newer index and follow from there."""
     began = time.monotonic()
@@ -246,7 +235,7 @@ async def _reconcile_after_gap(
     await changes.start(fresh=True)
     tree = await _snapshot(source, prefix, (), report)
     copied = report.keys_copied
-    await _copy(tree, writer, leases, report, True, False, None, prefix, reconcile=True)
+    await _copy(tree, writer, report, True, False, None, prefix, reconcile=True)
     report.keys_copied = copied
     report.snapshot_index = report.last_index = tree.index
     took = time.monotonic() - began

@@ -64,6 +64,11 @@ class Report:
     dirs_dropped: list[str] = dataclasses.field(default_factory=list)
     hidden_copied: list[str] = dataclasses.field(default_factory=list)
     conflicts: list[str] = dataclasses.field(default_factory=list)
+    #: Keys whose v2 TTL ran out before they were written (read again from v2: gone).
+    expired: int = 0
+    #: Keys whose v2 TTL had run out by their write but that v2 still held
+    #: (refreshed): written with a lease of their new remaining time.
+    ttl_rereads: int = 0
     changes_followed: int = 0
     ttl_moves: int = 0
     reconciled: int = 0
@@ -73,6 +78,8 @@ class Report:
     last_index: int = 0
     resumed_from: int | None = None
     differences: list[Difference] | None = None
+    #: Keys that expired in v2 or v3 while verify compared them: not differences.
+    expired_while_verifying: int = 0
     dry_run: bool = False
     duration: float = 0.0
 

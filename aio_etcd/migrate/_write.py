@@ -1,4 +1,14 @@
-"""Writing to v3: leases per second of expiry, guarded batches with the progress record, the copy."""
+"""Writing to v3: guarded batches with the progress record, leases chosen as each batch goes, the copy.
+
+A key with a TTL is a :class:`_Put` that carries its v2 expiry, not a lease:
+the lease is picked (or granted) when the key's batch is written, so a long
+copy never writes with a lease granted minutes before. A put whose v2 time
+ran out before its batch went is read again from v2: still there (its TTL
+was refreshed), it is written with a lease of its new remaining time; gone,
+it counts as expired and its v3 key is deleted. A lease that runs out
+between its grant and the commit is forgotten and the batch made again.
+Nothing of this stops a migration: expiring keys are the normal case in v2.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +19,42 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ..client import Client
+from ..exceptions import EtcdKeyNotFound
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
-from ._model import MAX_OPS, MIN_LEASE, PIPELINE, Report, _dest_keys, _Tree, progress_key
+from ..v3.errors import EtcdLeaseNotFound
+from ._model import MAX_OPS, MIN_LEASE, PIPELINE, Report, _dest_keys, _expiry, _Tree, progress_key
+
+#: Re-reads of expired keys under way at once.
+REREADS = 16
+
+
+class _Put:
+    """A v2 key to write to v3: its v2 name, value, v2 ``modifiedIndex`` and expiry (wall clock, or None)."""
+
+    __slots__ = ("key", "value", "index", "expires")
+
+    def __init__(self, key: str, value: str, index: int, expires: float | None) -> None:
+        self.key = key
+        self.value = value
+        self.index = index
+        self.expires = expires
+
+
+#: One write of a batch: the v3 key, and a ready operation or a put whose lease is chosen on writing.
+Item = tuple[bytes, "T.Op | _Put"]
 
 
 class _Leases:
-    """One lease per second of expiry, granted on first use and never renewed."""
+    """One lease per second of expiry, granted on first use and never renewed.
+
+    A lease is reused only while it has more than :attr:`MARGIN` seconds left,
+    so it outlives the transaction that uses it.
+    """
+
+    #: Seconds a known lease must still have to be used for another write.
+    MARGIN = 1.0
 
     def __init__(self, dest: V3Client, report: Report) -> None:
         self.dest = dest
@@ -23,14 +62,13 @@ class _Leases:
         self._by_second: dict[int, tuple[int, float]] = {}
         self._lock = asyncio.Lock()
 
-    async def for_expiry(self, expires: float | None) -> int:
-        if expires is None:
-            return 0
+    async def for_expiry(self, expires: float) -> int:
+        """A lease that ends when a key expiring at ``expires`` (wall clock) should (at least 2 s from now)."""
         second = math.ceil(expires)
-        now = time.time()
         async with self._lock:
+            now = time.time()
             known = self._by_second.get(second)
-            if known is not None and known[1] > now:
+            if known is not None and known[1] > now + self.MARGIN:
                 return known[0]
             ttl = max(MIN_LEASE, math.ceil(expires - now))
             grant = await self.dest.grant(ttl)
@@ -38,21 +76,40 @@ class _Leases:
             self._by_second[second] = (grant.id, now + grant.ttl)
             return grant.id
 
+    def forget(self, ids: Iterable[int]) -> None:
+        """Never use these leases again (etcd said one of them is gone)."""
+        gone = set(ids)
+        for second, (lease, _) in list(self._by_second.items()):
+            if lease in gone:
+                del self._by_second[second]
+
 
 class _Writer:
-    """Writes batches to v3 with revision guards, recording progress in the same transaction."""
+    """Writes batches to v3 with revision guards, recording progress in the same transaction.
 
-    def __init__(self, dest: V3Client, dest_prefix: str, prefix: str, overwrite: bool, report: Report) -> None:
+    :attr:`applied` holds the v2 ``modifiedIndex`` each key was last written
+    (or deleted) at, so nothing older is ever written after it.
+    """
+
+    def __init__(
+        self, source: Client, dest: V3Client, dest_prefix: str, prefix: str, overwrite: bool, report: Report
+    ) -> None:
+        self.source = source
         self.dest = dest
         self.dest_prefix = dest_prefix
         self.progress = progress_key(prefix, dest_prefix)
         self.overwrite = overwrite
         self.report = report
+        self.leases = _Leases(dest, report)
         self.start_revision = 0
         #: Revision of this run's last write of each key (its guard).
         self.ours: dict[bytes, int] = {}
         self.conflicted: set[bytes] = set()
         self.baseline = 0
+        #: v2 key -> the v2 index it was last written or deleted at.
+        self.applied: dict[str, int] = {}
+        #: v2 directories with a TTL (their keys expire with them).
+        self.ttl_dirs: set[str] = set()
 
     def dest_key(self, key: str) -> bytes:
         return (self.dest_prefix + key).encode()
@@ -68,46 +125,118 @@ class _Writer:
     def _guard(self, key: bytes) -> T.Compare:
         return T.mod(key) < self.ours.get(key, self.start_revision) + 1
 
-    async def apply(self, ops: Sequence[tuple[bytes, T.Op]], record: dict[str, Any]) -> None:
-        """Write ``ops`` (at most one per key) and the progress ``record`` in one transaction.
+    async def apply(self, items: Sequence[Item], record: dict[str, Any]) -> None:
+        """Write ``items`` (at most one per key) and the progress ``record`` in one transaction.
 
         Keys whose guard fails are left alone and listed as conflicts.
         """
-        ops = [(key, op) for key, op in ops if key not in self.conflicted]
+        items = [(key, what) for key, what in items if key not in self.conflicted]
         while True:
+            ops, leases, stale = await self._ops(items)
+            if stale:  # their v2 time ran out before this batch went: ask v2 again
+                fresh = await self._reread(stale)
+                items = [(key, what) for key, what in items if key not in stale] + fresh
+                continue
             record = {**record, "baseline": self.baseline}
             txn = self.dest.txn()
             if not self.overwrite:
-                txn.if_(*(self._guard(key) for key, _ in ops))
-            txn.then(*(op for _, op in ops), T.put(self.progress, json.dumps(record)))
-            result = await txn.commit()
+                txn.if_(*(self._guard(key) for key, _ in items))
+            txn.then(*ops, T.put(self.progress, json.dumps(record)))
+            try:
+                result = await txn.commit()
+            except EtcdLeaseNotFound:
+                self.leases.forget(leases)  # ran out between grant and commit: choose again
+                continue
             if result.succeeded:
-                for key, _ in ops:
+                for key, what in items:
                     self.ours[key] = result.revision
+                    if isinstance(what, _Put):
+                        self.applied[what.key] = max(self.applied.get(what.key, 0), what.index)
                 return
             # Find the keys changed by somebody else, leave them out, try again.
             lost = []
-            for key, _ in ops:
+            for key, _ in items:
                 kv = await self.dest.get(key)
                 if kv is not None and kv.mod_revision > self.ours.get(key, self.start_revision):
                     lost.append(key)
             for key in lost:
                 self.conflicted.add(key)
                 self.report.conflicts.append(key.decode("utf-8", "backslashreplace"))
-            ops = [(key, op) for key, op in ops if key not in self.conflicted]
+            items = [(key, what) for key, what in items if key not in self.conflicted]
+
+    async def _ops(self, items: Sequence[Item]) -> tuple[list[T.Op], list[int], dict[bytes, _Put]]:
+        """The operations of ``items``, the leases they use, and the puts whose v2 time ran out."""
+        ops: list[T.Op] = []
+        leases: list[int] = []
+        stale: dict[bytes, _Put] = {}
+        now = time.time()
+        for key, what in items:
+            if not isinstance(what, _Put):
+                ops.append(what)
+            elif what.expires is None:
+                ops.append(T.put(key, what.value))
+            elif what.expires <= now:
+                stale[key] = what
+            else:
+                lease = await self.leases.for_expiry(what.expires)
+                leases.append(lease)
+                ops.append(T.put(key, what.value, lease=lease))
+        return ops, leases, stale
+
+    async def _reread(self, stale: dict[bytes, _Put]) -> list[Item]:
+        """Read expired puts again from v2: a fresh put where the key lives on, a delete where it is gone."""
+        slots = asyncio.Semaphore(REREADS)
+
+        async def again(key: bytes, put: _Put) -> Item:
+            async with slots:
+                fresh = await self.read_key(put.key)
+            if fresh is None or (fresh.expires is not None and fresh.expires <= time.time()):
+                self.report.expired += 1
+                self.applied[put.key] = max(self.applied.get(put.key, 0), put.index)
+                return key, T.delete(key)
+            self.report.ttl_rereads += 1
+            return key, fresh
+
+        return list(await asyncio.gather(*(again(key, put) for key, put in stale.items())))
+
+    async def read_key(self, key: str) -> _Put | None:
+        """The v2 key now (expiring no later than its directories with a TTL), or None when it is gone.
+
+        A key ending in ``/`` is an empty directory's marker: it lives as long as the directory.
+        """
+        marker = key.endswith("/")
+        try:
+            found = await self.source.read(key.rstrip("/") if marker else key)
+        except EtcdKeyNotFound:
+            return None
+        if found.dir != marker:
+            return None  # a key became a directory, or the other way round: the events say the rest
+        now = time.time()
+        expires = _expiry({"expiration": found.expiration, "ttl": found.ttl}, now)
+        for directory in self.ttl_dirs:
+            if key.startswith(directory.rstrip("/") + "/"):
+                try:
+                    parent = await self.source.read(directory)
+                except EtcdKeyNotFound:
+                    return None
+                ends = _expiry({"expiration": parent.expiration, "ttl": parent.ttl}, now)
+                if ends is not None:
+                    expires = ends if expires is None else min(expires, ends)
+        value = "" if marker else str(found.value if found.value is not None else "")
+        return _Put(key, value, found.modifiedIndex or 0, expires)
 
 
-def _batches(ops: Iterable[tuple[bytes, T.Op]]) -> Iterable[list[tuple[bytes, T.Op]]]:
-    """Groups of at most ``MAX_OPS - 1`` operations, order kept: never two on one key in a group,
+def _batches(items: Iterable[Item]) -> Iterable[list[Item]]:
+    """Groups of at most ``MAX_OPS - 1`` writes, order kept: never two on one key in a group,
     and a range delete alone (etcd refuses a transaction whose writes overlap)."""
-    batch: list[tuple[bytes, T.Op]] = []
+    batch: list[Item] = []
     keys: set[bytes] = set()
-    for key, op in ops:
-        ranged = "range_end" in op.fields.get("request_delete_range", ())
+    for key, what in items:
+        ranged = isinstance(what, T.Op) and "range_end" in what.fields.get("request_delete_range", ())
         if batch and (len(batch) == MAX_OPS - 1 or key in keys or ranged):
             yield batch
             batch, keys = [], set()
-        batch.append((key, op))
+        batch.append((key, what))
         keys.add(key)
         if ranged:
             yield batch
@@ -119,7 +248,6 @@ def _batches(ops: Iterable[tuple[bytes, T.Op]]) -> Iterable[list[tuple[bytes, T.
 async def _copy(
     tree: _Tree,
     writer: _Writer,
-    leases: _Leases,
     report: Report,
     keep_empty_dirs: bool,
     dry_run: bool,
@@ -132,19 +260,19 @@ async def _copy(
     if dry_run:
         report.keys_copied = len(tree.keys)
         return
-    ops: list[tuple[bytes, T.Op]] = []
-    for key, entry in tree.keys.items():
-        dest_key = writer.dest_key(key)
-        ops.append((dest_key, T.put(dest_key, entry.value, lease=await leases.for_expiry(entry.expires))))
+    writer.ttl_dirs.update(tree.dir_expiry)
+    items: list[Item] = [
+        (writer.dest_key(key), _Put(key, entry.value, entry.index, entry.expires)) for key, entry in tree.keys.items()
+    ]
     if keep_empty_dirs:
         for key in tree.empty_dirs:
-            marker = writer.dest_key(key.rstrip("/") + "/")
-            ops.append((marker, T.put(marker, b"", lease=await leases.for_expiry(tree.dir_expiry.get(key)))))
+            marker = key.rstrip("/") + "/"
+            items.append((writer.dest_key(marker), _Put(marker, "", 0, tree.dir_expiry.get(key))))
     record = {"copying": tree.index}
     done = 0
     slots = asyncio.Semaphore(PIPELINE)
 
-    async def write(batch: list[tuple[bytes, T.Op]]) -> None:
+    async def write(batch: list[Item]) -> None:
         nonlocal done
         async with slots:
             await writer.apply(batch, record)
@@ -152,11 +280,12 @@ async def _copy(
         if progress is not None:
             progress("copy", done, total)
 
-    await asyncio.gather(*(write(batch) for batch in _batches(ops)))
-    report.keys_copied = len(ops)
+    expired_before = report.expired
+    await asyncio.gather(*(write(batch) for batch in _batches(items)))
+    report.keys_copied = len(items) - (report.expired - expired_before)
     if reconcile:  # an earlier run may have copied keys that left v2 since: remove them
-        wanted = {key for key, _ in ops}
-        stale = []
+        wanted = {key for key, _ in items}
+        stale: list[Item] = []
         async for kv in _dest_keys(writer.dest, writer.dest_prefix, prefix, keys_only=True):
             if kv.key not in wanted and kv.create_revision >= writer.baseline:
                 stale.append((kv.key, T.delete(kv.key)))
@@ -164,5 +293,3 @@ async def _copy(
             await writer.apply(batch, record)
         report.reconciled = len(stale)
     await writer.apply([], {"index": tree.index})
-
-
