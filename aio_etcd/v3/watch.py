@@ -34,6 +34,7 @@ from .errors import (
     EtcdWatchCompacted,
     error_from,
     is_transient,
+    token_refused,
 )
 from .results import Event, revision_of
 
@@ -180,7 +181,7 @@ class Watch:
             try:
                 await client._send(call, self._created, watch=True)
             except EtcdWatchCanceled as exc:
-                if "permission denied" in exc.reason and self._may_reauthenticate():
+                if token_refused(exc.reason) and self._may_reauthenticate():
                     await client._authenticate(token)
                     continue
                 raise
@@ -277,7 +278,7 @@ class Watch:
                     next_revision = revision + 1
             self._next = next_revision
         elif result.get("canceled"):
-            if "permission denied" in str(result.get("cancel_reason")) and self._may_reauthenticate():
+            if token_refused(str(result.get("cancel_reason") or "")) and self._may_reauthenticate():
                 return True
             self._canceled(result)
         elif not result.get("created"):  # a progress report: nothing up to its revision is missing

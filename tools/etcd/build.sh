@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Build etcd and etcdctl of the pinned 3.6.x and 3.7.x releases from the Go
+# module proxy, for tests on the etcd people run today (docs/testing.rst).
+#
+#   tools/etcd/build.sh [VERSION ...]     (default: every version in tools/etcd/)
+#
+# Each version's go.mod and go.sum (tools/etcd/<version>/) pin every module,
+# so nothing but modules is downloaded (through GOPROXY; go.sum checks them).
+# The binaries go to $AIO_ETCD_BUILDS/<version>/ (default
+# ~/.cache/aio-etcd/etcd/<version>/), where aio_etcd.testing finds them
+# (EtcdCluster(version="3.6")); a version already built is not built again.
+# Prints one line per version: the version and its etcd binary.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${AIO_ETCD_BUILDS:-${XDG_CACHE_HOME:-$HOME/.cache}/aio-etcd/etcd}"
+command -v go >/dev/null || { echo "build.sh: no 'go' command on PATH (Go 1.26 builds these)" >&2; exit 1; }
+
+if [ "$#" -eq 0 ]; then
+    set -- $(cd "$here" && ls -d [0-9]*.[0-9]*.[0-9]* | sort -V)
+fi
+for version in "$@"; do
+    src="$here/$version"
+    [ -f "$src/go.mod" ] || { echo "build.sh: no pinned build for etcd $version in $here" >&2; exit 1; }
+    dest="$out/$version"
+    if [ -x "$dest/etcd" ] && [ -x "$dest/etcdctl" ] \
+        && "$dest/etcd" --version 2>/dev/null | grep -q "etcd Version: $version\$"; then
+        echo "$version $dest/etcd"
+        continue
+    fi
+    mkdir -p "$dest"
+    echo "building etcd $version (modules from ${GOPROXY:-$(go env GOPROXY)})" >&2
+    (
+        cd "$src"
+        export CGO_ENABLED=0
+        go build -mod=readonly -trimpath -o "$dest/etcd.new" go.etcd.io/etcd/server/v3
+        go build -mod=readonly -trimpath -o "$dest/etcdctl.new" go.etcd.io/etcd/etcdctl/v3
+    )
+    mv "$dest/etcd.new" "$dest/etcd"
+    mv "$dest/etcdctl.new" "$dest/etcdctl"
+    "$dest/etcd" --version | grep -q "etcd Version: $version\$" \
+        || { echo "build.sh: $dest/etcd does not say it is etcd $version" >&2; exit 1; }
+    echo "$version $dest/etcd"
+done
