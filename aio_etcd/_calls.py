@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from . import _answers
@@ -18,6 +18,10 @@ from ._http import Response
 from .cluster import Call, NotEtcd
 from .exceptions import EtcdException
 from .retry import SAFE, UNSAFE
+from .v2on3 import _cluster as _v3
+
+if TYPE_CHECKING:
+    from .v2on3 import KeysOnV3
 
 __all__ = ["FORM", "JSON", "ClusterCalls", "flag"]
 
@@ -51,6 +55,9 @@ class ClusterCalls:
     async def _not_etcd(self, exc: NotEtcd) -> str:
         raise NotImplementedError
 
+    async def _v3_store(self) -> KeysOnV3 | None:
+        raise NotImplementedError
+
     @property
     def base_uri(self) -> str:
         raise NotImplementedError
@@ -61,11 +68,17 @@ class ClusterCalls:
 
     async def machines(self) -> list[str]:
         """The client URLs of the cluster's members, as etcd lists them."""
+        keys3 = await self._v3_store()
+        if keys3 is not None:
+            return await _v3.machines(keys3.v3)
         call = Call("GET", self._version_prefix + "/machines", self._headers, op="member list")
         return await self._send(call, _answers.machines_answer)
 
     async def members(self) -> dict[str, dict[str, Any]]:
         """The cluster's members, by member id (``id``, ``name``, ``peerURLs``, ``clientURLs``)."""
+        keys3 = await self._v3_store()
+        if keys3 is not None:
+            return await _v3.members(keys3.v3)
         data = await self._get_json(self._version_prefix + "/members", needs="members")
         members = data["members"]
         if not isinstance(members, list) or not all(isinstance(m, dict) and "id" in m for m in members):
@@ -74,18 +87,29 @@ class ClusterCalls:
 
     async def leader(self) -> dict[str, Any]:
         """The member that leads the cluster now."""
+        keys3 = await self._v3_store()
+        if keys3 is not None:
+            return await _v3.leader(keys3.v3)
         return dict(await self._get_json(self._version_prefix + "/members/leader", needs="id"))
 
     async def stats(self) -> dict[str, Any]:
         """The answering member's own statistics (``/stats/self``)."""
+        keys3 = await self._v3_store()
+        if keys3 is not None:
+            return await _v3.stats(keys3.v3)
         return dict(await self._get_json(self._version_prefix + "/stats/self", needs="id"))
 
     async def leader_stats(self) -> dict[str, Any]:
-        """The leader's view of its followers (``/stats/leader``; only the leader answers)."""
+        """The leader's view of its followers (``/stats/leader``; only the leader answers; v2 only)."""
+        if await self._v3_store() is not None:
+            raise EtcdException("leader_stats() has no v3 form (api='v3'); v3.Client.status() names the leader")
         return dict(await self._get_json(self._version_prefix + "/stats/leader", needs="leader"))
 
     async def store_stats(self) -> dict[str, Any]:
         """Counters of the key store (``/stats/store``)."""
+        keys3 = await self._v3_store()
+        if keys3 is not None:
+            return await _v3.store_stats(keys3.v3)
         return dict(await self._get_json(self._version_prefix + "/stats/store", needs="watchers"))
 
     async def versions(self) -> dict[str, str]:

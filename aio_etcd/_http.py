@@ -103,7 +103,7 @@ class LineStream(Response):
     to stop (HTTP/1.1 has no other way).
     """
 
-    __slots__ = ("next_line", "_release")
+    __slots__ = ("next_line", "_release", "_gone")
 
     def __init__(
         self,
@@ -112,7 +112,7 @@ class LineStream(Response):
         body: bytes,
         url: str,
         reader: Callable[[], Awaitable[bytes]],
-        release: Callable[[], None],
+        release: Callable[[], asyncio.Future[None] | None],
     ) -> None:
         super().__init__(status, headers, body, url)
         #: ``await stream.next_line()``: the next line, without its newline;
@@ -120,10 +120,20 @@ class LineStream(Response):
         #: the connection broke or the answer ended in the middle of a line.
         self.next_line = reader
         self._release = release
+        self._gone: asyncio.Future[None] | None = None
 
     def close(self) -> None:
         """Drop the connection (safe to call twice)."""
-        self._release()
+        gone = self._release()
+        if gone is not None:
+            self._gone = gone
+
+    async def wait_closed(self, timeout: float) -> None:
+        """After :meth:`close`: wait (at most ``timeout`` seconds) until the server confirmed
+        the end, where it does (a websocket watch's cancel); else return at once."""
+        gone = self._gone
+        if gone is not None and not gone.done():
+            await asyncio.wait((gone,), timeout=timeout)
 
 
 class WebSocket:

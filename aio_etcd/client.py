@@ -8,6 +8,7 @@ function of :mod:`aio_etcd._answers` turns the answer into the result.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import inspect
@@ -26,10 +27,14 @@ from .discovery import SrvMembers
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
 from .retry import RetryPolicy, replay_rule
+from .v2on3 import KeysOnV3, Layout
+from .v2on3._layout import v2_key
+from .v2on3._watch import next_change
 from .watch import Watches, next_event
 
 if TYPE_CHECKING:
     from .keepalive import KeepAlive
+    from .v3 import Client as V3Client
 
 __all__ = ["Client"]
 
@@ -101,6 +106,13 @@ class Client(ClusterCalls):
     :param ssl: an :class:`ssl.SSLContext` holding the TLS settings (CA,
         client certificate, from files or memory), instead of ``ca_cert``,
         ``cert`` and ``ssl_verify``.
+    :param api: ``"v2"`` (the default): etcd's v2 API, which etcd 3.4 and 3.5
+        serve with ``--enable-v2=true``. ``"v3"``: the same calls, results and
+        exceptions on etcd's v3 store, through its JSON gateway (etcd 3.x, 3.6
+        and later included), in the layout of :mod:`aio_etcd.v2on3`.
+        ``"auto"``: v2 where the server serves it, else v3 (decided at the first call).
+    :param v3_prefix: with ``api="v3"``, where the key space lives in v3
+        (the ``--dest-prefix`` of a migration).
     :param retry: how calls are retried: attempts, per-attempt timeout,
         backoff (see :class:`RetryPolicy` and ``docs/clusters.rst``).
     :param transport: what sends the HTTP requests (default: aiohttp). Tests
@@ -132,6 +144,8 @@ class Client(ClusterCalls):
         ssl: SSLContext | None = None,
         retry: RetryPolicy | None = None,
         transport: Transport | None = None,
+        api: str = "v2",
+        v3_prefix: str = "",
     ) -> None:
         if loop is not None:
             warnings.warn(
@@ -140,6 +154,8 @@ class Client(ClusterCalls):
                 stacklevel=2,
             )
         protocol = tls_protocol(protocol, ssl, ca_cert, cert, ssl_verify)
+        if api not in ("v2", "v3", "auto"):
+            raise ValueError(f"api is 'v2', 'v3' or 'auto', not {api!r}")
         if isinstance(host, str):
             hosts: list[tuple[str, int]] = [(host, int(port))]
             if allow_reconnect is None:
@@ -199,12 +215,41 @@ class Client(ClusterCalls):
         )
         self._closed = False
         self._watches = Watches(self)
+        #: With api="v3": the v3 store the keys calls go to (None: the v2 API).
+        self._keys3: KeysOnV3 | None = None
+        #: With api="auto", until the first call has decided.
+        self._auto = api == "auto"
+        self._deciding: asyncio.Lock | None = None
+        self._v3_options: dict[str, Any] = {
+            "ca_cert": ca_cert,
+            "cert": cert,
+            "ssl_verify": ssl_verify,
+            "ssl": ssl,
+            "username": username,
+            "password": password,
+            "expected_cluster_id": expected_cluster_id,
+            "read_timeout": read_timeout,
+            "retry": self._policy,
+            "allow_reconnect": allow_reconnect,
+            "use_proxies": use_proxies,
+            "per_member": per_host_pool_size,
+            "srv_domain": srv_domain,
+            "srv_nameservers": srv_nameservers,
+            "prefix": v3_prefix,
+        }
+        if transport is not None:
+            self._v3_options["transport"] = transport
+        Layout(v3_prefix)  # a bad prefix is refused now, not at the first call
+        if api == "v3":
+            self._use_v3()
 
     # -- properties -------------------------------------------------------------------
 
     @property
     def base_uri(self) -> str:
         """The URL of the member requests go to first (``http://host:port``)."""
+        if self._keys3 is not None:
+            return self._keys3.v3.current_member
         return self._cluster.current
 
     @property
@@ -255,11 +300,16 @@ class Client(ClusterCalls):
     @property
     def expected_cluster_id(self) -> str | None:
         """The cluster id the client insists on (learned from the first answer if not given)."""
+        if self._keys3 is not None:
+            found = self._keys3.v3.cluster_id
+            return None if found is None else f"{found:x}"
         return self._cluster.cluster_id
 
     @property
     def machines_cache(self) -> list[str]:
         """The member URLs the client currently knows."""
+        if self._keys3 is not None:
+            return self._keys3.v3.members_known
         return list(self._cluster.members)
 
     @property
@@ -288,8 +338,64 @@ class Client(ClusterCalls):
         """Close the client's connections. Safe to call more than once."""
         self._closed = True
         self._watches.close()
+        if self._keys3 is not None:
+            await self._keys3.v3.close()
         await self._cluster.close()
         await self._transport.close()
+
+    # -- api="v3" and api="auto" ------------------------------------------------------------
+
+    def _use_v3(self) -> None:
+        """Send the keys calls to the v3 store from now on."""
+        from .v3 import Client as V3Client
+
+        options = dict(self._v3_options)
+        prefix = options.pop("prefix")
+        members = list(self._cluster.seeds)
+        if options["srv_domain"] is not None:
+            members = []
+        elif options["allow_reconnect"] is None:
+            options["allow_reconnect"] = len(members) > 1
+        v3 = V3Client(*members, protocol=self._protocol, **options)
+        self._keys3 = KeysOnV3(v3, prefix)
+        self._watches.close()
+        self._watches = Watches(self, request=self._wait_on_v3)
+
+    async def _v3_store(self) -> KeysOnV3 | None:
+        """The v3 store of the keys calls, or ``None`` for the v2 API; ``api="auto"`` decides here once."""
+        if self._auto:
+            if self._deciding is None:
+                self._deciding = asyncio.Lock()
+            async with self._deciding:
+                if self._auto:
+                    if await self._serves_only_v3():
+                        self._use_v3()
+                    self._auto = False
+        return self._keys3
+
+    async def _serves_only_v3(self) -> bool:
+        """Whether the server has no v2 API: etcd 3.6 and later, or 3.4/3.5 without ``--enable-v2``."""
+        server = str((await self.versions()).get("etcdserver", ""))
+        parts = server.split(".")
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and (int(parts[0]), int(parts[1])) >= (3, 6):
+            return True
+        probe = await self.api_execute(self._keys + "/", "GET", raise_for_status=False)
+        return probe.status == 404 and (probe.json_object() or {}).get("errorCode") is None
+
+    async def _wait_on_v3(self, key: str, query: dict[str, str], index: int | None) -> EtcdResult:
+        assert self._keys3 is not None
+        return await next_change(self._keys3, v2_key(key), index, query.get("recursive") == "true")
+
+    @property
+    def v3_client(self) -> V3Client | None:
+        """With ``api="v3"``: the :class:`aio_etcd.v3.Client` under the keys calls (its
+        leases, compaction, transactions); ``None`` on the v2 API."""
+        return None if self._keys3 is None else self._keys3.v3
+
+    @property
+    def api(self) -> str:
+        """``"v2"`` or ``"v3"``: where the keys calls go (``"auto"`` until the first call decided)."""
+        return "auto" if self._auto else "v3" if self._keys3 is not None else "v2"
 
     @property
     def closed(self) -> bool:
@@ -355,6 +461,10 @@ class Client(ClusterCalls):
         failover; this waits for it. A member list that cannot be read leaves
         the list as it was (the failure is logged, not raised).
         """
+        keys3 = await self._v3_store()
+        if keys3 is not None:
+            await keys3.v3.sync_members()
+            return self.machines_cache
         if self._allow_reconnect and not self._use_proxies:
             if not self._discovered:
                 await self._discover()
@@ -415,6 +525,22 @@ class Client(ClusterCalls):
             raise EtcdValueError("refresh=True needs a ttl")
         if dir and append:
             raise EtcdValueError("dir=True and append=True cannot be combined")
+        if self._keys3 is not None or self._auto:
+            keys3 = await self._v3_store()
+            if keys3 is not None:
+                return await keys3.write(
+                    key,
+                    value,
+                    ttl=None if ttl is None else int(ttl),
+                    dir=dir,
+                    append=append,
+                    prevValue=prevValue,
+                    prevIndex=prevIndex,
+                    prevExist=prevExist,
+                    refresh=refresh,
+                    noValueOnSuccess=noValueOnSuccess,
+                    timeout=timeout,
+                )
         form: dict[str, str] = {}
         if value is not None:
             form["value"] = str(value)
@@ -532,6 +658,10 @@ class Client(ClusterCalls):
             query["sorted"] = flag(sorted)
         if quorum is not None:
             query["quorum"] = flag(quorum)
+        if self._keys3 is not None or self._auto:
+            keys3 = await self._v3_store()
+            if keys3 is not None and not wait:
+                return await keys3.read(key, recursive=recursive, quorum=quorum, timeout=timeout)
         if wait:
             return await self._watches.wait(key, query, waitIndex, timeout)
         call = Call("GET", self._key_url(key, query), self._headers, op="read", key=key)
@@ -571,6 +701,12 @@ class Client(ClusterCalls):
             been applied, or a repeated delete found the key gone after an
             attempt of unknown outcome.
         """
+        if self._keys3 is not None or self._auto:
+            keys3 = await self._v3_store()
+            if keys3 is not None:
+                return await keys3.delete(
+                    key, recursive=recursive, dir=dir, prevValue=prevValue, prevIndex=prevIndex, timeout=timeout
+                )
         query: dict[str, str] = {}
         if recursive is not None:
             query["recursive"] = flag(recursive)
@@ -624,6 +760,8 @@ class Client(ClusterCalls):
         :raises EtcdEventIndexCleared: ``index`` is older than the events etcd keeps.
         """
         query = {} if recursive is None else {"recursive": flag(recursive)}
+        if self._auto:
+            await self._v3_store()
         return await self._watches.wait(key, query, index, timeout)
 
     async def eternal_watch(

@@ -361,12 +361,15 @@ class EtcdCluster:
         """A :class:`aio_etcd.Client` of this cluster (every member; https with ``tls``).
 
         ``options`` go to the client (``username=``, ``ca_cert=``, ``retry=``...).
-        Close it, or use it as ``async with cluster.client() as client:``.
+        A cluster without the v2 API gets ``api="v3"`` (the v2 keys API on its
+        v3 store). Close it, or use it as ``async with cluster.client() as client:``.
         """
         from .client import Client
 
         if self.tls is not None:
             options.setdefault("protocol", "https")
+        if not self.v2:
+            options.setdefault("api", "v3")
         if len(self._started().members) == 1:
             return Client(host=self.host, port=self.port, **options)
         return Client(host=self.endpoints, **options)

@@ -23,6 +23,7 @@ import copy
 import functools
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ._answers import key_answer
@@ -60,13 +61,22 @@ def _own_copy(error: BaseException) -> BaseException:
     return clone
 
 
-class Watches:
-    """The pending watch requests of one client."""
+#: What waits for one change: ``(key, query, index)`` to the event (a v2 long poll by default).
+Request = Callable[[str, dict[str, str], "int | None"], Awaitable[EtcdResult]]
 
-    def __init__(self, client: Client) -> None:
+
+class Watches:
+    """The pending watch requests of one client.
+
+    :param request: waits for one change in place of the v2 long poll
+        (``Client(api="v3")`` waits on a v3 watch).
+    """
+
+    def __init__(self, client: Client, request: Request | None = None) -> None:
         self._client = client
         self._pending: dict[str, _Shared] = {}
         self._closed = False
+        self._fetch: Request = request or self._long_poll
 
     def close(self) -> None:
         """End every pending watch: its callers get an :class:`EtcdException` saying the client closed."""
@@ -82,7 +92,7 @@ class Watches:
         path = self._client._key_url(key, query)
         shared = self._pending.get(path)
         if shared is None:
-            shared = self._pending[path] = _Shared(asyncio.ensure_future(self._request(key, path, index)))
+            shared = self._pending[path] = _Shared(asyncio.ensure_future(self._fetch(key, query, index)))
             shared.task.add_done_callback(functools.partial(self._deliver, path, shared))
         waiter: asyncio.Future[EtcdResult] = asyncio.get_running_loop().create_future()
         shared.waiters.add(waiter)
@@ -125,7 +135,8 @@ class Watches:
                 waiter.set_exception(error if first else _own_copy(error))
                 first = False
 
-    async def _request(self, key: str, path: str, index: int | None) -> EtcdResult:
+    async def _long_poll(self, key: str, query: dict[str, str], index: int | None) -> EtcdResult:
+        path = self._client._key_url(key, query)
         start = index
         call = Call("GET", path, self._client._headers, stream=True, op="watch", key=key)
 

@@ -9,6 +9,9 @@ Every contender does the same HTTP requests:
 - ``floor``: one aiohttp.ClientSession (connector without a connection limit),
   ``json.loads`` of each body, nothing else: the cheapest honest way by hand.
 - ``aio_etcd``: this package through its public API.
+- ``aio_etcd-v3``: the same calls with ``Client(api="v3")``: the v2 keys API on
+  the same etcd's v3 store (filled alike), through the JSON gateway; its
+  ratio to ``floor`` prices the v3 mode against hand-written v2 requests.
 - ``python-etcd``: the synchronous original (``pip install python-etcd==0.4.5``,
   or the ``bench`` extra), with a thread pool for the concurrent workloads;
   left out when it is not installed.
@@ -39,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 VALUE = "v" * 100
 TREE_DIRS, TREE_KEYS = 50, 100
 WORKLOADS = ["read_seq", "write_seq", "read_conc", "write_conc", "tree_read", "watch_fanout"]
-CONTENDERS = ["floor", "aio_etcd", "python-etcd"]
+CONTENDERS = ["floor", "aio_etcd", "aio_etcd-v3", "python-etcd"]
 
 
 def counts(quick: bool) -> dict[str, int]:
@@ -152,12 +155,12 @@ async def bench_floor(endpoint: str, n: dict[str, int], workloads: list[str]) ->
     return out
 
 
-async def bench_aio_etcd(endpoint: str, n: dict[str, int], workloads: list[str]) -> dict[str, Any]:
+async def bench_aio_etcd(endpoint: str, n: dict[str, int], workloads: list[str], api: str = "v2") -> dict[str, Any]:
     import aio_etcd as etcd
 
     host, port = endpoint.rsplit("//", 1)[1].rsplit(":", 1)
     out: dict[str, Any] = {}
-    async with etcd.Client(host=host, port=int(port)) as client:
+    async with etcd.Client(host=host, port=int(port), api=api) as client:
 
         async def read(_: int) -> Any:
             return await client.read("/bench/read")
@@ -308,6 +311,8 @@ def child(contender: str, endpoint: str, quick: bool, workloads: list[str]) -> N
         result = asyncio.run(bench_floor(endpoint, n, workloads))
     elif contender == "aio_etcd":
         result = asyncio.run(bench_aio_etcd(endpoint, n, workloads))
+    elif contender == "aio_etcd-v3":
+        result = asyncio.run(bench_aio_etcd(endpoint, n, workloads, api="v3"))
     else:
         result = bench_python_etcd(endpoint, n, workloads)
     print(json.dumps(result))
@@ -316,11 +321,11 @@ def child(contender: str, endpoint: str, quick: bool, workloads: list[str]) -> N
 # -- the parent: server, rounds, table ------------------------------------------------------
 
 
-async def fill(endpoint: str) -> None:
+async def fill(endpoint: str, api: str = "v2") -> None:
     import aio_etcd as etcd
 
     host, port = endpoint.rsplit("//", 1)[1].rsplit(":", 1)
-    async with etcd.Client(host=host, port=int(port)) as client:
+    async with etcd.Client(host=host, port=int(port), api=api) as client:
         await client.write("/bench/read", VALUE)
         await client.write("/bench/watch", "w")
         keys = [f"/bench/tree/d{d:02}/k{k:03}" for d in range(TREE_DIRS) for k in range(TREE_KEYS)]
@@ -397,6 +402,8 @@ def main() -> int:
     results: dict[str, dict[str, list[dict[str, float]]]] = {c: {} for c in running}
     with EtcdCluster() as server:
         asyncio.run(fill(server.url))
+        if "aio_etcd-v3" in running:
+            asyncio.run(fill(server.url, api="v3"))
         for round_number in range(1, args.rounds + 1):
             for contender in running:
                 cmd = [sys.executable, __file__, "--child", contender, "--endpoint", server.url]

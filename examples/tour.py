@@ -8,6 +8,10 @@ on it, and stops it at the end. With
 ``ETCD_ENDPOINT=http://host:port`` it uses that server instead, writes only
 under one fresh directory, and removes that directory when it is done.
 
+With ``AIO_ETCD_API=v3`` every client uses ``api="v3"``: the same v2 calls
+on etcd's v3 store, as on etcd 3.6 and later (its own cluster then serves
+only v3; ``ETCD_BIN`` may name an etcd 3.6 or 3.7). ``auto`` works too.
+
 Each step prints what it did; the exit status is 1 if any step failed.
 """
 
@@ -33,6 +37,8 @@ STEPS: list[tuple[str, Step]] = []
 OWN_CLUSTER: EtcdCluster | None = None
 #: The members, as URLs, for the v3 steps.
 MEMBERS: list[str] = []
+#: How the tour's clients reach their keys: "v2", "v3" (the v2 calls on a v3 store) or "auto".
+API = os.environ.get("AIO_ETCD_API", "v2")
 
 
 def step(name: str) -> Callable[[Step], Step]:
@@ -202,7 +208,7 @@ async def leader(client: etcd.Client, top: str) -> str:
 @step("lock")
 async def lock(client: etcd.Client, top: str) -> str:
     # Lock keys go under the tour's directory, so the clean-up removes them too.
-    async with etcd.Client(host=client.host, port=client.port, lock_prefix=f"{top}/_locks") as locker:
+    async with etcd.Client(host=client.host, port=client.port, lock_prefix=f"{top}/_locks", api=API) as locker:
         counter = f"{top}/counter"
         await locker.write(counter, 0)
 
@@ -229,6 +235,8 @@ async def lock(client: etcd.Client, top: str) -> str:
 async def auth(client: etcd.Client, top: str) -> str:
     if OWN_CLUSTER is None:
         return "skipped: it turns authentication on and off, so it runs only on the tour's own cluster"
+    if client.api == "v3":
+        return "skipped: v2's users and roles have no v3 form (v3's are aio_etcd.v3.Client.auth)"
     from aio_etcd.auth import Auth, EtcdRole, EtcdUser
 
     role = EtcdRole(client, "tour")
@@ -273,19 +281,20 @@ async def tls(client: etcd.Client, top: str) -> str:
         server_cert.cert_chain_pems[0].write_to_path(paths["server.pem"])
         server_cert.private_key_pem.write_to_path(paths["server.key"])
         client_cert.private_key_and_cert_chain_pem.write_to_path(paths["client.pem"])
-        tls_server = EtcdCluster(tls=(paths["server.pem"], paths["server.key"], paths["ca.pem"]))
+        tls_server = EtcdCluster(tls=(paths["server.pem"], paths["server.key"], paths["ca.pem"]), v2=API == "v2")
         async with tls_server, etcd.Client(
             host=tls_server.host,
             port=tls_server.port,
             protocol="https",
             ca_cert=paths["ca.pem"],
             cert=paths["client.pem"],
+            api=API,
         ) as secure:
             url = tls_server.url
             await secure.write("/tour/tls", "private")
             value = (await secure.read("/tour/tls")).value
             check(value == "private", f"read {value!r} over TLS")
-            async with etcd.Client(host=tls_server.host, port=tls_server.port, protocol="https") as stranger:
+            async with etcd.Client(host=tls_server.host, port=tls_server.port, protocol="https", api=API) as stranger:
                 await refusal(stranger.read("/tour/tls"), etcd.EtcdConnectionFailed)
     return f"wrote and read over verified TLS with a client certificate at {url}; a client without the CA was refused"
 
@@ -302,7 +311,7 @@ async def failover(client: etcd.Client, top: str) -> str:
     hosts = sorted(cluster.endpoints, key=lambda hp: cluster.endpoints.index(hp) != leader)
     loop = asyncio.get_running_loop()
     async with (
-        etcd.Client(host=tuple(hosts)) as multi,
+        etcd.Client(host=tuple(hosts), api=API) as multi,
         multi.keep_alive(f"{top}/services/worker", "10.0.0.7:80", ttl=3) as alive,
     ):
         await multi.write(f"{top}/ha", "before")
@@ -424,6 +433,9 @@ async def run_steps(client: etcd.Client, top: str) -> int:
 
 
 async def main() -> int:
+    if API not in ("v2", "v3", "auto"):
+        print(f"AIO_ETCD_API is v2, v3 or auto, not {API!r}", file=sys.stderr)
+        return 2
     endpoint = os.environ.get("ETCD_ENDPOINT")
     top = f"/aio_etcd_tour-{uuid.uuid4().hex[:8]}"
     async with AsyncExitStack() as stack:
@@ -438,11 +450,11 @@ async def main() -> int:
         else:
             global OWN_CLUSTER
             print("Starting a throwaway three-member etcd cluster...")
-            OWN_CLUSTER = await stack.enter_async_context(EtcdCluster(size=3))
+            OWN_CLUSTER = await stack.enter_async_context(EtcdCluster(size=3, v2=API == "v2"))
             host, port, protocol = OWN_CLUSTER.host, OWN_CLUSTER.port, "http"
             MEMBERS.extend(OWN_CLUSTER.client_urls)
             print("etcd is up at " + ", ".join(OWN_CLUSTER.client_urls))
-        client = await stack.enter_async_context(etcd.Client(host=host, port=port, protocol=protocol))
+        client = await stack.enter_async_context(etcd.Client(host=host, port=port, protocol=protocol, api=API))
         try:
             failures = await run_steps(client, top)
         finally:
@@ -452,7 +464,7 @@ async def main() -> int:
                 pass
             else:
                 print(f"removed {top}")
-    print(f"{len(STEPS) - failures} steps passed, {failures} failed")
+    print(f"{len(STEPS) - failures} steps passed, {failures} failed (api={API})")
     return 1 if failures else 0
 
 

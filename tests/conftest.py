@@ -1,13 +1,65 @@
 """Shared fixtures. The real-etcd fixtures come from aio_etcd.pytest_plugin
-(loaded through pytest's addopts): ``etcd_server``, ``etcd_client``, ``etcd_prefix``."""
+(loaded through pytest's addopts): ``etcd_server``, ``etcd_client``, ``etcd_prefix``.
+
+A test module that sets ``BOTH_APIS = True`` runs each test that uses
+``etcd_client`` (or ``make_client``) twice: ``[v2]`` on the v2 API of
+``etcd_server``, ``[v3]`` with ``Client(api="v3")`` on ``etcd_v3_server`` (the
+v2 keys API on a v3 store; etcd 3.6+ when ``ETCD_BIN`` names one).
+``AIO_ETCD_TEST_APIS=v3`` keeps only one of them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import pytest_asyncio
+
+import aio_etcd as etcd
+from aio_etcd.testing import EtcdCluster
+
+#: Builds a client of the test's server in the test's api mode (``async with make_client() as c``).
+MakeClient = Callable[..., contextlib.AbstractAsyncContextManager[etcd.Client]]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    uses = {"etcd_client", "make_client"} & set(metafunc.fixturenames)
+    if uses and getattr(metafunc.module, "BOTH_APIS", False):
+        modes = os.environ.get("AIO_ETCD_TEST_APIS", "v2,v3").split(",")
+        metafunc.parametrize("api", [m.strip() for m in modes if m.strip()], indirect=True)
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest) -> str:
+    """``"v2"`` or ``"v3"``: how ``etcd_client`` reaches its keys."""
+    return str(getattr(request, "param", "v2"))
+
+
+@pytest.fixture
+def make_client(api: str, request: pytest.FixtureRequest) -> MakeClient:
+    """A factory of clients like ``etcd_client`` (other options, other processes)."""
+    if api == "v3":
+        server: EtcdCluster = request.getfixturevalue("etcd_v3_server")
+    else:
+        server = request.getfixturevalue("etcd_server")
+
+    def make(**options: Any) -> contextlib.AbstractAsyncContextManager[etcd.Client]:
+        if api == "v3":
+            options.setdefault("api", "v3")
+        return server.client(**options)
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def etcd_client(make_client: MakeClient) -> AsyncIterator[etcd.Client]:
+    """The plugin's fixture, in the test's api mode."""
+    async with make_client() as client:
+        yield client
 
 
 @pytest.fixture(autouse=True)

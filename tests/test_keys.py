@@ -6,6 +6,9 @@ import pytest
 
 import aio_etcd as etcd
 
+#: Each test runs on the v2 API and on the v2 keys API over a v3 store (tests/conftest.py).
+BOTH_APIS = True
+
 SPECIAL = [" ", "?", "#", "%", "&", "+", "=", "%2F", "é", "日本", "a b?c=d&e#f"]
 
 
@@ -112,7 +115,8 @@ async def test_no_value_on_success(etcd_client: etcd.Client, etcd_prefix: str) -
 async def test_result_headers_and_equality(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     written = await etcd_client.write(etcd_prefix + "/e", "v")
     assert written.etcd_index == written.modifiedIndex
-    assert written.raft_index is not None
+    # v3 answers carry no raft index (their header has the term only).
+    assert (written.raft_index is None) == (etcd_client.api == "v3")
     first = await etcd_client.read(etcd_prefix + "/e")
     second = await etcd_client.read(etcd_prefix + "/e")
     assert first == second
@@ -176,19 +180,20 @@ async def test_error_codes_from_the_server(etcd_client: etcd.Client, etcd_prefix
     await _expect(etcd.EtcdRootReadOnly, 107, c.delete("/", recursive=True))
     await _expect(etcd.EtcdDirNotEmpty, 108, c.delete(p + "/dir", dir=True))
     await _expect(etcd.EtcdValueError, 201, c.write(p + "/file", "x", prevValue=""))
-    await _expect(etcd.EtcdValueError, 202, c.api_execute(c.key_endpoint + p + "/file", "PUT", data={"ttl": "x"}))
-    await _expect(
-        etcd.EtcdValueError, 203, c.api_execute(c.key_endpoint + p + "/file", "PUT", data={"prevIndex": "x"})
-    )
-    await _expect(etcd.EtcdValueError, 209, c.api_execute(c.key_endpoint + p + "/file?wait=true", "PUT"))
-    await _expect(
-        etcd.EtcdValueError,
-        211,
-        c.api_execute(c.key_endpoint + p + "/file", "PUT", data={"value": "x", "refresh": "true", "ttl": "5"}),
-    )
-    await _expect(
-        etcd.EtcdValueError, 212, c.api_execute(c.key_endpoint + p + "/file", "PUT", data={"refresh": "true"})
-    )
+    if c.api == "v2":  # raw /v2 form bodies: a v3 store has no v2 endpoint to send them to
+        await _expect(etcd.EtcdValueError, 202, c.api_execute(c.key_endpoint + p + "/file", "PUT", data={"ttl": "x"}))
+        await _expect(
+            etcd.EtcdValueError, 203, c.api_execute(c.key_endpoint + p + "/file", "PUT", data={"prevIndex": "x"})
+        )
+        await _expect(etcd.EtcdValueError, 209, c.api_execute(c.key_endpoint + p + "/file?wait=true", "PUT"))
+        await _expect(
+            etcd.EtcdValueError,
+            211,
+            c.api_execute(c.key_endpoint + p + "/file", "PUT", data={"value": "x", "refresh": "true", "ttl": "5"}),
+        )
+        await _expect(
+            etcd.EtcdValueError, 212, c.api_execute(c.key_endpoint + p + "/file", "PUT", data={"refresh": "true"})
+        )
     await _expect(etcd.EtcdKeyNotFound, 100, c.write(p + "/nothing", "x", prevExist=True))
     await _expect(etcd.EtcdKeyNotFound, 100, c.refresh(p + "/nothing", ttl=5))
 

@@ -9,6 +9,9 @@ import pytest
 import aio_etcd as etcd
 from aio_etcd.testing import wait_for_watchers
 
+#: Each test runs on the v2 API and on the v2 keys API over a v3 store (tests/conftest.py).
+BOTH_APIS = True
+
 
 async def test_write_and_set(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     key = etcd_prefix + "/nodes/n1"

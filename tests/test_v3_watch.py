@@ -103,6 +103,8 @@ async def test_leaving_closes_the_stream(etcd_v3_server: EtcdCluster, etcd_prefi
         async with etcd.watch(etcd_prefix) as first, etcd.watch(etcd_prefix + "/x"):
             assert await asyncio.to_thread(_watchers, etcd_v3_server) == before + 2
             assert first.member == etcd.current_member
+        if mode == "websocket":  # leaving waited for etcd's confirmation of the cancels
+            assert await asyncio.to_thread(_watchers, etcd_v3_server) == before
         for _ in range(100):  # etcd drops a watcher as soon as it notices the closed connection
             if await asyncio.to_thread(_watchers, etcd_v3_server) == before:
                 break

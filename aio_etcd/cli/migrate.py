@@ -56,7 +56,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--copy", action="store_true", help="with --verify: copy first, then compare")
     p.add_argument("--dry-run", action="store_true", help="read v2 and report, write nothing")
     p.add_argument("--overwrite", action="store_true", help="overwrite v3 keys changed after the copy started")
-    p.add_argument("--keep-empty-dirs", action="store_true", help="a marker key DIR/ for each empty v2 directory")
+    p.add_argument(
+        "--keep-empty-dirs",
+        action="store_true",
+        help="marker keys DIR/ for empty directories (and those with TTL keys): the layout Client(api='v3') reads",
+    )
     p.add_argument("--hidden", nargs="+", default=[], metavar="KEY", help="hidden (_name) keys to copy too")
     p.add_argument("--ttl-poll", type=float, default=5.0, help="seconds between TTL re-reads when following")
     for side, name in (("from", "v2"), ("to", "v3")):

@@ -43,6 +43,13 @@ def add_global_options(parser: argparse.ArgumentParser, env: Mapping[str, str] =
         "--total-timeout", dest="total_timeout", type=float, default=5.0, help="seconds per call (default 5)"
     )
     group.add_argument("--no-sync", action="store_true", help="use only the given endpoints")
+    group.add_argument(
+        "--api",
+        choices=("v2", "v3", "auto"),
+        default=env.get("AIO_ETCD_API", "v2"),
+        help="v3: the same commands on etcd's v3 store, as etcd 3.6 and later need; auto: v2 where the "
+        "server has it [$AIO_ETCD_API, default v2]",
+    )
 
 
 def ask_password(prompt: str = "New password: ") -> str:
@@ -65,6 +72,7 @@ def client_options(args: argparse.Namespace) -> dict[str, Any]:
         "read_timeout": args.total_timeout,
         "retry": RetryPolicy(attempt_timeout=args.attempt_timeout),
         "use_proxies": args.no_sync,
+        "api": args.api,
     }
     if args.username:
         user, sep, password = args.username.partition(":")

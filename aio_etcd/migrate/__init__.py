@@ -32,7 +32,9 @@ What it does, in order (``docs/migrating.rst`` walks an operator through it):
    after a newer one.
 
 Empty v2 directories have no v3 form: they are dropped (and listed in the
-report) unless ``keep_empty_dirs`` puts a marker key ``dir/`` for each.
+report) unless ``keep_empty_dirs`` puts a marker key ``dir/`` for each, and
+for the directories with a TTL or holding keys with one: the layout of
+:mod:`aio_etcd.v2on3`, so apps can use ``Client(api="v3")`` on the copy.
 Hidden keys (names starting with ``_``) never appear in recursive reads or
 watches: only those named in ``hidden`` are copied, once, and the report says so.
 """

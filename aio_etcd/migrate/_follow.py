@@ -14,6 +14,8 @@ from .._http import LineStream, Response, TransportFailure
 from ..client import Client, _key_path
 from ..cluster import Call, NotEtcd
 from ..exceptions import EtcdEventIndexCleared
+from ..v2on3 import Layout
+from ..v2on3._layout import keep_parent, mark_parent
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ._model import _DELETES, _PUTS, Report, _expiry, _read_tree, _snapshot, _Tree
 from ._write import Item, _batches, _copy, _Put, _Writer
@@ -181,12 +183,20 @@ async def _apply(events: list[dict[str, Any]], writer: _Writer, report: Report) 
         if node.get("dir"):
             if action in _DELETES:
                 items.append((dest_key + b"/", T.delete(dest_key + b"/", prefix=True)))
+                items.extend(_kept(writer, key, keep_parent))
+            elif writer.keep_dirs and action in _PUTS:
+                marker = key + "/"
+                items.append((writer.dest_key(marker), _Put(marker, "", index, _expiry(node, now))))
         elif applied.get(key, 0) >= index:
             pass  # already written as it was at a later index (the TTL poll, or a re-read)
         elif action in _PUTS:
-            items.append((dest_key, _Put(key, str(node.get("value", "")), index, _expiry(node, now))))
+            expires = _expiry(node, now)
+            items.append((dest_key, _Put(key, str(node.get("value", "")), index, expires)))
+            if expires is not None:
+                items.extend(_kept(writer, key, mark_parent))
         elif action in _DELETES:
             items.append((dest_key, T.delete(dest_key)))
+            items.extend(_kept(writer, key, keep_parent))
             applied[key] = index
         last = max(last, index)
         report.changes_followed += 1
@@ -195,6 +205,17 @@ async def _apply(events: list[dict[str, Any]], writer: _Writer, report: Report) 
     if not items and last > report.last_index:
         await writer.apply([], {"index": last})
     report.last_index = last
+
+
+def _kept(writer: _Writer, key: str, keeper: Callable[[Layout, str], T.Txn | None]) -> list[Item]:
+    """With ``keep_empty_dirs``: the marker upkeep of ``key``'s directory, as Client(api="v3") does it."""
+    if not writer.keep_dirs:
+        return []
+    nested = keeper(writer.layout, key)
+    if nested is None:
+        return []
+    marker = writer.layout.marker(key.rsplit("/", 1)[0])
+    return [(marker, T.Op({"request_txn": nested.request()}, True))]
 
 
 async def _poll_ttls(source: Client, prefix: str, writer: _Writer, report: Report, dirs: dict[str, float]) -> None:

@@ -122,7 +122,17 @@ class _Tree:
         self.keys: dict[str, _Entry] = {}
         self.empty_dirs: list[str] = []
         self.dir_expiry: dict[str, float] = {}
+        #: Every directory (the root left out).
+        self.dirs: set[str] = set()
         self.index = 0
+
+    def kept_dirs(self) -> list[str]:
+        """The directories a :class:`~aio_etcd.Client` with ``api="v3"`` keeps a marker for:
+        empty ones, ones with a TTL, and those holding keys with a TTL (so they outlive them)."""
+        kept = set(self.empty_dirs) | set(self.dir_expiry)
+        kept.update(key.rsplit("/", 1)[0] for key, entry in self.keys.items() if entry.expires is not None)
+        kept.discard("")
+        return sorted(kept)
 
     def add(self, node: dict[str, Any], now: float, inherited: float | None = None) -> None:
         expires = _expiry(node, now)
@@ -130,6 +140,8 @@ class _Tree:
             expires = inherited if expires is None else min(expires, inherited)
         key = str(node.get("key", "/"))
         if node.get("dir"):
+            if key != "/":
+                self.dirs.add(key)
             if expires is not None:
                 self.dir_expiry[key] = expires
             children = node.get("nodes") or []

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..client import Client
 from ..exceptions import EtcdKeyNotFound
+from ..v2on3 import Layout
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ..v3.errors import EtcdLeaseNotFound
@@ -110,6 +111,9 @@ class _Writer:
         self.applied: dict[str, int] = {}
         #: v2 directories with a TTL (their keys expire with them).
         self.ttl_dirs: set[str] = set()
+        #: Keep the directory markers Client(api="v3") keeps (``keep_empty_dirs``).
+        self.keep_dirs = False
+        self.layout = Layout(dest_prefix)
 
     def dest_key(self, key: str) -> bytes:
         return (self.dest_prefix + key).encode()
@@ -124,6 +128,10 @@ class _Writer:
 
     def _guard(self, key: bytes) -> T.Compare:
         return T.mod(key) < self.ours.get(key, self.start_revision) + 1
+
+    def _guarded(self, key: bytes) -> bool:
+        """A directory marker is no app's data: whoever wrote it, it may be written again."""
+        return not key.endswith(b"/")
 
     async def apply(self, items: Sequence[Item], record: dict[str, Any]) -> None:
         """Write ``items`` (at most one per key) and the progress ``record`` in one transaction.
@@ -140,7 +148,7 @@ class _Writer:
             record = {**record, "baseline": self.baseline}
             txn = self.dest.txn()
             if not self.overwrite:
-                txn.if_(*(self._guard(key) for key, _ in items))
+                txn.if_(*(self._guard(key) for key, _ in items if self._guarded(key)))
             txn.then(*ops, T.put(self.progress, json.dumps(record)))
             try:
                 result = await txn.commit()
@@ -156,6 +164,8 @@ class _Writer:
             # Find the keys changed by somebody else, leave them out, try again.
             lost = []
             for key, _ in items:
+                if not self._guarded(key):
+                    continue
                 kv = await self.dest.get(key)
                 if kv is not None and kv.mod_revision > self.ours.get(key, self.start_revision):
                     lost.append(key)
@@ -256,7 +266,8 @@ async def _copy(
     reconcile: bool,
 ) -> None:
     report.dirs_dropped = [] if keep_empty_dirs else sorted(tree.empty_dirs)
-    total = len(tree.keys) + (len(tree.empty_dirs) if keep_empty_dirs else 0)
+    writer.keep_dirs = keep_empty_dirs
+    total = len(tree.keys) + (len(tree.kept_dirs()) if keep_empty_dirs else 0)
     if dry_run:
         report.keys_copied = len(tree.keys)
         return
@@ -264,8 +275,8 @@ async def _copy(
     items: list[Item] = [
         (writer.dest_key(key), _Put(key, entry.value, entry.index, entry.expires)) for key, entry in tree.keys.items()
     ]
-    if keep_empty_dirs:
-        for key in tree.empty_dirs:
+    if keep_empty_dirs:  # the markers Client(api="v3") keeps (aio_etcd.v2on3)
+        for key in tree.kept_dirs():
             marker = key.rstrip("/") + "/"
             items.append((writer.dest_key(marker), _Put(marker, "", 0, tree.dir_expiry.get(key))))
     record = {"copying": tree.index}

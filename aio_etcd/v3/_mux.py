@@ -32,7 +32,8 @@ __all__ = ["Multiplexer"]
 log = logging.getLogger(__name__)
 
 _WATCH = "/v3/watch"
-_WATCH_ID = re.compile(rb'"watch_id":"(-?\d+)"')
+_WATCH_ID = re.compile(rb'"watch_id":\s*"(-?\d+)"')
+_CANCELED = re.compile(rb'"canceled":\s*true')
 #: Seconds a member's "I have a leader" is trusted for opening websocket watches.
 _QUORUM_FRESH = 1.0
 
@@ -81,6 +82,8 @@ class _Socket:
         self.base = base
         self.mux = mux
         self.queues: dict[int, _Queue] = {}
+        #: Canceled watches whose end etcd has not confirmed yet.
+        self.leaving: dict[int, asyncio.Future[None]] = {}
         self._next_id = 1
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
@@ -90,17 +93,24 @@ class _Socket:
         queue = self.queues[watch_id] = _Queue()
         return watch_id, queue
 
-    def cancel(self, watch_id: int) -> None:
-        """Stop one watch: its reader wakes with a failure; etcd is asked to cancel it."""
+    def cancel(self, watch_id: int) -> asyncio.Future[None] | None:
+        """Stop one watch: its reader wakes with a failure; etcd is asked to cancel it.
+
+        :returns: a future done when etcd confirmed the cancel (or the socket ended).
+        """
         queue = self.queues.pop(watch_id, None)
         if queue is None:
-            return
+            return self.leaving.get(watch_id)
         queue.fail(TransportFailure(self.base + _WATCH, ConnectionAbortedError("closed by the client"), sent=True))
-        if not self.ws.closed:
-            message = json.dumps({"cancel_request": {"watch_id": str(watch_id)}})
-            task = asyncio.get_running_loop().create_task(self._send_quietly(message))
-            self.mux.background.add(task)
-            task.add_done_callback(self.mux.background.discard)
+        if self.ws.closed:
+            return None
+        loop = asyncio.get_running_loop()
+        gone = self.leaving[watch_id] = loop.create_future()
+        message = json.dumps({"cancel_request": {"watch_id": str(watch_id)}})
+        task = loop.create_task(self._send_quietly(message))
+        self.mux.background.add(task)
+        task.add_done_callback(self.mux.background.discard)
+        return gone
 
     async def _send_quietly(self, message: str) -> None:
         with contextlib.suppress(TransportFailure):  # the socket is going away: its watches end with it
@@ -124,6 +134,10 @@ class _Socket:
             for queue in self.queues.values():
                 queue.fail(failure)
             self.queues.clear()
+            for gone in self.leaving.values():
+                if not gone.done():
+                    gone.set_result(None)
+            self.leaving.clear()
 
     def _dispatch(self, message: bytes) -> None:
         # The watch parses the message; here only its watch id is needed. Keys
@@ -131,9 +145,14 @@ class _Socket:
         # "watch_id" in a result is the watch's own (absent for watch 0).
         if message.startswith(b'{"result"'):
             found = _WATCH_ID.search(message)
-            queue = self.queues.get(int(found.group(1)) if found else 0)
+            watch_id = int(found.group(1)) if found else 0
+            queue = self.queues.get(watch_id)
             if queue is not None:
                 queue.put(message)
+            elif self.leaving and _CANCELED.search(message):
+                gone = self.leaving.pop(watch_id, None)
+                if gone is not None and not gone.done():
+                    gone.set_result(None)  # etcd dropped the watcher
             return
         # An error of the whole stream (or garbage): every watch on it reads it.
         for queue in self.queues.values():

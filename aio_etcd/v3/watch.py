@@ -112,7 +112,12 @@ class Watch:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        stream = self._stream
         self.close()
+        if stream is not None:
+            # On a websocket etcd confirms the cancel: leaving returns once the
+            # watcher is gone from the server (an HTTP stream ends at once).
+            await stream.wait_closed(self._client.retry.attempt_timeout)
 
     def close(self) -> None:
         """Stop the watch (its connection is closed at once). Safe to call twice."""

@@ -1,0 +1,33 @@
+"""The v2 keys API on a v3 store: what ``aio_etcd.Client(api="v3")`` runs on.
+
+etcd 3.6 has no v2 API. With ``api="v3"`` the v2 client keeps its calls,
+results and exceptions, and stores the keys in v3 through the JSON gateway.
+The layout is stable, and ``aio-etcd migrate`` writes the same one, so an
+application moves from a v2 server to this mode after a migration without a
+change of code. With ``prefix`` P (``v3_prefix=`` of the client, ``--dest-prefix``
+of the migrator; empty by default):
+
+- The v2 key ``/a/b`` holding ``V`` is the v3 key ``P/a/b`` holding ``V`` (UTF-8).
+- The v2 directory ``/a`` exists while any v3 key starts with ``P/a/``.
+  A directory with nothing in it is kept by its *marker*, the v3 key ``P/a/``
+  with an empty value: it is written when a directory is made
+  (``dir=True``), when a directory's last key is deleted, and for the
+  directory of a key with a TTL (so it outlives its keys, as in v2). A marker
+  may stay beside keys.
+- A key (or directory) with a TTL is attached to a lease granted for that TTL
+  when it was written; a refresh with the same TTL renews that lease, one
+  with another TTL moves the key to a new lease.
+- ``modifiedIndex`` and ``createdIndex`` are the v3 ``mod_revision`` and
+  ``create_revision``; a result's ``etcd_index`` is the store revision.
+- In-order keys (``append=True``) are named by 20 digits, each above every
+  name made before in its directory (the store revision before the write).
+- Names starting with ``_`` are hidden from listings and recursive watches.
+
+Every v2 rule is kept by v3 transactions (see :mod:`aio_etcd.v2on3._keys`);
+``docs/v2-on-v3.rst`` lists what v3 cannot express.
+"""
+
+from ._keys import KeysOnV3
+from ._layout import Layout
+
+__all__ = ["KeysOnV3", "Layout"]

@@ -1,0 +1,466 @@
+"""The v2 keys API on a v3 store: each call as v3 requests, answered as a v2 server would.
+
+Every change is one v3 transaction. Its comparisons hold the v2 rules
+(a key's directories are not keys, a key is not a directory, ``prev*``
+conditions), so concurrent writers can never break them; when a comparison
+fails, the ``else`` branch has read what is needed to name the v2 error, so
+a refusal costs no second request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from ..exceptions import EtcdException
+from ..result import EtcdResult
+from ..v3 import Client as V3Client
+from ..v3 import txn as T  # noqa: N812 (the documented spelling)
+from ._layout import Layout, NodeTTL, ancestors, b64, empty, error, keep_parent, leases_of, mark_parent, unb64, v2_key
+
+__all__ = ["KeysOnV3"]
+
+#: How often an append or a refresh is tried again when others changed the directory or key meanwhile.
+RACES = 50
+
+
+def _revision(answer: Mapping[str, Any]) -> int:
+    header = answer.get("header") or {}
+    return int(header.get("revision") or 0)
+
+
+def _kvs(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The key-values of one ``response_range`` of a transaction."""
+    found: list[dict[str, Any]] = (response.get("response_range") or {}).get("kvs") or []
+    return found
+
+
+def _some(start: bytes, end: bytes) -> T.Compare:
+    """True when something is stored in ``[start, end)``."""
+    return T.version(start, range_end=end) > 0
+
+
+class KeysOnV3:
+    """The v2 keys calls of :class:`aio_etcd.Client` (``api="v3"``) on a :class:`aio_etcd.v3.Client`.
+
+    :param v3: the v3 client that carries every request.
+    :param prefix: where the key space lives in v3 (see :mod:`aio_etcd.v2on3`).
+    """
+
+    def __init__(self, v3: V3Client, prefix: str = "") -> None:
+        self.v3 = v3
+        self.layout = Layout(prefix)
+        #: The newest store revision seen in an answer (append names start above it).
+        self.revision = 0
+        #: The TTL each lease this client granted was granted for.
+        self.granted: dict[int, int] = {}
+
+    # -- requests ----------------------------------------------------------------------
+
+    async def _call(
+        self, path: str, body: dict[str, Any], *, safe: bool, op: str, key: str, timeout: float | None
+    ) -> dict[str, Any]:
+        answer = await self.v3.call(path, body, safe=safe, op=op, key=key.encode(), timeout=timeout)
+        revision = _revision(answer)
+        if revision > self.revision:
+            self.revision = revision
+        return answer
+
+    async def _txn(self, txn: T.Txn, *, safe: bool, op: str, key: str, timeout: float | None) -> dict[str, Any]:
+        return await self._call("/v3/kv/txn", txn.request(), safe=safe, op=op, key=key, timeout=timeout)
+
+    async def _range(
+        self, start: bytes, end: bytes | None, *, serializable: bool, key: str, timeout: float | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"key": b64(start)}
+        if end is not None:
+            body["range_end"] = b64(end)
+        if serializable:
+            body["serializable"] = True
+        return await self._call("/v3/kv/range", body, safe=True, op="read", key=key, timeout=timeout)
+
+    async def _grant(self, ttl: int) -> int:
+        grant = await self.v3.grant(max(1, ttl))
+        self.granted[grant.id] = grant.ttl
+        return grant.id
+
+    async def ttls(self, leases: set[int]) -> dict[int, NodeTTL]:
+        """What is left of each lease (those gone are left out)."""
+        if not leases:
+            return {}
+        ordered = list(leases)
+        infos = await asyncio.gather(*(self.v3.time_to_live(lease) for lease in ordered))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        # etcd v3 rounds what is left down, v2 rounds it up: 19.6 s left is 20 in v2.
+        return {
+            lease: NodeTTL(min(info.ttl + 1, info.granted_ttl or info.ttl + 1), now)
+            for lease, info in zip(ordered, infos, strict=True)
+            if info.ttl >= 0
+        }
+
+    def _result(
+        self,
+        action: str,
+        node: dict[str, Any] | None,
+        revision: int,
+        prev: dict[str, Any] | None = None,
+        *,
+        new: bool = False,
+    ) -> EtcdResult:
+        body: dict[str, Any] = {"action": action}
+        if node is not None:
+            body["node"] = node
+        if prev is not None:
+            body["prevNode"] = prev
+        return EtcdResult.from_response(body, etcd_index=revision, raft_index=None, created=new)
+
+    def _ttl_node(self, node: dict[str, Any], ttl: int | None) -> dict[str, Any]:
+        if ttl is not None:
+            info = NodeTTL(max(ttl, 1), datetime.datetime.now(datetime.timezone.utc))
+            node["expiration"] = info.expiration
+            node["ttl"] = info.ttl
+        return node
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def read(
+        self, key: str, *, recursive: bool | None, quorum: bool | None, timeout: float | None
+    ) -> EtcdResult:
+        """A key, or a directory listing (recursive or not); the v2 ``get``."""
+        name = v2_key(key)
+        layout = self.layout
+        serializable = not quorum
+        if name != "/":
+            answer = await self._range(layout.file(name), None, serializable=serializable, key=name, timeout=timeout)
+            kvs = answer.get("kvs")
+            if kvs:
+                ttls = await self.ttls(leases_of(kvs))
+                return self._result("get", layout.file_node(kvs[0], ttls), _revision(answer))
+        start, end = layout.below(name)
+        answer = await self._range(start, end, serializable=serializable, key=name, timeout=timeout)
+        kvs = answer.get("kvs") or []
+        revision = _revision(answer)
+        if not kvs and name != "/":
+            raise error(100, name, revision)
+        ttls = await self.ttls(leases_of(kvs))
+        return self._result("get", layout.tree(name, kvs, bool(recursive), ttls), revision)
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def write(
+        self,
+        key: str,
+        value: Any,
+        *,
+        ttl: int | None,
+        dir: bool,
+        append: bool,
+        prevValue: Any,  # noqa: N803 - etcd's spelling
+        prevIndex: int | None,  # noqa: N803
+        prevExist: bool | None,  # noqa: N803
+        refresh: bool,
+        noValueOnSuccess: bool,  # noqa: N803
+        timeout: float | None,
+    ) -> EtcdResult:
+        """The v2 ``PUT`` (``POST`` with ``append``) of the keys API."""
+        name = v2_key(key)
+        if name == "/" and not append:
+            raise error(107, "/", self.revision)
+        if prevValue is not None and str(prevValue) == "":
+            raise error(201, "", self.revision)
+        if append:
+            result = await self._append(name, str(value), ttl, timeout)
+        elif refresh:
+            assert ttl is not None  # the client checked
+            result = await self._refresh(name, ttl, prevValue, prevIndex, timeout)
+        elif dir:
+            result = await self._mkdir(name, ttl, prevExist, timeout)
+        else:
+            result = await self._set(name, str(value), ttl, prevValue, prevIndex, prevExist, timeout)
+        if noValueOnSuccess:
+            return self._result(result.action or "set", None, result.etcd_index or 0, new=result.newKey)
+        return result
+
+    async def _set(
+        self,
+        name: str,
+        value: str,
+        ttl: int | None,
+        prev_value: Any,
+        prev_index: int | None,
+        prev_exist: bool | None,
+        timeout: float | None,
+    ) -> EtcdResult:
+        layout = self.layout
+        own = layout.file(name)
+        start, end = layout.below(name)
+        above = ancestors(name)
+        lease = await self._grant(ttl) if ttl is not None else 0
+        txn = T.txn().if_(*(T.version(layout.file(a)) == 0 for a in above), empty(start, end))
+        if prev_exist is False:
+            txn.if_(T.version(own) == 0)
+        elif prev_exist:
+            txn.if_(T.version(own) > 0)
+        if prev_value is not None:
+            txn.if_(T.value(own) == str(prev_value))
+        if prev_index is not None:
+            txn.if_(T.mod(own) == int(prev_index))
+        txn.then(T.Op({"request_put": T.put_request(own, value, lease=lease, prev_kv=True)}, True))
+        if lease:
+            keeper = mark_parent(self.layout, name)
+            if keeper is not None:
+                txn.then(keeper)
+        txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
+        txn.else_(*(T.get(layout.file(a), keys_only=True) for a in above))
+        conditional = prev_value is not None or prev_index is not None or prev_exist is not None
+        answer = await self._txn(txn, safe=not conditional, op="write", key=name, timeout=timeout)
+        revision = _revision(answer)
+        responses = answer.get("responses") or []
+        if not answer.get("succeeded"):
+            raise self._write_refused(name, responses, above, prev_value, prev_index, prev_exist, revision)
+        prev = (responses[0].get("response_put") or {}).get("prev_kv")
+        node = self._ttl_node(
+            {
+                "key": name,
+                "value": value,
+                "modifiedIndex": revision,
+                "createdIndex": int(prev["create_revision"]) if prev else revision,
+            },
+            ttl,
+        )
+        if prev_value is not None or prev_index is not None:
+            action = "compareAndSwap"
+        else:
+            action = {None: "set", True: "update", False: "create"}[prev_exist]
+        prev_node = layout.file_node(prev, {}) if prev else None
+        return self._result(action, node, revision, prev_node, new=prev is None)
+
+    def _write_refused(
+        self,
+        name: str,
+        responses: list[dict[str, Any]],
+        above: list[str],
+        prev_value: Any,
+        prev_index: int | None,
+        prev_exist: bool | None,
+        revision: int,
+    ) -> EtcdException:
+        """The v2 error of a refused write, from the reads of its ``else`` branch."""
+        for directory, response in zip(above, responses[2:], strict=False):
+            if _kvs(response):
+                return error(104, directory, revision)
+        if _kvs(responses[1]):
+            return error(102, name, revision)
+        current = _kvs(responses[0])
+        if prev_exist is False and current:
+            return error(105, name, revision)
+        if not current:
+            return error(100, name, revision)
+        return self._compare_failed(current[0], prev_value, prev_index, revision)
+
+    @staticmethod
+    def _compare_failed(kv: Mapping[str, Any], prev_value: Any, prev_index: int | None, revision: int) -> EtcdException:
+        held = unb64(kv.get("value")).decode("utf-8", "surrogateescape")
+        modified = int(kv.get("mod_revision") or 0)
+        causes = []
+        if prev_value is not None and str(prev_value) != held:
+            causes.append(f"[{prev_value} != {held}]")
+        if prev_index is not None and int(prev_index) != modified:
+            causes.append(f"[{prev_index} != {modified}]")
+        return error(101, " ".join(causes), revision)
+
+    async def _mkdir(self, name: str, ttl: int | None, prev_exist: bool | None, timeout: float | None) -> EtcdResult:
+        layout = self.layout
+        own = layout.file(name)
+        start, end = layout.below(name)
+        above = ancestors(name)
+        lease = await self._grant(ttl) if ttl is not None else 0
+        txn = T.txn().if_(*(T.version(layout.file(a)) == 0 for a in above))
+        if prev_exist:
+            txn.if_(_some(start, end))  # the directory exists: this changes its TTL
+        else:
+            txn.if_(empty(start, end))
+            if prev_exist is False:
+                txn.if_(T.version(own) == 0)
+        # A key in the way becomes the directory (as in v2, without prevExist=False).
+        txn.then(T.delete(own, prev_kv=True), T.put(layout.marker(name), b"", lease=lease))
+        txn.else_(T.get(own, keys_only=True), T.get(start, range_end=end, limit=1, keys_only=True))
+        txn.else_(*(T.get(layout.file(a), keys_only=True) for a in above))
+        answer = await self._txn(txn, safe=False, op="mkdir", key=name, timeout=timeout)
+        revision = _revision(answer)
+        responses = answer.get("responses") or []
+        if not answer.get("succeeded"):
+            for directory, response in zip(above, responses[2:], strict=False):
+                if _kvs(response):
+                    raise error(104, directory, revision)
+            if prev_exist:
+                raise error(100, name, revision)
+            if _kvs(responses[1]):
+                raise error(105 if prev_exist is False else 102, name, revision)
+            raise error(105, name, revision)
+        prev_kvs = (responses[0].get("response_delete_range") or {}).get("prev_kvs") or []
+        node = self._ttl_node({"key": name, "dir": True, "modifiedIndex": revision, "createdIndex": revision}, ttl)
+        prev = layout.file_node(prev_kvs[0], {}) if prev_kvs else None
+        action = "update" if prev_exist else "create" if prev_exist is False else "set"
+        return self._result(action, node, revision, prev, new=not prev_exist and prev is None)
+
+    async def _append(self, name: str, value: str, ttl: int | None, timeout: float | None) -> EtcdResult:
+        """A new key in the directory ``name``, named above every in-order key in it.
+
+        The name is 20 digits: one more than the newest store revision seen,
+        or than the highest such name in the directory (keys a migration
+        brought are named after v2's indexes). The transaction holds only if
+        no name at or above it exists, so names rise in creation order.
+        """
+        layout = self.layout
+        start, _ = layout.below(name)
+        numbered_end = start + b":"  # past every name that starts with a digit
+        above = ancestors(name) + ([name] if name != "/" else [])
+        lease = await self._grant(ttl) if ttl is not None else 0
+        after = self.revision
+        for _ in range(RACES):
+            child = f"{'' if name == '/' else name}/{after + 1:020d}"
+            own = layout.file(child)
+            txn = T.txn().if_(*(T.version(layout.file(a)) == 0 for a in above), empty(own, numbered_end))
+            txn.then(T.put(own, value, lease=lease))
+            if lease and name != "/":
+                txn.then(T.txn().if_(T.version(layout.marker(name)) == 0).then(T.put(layout.marker(name), b"")))
+            txn.else_(T.get(start, range_end=numbered_end, limit=1, keys_only=True, sort=("key", "desc")))
+            txn.else_(*(T.get(layout.file(a), keys_only=True) for a in above))
+            answer = await self._txn(txn, safe=False, op="append to", key=name, timeout=timeout)
+            revision = _revision(answer)
+            responses = answer.get("responses") or []
+            if answer.get("succeeded"):
+                node = self._ttl_node(
+                    {"key": child, "value": value, "modifiedIndex": revision, "createdIndex": revision}, ttl
+                )
+                return self._result("create", node, revision, new=True)
+            for directory, response in zip(above, responses[1:], strict=False):
+                if _kvs(response):
+                    raise error(104, directory, revision)
+            highest = _kvs(responses[0])
+            last = layout.name(unb64(highest[0]["key"])).rsplit("/", 1)[1] if highest else ""
+            after = max(revision, after + 1, int(last) if last.isdigit() else 0)
+        raise EtcdException(f"append to {name!r}: {RACES} attempts met newer keys in the directory; try again")
+
+    async def _refresh(
+        self, name: str, ttl: int, prev_value: Any, prev_index: int | None, timeout: float | None
+    ) -> EtcdResult:
+        """A new TTL for a key, its value kept and its watchers left asleep.
+
+        With the TTL its lease was granted with, the lease is renewed; with
+        another, the key moves to a new lease (a put that keeps the value:
+        watches of this client pass over it, see :mod:`aio_etcd.v2on3`).
+        """
+        layout = self.layout
+        own = layout.file(name)
+        for _ in range(RACES):
+            answer = await self._range(own, None, serializable=False, key=name, timeout=timeout)
+            revision = _revision(answer)
+            kvs = answer.get("kvs")
+            if not kvs:
+                raise error(100, name, revision)
+            kv = kvs[0]
+            if prev_value is not None or prev_index is not None:
+                failed = self._compare_failed(kv, prev_value, prev_index, revision)
+                if failed.payload and failed.payload.get("cause"):
+                    raise failed
+            lease = int(kv.get("lease") or 0)
+            prev = layout.file_node(kv, {})
+            if lease and await self._granted_ttl(lease) == ttl:
+                try:
+                    await self.v3.keep_alive_once(lease, timeout=timeout)
+                except EtcdException:
+                    pass  # gone meanwhile: a new lease below
+                else:
+                    node = self._ttl_node(dict(prev), ttl)
+                    return self._result("update", node, revision, prev)
+            new_lease = await self._grant(ttl)
+            txn = T.txn().if_(T.mod(own) == int(kv["mod_revision"]))
+            txn.then(T.Op({"request_put": T.put_request(own, b"", lease=new_lease, ignore_value=True)}, True))
+            answer = await self._txn(txn, safe=True, op="refresh", key=name, timeout=timeout)
+            if answer.get("succeeded"):
+                revision = _revision(answer)
+                node = self._ttl_node({**prev, "modifiedIndex": revision}, ttl)
+                return self._result("update", node, revision, prev)
+        raise EtcdException(f"refresh of {name!r}: {RACES} attempts met newer writes of the key; try again")
+
+    async def _granted_ttl(self, lease: int) -> int:
+        known = self.granted.get(lease)
+        if known is None:
+            known = (await self.v3.time_to_live(lease)).granted_ttl
+        return known
+
+    # -- deletes -----------------------------------------------------------------------
+
+    async def delete(
+        self,
+        key: str,
+        *,
+        recursive: bool | None,
+        dir: bool | None,
+        prevValue: Any,  # noqa: N803 - etcd's spelling
+        prevIndex: int | None,  # noqa: N803
+        timeout: float | None,
+    ) -> EtcdResult:
+        """The v2 ``DELETE`` of a key, or of a directory (``dir``, ``recursive``)."""
+        name = v2_key(key)
+        if name == "/":
+            raise error(107, "/", self.revision)
+        layout = self.layout
+        own = layout.file(name)
+        start, end = layout.below(name)
+        txn = T.txn().if_(T.version(own) > 0)
+        if prevValue is not None:
+            txn.if_(T.value(own) == str(prevValue))
+        if prevIndex is not None:
+            txn.if_(T.mod(own) == int(prevIndex))
+        txn.then(T.delete(own, prev_kv=True))
+        keeper = keep_parent(self.layout, name)
+        if keeper is not None:
+            txn.then(keeper)
+        txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
+        answer = await self._txn(txn, safe=False, op="delete", key=name, timeout=timeout)
+        revision = _revision(answer)
+        responses = answer.get("responses") or []
+        if answer.get("succeeded"):
+            prev_kvs = (responses[0].get("response_delete_range") or {}).get("prev_kvs") or []
+            prev = layout.file_node(prev_kvs[0], {})
+            node = {"key": name, "modifiedIndex": revision, "createdIndex": prev["createdIndex"]}
+            action = "compareAndDelete" if prevValue is not None or prevIndex is not None else "delete"
+            return self._result(action, node, revision, prev)
+        current = _kvs(responses[0])
+        if current:
+            raise self._compare_failed(current[0], prevValue, prevIndex, revision)
+        if not _kvs(responses[1]):
+            raise error(100, name, revision)
+        if not (dir or recursive) or prevValue is not None or prevIndex is not None:
+            raise error(102, name, revision)
+        return await self._delete_dir(name, bool(recursive), timeout)
+
+    async def _delete_dir(self, name: str, recursive: bool, timeout: float | None) -> EtcdResult:
+        layout = self.layout
+        start, end = layout.below(name)
+        marker = layout.marker(name)
+        txn = T.txn().if_(_some(start, end))
+        if not recursive:
+            txn.if_(empty(marker + b"\0", end))
+        # Its indexes: the marker's, else the oldest key's (read before the delete).
+        txn.then(T.get(start, range_end=end, limit=1, keys_only=True, sort=("create", "asc")))
+        txn.then(T.get(marker, keys_only=True), T.delete(start, range_end=end))
+        keeper = keep_parent(self.layout, name)
+        if keeper is not None:
+            txn.then(keeper)
+        answer = await self._txn(txn, safe=False, op="delete", key=name, timeout=timeout)
+        revision = _revision(answer)
+        if not answer.get("succeeded"):
+            check = await self._range(start, end, serializable=False, key=name, timeout=timeout)
+            raise error(108 if check.get("kvs") else 100, name, revision)
+        responses = answer.get("responses") or []
+        found = _kvs(responses[1]) or _kvs(responses[0])
+        created = int(found[0]["create_revision"]) if found else revision
+        node = {"key": name, "dir": True, "modifiedIndex": revision, "createdIndex": created}
+        prev = {"key": name, "dir": True, "modifiedIndex": created, "createdIndex": created}
+        return self._result("delete", node, revision, prev)

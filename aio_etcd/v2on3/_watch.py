@@ -1,0 +1,134 @@
+"""v2 watches on a v3 store: the next change of a key (or a directory's subtree) at or after an index.
+
+A v2 watch gives one event; its caller asks again from ``modifiedIndex + 1``.
+Here each wait is a v3 watch from that revision (``prev_kv`` on), ended at
+the first v3 event that is a v2 event of the key:
+
+- ``PUT`` is ``set`` (v3 does not record whether a write was a create, an
+  update or a compare-and-swap), ``DELETE`` is ``delete``, or ``expire`` when
+  the key's lease is gone.
+- Writes that change only a key's lease (a refresh to another TTL) are not
+  events, as v2's refreshes are not.
+- A directory marker written together with a change inside its directory
+  (bookkeeping: the directory must outlive its keys) is not an event; one
+  written alone (a ``dir=True`` write) is.
+- A revision the store compacted raises
+  :class:`~aio_etcd.EtcdEventIndexCleared`, as v2 does when an index left its
+  1,000-event window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import EtcdEventIndexCleared
+from ..result import EtcdResult
+from ..v3.errors import EtcdCompacted
+from ..v3.results import Event
+from ._layout import MESSAGES, unb64
+
+if TYPE_CHECKING:
+    from ._keys import KeysOnV3
+
+__all__ = ["next_change"]
+
+
+async def next_change(keys: KeysOnV3, name: str, index: int | None, recursive: bool) -> EtcdResult:
+    """The first v2 event of ``name`` (its subtree with ``recursive``) at or after ``index``."""
+    layout = keys.layout
+    own = layout.file(name)
+    marker = layout.marker(name)
+    inside, end = layout.below(name)
+    first = inside if name == "/" else own
+    # Non-recursive watches read the subtree too: a change inside the directory
+    # is how its marker's bookkeeping is told from a dir=True write.
+    try:
+        async with keys.v3.watch(first, range_end=end, start_revision=index or 0, prev_kv=True) as events:
+            changed = 0  # the revision of the last change of a key (not a marker) seen
+            async for event in events:
+                raw = event.kv.key
+                if raw != own and not raw.startswith(inside):
+                    continue  # a sibling whose name only begins like this one
+                is_marker = raw.endswith(b"/")
+                revision = event.mod_revision
+                if not is_marker:
+                    changed = revision
+                elif event.type == "PUT" and revision == changed:
+                    continue  # a directory kept alive beside a change inside it
+                if raw not in (own, marker):
+                    if not recursive:
+                        continue
+                    shown = layout.name(raw)
+                    if _hidden(shown, name):
+                        continue
+                else:
+                    shown = layout.name(raw)
+                result = await _v2_event(keys, event, shown, is_marker)
+                if result is not None:
+                    return result
+    except EtcdCompacted as exc:
+        oldest = exc.compact_revision
+        payload = {
+            "errorCode": 401,
+            "message": MESSAGES[401],
+            "cause": f"the requested history has been cleared [{oldest}/{index}]",
+            "index": oldest,
+        }
+        raise EtcdEventIndexCleared(f"[401] {payload['message']} : {payload['cause']}", payload) from exc
+    raise EtcdEventIndexCleared(f"the watch of {name!r} ended without an event")
+
+
+def _hidden(shown: str, name: str) -> bool:
+    """Whether a key below ``name`` has a hidden (``_``) segment on the way."""
+    rest = shown[len(name) :] if name != "/" else shown
+    return any(part.startswith("_") for part in rest.strip("/").split("/"))
+
+
+async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -> EtcdResult | None:
+    """The v2 event a v3 event stands for, or ``None`` when it is not one."""
+    kv: Mapping[str, Any] = event._raw.get("kv") or {}
+    prev: Mapping[str, Any] | None = event._raw.get("prev_kv")
+    revision = event.mod_revision
+    key = shown[:-1] if is_marker else shown
+    if event.type == "PUT":
+        if prev is not None and prev.get("value") == kv.get("value") and prev.get("lease") != kv.get("lease"):
+            return None  # a refresh: only the lease changed
+        node: dict[str, Any] = {
+            "key": key,
+            "modifiedIndex": revision,
+            "createdIndex": int(kv.get("create_revision") or revision),
+        }
+        if is_marker:
+            node["dir"] = True
+        else:
+            node["value"] = unb64(kv.get("value")).decode("utf-8", "surrogateescape")
+        lease = int(kv.get("lease") or 0)
+        if lease:
+            ttls = await keys.ttls({lease})
+            if lease in ttls:
+                node["ttl"] = ttls[lease].ttl
+                node["expiration"] = ttls[lease].expiration
+        action = "set"
+    else:
+        node = {"key": key, "modifiedIndex": revision}
+        action = "delete"
+        if prev is not None:
+            node["createdIndex"] = int(prev.get("create_revision") or 0)
+            lease = int(prev.get("lease") or 0)
+            if lease and lease not in await keys.ttls({lease}):
+                action = "expire"
+        if is_marker:
+            node["dir"] = True
+    prev_node = None
+    if prev is not None:
+        prev_node = (
+            {"key": key, "dir": True, "modifiedIndex": int(prev.get("mod_revision") or 0),
+             "createdIndex": int(prev.get("create_revision") or 0)}
+            if is_marker
+            else keys.layout.file_node(prev, {})
+        )  # fmt: skip
+    body: dict[str, Any] = {"action": action, "node": node}
+    if prev_node is not None:
+        body["prevNode"] = prev_node
+    return EtcdResult.from_response(body, etcd_index=revision, raft_index=None)

@@ -1,0 +1,253 @@
+"""Client(api="v3"): the v2 keys API on a v3 store, on real etcd (3.5.1; 3.6/3.7 with ETCD_BIN).
+
+The v2 tests themselves run in this mode too (``BOTH_APIS`` in test_keys,
+test_watch, test_lock, test_readme); these tests cover what is particular to
+it: the layout in v3, atomicity under concurrency, api="auto", failover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+import aio_etcd as etcd
+from aio_etcd import v3
+from aio_etcd.testing import EtcdCluster
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def keys(etcd_v3_server: EtcdCluster) -> AsyncIterator[etcd.Client]:
+    async with etcd_v3_server.client() as client:
+        assert client.api == "v3"
+        yield client
+
+
+@pytest.fixture
+async def raw(etcd_v3_server: EtcdCluster) -> AsyncIterator[v3.Client]:
+    async with etcd_v3_server.v3_client() as client:
+        yield client
+
+
+async def _raw_tree(raw: v3.Client, prefix: str) -> dict[bytes, tuple[bytes, bool]]:
+    """Every v3 key under ``prefix``: its value and whether it has a lease."""
+    found = await raw.range(prefix.encode(), prefix=True)
+    return {kv.key: (kv.value, bool(kv.lease)) for kv in found.kvs}
+
+
+async def test_the_layout_in_v3(keys: etcd.Client, raw: v3.Client, etcd_prefix: str) -> None:
+    p = etcd_prefix
+    await keys.write(p + "/a/b", "1")
+    await keys.write(p + "/svc/web/1", "10.0.0.1", ttl=30)
+    await keys.write(p + "/empty", None, dir=True)
+    await keys.write(p + "/gone/k", "x")
+    await keys.delete(p + "/gone/k")
+    first = await keys.write(p + "/q", "job", append=True)
+    assert await _raw_tree(raw, p) == {
+        f"{p}/a/b".encode(): (b"1", False),  # a key is a v3 key of the same name and value
+        f"{p}/svc/web/".encode(): (b"", False),  # the directory of a key with a TTL has a marker
+        f"{p}/svc/web/1".encode(): (b"10.0.0.1", True),  # a TTL is a lease
+        f"{p}/empty/".encode(): (b"", False),  # an empty directory is its marker
+        f"{p}/gone/".encode(): (b"", False),  # a directory emptied by a delete keeps a marker
+        f"{first.key}".encode(): (b"job", False),
+    }
+    kv = await raw.get(f"{p}/svc/web/1")
+    assert kv is not None and 28 <= (await raw.time_to_live(kv.lease)).ttl <= 30
+    assert first.key is not None and len(first.key.rsplit("/", 1)[1]) == 20
+    # And the other way: keys a v3 program writes are v2 keys and directories.
+    await raw.put(f"{p}/from-v3/x", b"y")
+    listing = await keys.read(p + "/from-v3", recursive=True)
+    assert listing.dir and [(n.key, n.value) for n in listing.leaves] == [(f"{p}/from-v3/x", "y")]
+    assert (await keys.read(p + "/a/b")).modifiedIndex == (await raw.get(f"{p}/a/b")).mod_revision  # type: ignore[union-attr]
+
+
+async def test_a_prefix_keeps_the_key_space_apart(
+    etcd_v3_server: EtcdCluster, raw: v3.Client, etcd_prefix: str
+) -> None:
+    async with etcd_v3_server.client(v3_prefix="/tenant-a") as tenant:
+        await tenant.write(etcd_prefix + "/k", "v")
+        assert (await tenant.read(etcd_prefix + "/k")).key == etcd_prefix + "/k"
+    kv = await raw.get(f"/tenant-a{etcd_prefix}/k")
+    assert kv is not None and kv.value == b"v"
+    assert await raw.get(f"{etcd_prefix}/k") is None
+    with pytest.raises(ValueError, match="prefix"):
+        etcd.Client(api="v3", v3_prefix="/ends-with/")
+
+
+async def test_concurrent_compare_and_swap_loses_no_update(keys: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/counter"
+    await keys.write(key, 0)
+
+    async def add(times: int) -> int:
+        conflicts = 0
+        for _ in range(times):
+            while True:
+                current = await keys.read(key)
+                try:
+                    await keys.write(key, int(current.value or 0) + 1, prevIndex=current.modifiedIndex)
+                    break
+                except etcd.EtcdCompareFailed:
+                    conflicts += 1
+        return conflicts
+
+    conflicts = await asyncio.gather(*(add(10) for _ in range(20)))
+    assert (await keys.read(key)).value == "200"  # every increment counted once
+    assert sum(conflicts) > 0  # and they did race
+
+
+async def test_concurrent_appends_are_named_in_creation_order(keys: etcd.Client, etcd_prefix: str) -> None:
+    queue = etcd_prefix + "/queue"
+
+    async def append(worker: int) -> list[etcd.EtcdResult]:
+        return [await keys.write(queue, f"{worker}-{i}", append=True) for i in range(10)]
+
+    made = list(itertools.chain(*await asyncio.gather(*(append(w) for w in range(10)))))
+    names = [r.key for r in made]
+    assert len(set(names)) == 100
+    by_creation = sorted(made, key=lambda r: r.createdIndex or 0)
+    assert [r.key for r in by_creation] == sorted(names)  # a later key always sorts after
+    listing = await keys.read(queue, sorted=True)
+    assert [n.value for n in listing.leaves] == [r.value for r in by_creation]
+
+
+async def test_only_one_of_racing_creates_wins(keys: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/leader"
+    outcomes = await asyncio.gather(
+        *(keys.write(key, f"candidate-{i}", prevExist=False) for i in range(20)), return_exceptions=True
+    )
+    won = [o for o in outcomes if isinstance(o, etcd.EtcdResult)]
+    assert len(won) == 1 and won[0].action == "create"
+    assert all(isinstance(o, etcd.EtcdAlreadyExist) for o in outcomes if o not in won)
+    assert (await keys.read(key)).value == won[0].value
+
+
+async def test_a_key_and_a_directory_of_one_name_never_both_exist(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str
+) -> None:
+    for round_no in range(10):
+        name = f"{etcd_prefix}/race{round_no}"
+        outcomes = await asyncio.gather(
+            keys.write(name, "a key"), keys.write(name + "/child", "in a directory"), return_exceptions=True
+        )
+        refused = [o for o in outcomes if isinstance(o, Exception)]
+        assert len(refused) == 1 and isinstance(refused[0], (etcd.EtcdNotFile, etcd.EtcdNotDir))
+        stored = await _raw_tree(raw, name)
+        assert (name.encode() in stored) != any(k.startswith(name.encode() + b"/") for k in stored)
+
+
+async def test_refused_writes_leave_nothing_behind(keys: etcd.Client, raw: v3.Client, etcd_prefix: str) -> None:
+    await keys.write(etcd_prefix + "/file", "v")
+    before = await _raw_tree(raw, etcd_prefix)
+    for call in (
+        keys.write(etcd_prefix + "/file/below", "x"),
+        keys.write(etcd_prefix + "/file", "x", prevValue="nope"),
+        keys.write(etcd_prefix + "/file", None, dir=True, prevExist=False),
+        keys.delete(etcd_prefix + "/file", prevIndex=1),
+        keys.write(etcd_prefix + "/file", "x", append=True),
+    ):
+        with pytest.raises(etcd.EtcdException):
+            await call
+    assert await _raw_tree(raw, etcd_prefix) == before
+
+
+async def test_a_watch_sees_neither_refreshes_nor_directory_bookkeeping(keys: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/svc/a"
+    written = await keys.write(key, "up", ttl=30)
+    start = (written.modifiedIndex or 0) + 1
+    await keys.refresh(key, ttl=60)  # another TTL: a new lease under the key
+    await keys.refresh(key, ttl=60)  # the same TTL: the lease is renewed
+    deleted = await keys.delete(key)  # its directory keeps a marker
+    event = await keys.watch(etcd_prefix + "/svc", index=start, recursive=True, timeout=10)
+    assert (event.action, event.key, event.modifiedIndex) == ("delete", key, deleted.modifiedIndex)
+    made = await keys.write(etcd_prefix + "/svc/new", None, dir=True)
+    event = await keys.watch(etcd_prefix + "/svc", index=(deleted.modifiedIndex or 0) + 1, recursive=True, timeout=10)
+    assert (event.action, event.key, event.dir) == ("set", etcd_prefix + "/svc/new", True)
+    assert event.modifiedIndex == made.modifiedIndex
+
+
+async def test_an_expired_key_is_an_expire_event(keys: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/short"
+    written = await keys.write(key, "v", ttl=2)
+    event = await keys.watch(key, index=(written.modifiedIndex or 0) + 1, timeout=15)
+    assert (event.action, event.key) == ("expire", key)
+    assert event.prev_node is not None and event.prev_node.value == "v"
+    assert (await keys.read(etcd_prefix)).dir  # its directory outlives it
+
+
+@pytest.fixture(scope="module")
+def v3_three() -> Iterator[EtcdCluster]:
+    with EtcdCluster(size=3, v2=False) as cluster:
+        yield cluster
+
+
+async def test_auto_picks_the_api_the_server_has(etcd_server: EtcdCluster, etcd_v3_server: EtcdCluster) -> None:
+    async with etcd.Client(host=etcd_server.host, port=etcd_server.port, api="auto") as on_v2:
+        assert on_v2.api == "auto"
+        await on_v2.write("/auto-probe", "v")
+        assert on_v2.api == "v2" and on_v2.v3_client is None
+    async with etcd.Client(host=etcd_v3_server.host, port=etcd_v3_server.port, api="auto") as on_v3:
+        assert (await on_v3.write("/auto-probe", "v")).value == "v"
+        assert on_v3.api == "v3" and on_v3.v3_client is not None
+    with pytest.raises(ValueError, match="api"):
+        etcd.Client(api="v4")
+
+
+async def test_failover_and_a_watch_across_a_member_kill(v3_three: EtcdCluster, etcd_prefix: str) -> None:
+    async with v3_three.client() as client:
+        key = etcd_prefix + "/ha"
+        written = await client.write(key, "before")
+        pinned = client.base_uri
+        victim = next(i for i, m in enumerate(v3_three.members) if m.client_url == pinned)
+        watching = asyncio.create_task(client.watch(key, index=(written.modifiedIndex or 0) + 1))
+        await asyncio.sleep(0)
+        v3_three.stop_member(victim, kill=True)
+        try:
+            after = await client.write(key, "after")  # another member takes it
+            assert (await client.read(key)).value == "after"
+            event = await asyncio.wait_for(watching, 30)  # the watch resumed on another member
+            assert (event.value, event.modifiedIndex) == ("after", after.modifiedIndex)
+            assert client.base_uri != pinned
+        finally:
+            v3_three.start_member(victim)
+
+
+async def _app_view(client: etcd.Client, top: str) -> list[tuple[str | None, str | None, bool]]:
+    """What an app reads of its tree: every node, in order, with its value and kind."""
+    tree = await client.read(top, recursive=True, sorted=True)
+    return [(node.key, node.value, node.dir) for node in tree.get_subtree()]
+
+
+async def test_an_app_moves_from_v2_to_api_v3_after_a_migration(
+    etcd_server: EtcdCluster, etcd_v3_server: EtcdCluster, etcd_prefix: str
+) -> None:
+    from aio_etcd.migrate import migrate
+
+    top = etcd_prefix + "/app"
+    async with etcd_server.client() as on_v2:  # the app on its v2 server
+        await on_v2.write(top + "/cfg/a", "1")
+        await on_v2.write(top + "/cfg/deep/b", "2")
+        await on_v2.write(top + "/svc/web/1", "10.0.0.1", ttl=60)
+        await on_v2.write(top + "/empty", None, dir=True)
+        for job in ("j1", "j2"):
+            await on_v2.write(top + "/jobs", job, append=True)
+        await on_v2.write(top + "/_hidden", "h")
+        before = await _app_view(on_v2, top)
+        async with etcd_v3_server.v3_client() as dest:
+            report = await migrate(on_v2, dest, prefix=top, keep_empty_dirs=True, verify_after=True)
+        assert report.differences == [] and report.conflicts == []
+    async with etcd.Client(host=etcd_v3_server.host, port=etcd_v3_server.port, api="v3") as on_v3:
+        assert await _app_view(on_v3, top) == before  # the same tree, node for node
+        svc = await on_v3.read(top + "/svc/web/1")
+        assert svc.value == "10.0.0.1" and svc.ttl is not None and 50 <= svc.ttl <= 60
+        # The app goes on: its queue stays in order, its directories outlive their keys.
+        third = await on_v3.write(top + "/jobs", "j3", append=True)
+        jobs = await on_v3.read(top + "/jobs", sorted=True)
+        assert [n.value for n in jobs.leaves] == ["j1", "j2", "j3"]
+        assert third.key == max(n.key or "" for n in jobs.leaves)
+        await on_v3.delete(top + "/svc/web/1")
+        assert (await on_v3.read(top + "/svc/web")).dir
+        assert (await on_v3.read(top + "/empty")).dir
