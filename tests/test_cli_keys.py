@@ -223,3 +223,19 @@ async def test_values_from_stdin_keep_their_newline(etcd_server: EtcdCluster, cl
     assert ours == theirs
     assert await _state(client) == their_state
     assert any(value == "line one\nline two\n" for _, value, _, _ in their_state)
+
+
+async def test_the_same_commands_on_a_v3_store(etcd_v3_server: EtcdCluster, etcd_prefix: str) -> None:
+    # --api v3 (or AIO_ETCD_API=v3): etcdctl v2's commands on etcd's v3 store, as on etcd 3.6+.
+    key = etcd_prefix + "/cli/k"
+    status, out, err = await run(OURS, ["--api", "v3", "set", key, "on v3"], url=etcd_v3_server.url)
+    assert (status, out) == (0, "on v3\n"), err
+    status, out, err = await run(OURS, ["get", key], url=etcd_v3_server.url, env={"AIO_ETCD_API": "v3"})
+    assert (status, out) == (0, "on v3\n"), err
+    status, out, err = await run(OURS, ["--api", "v3", "ls", etcd_prefix + "/cli"], url=etcd_v3_server.url)
+    assert (status, out.split()) == (0, [key]), err
+    async with etcd_v3_server.v3_client() as raw:
+        kv = await raw.get(key)
+    assert kv is not None and kv.value == b"on v3"
+    status, _, err = await run(OURS, ["get", key], url=etcd_v3_server.url)  # v2 on a server without it
+    assert status != 0 and "v2" in err
