@@ -251,3 +251,24 @@ async def test_an_app_moves_from_v2_to_api_v3_after_a_migration(
         await on_v3.delete(top + "/svc/web/1")
         assert (await on_v3.read(top + "/svc/web")).dir
         assert (await on_v3.read(top + "/empty")).dir
+
+
+async def test_no_value_is_an_empty_value(keys: etcd.Client, raw: v3.Client, etcd_prefix: str) -> None:
+    await keys.write(etcd_prefix + "/none", None)  # v2 stores a write without a value as ""
+    assert (await keys.read(etcd_prefix + "/none")).value == ""
+    kv = await raw.get(etcd_prefix + "/none")
+    assert kv is not None and kv.value == b""
+
+
+async def test_a_refresh_never_renews_a_lease_other_keys_share(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str
+) -> None:
+    # What a migration writes: keys that expire in the same second share a lease.
+    shared = await raw.grant(30)
+    for name in ("a", "b"):
+        await raw.put(f"{etcd_prefix}/{name}", b"v", lease=shared)
+    refreshed = await keys.refresh(etcd_prefix + "/a", ttl=30)  # the lease's own TTL, but not this client's
+    assert refreshed.ttl == 30 and refreshed.value == "v"
+    a, b = await raw.get(f"{etcd_prefix}/a"), await raw.get(f"{etcd_prefix}/b")
+    assert a is not None and b is not None
+    assert a.lease not in (0, shared.id) and b.lease == shared.id  # /a moved; /b's lease was not renewed

@@ -16,7 +16,9 @@ of the migrator; empty by default):
   may stay beside keys.
 - A key (or directory) with a TTL is attached to a lease granted for that TTL
   when it was written; a refresh with the same TTL renews that lease, one
-  with another TTL moves the key to a new lease.
+  with another TTL (or of a lease this client did not grant: the migrator's
+  are shared by the keys expiring in the same second) moves the key to a new
+  lease.
 - ``modifiedIndex`` and ``createdIndex`` are the v3 ``mod_revision`` and
   ``create_revision``; a result's ``etcd_index`` is the store revision.
 - In-order keys (``append=True``) are named by 20 digits, each above every

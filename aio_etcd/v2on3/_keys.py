@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -171,14 +172,15 @@ class KeysOnV3:
         if prevValue is not None and str(prevValue) == "":
             raise error(201, "", self.revision)
         if append:
-            result = await self._append(name, str(value), ttl, timeout)
+            result = await self._append(name, "" if value is None else str(value), ttl, timeout)
         elif refresh:
             assert ttl is not None  # the client checked
             result = await self._refresh(name, ttl, prevValue, prevIndex, timeout)
         elif dir:
             result = await self._mkdir(name, ttl, prevExist, timeout)
         else:
-            result = await self._set(name, str(value), ttl, prevValue, prevIndex, prevExist, timeout)
+            text = "" if value is None else str(value)  # v2 stores no value as ""
+            result = await self._set(name, text, ttl, prevValue, prevIndex, prevExist, timeout)
         if noValueOnSuccess:
             return self._result(result.action or "set", None, result.etcd_index or 0, new=result.newKey)
         return result
@@ -311,8 +313,10 @@ class KeysOnV3:
 
         The name is 20 digits: one more than the newest store revision seen,
         or than the highest such name in the directory (keys a migration
-        brought are named after v2's indexes). The transaction holds only if
-        no name at or above it exists, so names rise in creation order.
+        brought are named after v2's indexes); after a lost race, a little
+        further on by chance, so that racing appenders try different names.
+        The transaction holds only if no name at or above it exists, so names
+        rise in creation order.
         """
         layout = self.layout
         start, _ = layout.below(name)
@@ -320,6 +324,7 @@ class KeysOnV3:
         above = ancestors(name) + ([name] if name != "/" else [])
         lease = await self._grant(ttl) if ttl is not None else 0
         after = self.revision
+        spread = 1
         for _ in range(RACES):
             child = f"{'' if name == '/' else name}/{after + 1:020d}"
             own = layout.file(child)
@@ -342,7 +347,10 @@ class KeysOnV3:
                     raise error(104, directory, revision)
             highest = _kvs(responses[0])
             last = layout.name(unb64(highest[0]["key"])).rsplit("/", 1)[1] if highest else ""
-            after = max(revision, after + 1, int(last) if last.isdigit() else 0)
+            # Appenders that lost this round must not all try the same name
+            # next: spread them (wider after each loss), and more than one wins.
+            after = max(revision, after + 1, int(last) if last.isdigit() else 0) + random.randrange(spread)
+            spread = min(spread * 2, 1 << 16)
         raise EtcdException(f"append to {name!r}: {RACES} attempts met newer keys in the directory; try again")
 
     async def _refresh(
@@ -352,7 +360,9 @@ class KeysOnV3:
 
         With the TTL its lease was granted with, the lease is renewed; with
         another, the key moves to a new lease (a put that keeps the value:
-        watches of this client pass over it, see :mod:`aio_etcd.v2on3`).
+        watches of this client pass over it, see :mod:`aio_etcd.v2on3`). Only
+        a lease this client granted (for this one key) is renewed: leases
+        others made, a migration's above all, may be shared by other keys.
         """
         layout = self.layout
         own = layout.file(name)
@@ -369,7 +379,7 @@ class KeysOnV3:
                     raise failed
             lease = int(kv.get("lease") or 0)
             prev = layout.file_node(kv, {})
-            if lease and await self._granted_ttl(lease) == ttl:
+            if lease and self.granted.get(lease) == ttl:
                 try:
                     await self.v3.keep_alive_once(lease, timeout=timeout)
                 except EtcdException:
@@ -386,12 +396,6 @@ class KeysOnV3:
                 node = self._ttl_node({**prev, "modifiedIndex": revision}, ttl)
                 return self._result("update", node, revision, prev)
         raise EtcdException(f"refresh of {name!r}: {RACES} attempts met newer writes of the key; try again")
-
-    async def _granted_ttl(self, lease: int) -> int:
-        known = self.granted.get(lease)
-        if known is None:
-            known = (await self.v3.time_to_live(lease)).granted_ttl
-        return known
 
     # -- deletes -----------------------------------------------------------------------
 
