@@ -272,3 +272,20 @@ async def test_a_refresh_never_renews_a_lease_other_keys_share(
     a, b = await raw.get(f"{etcd_prefix}/a"), await raw.get(f"{etcd_prefix}/b")
     assert a is not None and b is not None
     assert a.lease not in (0, shared.id) and b.lease == shared.id  # /a moved; /b's lease was not renewed
+
+
+async def test_the_leases_a_client_remembers_are_bounded(
+    keys: etcd.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aio_etcd.v2on3 import _keys
+
+    monkeypatch.setattr(_keys, "REMEMBERED", 2)
+    store = keys._keys3
+    assert store is not None
+    store.granted.clear()
+    written = [await keys.write(f"{etcd_prefix}/k{i}", "v", ttl=30) for i in range(5)]
+    assert len(store.granted) == 2  # a service writing TTL keys all day holds no more
+    newest = await keys.refresh(f"{etcd_prefix}/k4", ttl=30)  # remembered: its lease is renewed in place
+    assert newest.modifiedIndex == written[4].modifiedIndex
+    oldest = await keys.refresh(f"{etcd_prefix}/k0", ttl=30)  # forgotten: the key moves to a new lease
+    assert (oldest.modifiedIndex or 0) > (written[4].modifiedIndex or 0) and oldest.ttl == 30

@@ -10,6 +10,7 @@ a refusal costs no second request.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 import random
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ __all__ = ["KeysOnV3"]
 
 #: How often an append or a refresh is tried again when others changed the directory or key meanwhile.
 RACES = 50
+#: How many of its own leases a client remembers (the newest).
+REMEMBERED = 10_000
 
 
 def _revision(answer: Mapping[str, Any]) -> int:
@@ -55,8 +58,9 @@ class KeysOnV3:
         self.layout = Layout(prefix)
         #: The newest store revision seen in an answer (append names start above it).
         self.revision = 0
-        #: The TTL each lease this client granted was granted for.
-        self.granted: dict[int, int] = {}
+        #: The TTL each lease this client granted lately was granted for (the
+        #: newest :data:`REMEMBERED`; a refresh renews only these).
+        self.granted: collections.OrderedDict[int, int] = collections.OrderedDict()
 
     # -- requests ----------------------------------------------------------------------
 
@@ -84,7 +88,10 @@ class KeysOnV3:
 
     async def _grant(self, ttl: int) -> int:
         grant = await self.v3.grant(max(1, ttl))
-        self.granted[grant.id] = grant.ttl
+        granted = self.granted
+        granted[grant.id] = grant.ttl
+        if len(granted) > REMEMBERED:
+            granted.popitem(last=False)  # long expired, most likely; a refresh then moves its key
         return grant.id
 
     async def ttls(self, leases: set[int]) -> dict[int, NodeTTL]:
