@@ -1,6 +1,6 @@
 """Leader kills under load: what a service on default client settings goes through.
 
-    python benchmarks/chaos.py [--kills 5] [--json results.json]
+    python benchmarks/chaos.py [--kills 5] [--api v3] [--json results.json]
 
 It starts a 3-member etcd cluster (aio_etcd.testing, etcd's default 100 ms
 heartbeat and 1 s election timeout) and one aio_etcd.Client with default
@@ -25,7 +25,9 @@ errors surfaced to idempotent calls; acknowledged writes missing at the end;
 registration and lock keys that expired; whether the lock holder still holds;
 appends and CAS increments that succeeded, raised EtcdOutcomeUnknown, failed
 otherwise; duplicated append values; and the CAS counter against its bounds.
-Everything is bounded: the load stops after the last kill.
+Everything is bounded: the load stops after the last kill. With ``--api v3``
+the cluster serves only v3 and both clients use ``Client(api="v3")``: the same
+load on the v2 keys API over a v3 store.
 """
 
 from __future__ import annotations
@@ -168,13 +170,13 @@ def stall_after(ops: list[Op], killed_at: float, window: float = 6.0) -> float:
     return max(held, default=0.0)
 
 
-async def run(kills: int) -> dict[str, Any]:
-    async with EtcdCluster(size=3) as cluster:
+async def run(kills: int, api: str = "v2") -> dict[str, Any]:
+    async with EtcdCluster(size=3, v2=api == "v2") as cluster:
         load = Load()
         gone: Counter[str] = Counter()
         async with (
-            etcd.Client(host=cluster.endpoints) as client,
-            etcd.Client(host=cluster.endpoints) as watcher,
+            etcd.Client(host=cluster.endpoints, api=api) as client,
+            etcd.Client(host=cluster.endpoints, api=api) as watcher,
         ):
             observers_ready = [asyncio.Event(), asyncio.Event()]
             observers = [
@@ -278,13 +280,15 @@ async def run(kills: int) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--api", choices=("v2", "v3"), default="v2", help="v3: the v2 keys API on a v3 store")
     parser.add_argument("--json", default=str(HERE / "results" / "chaos-latest.json"))
     args = parser.parse_args()
     if args.kills < 1:
         parser.error("--kills must be at least 1")
-    result = asyncio.run(run(args.kills))
+    result = asyncio.run(run(args.kills, args.api))
+    result["api"] = args.api
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{args.kills} leader kills, default client settings")
+          f"{args.kills} leader kills, default client settings, api={args.api}")
     print(f"idempotent writes resumed after the kill: median {result['write_resumed_median_s']:.2f} s, "
           f"max {result['write_resumed_max_s']:.2f} s")
     print(f"idempotent reads resumed after the kill:  median {result['read_resumed_median_s']:.2f} s, "
