@@ -191,3 +191,21 @@ def test_a_cluster_without_the_v2_api() -> None:
         put = urllib.request.Request(cluster.url + "/v3/kv/put", data=body)
         with urllib.request.urlopen(put, timeout=5) as resp:
             assert "header" in json.loads(resp.read())
+
+
+def test_the_plugin_runs_v2_tests_on_a_v3_store(tmp_path: Path) -> None:
+    # A user's own test of v2 code, run again with --etcd-api v3 (as on etcd 3.6+).
+    (tmp_path / "test_app.py").write_text(
+        "async def test_app(etcd_client, etcd_server):\n"
+        "    await etcd_client.write('/app/k', 'v', ttl=30)\n"
+        "    assert (await etcd_client.read('/app', recursive=True)).leaves\n"
+        "    print('API', etcd_client.api, 'V2', etcd_server.v2)\n"
+    )
+    for option, expected in (([], "API v2 V2 True"), (["--etcd-api", "v3"], "API v3 V2 False")):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-s", "-p", "aio_etcd.pytest_plugin", "-p", "no:cacheprovider",
+             "-o", "asyncio_mode=auto", *option, str(tmp_path / "test_app.py")],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert expected in done.stdout
