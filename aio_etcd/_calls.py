@@ -55,8 +55,9 @@ class ClusterCalls:
     async def _not_etcd(self, exc: NotEtcd) -> str:
         raise NotImplementedError
 
-    async def _v3_store(self) -> KeysOnV3 | None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # ApiModes's, declared here for the type checker only
+
+        async def _v3_store(self) -> KeysOnV3 | None: ...
 
     @property
     def base_uri(self) -> str:

@@ -8,7 +8,6 @@ function of :mod:`aio_etcd._answers` turns the answer into the result.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
 import inspect
@@ -27,14 +26,11 @@ from .discovery import SrvMembers
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
 from .retry import RetryPolicy, replay_rule
-from .v2on3 import KeysOnV3, Layout
-from .v2on3._layout import v2_key
-from .v2on3._watch import next_change
+from .v2on3._mode import ApiModes
 from .watch import Watches, next_event
 
 if TYPE_CHECKING:
     from .keepalive import KeepAlive
-    from .v3 import Client as V3Client
 
 __all__ = ["Client"]
 
@@ -67,7 +63,7 @@ def _key_path(key: str) -> str:
 _BAD_SEGMENTS = frozenset({"", ".", ".."})
 
 
-class Client(ClusterCalls):
+class Client(ClusterCalls, ApiModes):
     """An asyncio client for one etcd cluster's v2 API.
 
     Building a client does no I/O: the HTTP session is opened on first use,
@@ -215,33 +211,27 @@ class Client(ClusterCalls):
         )
         self._closed = False
         self._watches = Watches(self)
-        #: With api="v3": the v3 store the keys calls go to (None: the v2 API).
-        self._keys3: KeysOnV3 | None = None
-        #: With api="auto", until the first call has decided.
-        self._auto = api == "auto"
-        self._deciding: asyncio.Lock | None = None
-        self._v3_options: dict[str, Any] = {
-            "ca_cert": ca_cert,
-            "cert": cert,
-            "ssl_verify": ssl_verify,
-            "ssl": ssl,
-            "username": username,
-            "password": password,
-            "expected_cluster_id": expected_cluster_id,
-            "read_timeout": read_timeout,
-            "retry": self._policy,
-            "allow_reconnect": allow_reconnect,
-            "use_proxies": use_proxies,
-            "per_member": per_host_pool_size,
-            "srv_domain": srv_domain,
-            "srv_nameservers": srv_nameservers,
-            "prefix": v3_prefix,
-        }
-        if transport is not None:
-            self._v3_options["transport"] = transport
-        Layout(v3_prefix)  # a bad prefix is refused now, not at the first call
-        if api == "v3":
-            self._use_v3()
+        self._init_api(
+            api,
+            v3_prefix,
+            {
+                "ca_cert": ca_cert,
+                "cert": cert,
+                "ssl_verify": ssl_verify,
+                "ssl": ssl,
+                "username": username,
+                "password": password,
+                "expected_cluster_id": expected_cluster_id,
+                "read_timeout": read_timeout,
+                "retry": self._policy,
+                "allow_reconnect": allow_reconnect,
+                "use_proxies": use_proxies,
+                "per_member": per_host_pool_size,
+                "srv_domain": srv_domain,
+                "srv_nameservers": srv_nameservers,
+                **({"transport": transport} if transport is not None else {}),
+            },
+        )
 
     # -- properties -------------------------------------------------------------------
 
@@ -342,60 +332,6 @@ class Client(ClusterCalls):
             await self._keys3.v3.close()
         await self._cluster.close()
         await self._transport.close()
-
-    # -- api="v3" and api="auto" ------------------------------------------------------------
-
-    def _use_v3(self) -> None:
-        """Send the keys calls to the v3 store from now on."""
-        from .v3 import Client as V3Client
-
-        options = dict(self._v3_options)
-        prefix = options.pop("prefix")
-        members = list(self._cluster.seeds)
-        if options["srv_domain"] is not None:
-            members = []
-        elif options["allow_reconnect"] is None:
-            options["allow_reconnect"] = len(members) > 1
-        v3 = V3Client(*members, protocol=self._protocol, **options)
-        self._keys3 = KeysOnV3(v3, prefix)
-        self._watches.close()
-        self._watches = Watches(self, request=self._wait_on_v3)
-
-    async def _v3_store(self) -> KeysOnV3 | None:
-        """The v3 store of the keys calls, or ``None`` for the v2 API; ``api="auto"`` decides here once."""
-        if self._auto:
-            if self._deciding is None:
-                self._deciding = asyncio.Lock()
-            async with self._deciding:
-                if self._auto:
-                    if await self._serves_only_v3():
-                        self._use_v3()
-                    self._auto = False
-        return self._keys3
-
-    async def _serves_only_v3(self) -> bool:
-        """Whether the server has no v2 API: etcd 3.6 and later, or 3.4/3.5 without ``--enable-v2``."""
-        server = str((await self.versions()).get("etcdserver", ""))
-        parts = server.split(".")
-        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and (int(parts[0]), int(parts[1])) >= (3, 6):
-            return True
-        probe = await self.api_execute(self._keys + "/", "GET", raise_for_status=False)
-        return probe.status == 404 and (probe.json_object() or {}).get("errorCode") is None
-
-    async def _wait_on_v3(self, key: str, query: dict[str, str], index: int | None) -> EtcdResult:
-        assert self._keys3 is not None
-        return await next_change(self._keys3, v2_key(key), index, query.get("recursive") == "true")
-
-    @property
-    def v3_client(self) -> V3Client | None:
-        """With ``api="v3"``: the :class:`aio_etcd.v3.Client` under the keys calls (its
-        leases, compaction, transactions); ``None`` on the v2 API."""
-        return None if self._keys3 is None else self._keys3.v3
-
-    @property
-    def api(self) -> str:
-        """``"v2"`` or ``"v3"``: where the keys calls go (``"auto"`` until the first call decided)."""
-        return "auto" if self._auto else "v3" if self._keys3 is not None else "v2"
 
     @property
     def closed(self) -> bool:
