@@ -63,11 +63,18 @@ async def start_waiter(client: etcd.Client, lock: Lock, **kwargs: Any) -> asynci
     """Start ``lock.acquire(**kwargs)`` in a task; return once its key is in the queue."""
     index = await _index(client, lock.path)
     task = asyncio.create_task(lock.acquire(**kwargs))
+    loop = asyncio.get_running_loop()
     while True:
         event = await client.watch(lock.path, index=index + 1, recursive=True, timeout=EVENT_TIMEOUT)
         if event.value == lock.uuid and event.prev_node is None:  # the waiter's new key
-            return task
+            break
         index = event.modifiedIndex or index + 1
+    # The watch may see the key before the waiter has the answer to its own write.
+    deadline = loop.time() + EVENT_TIMEOUT
+    while lock.key != event.key:
+        assert loop.time() < deadline and not task.done(), "the waiter never took its key"
+        await asyncio.sleep(0.001)
+    return task
 
 
 async def test_readme_sequence(make_client: MakeClient, etcd_prefix: str, lock_name: str) -> None:
