@@ -26,6 +26,7 @@ from .discovery import SrvMembers
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
 from .retry import RetryPolicy, replay_rule
+from .v2on3._layout import v2_key
 from .v2on3._mode import ApiModes
 from .watch import Watches, next_event
 
@@ -44,23 +45,15 @@ HostSpec = str | tuple[tuple[str, int], ...]
 
 @functools.lru_cache(maxsize=4096)
 def _key_path(key: str) -> str:
-    """The key as a percent-encoded path, with exactly one leading slash.
+    """The key as a percent-encoded path, with exactly one leading slash (and its trailing one).
 
-    Empty, ``.`` and ``..`` path segments are refused: etcd would answer with a
-    redirect to the cleaned path, that is, to another key.
+    Empty, ``.`` and ``..`` path segments are refused (:func:`~aio_etcd.v2on3._layout.v2_key`):
+    etcd would answer with a redirect to the cleaned path, that is, to another key.
     """
-    if not isinstance(key, str):
-        raise TypeError(f"an etcd key is a str, not {type(key).__name__}")
-    if not key.startswith("/"):
-        key = "/" + key
-    if key != "/":
-        segments = key[1:-1] if key.endswith("/") else key[1:]
-        if any(segment in _BAD_SEGMENTS for segment in segments.split("/")):
-            raise ValueError(f"the key {key!r} has an empty, '.' or '..' segment; etcd would resolve it to another key")
-    return quote(key, safe="/")
-
-
-_BAD_SEGMENTS = frozenset({"", ".", ".."})
+    name = v2_key(key)
+    if key.endswith("/") and name != "/":
+        name += "/"
+    return quote(name, safe="/")
 
 
 class Client(ClusterCalls, ApiModes):

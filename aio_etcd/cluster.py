@@ -456,9 +456,7 @@ class Cluster:
                     except EtcdException as exc:
                         if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
                             self._check_cluster_id(resp)
-                        listing = self._answered(transport, base, policy, made > 1)
-                        if listing is not None:
-                            await self._await_listing(listing, end)
+                        await self._answered(transport, base, policy, made > 1, end)
                         if uncertain and exc.error_code in call.rule.suspect:
                             raise EtcdOutcomeUnknown(
                                 f"{call}: an earlier attempt may have been applied, and the repeated request "
@@ -468,16 +466,9 @@ class Cluster:
                         raise
                     else:
                         if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
-                            try:
-                                self._check_cluster_id(resp)
-                            except EtcdClusterIdChanged:
-                                if isinstance(resp, LineStream):
-                                    resp.close()
-                                raise
+                            self._check_cluster_id(resp)
                         if made > 1 or not self._learned or base != self.members[self._pinned]:
-                            listing = self._answered(transport, base, policy, made > 1)
-                            if listing is not None:
-                                await self._await_listing(listing, end)
+                            await self._answered(transport, base, policy, made > 1, end)
                         return result
             retried_here = False
             if limit is not None and made >= limit:
@@ -552,31 +543,26 @@ class Cluster:
         slots = self._slots[origin] = _Slots(self.per_member)
         return slots
 
-    def _answered(
-        self, transport: Transport, base: str, policy: RetryPolicy, moved: bool
-    ) -> asyncio.Task[None] | None:
+    async def _answered(
+        self, transport: Transport, base: str, policy: RetryPolicy, moved: bool, end: float | None
+    ) -> None:
         """``base`` answered as etcd: pin it, and learn the member list if it is time to.
 
-        :returns: the read of the member list the caller should wait for: the
-            first one, while no list was read yet (never the caller's own task).
+        While no list was read yet, wait for the first read (at most until the
+        call's ``end``), so the caller can fail over from then on.
         """
         if base != self.members[self._pinned]:
             self._pin(base)
         if not self.allow_reconnect or self.use_proxies:
             self._learned = True  # nothing to learn
-            return None
+            return
         if moved or not self._learned:
             self._learned = True
             if self._refresh is None or self._refresh.done():
                 self._refresh = asyncio.get_running_loop().create_task(self._refresh_members(transport, policy))
         task = self._refresh
         if self._listed or task is None or task.done() or task is asyncio.current_task():
-            return None
-        return task
-
-    @staticmethod
-    async def _await_listing(task: asyncio.Task[None], end: float | None) -> None:
-        """Wait for the first read of the member list, at most until the call's deadline."""
+            return
         left = None if end is None else end - asyncio.get_running_loop().time()
         if left is None or left > 0:
             await asyncio.wait((task,), timeout=left)  # never cancels the read; it logs its own failure
@@ -619,7 +605,12 @@ class Cluster:
     def _check_cluster_id(self, resp: Response) -> None:
         seen = resp.headers.get("X-Etcd-Cluster-Id")
         if seen:
-            self.guard_cluster_id(seen, resp.url)
+            try:
+                self.guard_cluster_id(seen, resp.url)
+            except EtcdClusterIdChanged:
+                if isinstance(resp, LineStream):
+                    resp.close()  # a stream of another cluster: nobody will read it
+                raise
 
     def guard_cluster_id(self, seen: str, url: str) -> None:
         """Learn the cluster id ``seen`` in an answer from ``url``, or refuse it if it is another one."""

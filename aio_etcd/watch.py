@@ -61,8 +61,9 @@ def _own_copy(error: BaseException) -> BaseException:
     return clone
 
 
-#: What waits for one change: ``(key, query, index)`` to the event (a v2 long poll by default).
-Request = Callable[[str, dict[str, str], "int | None"], Awaitable[EtcdResult]]
+#: What waits for one change: ``(key, path, query, index)`` to the event (a v2 long poll of
+#: ``path`` by default).
+Request = Callable[[str, str, dict[str, str], "int | None"], Awaitable[EtcdResult]]
 
 
 class Watches:
@@ -92,7 +93,7 @@ class Watches:
         path = self._client._key_url(key, query)
         shared = self._pending.get(path)
         if shared is None:
-            shared = self._pending[path] = _Shared(asyncio.ensure_future(self._fetch(key, query, index)))
+            shared = self._pending[path] = _Shared(asyncio.ensure_future(self._fetch(key, path, query, index)))
             shared.task.add_done_callback(functools.partial(self._deliver, path, shared))
         waiter: asyncio.Future[EtcdResult] = asyncio.get_running_loop().create_future()
         shared.waiters.add(waiter)
@@ -135,8 +136,7 @@ class Watches:
                 waiter.set_exception(error if first else _own_copy(error))
                 first = False
 
-    async def _long_poll(self, key: str, query: dict[str, str], index: int | None) -> EtcdResult:
-        path = self._client._key_url(key, query)
+    async def _long_poll(self, key: str, path: str, query: dict[str, str], index: int | None) -> EtcdResult:
         start = index
         call = Call("GET", path, self._client._headers, stream=True, op="watch", key=key)
 

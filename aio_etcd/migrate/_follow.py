@@ -15,7 +15,7 @@ from ..client import Client, _key_path
 from ..cluster import Call, NotEtcd
 from ..exceptions import EtcdEventIndexCleared
 from ..v2on3 import Layout
-from ..v2on3._layout import keep_parent, mark_parent
+from ..v2on3._layout import keep_parent, mark_parent, parent
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ._model import _DELETES, _PUTS, Report, _expiry, _read_tree, _snapshot, _Tree
 from ._write import Item, _batches, _copy, _Put, _Writer
@@ -212,10 +212,7 @@ def _kept(writer: _Writer, key: str, keeper: Callable[[Layout, str], T.Txn | Non
     if not writer.keep_dirs:
         return []
     nested = keeper(writer.layout, key)
-    if nested is None:
-        return []
-    marker = writer.layout.marker(key.rsplit("/", 1)[0])
-    return [(marker, T.Op({"request_txn": nested.request()}, True))]
+    return [] if nested is None else [(writer.layout.marker(parent(key)), nested)]
 
 
 async def _poll_ttls(source: Client, prefix: str, writer: _Writer, report: Report, dirs: dict[str, float]) -> None:

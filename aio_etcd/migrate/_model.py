@@ -12,6 +12,7 @@ from typing import Any
 
 from ..client import Client, _key_path
 from ..exceptions import EtcdKeyNotFound
+from ..v2on3._layout import parent
 from ..v3 import Client as V3Client
 from ..v3.results import KV
 
@@ -130,8 +131,8 @@ class _Tree:
         """The directories a :class:`~aio_etcd.Client` with ``api="v3"`` keeps a marker for:
         empty ones, ones with a TTL, and those holding keys with a TTL (so they outlive them)."""
         kept = set(self.empty_dirs) | set(self.dir_expiry)
-        kept.update(key.rsplit("/", 1)[0] for key, entry in self.keys.items() if entry.expires is not None)
-        kept.discard("")
+        kept.update(parent(key) for key, entry in self.keys.items() if entry.expires is not None)
+        kept.discard("/")
         return sorted(kept)
 
     def add(self, node: dict[str, Any], now: float, inherited: float | None = None) -> None:

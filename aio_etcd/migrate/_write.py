@@ -43,8 +43,9 @@ class _Put:
         self.expires = expires
 
 
-#: One write of a batch: the v3 key, and a ready operation or a put whose lease is chosen on writing.
-Item = tuple[bytes, "T.Op | _Put"]
+#: One write of a batch: the v3 key, and a ready operation (a nested transaction too) or a put
+#: whose lease is chosen on writing.
+Item = tuple[bytes, "T.Op | T.Txn | _Put"]
 
 
 class _Leases:
@@ -174,9 +175,9 @@ class _Writer:
                 self.report.conflicts.append(key.decode("utf-8", "backslashreplace"))
             items = [(key, what) for key, what in items if key not in self.conflicted]
 
-    async def _ops(self, items: Sequence[Item]) -> tuple[list[T.Op], list[int], dict[bytes, _Put]]:
+    async def _ops(self, items: Sequence[Item]) -> tuple[list[T.Op | T.Txn], list[int], dict[bytes, _Put]]:
         """The operations of ``items``, the leases they use, and the puts whose v2 time ran out."""
-        ops: list[T.Op] = []
+        ops: list[T.Op | T.Txn] = []
         leases: list[int] = []
         stale: dict[bytes, _Put] = {}
         now = time.time()

@@ -20,7 +20,8 @@ from ..exceptions import EtcdException
 from ..result import EtcdResult
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
-from ._layout import Layout, NodeTTL, ancestors, b64, empty, error, keep_parent, leases_of, mark_parent, unb64, v2_key
+from ..v3.results import b64
+from ._layout import Layout, NodeTTL, ancestors, empty, error, keep_parent, leases_of, mark_parent, unb64, v2_key
 
 __all__ = ["KeysOnV3"]
 
@@ -44,6 +45,36 @@ def _kvs(response: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _some(start: bytes, end: bytes) -> T.Compare:
     """True when something is stored in ``[start, end)``."""
     return T.version(start, range_end=end) > 0
+
+
+def _no_key_above(layout: Layout, above: list[str]) -> list[T.Compare]:
+    """That none of the directories ``above`` is a key (v2 refuses a key below a key: 104)."""
+    return [T.version(layout.file(directory)) == 0 for directory in above]
+
+
+def _read_above(layout: Layout, above: list[str]) -> list[T.Op]:
+    """For the ``else`` branch: which of the directories ``above`` is a key."""
+    return [T.get(layout.file(directory), keys_only=True) for directory in above]
+
+
+def _key_above(above: list[str], responses: list[dict[str, Any]], revision: int) -> EtcdException | None:
+    """The 104 of the first directory above that the reads of :func:`_read_above` found to be a key."""
+    for directory, response in zip(above, responses, strict=False):
+        if _kvs(response):
+            return error(104, directory, revision)
+    return None
+
+
+def _causes(kv: Mapping[str, Any], prev_value: Any, prev_index: int | None) -> str:
+    """v2's cause of a failed compare (``[asked != held]`` for each condition that failed), or ``""``."""
+    held = unb64(kv.get("value")).decode("utf-8", "surrogateescape")
+    modified = int(kv.get("mod_revision") or 0)
+    causes = []
+    if prev_value is not None and str(prev_value) != held:
+        causes.append(f"[{prev_value} != {held}]")
+    if prev_index is not None and int(prev_index) != modified:
+        causes.append(f"[{prev_index} != {modified}]")
+    return " ".join(causes)
 
 
 class KeysOnV3:
@@ -178,15 +209,15 @@ class KeysOnV3:
             raise error(107, "/", self.revision)
         if prevValue is not None and str(prevValue) == "":
             raise error(201, "", self.revision)
+        text = "" if value is None else str(value)  # v2 stores no value as ""
         if append:
-            result = await self._append(name, "" if value is None else str(value), ttl, timeout)
+            result = await self._append(name, text, ttl, timeout)
         elif refresh:
             assert ttl is not None  # the client checked
             result = await self._refresh(name, ttl, prevValue, prevIndex, timeout)
         elif dir:
             result = await self._mkdir(name, ttl, prevExist, timeout)
         else:
-            text = "" if value is None else str(value)  # v2 stores no value as ""
             result = await self._set(name, text, ttl, prevValue, prevIndex, prevExist, timeout)
         if noValueOnSuccess:
             return self._result(result.action or "set", None, result.etcd_index or 0, new=result.newKey)
@@ -207,7 +238,7 @@ class KeysOnV3:
         start, end = layout.below(name)
         above = ancestors(name)
         lease = await self._grant(ttl) if ttl is not None else 0
-        txn = T.txn().if_(*(T.version(layout.file(a)) == 0 for a in above), empty(start, end))
+        txn = T.txn().if_(*_no_key_above(layout, above), empty(start, end))
         if prev_exist is False:
             txn.if_(T.version(own) == 0)
         elif prev_exist:
@@ -216,13 +247,12 @@ class KeysOnV3:
             txn.if_(T.value(own) == str(prev_value))
         if prev_index is not None:
             txn.if_(T.mod(own) == int(prev_index))
-        txn.then(T.Op({"request_put": T.put_request(own, value, lease=lease, prev_kv=True)}, True))
+        txn.then(T.put(own, value, lease=lease, prev_kv=True))
         if lease:
-            keeper = mark_parent(self.layout, name)
+            keeper = mark_parent(layout, name)
             if keeper is not None:
                 txn.then(keeper)
-        txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
-        txn.else_(*(T.get(layout.file(a), keys_only=True) for a in above))
+        txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True), *_read_above(layout, above))
         conditional = prev_value is not None or prev_index is not None or prev_exist is not None
         answer = await self._txn(txn, safe=not conditional, op="write", key=name, timeout=timeout)
         revision = _revision(answer)
@@ -257,9 +287,9 @@ class KeysOnV3:
         revision: int,
     ) -> EtcdException:
         """The v2 error of a refused write, from the reads of its ``else`` branch."""
-        for directory, response in zip(above, responses[2:], strict=False):
-            if _kvs(response):
-                return error(104, directory, revision)
+        refused = _key_above(above, responses[2:], revision)
+        if refused is not None:
+            return refused
         if _kvs(responses[1]):
             return error(102, name, revision)
         current = _kvs(responses[0])
@@ -267,18 +297,7 @@ class KeysOnV3:
             return error(105, name, revision)
         if not current:
             return error(100, name, revision)
-        return self._compare_failed(current[0], prev_value, prev_index, revision)
-
-    @staticmethod
-    def _compare_failed(kv: Mapping[str, Any], prev_value: Any, prev_index: int | None, revision: int) -> EtcdException:
-        held = unb64(kv.get("value")).decode("utf-8", "surrogateescape")
-        modified = int(kv.get("mod_revision") or 0)
-        causes = []
-        if prev_value is not None and str(prev_value) != held:
-            causes.append(f"[{prev_value} != {held}]")
-        if prev_index is not None and int(prev_index) != modified:
-            causes.append(f"[{prev_index} != {modified}]")
-        return error(101, " ".join(causes), revision)
+        return error(101, _causes(current[0], prev_value, prev_index), revision)
 
     async def _mkdir(self, name: str, ttl: int | None, prev_exist: bool | None, timeout: float | None) -> EtcdResult:
         layout = self.layout
@@ -286,7 +305,7 @@ class KeysOnV3:
         start, end = layout.below(name)
         above = ancestors(name)
         lease = await self._grant(ttl) if ttl is not None else 0
-        txn = T.txn().if_(*(T.version(layout.file(a)) == 0 for a in above))
+        txn = T.txn().if_(*_no_key_above(layout, above))
         if prev_exist:
             txn.if_(_some(start, end))  # the directory exists: this changes its TTL
         else:
@@ -296,14 +315,14 @@ class KeysOnV3:
         # A key in the way becomes the directory (as in v2, without prevExist=False).
         txn.then(T.delete(own, prev_kv=True), T.put(layout.marker(name), b"", lease=lease))
         txn.else_(T.get(own, keys_only=True), T.get(start, range_end=end, limit=1, keys_only=True))
-        txn.else_(*(T.get(layout.file(a), keys_only=True) for a in above))
+        txn.else_(*_read_above(layout, above))
         answer = await self._txn(txn, safe=False, op="mkdir", key=name, timeout=timeout)
         revision = _revision(answer)
         responses = answer.get("responses") or []
         if not answer.get("succeeded"):
-            for directory, response in zip(above, responses[2:], strict=False):
-                if _kvs(response):
-                    raise error(104, directory, revision)
+            refused = _key_above(above, responses[2:], revision)
+            if refused is not None:
+                raise refused
             if prev_exist:
                 raise error(100, name, revision)
             if _kvs(responses[1]):
@@ -335,12 +354,13 @@ class KeysOnV3:
         for _ in range(RACES):
             child = f"{'' if name == '/' else name}/{after + 1:020d}"
             own = layout.file(child)
-            txn = T.txn().if_(*(T.version(layout.file(a)) == 0 for a in above), empty(own, numbered_end))
+            txn = T.txn().if_(*_no_key_above(layout, above), empty(own, numbered_end))
             txn.then(T.put(own, value, lease=lease))
-            if lease and name != "/":
-                txn.then(T.txn().if_(T.version(layout.marker(name)) == 0).then(T.put(layout.marker(name), b"")))
+            keeper = mark_parent(layout, child) if lease else None
+            if keeper is not None:
+                txn.then(keeper)
             txn.else_(T.get(start, range_end=numbered_end, limit=1, keys_only=True, sort=("key", "desc")))
-            txn.else_(*(T.get(layout.file(a), keys_only=True) for a in above))
+            txn.else_(*_read_above(layout, above))
             answer = await self._txn(txn, safe=False, op="append to", key=name, timeout=timeout)
             revision = _revision(answer)
             responses = answer.get("responses") or []
@@ -349,9 +369,9 @@ class KeysOnV3:
                     {"key": child, "value": value, "modifiedIndex": revision, "createdIndex": revision}, ttl
                 )
                 return self._result("create", node, revision, new=True)
-            for directory, response in zip(above, responses[1:], strict=False):
-                if _kvs(response):
-                    raise error(104, directory, revision)
+            refused = _key_above(above, responses[1:], revision)
+            if refused is not None:
+                raise refused
             highest = _kvs(responses[0])
             last = layout.name(unb64(highest[0]["key"])).rsplit("/", 1)[1] if highest else ""
             # Appenders that lost this round must not all try the same name
@@ -380,10 +400,9 @@ class KeysOnV3:
             if not kvs:
                 raise error(100, name, revision)
             kv = kvs[0]
-            if prev_value is not None or prev_index is not None:
-                failed = self._compare_failed(kv, prev_value, prev_index, revision)
-                if failed.payload and failed.payload.get("cause"):
-                    raise failed
+            causes = _causes(kv, prev_value, prev_index)
+            if causes:
+                raise error(101, causes, revision)
             lease = int(kv.get("lease") or 0)
             prev = layout.file_node(kv, {})
             if lease and self.granted.get(lease) == ttl:
@@ -429,7 +448,7 @@ class KeysOnV3:
         if prevIndex is not None:
             txn.if_(T.mod(own) == int(prevIndex))
         txn.then(T.delete(own, prev_kv=True))
-        keeper = keep_parent(self.layout, name)
+        keeper = keep_parent(layout, name)
         if keeper is not None:
             txn.then(keeper)
         txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
@@ -444,7 +463,7 @@ class KeysOnV3:
             return self._result(action, node, revision, prev)
         current = _kvs(responses[0])
         if current:
-            raise self._compare_failed(current[0], prevValue, prevIndex, revision)
+            raise error(101, _causes(current[0], prevValue, prevIndex), revision)
         if not _kvs(responses[1]):
             raise error(100, name, revision)
         if not (dir or recursive) or prevValue is not None or prevIndex is not None:
@@ -461,15 +480,15 @@ class KeysOnV3:
         # Its indexes: the marker's, else the oldest key's (read before the delete).
         txn.then(T.get(start, range_end=end, limit=1, keys_only=True, sort=("create", "asc")))
         txn.then(T.get(marker, keys_only=True), T.delete(start, range_end=end))
-        keeper = keep_parent(self.layout, name)
+        keeper = keep_parent(layout, name)
         if keeper is not None:
             txn.then(keeper)
+        txn.else_(T.get(marker + b"\0", range_end=end, limit=1, keys_only=True))  # something besides the marker
         answer = await self._txn(txn, safe=False, op="delete", key=name, timeout=timeout)
         revision = _revision(answer)
-        if not answer.get("succeeded"):
-            check = await self._range(start, end, serializable=False, key=name, timeout=timeout)
-            raise error(108 if check.get("kvs") else 100, name, revision)
         responses = answer.get("responses") or []
+        if not answer.get("succeeded"):
+            raise error(108 if responses and _kvs(responses[0]) else 100, name, revision)
         found = _kvs(responses[1]) or _kvs(responses[0])
         created = int(found[0]["create_revision"]) if found else revision
         node = {"key": name, "dir": True, "modifiedIndex": revision, "createdIndex": created}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime
 from collections.abc import Iterable, Mapping
@@ -39,7 +38,8 @@ def error(code: int, cause: str, index: int) -> EtcdException:
 def v2_key(key: str) -> str:
     """``key`` as v2 names it: one leading ``/``, no trailing ``/`` (``"/"`` is the root).
 
-    Empty, ``.`` and ``..`` segments are refused, as the v2 client refuses them.
+    Empty, ``.`` and ``..`` segments are refused: etcd would resolve them to another key.
+    Both APIs of :class:`aio_etcd.Client` check keys here.
     """
     if not isinstance(key, str):
         raise TypeError(f"an etcd key is a str, not {type(key).__name__}")
@@ -54,6 +54,11 @@ def v2_key(key: str) -> str:
     return key
 
 
+def hidden(rest: str) -> bool:
+    """Whether a path (below the directory listed or watched) has a hidden segment: one starting with ``_``."""
+    return rest.startswith("_") or "/_" in rest
+
+
 def parent(key: str) -> str:
     """The directory holding ``key`` (``"/"`` for a top-level key)."""
     return key.rsplit("/", 1)[0] or "/"
@@ -63,10 +68,6 @@ def ancestors(key: str) -> list[str]:
     """The directories above ``key``, outermost first, the root left out."""
     parts = key.split("/")[1:-1]
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 def unb64(text: str | None) -> bytes:
@@ -117,20 +118,20 @@ class Layout:
         """The v2 name of the v3 key ``raw`` (a marker keeps its trailing ``/``)."""
         return raw[self._cut :].decode("utf-8", "surrogateescape")
 
-    def owns(self, raw: bytes) -> bool:
-        return raw.startswith(self.prefix)
-
     # -- nodes -------------------------------------------------------------------------
 
-    def file_node(self, kv: Mapping[str, Any], ttls: Mapping[int, NodeTTL]) -> dict[str, Any]:
-        """The v2 node of a v3 key-value (as the gateway's JSON has it)."""
+    def file_node(
+        self, kv: Mapping[str, Any], ttls: Mapping[int, NodeTTL], name: str | None = None
+    ) -> dict[str, Any]:
+        """The v2 node of a v3 key-value (as the gateway's JSON has it); ``name`` if already decoded."""
         node: dict[str, Any] = {
-            "key": self.name(unb64(kv.get("key"))),
+            "key": self.name(unb64(kv.get("key"))) if name is None else name,
             "value": unb64(kv.get("value")).decode("utf-8", "surrogateescape"),
             "modifiedIndex": _int(kv.get("mod_revision")),
             "createdIndex": _int(kv.get("create_revision")),
         }
-        _add_ttl(node, kv, ttls)
+        if "lease" in kv:
+            _add_ttl(node, kv, ttls)
         return node
 
     def dir_node(self, key: str, marker: Mapping[str, Any] | None, ttls: Mapping[int, NodeTTL]) -> dict[str, Any]:
@@ -166,8 +167,8 @@ class Layout:
                     root.update(self.dir_node(key, kv, ttls))
                     marked.add(base)
                 continue
-            if rest.startswith("_") or "/_" in rest:
-                continue  # hidden
+            if hidden(rest):
+                continue
             if not recursive and "/" in rest:  # deeper down: only the child directory shows
                 self._directory(dirs, name[: inside + rest.index("/")])
                 continue
@@ -176,16 +177,9 @@ class Layout:
                 self._directory(dirs, path).update(self.dir_node(path, kv, ttls))
                 marked.add(path)
                 continue
-            holder = dirs.get(name.rpartition("/")[0]) or self._directory(dirs, name.rpartition("/")[0])
-            node: dict[str, Any] = {
-                "key": name,
-                "value": a2b(kv.get("value", "")).decode("utf-8", "surrogateescape"),
-                "modifiedIndex": int(kv["mod_revision"]),
-                "createdIndex": int(kv["create_revision"]),
-            }
-            if "lease" in kv:
-                _add_ttl(node, kv, ttls)
-            holder["nodes"].append(node)
+            above = name.rpartition("/")[0]
+            holder = dirs.get(above) or self._directory(dirs, above)
+            holder["nodes"].append(self.file_node(kv, ttls, name))
         for directory in dirs.values():
             if directory["nodes"]:
                 directory["nodes"].sort(key=_by_key)

@@ -82,7 +82,7 @@ class ApiModes:
         probe = await self.api_execute(self._keys + "/", "GET", raise_for_status=False)
         return probe.status == 404 and (probe.json_object() or {}).get("errorCode") is None
 
-    async def _wait_on_v3(self, key: str, query: dict[str, str], index: int | None) -> EtcdResult:
+    async def _wait_on_v3(self, key: str, path: str, query: dict[str, str], index: int | None) -> EtcdResult:
         assert self._keys3 is not None
         return await next_change(self._keys3, v2_key(key), index, query.get("recursive") == "true")
 

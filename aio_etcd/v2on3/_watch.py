@@ -26,7 +26,7 @@ from ..exceptions import EtcdEventIndexCleared
 from ..result import EtcdResult
 from ..v3.errors import EtcdCompacted
 from ..v3.results import Event
-from ._layout import MESSAGES, unb64
+from ._layout import MESSAGES, hidden
 
 if TYPE_CHECKING:
     from ._keys import KeysOnV3
@@ -60,7 +60,7 @@ async def next_change(keys: KeysOnV3, name: str, index: int | None, recursive: b
                     if not recursive:
                         continue
                     shown = layout.name(raw)
-                    if _hidden(shown, name):
+                    if hidden(shown[len(name) :] if name != "/" else shown):  # "/b/_c": "/_" finds it
                         continue
                 else:
                     shown = layout.name(raw)
@@ -79,55 +79,34 @@ async def next_change(keys: KeysOnV3, name: str, index: int | None, recursive: b
     raise EtcdEventIndexCleared(f"the watch of {name!r} ended without an event")
 
 
-def _hidden(shown: str, name: str) -> bool:
-    """Whether a key below ``name`` has a hidden (``_``) segment on the way."""
-    rest = shown[len(name) :] if name != "/" else shown
-    return any(part.startswith("_") for part in rest.strip("/").split("/"))
-
-
 async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -> EtcdResult | None:
     """The v2 event a v3 event stands for, or ``None`` when it is not one."""
+    layout = keys.layout
     kv: Mapping[str, Any] = event._raw.get("kv") or {}
     prev: Mapping[str, Any] | None = event._raw.get("prev_kv")
     revision = event.mod_revision
     key = shown[:-1] if is_marker else shown
+    prev_node = None
+    if prev is not None:
+        prev_node = layout.dir_node(key, prev, {}) if is_marker else layout.file_node(prev, {}, key)
     if event.type == "PUT":
         if prev is not None and prev.get("value") == kv.get("value") and prev.get("lease") != kv.get("lease"):
             return None  # a refresh: only the lease changed
-        node: dict[str, Any] = {
-            "key": key,
-            "modifiedIndex": revision,
-            "createdIndex": int(kv.get("create_revision") or revision),
-        }
-        if is_marker:
-            node["dir"] = True
-        else:
-            node["value"] = unb64(kv.get("value")).decode("utf-8", "surrogateescape")
         lease = int(kv.get("lease") or 0)
-        if lease:
-            ttls = await keys.ttls({lease})
-            if lease in ttls:
-                node["ttl"] = ttls[lease].ttl
-                node["expiration"] = ttls[lease].expiration
+        ttls = await keys.ttls({lease}) if lease else {}
+        node = layout.dir_node(key, kv, ttls) if is_marker else layout.file_node(kv, ttls, key)
+        node["modifiedIndex"] = revision
         action = "set"
     else:
         node = {"key": key, "modifiedIndex": revision}
-        action = "delete"
-        if prev is not None:
-            node["createdIndex"] = int(prev.get("create_revision") or 0)
-            lease = int(prev.get("lease") or 0)
-            if lease and lease not in await keys.ttls({lease}):
-                action = "expire"
         if is_marker:
             node["dir"] = True
-    prev_node = None
-    if prev is not None:
-        prev_node = (
-            {"key": key, "dir": True, "modifiedIndex": int(prev.get("mod_revision") or 0),
-             "createdIndex": int(prev.get("create_revision") or 0)}
-            if is_marker
-            else keys.layout.file_node(prev, {})
-        )  # fmt: skip
+        action = "delete"
+        if prev_node is not None:
+            node["createdIndex"] = prev_node.get("createdIndex", 0)
+            lease = int(prev.get("lease") or 0) if prev is not None else 0
+            if lease and lease not in await keys.ttls({lease}):
+                action = "expire"
     body: dict[str, Any] = {"action": action, "node": node}
     if prev_node is not None:
         body["prevNode"] = prev_node
