@@ -75,3 +75,14 @@ async def _no_loop_errors() -> AsyncIterator[None]:
     await asyncio.sleep(0)
     loop.set_exception_handler(previous)
     assert not seen, f"the event loop reported: {seen}"
+
+
+async def no_watchers(client: etcd.Client) -> int:
+    """Wait until the server holds no watcher (earlier tests' are dropped a moment after they
+    close), so that a count from here on counts this test's own: 0."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while int((await client.store_stats()).get("watchers", 0)):
+        assert loop.time() < deadline, "watchers of earlier tests stayed registered on the server"
+        await asyncio.sleep(0.02)
+    return 0

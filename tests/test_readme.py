@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import no_watchers
 
 import aio_etcd as etcd
 from aio_etcd.testing import wait_for_watchers
@@ -122,7 +123,7 @@ async def test_watch_examples(etcd_client: etcd.Client, etcd_prefix: str) -> Non
     past = await etcd_client.read(key, wait=True, waitIndex=start)
     assert past.modifiedIndex == start and past.value == "start"
 
-    before = await _no_watchers(etcd_client)
+    before = await no_watchers(etcd_client)
     watcher = asyncio.create_task(etcd_client.watch(key))
     # A watch without an index sees changes made after the server registered
     # it: wait for the server's watcher count to show it before writing.
@@ -208,13 +209,3 @@ async def test_client_constructor_forms() -> None:
 async def _watchers(client: etcd.Client) -> int:
     return int((await client.store_stats()).get("watchers", 0))
 
-
-async def _no_watchers(client: etcd.Client) -> int:
-    """Wait until the server holds no watcher (earlier tests' are dropped a moment after they
-    close), so that a count from here on counts this test's own: 0."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while await _watchers(client):
-        assert loop.time() < deadline, "watchers of earlier tests stayed registered on the server"
-        await asyncio.sleep(0.02)
-    return 0

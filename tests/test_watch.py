@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import no_watchers
 
 import aio_etcd as etcd
 from aio_etcd.testing import wait_for_watchers
@@ -15,13 +16,6 @@ BOTH_APIS = True
 
 async def _watchers(client: etcd.Client) -> int:
     return int((await client.store_stats()).get("watchers", 0))
-
-
-async def _no_watchers(client: etcd.Client) -> int:
-    """Wait until the server holds no watcher (those of earlier tests are dropped a moment
-    after they close), so that a count from here on counts this test's own: 0."""
-    await _until_fewer_watchers(client, 1)
-    return 0
 
 
 async def _until_fewer_watchers(client: etcd.Client, limit: int) -> None:
@@ -35,7 +29,7 @@ async def _until_fewer_watchers(client: etcd.Client, limit: int) -> None:
 
 async def test_watch_sees_next_change(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     key = etcd_prefix + "/w"
-    before = await _no_watchers(etcd_client)
+    before = await no_watchers(etcd_client)
     task = asyncio.create_task(etcd_client.watch(key))
     await wait_for_watchers(etcd_client, before + 1)
     written = await etcd_client.write(key, "new")
@@ -61,7 +55,7 @@ async def test_watch_timeout_per_call(etcd_client: etcd.Client, etcd_prefix: str
 
 
 async def test_cancelled_watch_leaves_no_watcher(etcd_client: etcd.Client, etcd_prefix: str) -> None:
-    before = await _no_watchers(etcd_client)
+    before = await no_watchers(etcd_client)
     for _ in range(5):
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(etcd_client.watch(etcd_prefix + "/quiet"), timeout=0.1)
@@ -193,7 +187,7 @@ async def test_shared_watch_cancellation_is_per_caller(etcd_client: etcd.Client,
 
 async def test_watch_iter(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     key = etcd_prefix + "/iter"
-    idle = await _no_watchers(etcd_client)
+    idle = await no_watchers(etcd_client)
     start = (await etcd_client.write(key, "start")).modifiedIndex or 0
     written = [await etcd_client.write(key, i) for i in range(3)]
     events = etcd_client.watch_iter(key, index=start + 1)
@@ -223,7 +217,7 @@ async def test_watch_iter(etcd_client: etcd.Client, etcd_prefix: str) -> None:
 
 async def test_watch_after_a_timed_out_watch_starts_afresh(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     key = etcd_prefix + "/again"
-    before = await _no_watchers(etcd_client)
+    before = await no_watchers(etcd_client)
     with pytest.raises(etcd.EtcdWatchTimedOut):
         await etcd_client.watch(key, timeout=0.1)
     await _until_fewer_watchers(etcd_client, before + 1)
