@@ -204,8 +204,3 @@ async def test_client_constructor_forms() -> None:
     assert clients[7].lock_prefix == "/my_etcd_root/_locks"
     for client in clients:
         await client.close()
-
-
-async def _watchers(client: etcd.Client) -> int:
-    return int((await client.store_stats()).get("watchers", 0))
-
