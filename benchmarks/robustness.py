@@ -48,7 +48,7 @@ async def run(args: argparse.Namespace, binary: str) -> dict[str, Any]:
     await asyncio.to_thread(cluster.start)
     try:
         version = ".".join(map(str, cluster.etcd_version or ()))
-        workload = Workload(args.mode, cluster.endpoints, rng, workers=args.workers)
+        workload = Workload(args.mode, cluster.endpoints, rng, workers=args.workers, rate=args.rate)
         faults = Faults(cluster, rng)
         started = time.monotonic()
         fault_task = asyncio.create_task(faults.run(started + args.duration))
@@ -116,7 +116,8 @@ def summary(args: argparse.Namespace, done: dict[str, Any], props: dict[str, Any
         "faults": dict(faults.done),
         "fault_log": faults.log,
         "watch": {
-            "events": sum(1 for rows in workload.watched for row in rows if row is not None),
+            "events": sum(1 for rows in workload.watched for row in rows if isinstance(row, tuple)),
+            "resyncs": workload.watch_resyncs,
             "reopenings": sum(1 for rows in workload.watched for row in rows if row is None),
             "errors": workload.watch_errors,
             "reference_events": None if done["reference"] is None else len(done["reference"]),
@@ -150,6 +151,7 @@ def main() -> int:
     parser.add_argument("--mode", choices=MODES, default="v3")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=200, help="calls a second, all workers together (default 200)")
     parser.add_argument("--out", help="write the summary (and the history) as JSON here")
     parser.add_argument("--html", help="porcupine's visualization of non-linearizable keys goes here")
     args = parser.parse_args()

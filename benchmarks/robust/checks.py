@@ -114,7 +114,10 @@ def _smallest_illegal(binary: str, ops: list[dict[str, Any]]) -> list[dict[str, 
         else:
             lo = mid + 1
     tail = ops[max(0, lo - 8) : lo]
-    t0 = tail[0]["call"]
+    # the calls that wrote the values the tail read, when they are older than the tail
+    read = {(op["out"] or {}).get("value") for op in tail} - {op["value"] for op in tail}
+    tail = [op for op in ops[: max(0, lo - 8)] if op["value"] in read] + tail
+    t0 = tail[-1]["call"]
     return [
         {
             "client": op["client"],
@@ -165,11 +168,15 @@ def _watch(rows: Sequence[Any], reference: Sequence[tuple[Any, ...]], start: int
     first = bisect.bisect_left(revisions, start)
     seen: set[int] = set()
     last = first - 1  # the reference position of the last event delivered
-    at_seam = False
+    at_seam = resync = False
+    cleared = 0  # events a v2 watch could not get: etcd had forgotten them (a snapshot came instead)
     for row in rows:
         if row is None:
             at_seam = True
             out["resumable"].checked += 1
+            continue
+        if row == "resync":
+            resync = True
             continue
         revision, key, kind, value, progress = row
         pos = position.get((revision, key, kind))
@@ -186,13 +193,15 @@ def _watch(rows: Sequence[Any], reference: Sequence[tuple[Any, ...]], start: int
             out["ordered"].add(what="delivered after a later event", event=row[:4], after=reference[last][:3])
         elif pos > last + 1:
             missing = [reference[i][:3] for i in range(last + 1, pos) if i not in seen]
-            if missing:
+            if missing and resync:
+                cleared += len(missing)
+            elif missing:
                 if revisions[last + 1] == revision or (last >= 0 and revisions[last] == revisions[last + 1]):
                     out["atomic"].add(what="part of a revision's events", missing=missing[:3], before=row[:4])
                 out["reliable"].add(what="events skipped", missing=missing[:3], count=len(missing), before=row[:4])
                 if at_seam:
                     out["resumable"].add(what="a gap where the watch was reopened", missing=missing[:3])
-        at_seam = False
+        at_seam = resync = False
         seen.add(pos)
         last = max(last, pos)
         out["reliable"].checked += 1
@@ -208,6 +217,8 @@ def _watch(rows: Sequence[Any], reference: Sequence[tuple[Any, ...]], start: int
                     delivered=row[:3],
                     undelivered=pending[:3],
                 )
+    if cleared:
+        out["reliable"].note = f"{cleared} events not delivered after etcd cleared them (v2's 1000-event history)"
     if last >= 0 and last + 1 < len(reference) and revisions[last + 1] == revisions[last]:
         out["atomic"].add(what="the watch ended inside a revision", missing=reference[last + 1][:3])
     return out
@@ -219,6 +230,7 @@ def _merge(into: dict[str, Verdict], more: dict[str, Verdict]) -> None:
         total.checked += verdict.checked
         total.count += verdict.count
         total.violations += verdict.violations[: max(0, EXAMPLES - len(total.violations))]
+        total.note = "; ".join(n for n in (total.note, verdict.note) if n)
 
 
 def watch_v3(
@@ -240,7 +252,7 @@ def union_v2(
     events: dict[int, tuple[Any, ...]] = {}
     for rows in watched:
         for row in rows:
-            if row is None:
+            if not isinstance(row, tuple):
                 continue
             agree.checked += 1
             event = (row[0], row[1], row[2], row[3])
@@ -264,7 +276,10 @@ def watch_keys(
     out: dict[str, Verdict] = {}
     for rows, start in zip(watched, starts, strict=True):
         # v2 events are one per index: match on the index (the reference's own type for "?" rows)
-        normal = [None if row is None else (row[0], *by_index.get(row[0], row)[1:3], row[3], None) for row in rows]
+        normal = [
+            row if not isinstance(row, tuple) else (row[0], *by_index.get(row[0], row)[1:3], row[3], None)
+            for row in rows
+        ]
         _merge(out, _watch(normal, reference, start))
     out["agreement"] = agree
     out["atomic"].note = out["progress"].note = "n/a: v2 has one event per index and no progress revision"

@@ -87,7 +87,14 @@ class Workload:
     """Workers and watchers of one mode, for a fixed time."""
 
     def __init__(
-        self, mode: str, endpoints: tuple[tuple[str, int], ...], rng: random.Random, *, workers: int = 5, keys: int = 6
+        self,
+        mode: str,
+        endpoints: tuple[tuple[str, int], ...],
+        rng: random.Random,
+        *,
+        workers: int = 5,
+        keys: int = 6,
+        rate: float = 200,
     ) -> None:
         self.mode = mode
         self.endpoints = endpoints
@@ -99,6 +106,10 @@ class Workload:
         self.watched: list[list[Any]] = []
         self.watch_starts: list[int] = []
         self.watch_errors = 0
+        #: v2 watches that fell out of etcd's 1000-event history and got a snapshot instead.
+        self.watch_resyncs = 0
+        #: Seconds between two calls of one worker (the workers together make ``rate`` calls a second).
+        self.interval = workers / rate
         self.start_revision = 0
 
     # -- clients ---------------------------------------------------------------------------
@@ -141,9 +152,13 @@ class Workload:
         seen: dict[str, str] = {}
         history = self.history
         async with self.v3_client() as client:
+            pace = time.monotonic()
             for n in range(1_000_000):
                 if time.monotonic() >= stop:
                     return
+                pace += self.interval
+                await asyncio.sleep(max(0.0, pace - time.monotonic()))
+                pace = max(pace, time.monotonic() - 1)
                 key = rng.choice(self.keys)
                 value = f"w{me}.{n}"
                 pick = rng.random()
@@ -258,9 +273,13 @@ class Workload:
         seen: dict[str, str] = {}
         history = self.history
         async with self.keys_client() as client:
+            pace = time.monotonic()
             for n in range(1_000_000):
                 if time.monotonic() >= stop:
                     return
+                pace += self.interval
+                await asyncio.sleep(max(0.0, pace - time.monotonic()))
+                pace = max(pace, time.monotonic() - 1)
                 key = rng.choice(self.keys)
                 value = f"w{me}.{n}"
                 pick = rng.random()
@@ -289,7 +308,7 @@ class Workload:
                         else:
                             history.ok(record, exists=True)
                     elif pick < 0.9:
-                        expect = seen.get(key, "")
+                        expect = seen.get(key, "-")  # v2 refuses an empty prevValue
                         record = history.call(me, "cas", key, value, expect)
                         try:
                             result = await client.write(key, value, prevValue=expect)
@@ -340,7 +359,7 @@ class Workload:
     @staticmethod
     def _next_after(rows: list[Any], fallback: int) -> int:
         for row in reversed(rows):
-            if row is not None:
+            if isinstance(row, tuple):
                 return int(row[0]) + 1
         return fallback
 
@@ -354,6 +373,10 @@ class Workload:
     async def _watch_keys(self, rows: list[Any], start: int) -> int:
         async with self.keys_client() as client:
             async for event in client.watch_iter(PREFIX.rstrip("/"), index=start, recursive=True):
+                if event.action == "get":  # etcd forgot the events since start: a snapshot, then on
+                    self.watch_resyncs += 1
+                    rows.append("resync")
+                    continue
                 rows.append((event.modifiedIndex, event.key, event.action, event.value, None))
         return start
 
