@@ -120,6 +120,13 @@ def summary(args: argparse.Namespace, done: dict[str, Any], props: dict[str, Any
             "resyncs": workload.watch_resyncs,
             "reopenings": sum(1 for rows in workload.watched for row in rows if row is None),
             "errors": workload.watch_errors,
+            # per watcher: the last revision (index) it delivered, of the last one written
+            "last_delivered": [
+                max((row[0] for row in rows if isinstance(row, tuple)), default=0) for rows in workload.watched
+            ],
+            "last_written": max(
+                (r["out"].get("rev") or 0 for r in records if r["outcome"] == "ok" and r["out"]), default=0
+            ),
             "reference_events": None if done["reference"] is None else len(done["reference"]),
         },
         "properties": props,
