@@ -193,6 +193,7 @@ class Client(ClusterCalls, ApiModes):
             machines_path=self._version_prefix + "/machines",
             per_member=per_host_pool_size,
             refresh_headers=self._headers,
+            probe=self._machines_call,
         )
         self._transport: Transport = transport or AiohttpTransport(
             protocol,
@@ -330,6 +331,10 @@ class Client(ClusterCalls, ApiModes):
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
+
+    def _machines_call(self) -> Call:
+        """The request that asks a member whether it is alive (its member list: cheap, no quorum needed)."""
+        return Call("GET", self._cluster.machines_path, self._headers, op="member list")
 
     async def _discover(self) -> None:
         """Find the members through SRV records (once, on first use)."""
