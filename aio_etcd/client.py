@@ -371,9 +371,21 @@ class Client(ClusterCalls, ApiModes):
         """The message for an answer that is not etcd's; a bare 404 says why v2 is missing."""
         if exc.response.status != 404:
             return str(exc)
+        if exc.response.url.endswith("/version"):
+            return f"{exc.response.describe()}: the server has no etcd /version: is it an etcd member?"
         base = f"{exc.response.describe()}: the server does not serve the etcd v2 API at {self._version_prefix}"
+        # Asked past _send: a /version that is not etcd's must not be explained by asking /version again.
+        call = Call("GET", "/version", self._headers, op="version")
         try:
-            info = await self._get_json("/version", needs="etcdserver")
+            info = await self._cluster.request(
+                self._transport,
+                call,
+                functools.partial(_answers.json_answer, needs="etcdserver"),
+                self._policy,
+                deadline=self._deadline,
+            )
+        except NotEtcd as again:
+            return f"{base}; its /version is not etcd's either (HTTP {again.response.status}): is it an etcd member?"
         except EtcdException:
             return base
         server = str(info.get("etcdserver", ""))
