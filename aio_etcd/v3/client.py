@@ -575,7 +575,8 @@ class Client:
     ) -> Put:
         """Set ``key`` to ``value`` (never sent twice: see :class:`~aio_etcd.EtcdOutcomeUnknown`).
 
-        :param lease: attach the key to a lease (a :class:`Lease`, a grant, or an id).
+        :param lease: attach the key to a lease (a granted :class:`Lease`, a grant, or an
+            id); a :class:`Lease` never granted raises :class:`~aio_etcd.EtcdValueError`.
         :param prev_kv: return the key as it was before (:attr:`Put.prev_kv`).
         :param ignore_value: keep the current value (give ``b""``), change only the lease.
         :param ignore_lease: keep the current lease.
