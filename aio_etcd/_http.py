@@ -206,7 +206,12 @@ class TransportFailure(Exception):
 
     def __str__(self) -> str:
         if self.timed_out:
-            within = f" within {self.limit:g}s ({self.limit_name})" if self.limit is not None else " in time"
+            if self.limit is not None:
+                within = f" within {self.limit:g}s ({self.limit_name})"
+            elif self.limit_name != "attempt_timeout":
+                within = f" ({self.limit_name})"
+            else:
+                within = " in time"
             return f"{self.url}: no answer{within}"
         return f"{self.url}: {type(self.cause).__name__}: {self.cause}"
 

@@ -9,6 +9,7 @@ function of :mod:`aio_etcd._answers` turns the answer into the result.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import inspect
 import logging
@@ -28,7 +29,7 @@ from .result import EtcdResult
 from .retry import RetryPolicy, replay_rule
 from .v2on3._layout import v2_key
 from .v2on3._mode import ApiModes
-from .watch import Watches, next_event
+from .watch import Watches, follow
 
 if TYPE_CHECKING:
     from .keepalive import KeepAlive
@@ -193,6 +194,7 @@ class Client(ClusterCalls, ApiModes):
             machines_path=self._version_prefix + "/machines",
             per_member=per_host_pool_size,
             refresh_headers=self._headers,
+            probe=self._machines_call,
         )
         self._transport: Transport = transport or AiohttpTransport(
             protocol,
@@ -331,6 +333,10 @@ class Client(ClusterCalls, ApiModes):
         """True once :meth:`close` was called."""
         return self._closed
 
+    def _machines_call(self) -> Call:
+        """The request that asks a member whether it is alive (its member list: cheap, no quorum needed)."""
+        return Call("GET", self._cluster.machines_path, self._headers, op="member list")
+
     async def _discover(self) -> None:
         """Find the members through SRV records (once, on first use)."""
         assert self._srv is not None
@@ -371,9 +377,21 @@ class Client(ClusterCalls, ApiModes):
         """The message for an answer that is not etcd's; a bare 404 says why v2 is missing."""
         if exc.response.status != 404:
             return str(exc)
+        if exc.response.url.endswith("/version"):
+            return f"{exc.response.describe()}: the server has no etcd /version: is it an etcd member?"
         base = f"{exc.response.describe()}: the server does not serve the etcd v2 API at {self._version_prefix}"
+        # Asked past _send: a /version that is not etcd's must not be explained by asking /version again.
+        call = Call("GET", "/version", self._headers, op="version")
         try:
-            info = await self._get_json("/version", needs="etcdserver")
+            info = await self._cluster.request(
+                self._transport,
+                call,
+                functools.partial(_answers.json_answer, needs="etcdserver"),
+                self._policy,
+                deadline=self._deadline,
+            )
+        except NotEtcd as again:
+            return f"{base}; its /version is not etcd's either (HTTP {again.response.status}): is it an etcd member?"
         except EtcdException:
             return base
         server = str(info.get("etcdserver", ""))
@@ -711,14 +729,15 @@ class Client(ClusterCalls, ApiModes):
 
         :returns: the index to continue watching from.
         """
-        while True:
-            event, index = await next_event(self, key, index, recursive)
-            try:
-                outcome = callback(event)
-                if inspect.isawaitable(outcome):
-                    await outcome
-            except StopWatching:
-                return index
+        async with contextlib.aclosing(follow(self, key, index, recursive)) as changes:
+            async for event, index in changes:
+                try:
+                    outcome = callback(event)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+                except StopWatching:
+                    return index
+        raise AssertionError("follow() ends only by raising")
 
     async def watch_iter(
         self, key: str, index: int | None = None, recursive: bool | None = None
@@ -730,12 +749,16 @@ class Client(ClusterCalls, ApiModes):
 
         The same guarantees as :meth:`eternal_watch` (no event skipped or
         repeated, a snapshot when etcd's history was cleared). Leave it with
-        ``break``, by cancelling the task, or with ``aclose()``; between events
-        no request is open, and a pending one is cancelled with the iterator.
+        ``break``, by cancelling the task, or with ``aclose()``. On the v2 API
+        no request is open between events, and a pending one is cancelled
+        with the iterator; with ``api="v3"`` one v3 watch streams the events
+        for the iterator's whole life, and is closed with it (after ``break``,
+        when the iterator is garbage-collected: call ``aclose()`` to close it
+        at once).
         """
-        while True:
-            event, index = await next_event(self, key, index, recursive)
-            yield event
+        async with contextlib.aclosing(follow(self, key, index, recursive)) as changes:
+            async for event, _ in changes:
+                yield event
 
 
 def _any(resp: Response) -> Response:

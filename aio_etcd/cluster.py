@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 
 from yarl import URL
 
-from ._http import LineStream, Response, Transport, TransportFailure
+from ._http import LineStream, Response, Transport, TransportFailure, _uncancel
 from .exceptions import (
     EtcdClusterIdChanged,
     EtcdConnectionFailed,
@@ -193,6 +193,65 @@ class _Slots:
         self.free += 1
 
 
+class _Vigil:
+    """Watches the member of an attempt that must not be sent again, while the attempt waits.
+
+    A request that may not be repeated is never abandoned just because it is
+    slow: a member that is alive answers it in the end (a follower holds a
+    proposal through a leader election). Once the attempt has run
+    :attr:`~aio_etcd.RetryPolicy.attempt_timeout`, the member is asked
+    (:attr:`Cluster.probe`) every so often whether it still answers; the
+    attempt is abandoned, by cancelling the task that waits for it, when it
+    did not answer twice in a row, or, for a ``guarded`` request (one whose
+    late arrival is harmless), as soon as it does not answer or has no leader.
+    """
+
+    __slots__ = ("_cluster", "_transport", "_base", "_task", "_per", "_guarded", "_timer", "_prober", "abandoned")
+
+    def __init__(
+        self, cluster: Cluster, transport: Transport, base: str, per: float, guarded: bool
+    ) -> None:
+        self._cluster = cluster
+        self._transport = transport
+        self._base = base
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        self._per = per
+        self._guarded = guarded
+        self._prober: asyncio.Task[None] | None = None
+        #: Set when the vigil gave up on the member and cancelled the attempt.
+        self.abandoned = ""
+        self._timer = task.get_loop().call_later(per, self._start)
+
+    def _start(self) -> None:
+        self._prober = self._task.get_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        misses = 0
+        while True:
+            verdict = await self._cluster.ask_member(self._transport, self._base, self._per)
+            if verdict == "alive":
+                misses = 0
+            else:
+                misses += 1
+                if self._guarded or (verdict == "gone" and misses >= 2):
+                    what = "no longer answers" if verdict == "gone" else "has no leader"
+                    self.abandoned = f"{self._base} {what}"
+                    self._task.cancel()
+                    return
+            await asyncio.sleep(self._per / 2)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        if self._prober is not None:
+            self._prober.cancel()
+
+    def taken_back(self) -> bool:
+        """Whether the task's cancellation was this vigil's (and is now taken back)."""
+        return bool(self.abandoned) and _uncancel(self._task)
+
+
 class SlotTimeout(Exception):
     """No slot came free in time."""
 
@@ -260,6 +319,9 @@ class Cluster:
         rules by default).
     :param members_call: makes the request that lists the members, instead
         of a ``GET`` of ``machines_path``; ``parse_members`` reads its answer.
+    :param probe: makes the request that asks one member whether it is alive
+        (see :attr:`probe`); ``probe_leads`` tells from its answer whether
+        the member has a leader.
     """
 
     def __init__(
@@ -276,6 +338,8 @@ class Cluster:
         classify: Classifier = v2_transient,
         members_call: Callable[[], Call] | None = None,
         parse_members: Callable[[Response], list[str]] = parse_machines,
+        probe: Callable[[], Call] | None = None,
+        probe_leads: Callable[[Response], bool] | None = None,
     ) -> None:
         if not members:
             raise ValueError("a cluster needs at least one member")
@@ -291,6 +355,12 @@ class Cluster:
         self.classify = classify
         self.members_call = members_call
         self.parse_members = parse_members
+        #: Makes the request that asks a member whether it is alive, while a
+        #: request that must not be repeated waits for its answer (``None``:
+        #: a member is never given up on before the call's deadline).
+        self.probe = probe
+        #: Whether a probe's answer names a leader (``None``: it cannot tell).
+        self.probe_leads = probe_leads
         self._pinned = 0
         self._learned = False
         self._listed = False  # a member list was read since the members were last set
@@ -365,7 +435,7 @@ class Cluster:
         count = len(members) if self.allow_reconnect else 1
         start = self._pinned
         step = made = passes = strangers = refused = 0
-        uncertain = retried_here = False
+        retried_here = False
         last: BaseException | None = None
         last_base = ""
         while True:
@@ -401,23 +471,25 @@ class Cluster:
                     else:
                         await self._wait_slot(slots, base + call.path, end)
                     try:
-                        resp = await transport.exchange(
-                            call.method, base + call.path, body=call.body, headers=call.headers, timeout=budget
-                        )
+                        if call.rule.safe:
+                            resp = await transport.exchange(
+                                call.method, base + call.path, body=call.body, headers=call.headers, timeout=budget
+                            )
+                        else:
+                            resp = await self._exchange_once(transport, base, call, per, end)
                     finally:
                         slots.release()
                 if resp.status in _REDIRECTS:
                     resp = await self._follow(transport, base, call, resp, budget, end)
             except TransportFailure as failure:
                 last, last_base = failure, base
-                if failure.timed_out:
+                if failure.timed_out and failure.limit_name == "attempt_timeout":
                     failure.limit = budget
                     if budget < per:
                         failure.limit_name = "what was left of the call's deadline"
                 if failure.sent:
                     if not call.rule.safe:
                         raise self._unknown(call, base, failure, failure.cause) from failure.cause
-                    uncertain = True
                 elif not failure.timed_out:
                     refused += 1  # refused, unknown host, bad certificate: nobody there to wait for
                 if call.resume is not None:
@@ -436,10 +508,8 @@ class Cluster:
                         failed, certainly_not = verdict
                         last, last_base = failed, base
                         log.debug("%s: %s answered %s", call, base, failed)
-                        if not certainly_not:
-                            if not call.rule.safe:
-                                raise self._unknown(call, base, failed, failed) from failed
-                            uncertain = True
+                        if not certainly_not and not call.rule.safe:
+                            raise self._unknown(call, base, failed, failed) from failed
                 if failed is None:
                     # The cluster id is learned (or guarded) only from an answer
                     # the check took as etcd's: a refused one pins nothing.
@@ -453,16 +523,10 @@ class Cluster:
                             raise
                     except EtcdClusterIdChanged:
                         raise
-                    except EtcdException as exc:
+                    except EtcdException:
                         if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
                             self._check_cluster_id(resp)
                         await self._answered(transport, base, policy, made > 1, end)
-                        if uncertain and exc.error_code in call.rule.suspect:
-                            raise EtcdOutcomeUnknown(
-                                f"{call}: an earlier attempt may have been applied, and the repeated request "
-                                f"was answered {exc}; the request may or may not have been applied",
-                                cause=exc,
-                            ) from exc
                         raise
                     else:
                         if resp.headers.get("X-Etcd-Cluster-Id") != self.cluster_id:
@@ -487,6 +551,55 @@ class Cluster:
                 count = len(members) if self.allow_reconnect else 1
                 start = self._pinned
                 step = 0
+
+    async def _exchange_once(
+        self, transport: Transport, base: str, call: Call, per: float, end: float | None
+    ) -> Response:
+        """One attempt of a request that must not be sent again: it waits while its member answers.
+
+        Its only limit is the call's deadline; a :class:`_Vigil` gives it up
+        when the member stops answering (see there).
+        """
+        loop = asyncio.get_running_loop()
+        left = None if end is None else max(end - loop.time(), 0.001)
+        vigil = _Vigil(self, transport, base, per, call.rule.guarded)
+        try:
+            return await transport.exchange(
+                call.method, base + call.path, body=call.body, headers=call.headers, timeout=left
+            )
+        except asyncio.CancelledError:
+            if vigil.taken_back():
+                raise self._given_up(base, call, vigil.abandoned) from None
+            raise
+        except TransportFailure as failure:
+            if vigil.taken_back():  # the cancellation came out of aiohttp as another error
+                raise self._given_up(base, call, vigil.abandoned) from failure
+            if failure.timed_out:
+                failure.limit_name = "the call's deadline"
+            raise
+        finally:
+            vigil.stop()
+
+    @staticmethod
+    def _given_up(base: str, call: Call, why: str) -> TransportFailure:
+        failure = TransportFailure(base + call.path, asyncio.TimeoutError(), sent=True, timed_out=True)
+        failure.limit_name = f"waited while the member answered; then {why}"
+        return failure
+
+    async def ask_member(self, transport: Transport, base: str, timeout: float) -> str:
+        """Whether ``base`` answers (:attr:`probe`): ``"alive"``, ``"leaderless"`` or ``"gone"``."""
+        if self.probe is None:
+            return "alive"
+        call = self.probe()
+        try:
+            resp = await transport.exchange(
+                call.method, base + call.path, body=call.body, headers=call.headers, timeout=timeout
+            )
+        except TransportFailure:
+            return "gone"
+        if self.probe_leads is not None and not self.probe_leads(resp):
+            return "leaderless"
+        return "alive"
 
     async def _follow(
         self, transport: Transport, base: str, call: Call, resp: Response, budget: float, end: float | None
@@ -626,11 +739,14 @@ class Cluster:
     @staticmethod
     def _unknown(call: Call, base: str, failure: BaseException, cause: BaseException) -> EtcdOutcomeUnknown:
         what = f"{base} answered {failure}" if isinstance(failure, EtcdException) else str(failure)
-        return EtcdOutcomeUnknown(
-            f"{call}: {what}; the request may or may not have been applied, and it is not safe to "
-            "send again, so it was not (read the key to find out)",
+        exc = EtcdOutcomeUnknown(
+            f"{call}: {what}; it was not sent again (not safe to repeat). It may have been applied, may "
+            f"never be, or may still be applied later, when {base} reaches its peers again: a read now "
+            "does not settle it (docs/errors.rst says what does)",
             cause=cause,
         )
+        exc.member = base
+        return exc
 
     def _exhausted(self, call: Call, last: BaseException | None, base: str, made: int) -> EtcdException:
         if isinstance(last, EtcdException):

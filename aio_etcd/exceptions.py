@@ -158,18 +158,30 @@ class EtcdConnectionFailed(EtcdException):
 class EtcdOutcomeUnknown(EtcdConnectionFailed):
     """A change that is not safe to repeat may or may not have been applied.
 
-    Raised for appends, compare-and-swaps (``prevValue``, ``prevIndex``),
-    ``prevExist`` writes, conditional deletes and directory creation when the
-    request may have reached a member but no answer came back (the connection
-    broke, the attempt timed out, or etcd itself answered that the proposal
-    timed out). Sending it again could apply it twice, or report the caller's
-    own success as a failure, so the client does not: read the key to learn
-    what happened. ``cause`` holds the failure behind it.
+    Raised for writes, deletes, appends, compare-and-swaps and directory
+    creation when the request may have reached a member but no answer came
+    back: the connection broke, the member stopped answering while the client
+    waited, or etcd itself answered that the proposal timed out. Sending it
+    again could apply it twice, or let the first copy land later over newer
+    writes, so the client does not. ``cause`` holds the failure behind it and
+    ``member`` the member that had the request.
 
-    Also raised by an unconditional delete whose replay found the key gone
-    after an earlier attempt of unknown outcome: the key is gone either way,
-    but the caller is not told it never existed.
+    Unless :attr:`settled` is true, the change may still be applied later,
+    seconds after this was raised, by a member that was paused or cut off
+    from its peers when it comes back: a read now does not tell what happened.
+    See "When the outcome is unknown" in ``docs/errors.rst`` for what does.
+
+    With ``api="v3"`` the client settles the outcome itself (it makes sure no
+    earlier copy of the change can still land, and repeats it when it surely
+    was not applied); it raises this, with :attr:`settled` true, only when it
+    cannot tell whether the change was applied before it was settled.
     """
+
+    #: The member that had the request (its base URL), where known.
+    member: str | None = None
+    #: True when the change can no longer be applied later: it was applied
+    #: (at most once) before the client raised this, or never will be.
+    settled: bool = False
 
 
 class EtcdWatchTimedOut(EtcdConnectionFailed):

@@ -7,31 +7,35 @@ Between two passes over the members the client waits an exponential backoff
 with jitter. Whether a failed attempt may be followed by another depends on
 whether the request is safe to repeat, which is decided here and only here:
 
-==========================================================  =====================
-request                                                     sent again after an
-                                                            attempt that may have
-                                                            reached a member?
-==========================================================  =====================
-``GET`` (reads, watches, cluster information)                yes
-``PUT`` without ``prevValue``/``prevIndex``/``prevExist``     yes
-``PUT`` with ``refresh=true`` (keep-alives)                  yes
-``DELETE`` without ``prevValue``/``prevIndex``                yes [1]_
-``PUT`` with ``dir=true`` (no conditions)                    yes [2]_
-``POST`` (``append``)                                        no
-``PUT`` with ``prevValue``/``prevIndex``/``prevExist``        no
-``DELETE`` with ``prevValue``/``prevIndex``                   no
-anything else through ``api_execute``                        only if marked safe
-==========================================================  =====================
+==============================================  ==============================
+request                                         sent again after an attempt
+                                                that may have reached a member?
+==============================================  ==============================
+``GET`` (reads, watches, cluster information)   yes
+``PUT`` with ``refresh=true`` (keep-alives)     yes [1]_
+any other ``PUT``, ``POST`` or ``DELETE``        no [2]_
+anything else through ``api_execute``           only if marked safe
+==============================================  ==============================
 
-.. [1] If the replay answers "key not found" (100), the first attempt may
-   have deleted the key: :class:`~aio_etcd.EtcdOutcomeUnknown` is raised
-   rather than :class:`~aio_etcd.EtcdKeyNotFound`.
-.. [2] Likewise a replay answering "not a file" (102, the directory exists)
-   raises :class:`~aio_etcd.EtcdOutcomeUnknown`.
+.. [1] A refresh changes nothing but the TTL of the key it names, and only
+   while that key exists: repeating it is doing it once.
+.. [2] Not even a plain write of a value. Writing the same value twice is
+   not harmless: the first attempt may be held by a member that is paused or
+   cut off from its peers, and applied when it comes back, after writes that
+   other clients made meanwhile, which it would undo (a lost update). On
+   etcd's v3 store (``api="v3"``) the v2 calls are transactions that carry a
+   guard a late attempt cannot pass, so there plain writes and deletes are
+   repeated safely (:mod:`aio_etcd.v2on3`).
 
 A request that is not safe to repeat is still sent to the next member when
 the first one certainly did not get it (the connection was refused), or when
-etcd answered that it dropped the proposal.
+etcd answered that it dropped the proposal. When it may have reached its
+member, it is not abandoned because it is slow: the client keeps waiting for
+that member's answer as long as the member answers a status request (a
+follower holds a write through a leader election), up to the call's
+deadline, and raises :class:`~aio_etcd.EtcdOutcomeUnknown` only when the
+member stopped answering, the connection broke, or etcd answered that the
+request timed out.
 """
 
 from __future__ import annotations
@@ -98,29 +102,29 @@ class RetryPolicy:
 
 
 class ReplayRule:
-    """Whether a request may be sent again, and which answers to a replay are suspect.
+    """Whether a request may be sent again after an attempt that may have reached a member.
 
-    :param safe: the request may be sent again after an attempt that may have
-        reached a member.
-    :param suspect: etcd error codes that, answered to a replay after an
-        attempt of unknown outcome, may be the first attempt's own doing.
+    :param safe: it may (reads, and writes that doing twice is doing once).
+    :param guarded: it may not, but its caller settles an unknown outcome
+        itself (a v3 transaction that a late arrival cannot pass): the
+        attempt is given up as soon as its member stops answering or has no
+        leader, and the caller is told with
+        :class:`~aio_etcd.EtcdOutcomeUnknown`.
     """
 
-    __slots__ = ("safe", "suspect")
+    __slots__ = ("safe", "guarded")
 
-    def __init__(self, safe: bool, suspect: frozenset[int] = frozenset()) -> None:
+    def __init__(self, safe: bool, *, guarded: bool = False) -> None:
         self.safe = safe
-        self.suspect = suspect
+        self.guarded = guarded
 
     def __repr__(self) -> str:
-        return f"<ReplayRule safe={self.safe} suspect={sorted(self.suspect)}>"
+        return f"<ReplayRule safe={self.safe} guarded={self.guarded}>"
 
 
 SAFE = ReplayRule(True)
 UNSAFE = ReplayRule(False)
-_SAFE_DELETE = ReplayRule(True, frozenset({100}))
-_SAFE_MKDIR = ReplayRule(True, frozenset({102}))
-_CONDITIONS = ("prevValue", "prevIndex", "prevExist")
+GUARDED = ReplayRule(False, guarded=True)
 
 
 def replay_rule(method: str, params: Mapping[str, Any]) -> ReplayRule:
@@ -130,14 +134,8 @@ def replay_rule(method: str, params: Mapping[str, Any]) -> ReplayRule:
     """
     if method in ("GET", "HEAD"):
         return SAFE
-    if method == "PUT":
-        if params.get("refresh") == "true" and params.get("prevExist") != "false":
-            return SAFE  # a refresh changes nothing but the TTL: doing it twice is doing it once
-        if any(name in params for name in _CONDITIONS):
-            return UNSAFE
-        return _SAFE_MKDIR if params.get("dir") == "true" else SAFE
-    if method == "DELETE":
-        return UNSAFE if "prevValue" in params or "prevIndex" in params else _SAFE_DELETE
+    if method == "PUT" and params.get("refresh") == "true" and params.get("prevExist") != "false":
+        return SAFE  # a refresh changes nothing but the TTL: doing it twice is doing it once
     return UNSAFE
 
 

@@ -13,17 +13,20 @@
   started. An empty answer without ``X-Etcd-Index`` is not etcd's, and raises.
 - :func:`next_event` turns etcd's "index cleared" (401) into a fresh read, for
   :meth:`Client.eternal_watch <aio_etcd.Client.eternal_watch>` and
-  :meth:`Client.watch_iter <aio_etcd.Client.watch_iter>`.
+  :meth:`Client.watch_iter <aio_etcd.Client.watch_iter>`; :func:`follow` is
+  their loop: one long poll per event on the v2 API, one v3 watch for all
+  events on a v3 store (``api="v3"``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ._answers import key_answer
@@ -35,7 +38,7 @@ from .result import EtcdResult
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Watches"]
+__all__ = ["Watches", "follow", "next_event"]
 
 log = logging.getLogger(__name__)
 
@@ -187,3 +190,32 @@ async def next_event(client: Client, key: str, index: int | None, recursive: boo
         log.info("events of %s since index %s are gone; reading it again", key, index)
         snapshot = await client.read(key, recursive=recursive)
         return snapshot, (snapshot.etcd_index or 0) + 1
+
+
+async def follow(
+    client: Client, key: str, index: int | None, recursive: bool | None
+) -> AsyncGenerator[tuple[EtcdResult, int], None]:
+    """Every change of ``key`` from ``index`` on, in order, each with the index to continue from.
+
+    On the v2 API each change is one :func:`next_event`. On a v3 store the
+    changes come from one v3 watch for as long as this runs (a watch per
+    event would start in the past each time, which etcd catches up only
+    every 100 ms); when its history was compacted, the key is read again as
+    :func:`next_event` does, and a new v3 watch follows from that read.
+    """
+    while True:
+        stream = await client._v3_changes(key, index, recursive)
+        if stream is None:
+            event, index = await next_event(client, key, index, recursive)
+            yield event, index
+            continue
+        try:
+            async with contextlib.aclosing(stream):
+                async for event in stream:
+                    index = (event.modifiedIndex or 0) + 1
+                    yield event, index
+        except EtcdEventIndexCleared:
+            log.info("events of %s since index %s are gone; reading it again", key, index)
+            snapshot = await client.read(key, recursive=recursive)
+            index = (snapshot.etcd_index or 0) + 1
+            yield snapshot, index

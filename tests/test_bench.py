@@ -52,10 +52,25 @@ def test_chaos_benchmark_reports_every_figure(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    for line in ("writes resumed after the kill", "errors surfaced to idempotent calls: 0",
+    for line in ("writes resumed after the kill", "unknown outcomes surfaced to plain writes and reads: 0 ",
                  "acknowledged writes lost: 0", "keys expired: 0", "lock holder still holds (same key): True"):
         assert line in done.stdout
     figures = json.loads(out.read_text())
     assert len(figures["kills"]) == 1
     assert figures["appends_duplicated"] == {}
     assert figures["cas_counter_within_bounds"] is True
+
+
+@pytest.mark.timeout(120)
+def test_watch_rate_benchmark_reports_and_checks_delivery(tmp_path: Path) -> None:
+    out = tmp_path / "rate.json"
+    script = BENCH.parent / "watch_rate.py"
+    args = ["--rates", "100", "--duration", "1", "--watchers", "2", "--drain", "20", "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=110, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| writes/s asked | writes/s done | events/s per watcher |" in done.stdout
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["rate"] == 100 and result["writes"] == 100
+    assert result["received"] == [100, 100] and result["out_of_order"] == [0, 0]  # all, in order

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from cli import OURS, run
 
 import aio_etcd as etcd
 from aio_etcd.testing import EtcdCluster, free_port
@@ -449,6 +450,31 @@ async def test_bare_404_explains_the_missing_v2_api(servers: FakeServers, versio
     assert "HTTP 404" in message
     assert "404 page not found" in message
     assert [seen.path for seen in fake.seen] == ["/v2/keys/x", "/version"]
+
+
+@pytest.mark.parametrize("api", ["v2", "auto"])
+async def test_a_server_answering_404_to_everything_is_named_in_one_line(servers: FakeServers, api: str) -> None:
+    # A web server, or a wrong port: /version is no etcd's either. Explaining the
+    # first 404 by asking /version must not explain that one by asking again.
+    fake = await servers.http({})
+    async with fake.client(api=api) as client:
+        with pytest.raises(etcd.EtcdException) as info:
+            await client.read("/x")
+    assert type(info.value) is etcd.EtcdException
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"HTTP 404 from http://{HOST}:{fake.port}/" in message
+    assert "is it an etcd member?" in message
+    assert fake.seen and all(seen.path in ("/v2/keys/x", "/version") for seen in fake.seen)
+
+
+async def test_the_command_line_names_a_server_answering_404_in_one_line(servers: FakeServers) -> None:
+    fake = await servers.http({})
+    status, out, err = await run(OURS, ["--endpoints", f"http://{HOST}:{fake.port}", "get", "/x"])
+    assert status != 0 and not out
+    assert "RecursionError" not in err and "Traceback" not in err
+    (line,) = err.splitlines()
+    assert f"HTTP 404 from http://{HOST}:{fake.port}/v2/keys/x" in line and "is it an etcd member?" in line
 
 
 @pytest.mark.parametrize(

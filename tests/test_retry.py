@@ -11,7 +11,7 @@ import pytest
 from scripted import A, B, C, Handler, Scripted, Sent, cut, error, hang, machines, node, raw, refused, timed_out
 
 import aio_etcd as etcd
-from aio_etcd._http import Response
+from aio_etcd._http import Response, TransportFailure
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -75,17 +75,15 @@ async def test_read_moves_to_the_next_member(make: Any, failure: Handler) -> Non
 @pytest.mark.parametrize(
     ("call", "form"),
     [
-        (lambda c: c.write("/k", "v"), {"value": "v"}),
-        (lambda c: c.set("/k", "v", ttl=5), {"value": "v", "ttl": "5"}),
         (lambda c: c.refresh("/k", ttl=5), {"ttl": "5", "refresh": "true", "prevExist": "true"}),
         (
             lambda c: c.write("/k", None, ttl=5, refresh=True, prevValue="me"),
             {"ttl": "5", "refresh": "true", "prevValue": "me"},
         ),
     ],
-    ids=["write", "set-ttl", "refresh", "refresh-prevValue"],
+    ids=["refresh", "refresh-prevValue"],
 )
-async def test_safe_writes_are_sent_again_after_an_unknown_outcome(make: Any, call: Any, form: dict[str, str]) -> None:
+async def test_refreshes_are_sent_again_after_an_unknown_outcome(make: Any, call: Any, form: dict[str, str]) -> None:
     client, transport = make(per_member(a=timed_out, b=cut, c=node))
     await call(client)
     keys = [s for s in transport.sent if s.path.startswith("/v2/keys")]
@@ -97,7 +95,7 @@ async def test_safe_writes_are_sent_again_after_an_unknown_outcome(make: Any, ca
 async def test_a_5xx_answer_is_retried_and_the_call_succeeds(make: Any) -> None:
     timed = in_turn(lambda s: error(s, 300, 500, "Raft Internal Error", "etcdserver: request timed out"), node)
     client, transport = make(per_member(a=timed, b=timed, c=timed), hosts=1)
-    assert (await client.write("/k", "v")).value == "v"
+    assert (await client.read("/k")).value == "v"
     assert transport.bases() == [A, A]
 
 
@@ -116,6 +114,10 @@ async def test_a_store_refusal_with_code_300_is_not_retried(make: Any) -> None:
 @pytest.mark.parametrize(
     "call",
     [
+        lambda c: c.write("/k", "v"),
+        lambda c: c.set("/k", "v", ttl=5),
+        lambda c: c.delete("/k"),
+        lambda c: c.write("/d", None, dir=True),
         lambda c: c.write("/q", "job", append=True),
         lambda c: c.write("/k", "v", prevValue="old"),
         lambda c: c.write("/k", "v", prevIndex=7),
@@ -127,8 +129,8 @@ async def test_a_store_refusal_with_code_300_is_not_retried(make: Any) -> None:
         lambda c: c.api_execute("/v2/keys/q", "POST", data={"value": "x"}),
         lambda c: c.api_execute("/v2/keys/k", "GET", replay_safe=False),
     ],
-    ids=["append", "prevValue", "prevIndex", "create", "prevExist", "cad-value", "cad-index", "raw-delete", "raw-post",
-         "raw-get-marked-unsafe"],
+    ids=["write", "set-ttl", "delete", "mkdir", "append", "prevValue", "prevIndex", "create", "prevExist", "cad-value",
+         "cad-index", "raw-delete", "raw-post", "raw-get-marked-unsafe"],
 )
 @pytest.mark.parametrize(
     "failure",
@@ -141,8 +143,11 @@ async def test_unsafe_calls_are_never_sent_twice(make: Any, call: Any, failure: 
         await call(client)
     assert len(transport.bases()) == 1
     message = str(info.value)
-    assert "may or may not have been applied" in message
+    assert "not sent again" in message
+    assert "a read now does not settle it" in message
     assert A in message
+    assert info.value.member == A
+    assert not info.value.settled
     assert isinstance(info.value, etcd.EtcdConnectionFailed)
     assert info.value.cause is not None
 
@@ -169,22 +174,83 @@ async def test_api_execute_replays_what_the_caller_marks_safe(make: Any) -> None
     assert resp.status == 200
 
 
-async def test_a_replayed_delete_finding_the_key_gone_is_an_unknown_outcome(make: Any) -> None:
-    client, transport = make(per_member(a=timed_out, b=lambda s: error(s, 100, 404, "Key not found"), c=node))
+def slow(seconds: float, answer: Handler = node) -> Handler:
+    async def handler(sent: Sent) -> Response:
+        await asyncio.sleep(seconds)
+        result = answer(sent)
+        assert isinstance(result, Response)
+        return result
+
+    return handler
+
+
+async def frozen(sent: Sent) -> Response:
+    """A paused member: nothing comes back within the exchange's time limit (if it has one)."""
+    await asyncio.sleep(3600 if sent.timeout is None else sent.timeout)
+    raise TransportFailure(sent.url, asyncio.TimeoutError(), sent=True, timed_out=True)
+
+
+async def test_an_unsafe_call_waits_for_a_member_that_still_answers(make: Any) -> None:
+    # A follower holds a write through a leader election: far longer than attempt_timeout.
+    def handler(sent: Sent) -> Response | Any:
+        if sent.path == "/v2/machines":
+            return machines(sent, A, B, C)
+        return slow(0.4)(sent) if sent.base == A else node(sent)
+
+    client, transport = make(handler)
+    result = await client.write("/k", "v", prevValue="old")
+    assert result.value == "v"
+    assert transport.bases() == [A]
+    probes = [s for s in transport.sent if s.base == A and s.path == "/v2/machines"]
+    assert len(probes) >= 2  # the member was asked whether it is alive while the write waited
+
+
+async def test_an_unsafe_call_gives_up_on_a_member_that_stopped_answering(make: Any) -> None:
+    def handler(sent: Sent) -> Response | Any:
+        if sent.base == A:
+            return frozen(sent)
+        return machines(sent, A, B, C) if sent.path == "/v2/machines" else node(sent)
+
+    client, transport = make(handler)
     with pytest.raises(etcd.EtcdOutcomeUnknown) as info:
-        await client.delete("/k")
-    assert isinstance(info.value.cause, etcd.EtcdKeyNotFound)
-    assert transport.bases() == [A, B]
-    # Without an attempt of unknown outcome before it, "not found" is just that.
-    client, transport = make(per_member(a=lambda s: error(s, 100, 404, "Key not found"), b=node, c=node))
-    with pytest.raises(etcd.EtcdKeyNotFound):
-        await client.delete("/k")
+        await client.write("/k", "v", timeout=30)
+    assert transport.bases() == [A]
+    assert "no longer answers" in str(info.value)
+    probes = [s for s in transport.sent if s.base == A and s.path == "/v2/machines"]
+    assert len(probes) == 2  # two probes unanswered in a row
 
 
-async def test_a_replayed_mkdir_finding_the_directory_is_an_unknown_outcome(make: Any) -> None:
-    client, _ = make(per_member(a=cut, b=lambda s: error(s, 102, 403, "Not a file"), c=node))
-    with pytest.raises(etcd.EtcdOutcomeUnknown):
-        await client.write("/d", None, dir=True)
+async def test_an_unsafe_call_waits_no_longer_than_its_deadline(make: Any) -> None:
+    def handler(sent: Sent) -> Response | Any:
+        if sent.path == "/v2/machines":
+            return machines(sent, A, B, C)
+        return frozen(sent)
+
+    client, transport = make(handler)
+    with pytest.raises(etcd.EtcdOutcomeUnknown) as info:
+        await client.write("/k", "v", timeout=0.3)
+    assert "deadline" in str(info.value)
+    assert transport.bases() == [A]
+
+
+async def test_a_cancelled_unsafe_call_stops_probing(make: Any) -> None:
+    probed = asyncio.Event()
+
+    def handler(sent: Sent) -> Response | Any:
+        if sent.path == "/v2/machines":
+            probed.set()
+            return machines(sent, A, B, C)
+        return frozen(sent)
+
+    client, transport = make(handler)
+    task = asyncio.ensure_future(client.write("/k", "v"))
+    await probed.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    seen = len(transport.sent)
+    await asyncio.sleep(0.2)
+    assert len(transport.sent) == seen  # no prober left behind
 
 
 # -- deadlines and attempts ---------------------------------------------------------------------------

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
+from conftest import no_watchers
 
 import aio_etcd as etcd
 from aio_etcd import v3
@@ -176,6 +178,60 @@ async def test_an_expired_key_is_an_expire_event(keys: etcd.Client, etcd_prefix:
     assert (event.action, event.key) == ("expire", key)
     assert event.prev_node is not None and event.prev_node.value == "v"
     assert (await keys.read(etcd_prefix)).dir  # its directory outlives it
+
+
+async def test_watch_iter_and_eternal_watch_follow_one_v3_watch(
+    keys: etcd.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One v3 watch per event started each in the past, which etcd catches up
+    # only every 100 ms: watch_iter fell behind any write rate above 10/s.
+    v3_client = keys.v3_client
+    assert v3_client is not None
+    opened: list[v3.Watch] = []
+    real_watch = v3_client.watch
+
+    def counting_watch(*args: Any, **options: Any) -> v3.Watch:
+        opened.append(real_watch(*args, **options))
+        return opened[-1]
+
+    monkeypatch.setattr(v3_client, "watch", counting_watch)
+    top = etcd_prefix + "/rate"
+    start = (await keys.write(top + "/start", "0")).modifiedIndex or 0
+
+    async def changes(count: int, first: int) -> list[etcd.EtcdResult]:
+        done = []
+        for i in range(first, first + count):
+            if i % 10 == 9:
+                done.append(await keys.delete(f"{top}/k{(i - 1) % 7}"))
+            else:
+                done.append(await keys.write(f"{top}/k{i % 7}", i))
+        return done
+
+    expected = await changes(40, 0)  # in the history when the iterator starts
+    seen: list[tuple[str | None, str | None, int | None]] = []
+    events = keys.watch_iter(top, index=start + 1, recursive=True)
+    async for event in events:
+        seen.append((event.action, event.key, event.modifiedIndex))
+        if len(seen) == 20:
+            expected += await changes(40, 40)  # and while it runs
+        if len(seen) == 80:
+            break
+    await events.aclose()
+    assert seen == [(e.action, e.key, e.modifiedIndex) for e in expected]  # in order, none lost or twice
+    assert len(opened) == 1
+    await no_watchers(keys)  # closed with the iterator
+
+    got: list[int | None] = []
+
+    def callback(event: etcd.EtcdResult) -> None:
+        got.append(event.modifiedIndex)
+        if len(got) == 80:
+            raise etcd.StopWatching
+
+    index = await keys.eternal_watch(top, callback, index=start + 1, recursive=True)
+    assert got == [e.modifiedIndex for e in expected] and index == (expected[-1].modifiedIndex or 0) + 1
+    assert len(opened) == 2
+    await no_watchers(keys)
 
 
 @pytest.fixture(scope="module")

@@ -156,6 +156,32 @@ async def test_leases(etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
         await etcd_v3_client.keep_alive_once(grant.id)
 
 
+async def test_a_lease_never_granted_is_refused_not_dropped(etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
+    lease = etcd_v3_client.lease(10)  # not entered: never granted, id 0 ("no lease" to etcd)
+    attempts = [
+        lambda: etcd_v3_client.put(etcd_prefix + "/put", b"v", lease=lease),
+        lambda: etcd_v3_client.txn().then(T.put(etcd_prefix + "/txn", b"v", lease=lease)).commit(),
+        lambda: etcd_v3_client.create(etcd_prefix + "/create", b"v", lease=lease),
+        lambda: etcd_v3_client.keep_alive_once(lease),
+        lambda: etcd_v3_client.revoke(lease),
+        lambda: lease.time_to_live(),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ValueError, match=r"never granted.*async with client\.lease\(ttl\).*await lease\.grant\(\)"):
+            await attempt()
+    with pytest.raises(v3.EtcdException):
+        await etcd_v3_client.put(etcd_prefix + "/put", b"v", lease=lease)
+    assert (await etcd_v3_client.range(etcd_prefix + "/", prefix=True)).count == 0  # nothing stored without it
+    await lease.grant()
+    try:
+        await etcd_v3_client.put(etcd_prefix + "/put", b"v", lease=lease)
+        kv = await etcd_v3_client.get(etcd_prefix + "/put")
+        assert kv is not None and kv.lease == lease.id != 0
+    finally:
+        await lease.revoke()
+    assert await etcd_v3_client.get(etcd_prefix + "/put") is None
+
+
 async def test_lease_is_kept_alive_and_revoked_on_exit(etcd_v3_server: object, etcd_prefix: str) -> None:
     from aio_etcd.testing import EtcdCluster
 

@@ -131,3 +131,49 @@ async def test_using_a_watch_without_entering_it_is_an_error(etcd3: v3.Client) -
     watch = etcd3.watch("/k")
     with pytest.raises(v3.EtcdException, match="async with"):
         await watch.__anext__()
+
+
+async def _check_progress(events: v3.Watch, count: int) -> list[tuple[int, int]]:
+    """Take ``count`` events, noting ``events.revision`` after each: ``(mod_revision, revision)``."""
+    seen = []
+    async for event in events:
+        seen.append((event.mod_revision, events.revision))
+        if len(seen) == count:
+            break
+    return seen
+
+
+def _assert_checkpoints_lose_nothing(seen: list[tuple[int, int]]) -> None:
+    """A restart from ``revision + 1`` after any event must see every event not taken yet."""
+    for i, (mod, revision) in enumerate(seen):
+        later = [m for m, _ in seen[i + 1 :]]
+        assert all(revision < m for m in later), f"after event {i} @{mod}, revision {revision} skips {later[:3]}"
+        if later and later[0] > mod:  # its whole revision was taken: progress shows it
+            assert revision >= mod, (i, mod, revision)
+    assert seen[-1][1] == seen[-1][0]
+
+
+async def test_revision_waits_for_every_event_of_a_transaction(etcd3: v3.Client, etcd_prefix: str) -> None:
+    async with etcd3.watch(etcd_prefix + "/", prefix=True) as events:
+        before = events.revision
+        done = await etcd3.txn().then(*(v3.txn.put(f"{etcd_prefix}/k{i}", b"v") for i in range(1, 4))).commit()
+        seen = await asyncio.wait_for(_check_progress(events, 3), 10)
+    assert [mod for mod, _ in seen] == [done.revision] * 3
+    # The first two of the three keys written at one revision leave it below that revision.
+    assert [revision for _, revision in seen] == [before, before, done.revision]
+
+
+async def test_revision_of_a_late_watch_follows_the_events_taken(etcd3: v3.Client, etcd_prefix: str) -> None:
+    first = 0
+    for i in range(120):  # revisions of 1 to 3 keys each, and some the watch does not see
+        keys = [f"{etcd_prefix}/w/{i}-{j}" for j in range(i % 3 + 1)]
+        done = await etcd3.txn().then(*(v3.txn.put(k, b"x") for k in keys)).commit()
+        first = first or done.revision
+        if i % 10 == 0:
+            await etcd3.put(etcd_prefix + "/other", b"y")
+    total = sum(i % 3 + 1 for i in range(120))
+    # From an old revision, etcd sends many revisions in one line.
+    async with etcd3.watch(etcd_prefix + "/w/", prefix=True, start_revision=first) as events:
+        seen = await asyncio.wait_for(_check_progress(events, total), 20)
+    assert len(seen) == total
+    _assert_checkpoints_lose_nothing(seen)

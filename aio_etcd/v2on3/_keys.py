@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime
+import logging
 import random
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..exceptions import EtcdException
+from ..exceptions import EtcdException, EtcdOutcomeUnknown
 from ..result import EtcdResult
+from ..retry import GUARDED, SAFE, UNSAFE, ReplayRule
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ..v3.results import b64
@@ -29,6 +32,11 @@ __all__ = ["KeysOnV3"]
 RACES = 50
 #: How many of its own leases a client remembers (the newest).
 REMEMBERED = 10_000
+#: Seconds a fence key lives (see :meth:`KeysOnV3._guarded`): far longer
+#: than any request can be held by a paused or cut-off member.
+FENCE_TTL = 24 * 3600
+
+log = logging.getLogger(__name__)
 
 
 def _revision(answer: Mapping[str, Any]) -> int:
@@ -92,20 +100,119 @@ class KeysOnV3:
         #: The TTL each lease this client granted lately was granted for (the
         #: newest :data:`REMEMBERED`; a refresh renews only these).
         self.granted: collections.OrderedDict[int, int] = collections.OrderedDict()
+        self._fence_name = self.layout.prefix + b"!aio_etcd/fence/" + secrets.token_hex(8).encode() + b"/"
+        self._epoch = 0
+        self._fence_lease = 0
+        self._fence_lease_until = 0.0
 
     # -- requests ----------------------------------------------------------------------
 
     async def _call(
-        self, path: str, body: dict[str, Any], *, safe: bool, op: str, key: str, timeout: float | None
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        safe: bool | ReplayRule,
+        op: str,
+        key: str,
+        timeout: float | None,
     ) -> dict[str, Any]:
-        answer = await self.v3.call(path, body, safe=safe, op=op, key=key.encode(), timeout=timeout)
+        rule = safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE
+        answer = await self.v3.call(path, body, safe=rule, op=op, key=key.encode(), timeout=timeout)
         revision = _revision(answer)
         if revision > self.revision:
             self.revision = revision
         return answer
 
-    async def _txn(self, txn: T.Txn, *, safe: bool, op: str, key: str, timeout: float | None) -> dict[str, Any]:
+    async def _txn(
+        self, txn: T.Txn, *, safe: bool | ReplayRule, op: str, key: str, timeout: float | None
+    ) -> dict[str, Any]:
         return await self._call("/v3/kv/txn", txn.request(), safe=safe, op=op, key=key, timeout=timeout)
+
+    # -- changes that are repeated safely ----------------------------------------------
+
+    def _fence_key(self, epoch: int) -> bytes:
+        return self._fence_name + str(epoch).encode()
+
+    async def _guarded(
+        self,
+        make: Callable[[], T.Txn],
+        own: bytes,
+        settle: Callable[[dict[str, Any] | None, int], dict[str, Any] | None],
+        *,
+        op: str,
+        key: str,
+        timeout: float | None,
+    ) -> dict[str, Any]:
+        """Commit the transaction ``make()`` exactly once, repeating it where that is safe.
+
+        Every attempt also holds only while this client's current *fence
+        key* does not exist. When an attempt's outcome is unknown (its
+        member died, froze or lost its leader, or etcd answered that it timed
+        out), the client writes that fence key through another member: from
+        then on no copy of the attempt can be applied, however late it
+        arrives. It reads ``own`` (the key the change is about) in the same
+        transaction and asks ``settle(kv, before)`` what that state says,
+        where ``before`` is the newest revision seen before the attempt was
+        sent: ``None`` means the change surely was not applied (it is sent
+        again under a new fence), an answer is the change's own (it was
+        applied), and :class:`~aio_etcd.EtcdOutcomeUnknown` (``settled``) is
+        raised when the state cannot tell.
+        """
+        for _ in range(RACES):
+            epoch = self._epoch
+            before = self.revision
+            txn = make().if_(T.create(self._fence_key(epoch)) == 0)
+            try:
+                answer = await self._txn(txn, safe=GUARDED, op=op, key=key, timeout=timeout)
+            except EtcdOutcomeUnknown as unknown:
+                kv, fenced_at = await self._fence(epoch, own, unknown, key, timeout)
+                applied = settle(kv, before)
+                if applied is not None:
+                    return applied
+                if kv is None or int(kv.get("mod_revision") or 0) > before:
+                    exc = EtcdOutcomeUnknown(
+                        f"{op} {key!r}: {unknown.args[0] if unknown.args else unknown}; the client made sure it "
+                        f"can no longer be applied after revision {fenced_at}, but the key changed meanwhile, "
+                        "so it cannot tell whether it was applied before that",
+                        cause=unknown.cause,
+                    )
+                    exc.member, exc.settled = unknown.member, True
+                    raise exc from unknown
+                log.debug("%s %r: not applied before the fence at %d; sending it again", op, key, fenced_at)
+                continue
+            if answer.get("succeeded") or self._epoch == epoch:
+                return answer
+            # Refused under a fence written meanwhile (maybe the reason): again under the new one.
+        raise EtcdException(f"{op} {key!r}: {RACES} attempts were fenced by others of this client; try again")
+
+    async def _fence(
+        self, epoch: int, own: bytes, unknown: EtcdOutcomeUnknown, key: str, timeout: float | None
+    ) -> tuple[dict[str, Any] | None, int]:
+        """Write the fence key of ``epoch`` (new attempts use the next one); ``own`` as it is then."""
+        if self._epoch == epoch:
+            self._epoch = epoch + 1
+        txn = T.txn().then(T.put(self._fence_key(epoch), b"", lease=await self._fence_lease_id()), T.get(own))
+        try:
+            # Writing a fence twice is writing it once: this one may be repeated.
+            answer = await self._txn(txn, safe=True, op="fence after", key=key, timeout=timeout)
+        except EtcdException as exc:
+            raise unknown from exc  # not settled: the first attempt may still land
+        kvs = _kvs((answer.get("responses") or [{}, {}])[1])
+        return (kvs[0] if kvs else None), _revision(answer)
+
+    async def _fence_lease_id(self) -> int:
+        """A long lease for fence keys (granted once; 0, a key that stays, if it cannot be had)."""
+        loop = asyncio.get_running_loop()
+        if self._fence_lease and loop.time() < self._fence_lease_until:
+            return self._fence_lease
+        try:
+            grant = await self.v3.grant(FENCE_TTL)
+        except EtcdException as exc:
+            log.warning("no lease for fence keys (%s): this one stays until deleted", exc)
+            return 0
+        self._fence_lease, self._fence_lease_until = grant.id, loop.time() + FENCE_TTL - 3600
+        return grant.id
 
     async def _range(
         self, start: bytes, end: bytes | None, *, serializable: bool, key: str, timeout: float | None
@@ -171,15 +278,30 @@ class KeysOnV3:
         name = v2_key(key)
         layout = self.layout
         serializable = not quorum
-        if name != "/":
-            answer = await self._range(layout.file(name), None, serializable=serializable, key=name, timeout=timeout)
+        start, end = layout.below(name)
+        if name == "/":
+            answer = await self._range(start, end, serializable=serializable, key=name, timeout=timeout)
+            kvs = answer.get("kvs") or []
+        else:
+            own = layout.file(name)
+            answer = await self._range(own, None, serializable=serializable, key=name, timeout=timeout)
             kvs = answer.get("kvs")
             if kvs:
                 ttls = await self.ttls(leases_of(kvs))
                 return self._result("get", layout.file_node(kvs[0], ttls), _revision(answer))
-        start, end = layout.below(name)
-        answer = await self._range(start, end, serializable=serializable, key=name, timeout=timeout)
-        kvs = answer.get("kvs") or []
+            # Not a key (then): the key and the directory read again at one
+            # revision, so the answer, or the error's index, holds at that revision.
+            txn = T.txn().then(
+                T.Op({"request_range": T.range_request(own, serializable=serializable)}, False),
+                T.Op({"request_range": T.range_request(start, range_end=end, serializable=serializable)}, False),
+            )
+            answer = await self._txn(txn, safe=True, op="read", key=name, timeout=timeout)
+            responses = answer.get("responses") or [{}, {}]
+            kvs = _kvs(responses[0])
+            if kvs:
+                ttls = await self.ttls(leases_of(kvs))
+                return self._result("get", layout.file_node(kvs[0], ttls), _revision(answer))
+            kvs = _kvs(responses[1])
         revision = _revision(answer)
         if not kvs and name != "/":
             raise error(100, name, revision)
@@ -238,23 +360,38 @@ class KeysOnV3:
         start, end = layout.below(name)
         above = ancestors(name)
         lease = await self._grant(ttl) if ttl is not None else 0
-        txn = T.txn().if_(*_no_key_above(layout, above), empty(start, end))
-        if prev_exist is False:
-            txn.if_(T.version(own) == 0)
-        elif prev_exist:
-            txn.if_(T.version(own) > 0)
-        if prev_value is not None:
-            txn.if_(T.value(own) == str(prev_value))
-        if prev_index is not None:
-            txn.if_(T.mod(own) == int(prev_index))
-        txn.then(T.put(own, value, lease=lease, prev_kv=True))
-        if lease:
-            keeper = mark_parent(layout, name)
-            if keeper is not None:
-                txn.then(keeper)
-        txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True), *_read_above(layout, above))
         conditional = prev_value is not None or prev_index is not None or prev_exist is not None
-        answer = await self._txn(txn, safe=not conditional, op="write", key=name, timeout=timeout)
+
+        def make() -> T.Txn:
+            txn = T.txn().if_(*_no_key_above(layout, above), empty(start, end))
+            if prev_exist is False:
+                txn.if_(T.version(own) == 0)
+            elif prev_exist:
+                txn.if_(T.version(own) > 0)
+            if prev_value is not None:
+                txn.if_(T.value(own) == str(prev_value))
+            if prev_index is not None:
+                txn.if_(T.mod(own) == int(prev_index))
+            txn.then(T.put(own, value, lease=lease, prev_kv=True))
+            if lease:
+                keeper = mark_parent(layout, name)
+                if keeper is not None:
+                    txn.then(keeper)
+            txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True), *_read_above(layout, above))
+            return txn
+
+        def settle(kv: dict[str, Any] | None, before: int) -> dict[str, Any] | None:
+            # A plain write whose value (and lease) is there, written after the
+            # attempt was sent, is the attempt's: had another client written
+            # the same, this write would have changed nothing after it. A
+            # compare-and-swap cannot be told from such a write: not settled.
+            if conditional or kv is None or int(kv.get("mod_revision") or 0) <= before:
+                return None
+            if unb64(kv.get("value")) != value.encode() or int(kv.get("lease") or 0) != lease:
+                return None
+            return self._applied_put(kv)
+
+        answer = await self._guarded(make, own, settle, op="write", key=name, timeout=timeout)
         revision = _revision(answer)
         responses = answer.get("responses") or []
         if not answer.get("succeeded"):
@@ -275,6 +412,17 @@ class KeysOnV3:
             action = {None: "set", True: "update", False: "create"}[prev_exist]
         prev_node = layout.file_node(prev, {}) if prev else None
         return self._result(action, node, revision, prev_node, new=prev is None)
+
+    def _applied_put(self, kv: dict[str, Any]) -> dict[str, Any]:
+        """The answer a put would have had that is found applied as ``kv`` (its previous value unknown
+        where the history was compacted)."""
+        modified = int(kv["mod_revision"])
+        answer: dict[str, Any] = {"header": {"revision": str(modified)}, "succeeded": True}
+        put: dict[str, Any] = {}
+        if int(kv.get("create_revision") or 0) != modified:
+            put["prev_kv"] = {**kv, "mod_revision": kv.get("create_revision"), "value": ""}
+        answer["responses"] = [{"response_put": put}]
+        return answer
 
     def _write_refused(
         self,
@@ -442,17 +590,23 @@ class KeysOnV3:
         layout = self.layout
         own = layout.file(name)
         start, end = layout.below(name)
-        txn = T.txn().if_(T.version(own) > 0)
-        if prevValue is not None:
-            txn.if_(T.value(own) == str(prevValue))
-        if prevIndex is not None:
-            txn.if_(T.mod(own) == int(prevIndex))
-        txn.then(T.delete(own, prev_kv=True))
-        keeper = keep_parent(layout, name)
-        if keeper is not None:
-            txn.then(keeper)
-        txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
-        answer = await self._txn(txn, safe=False, op="delete", key=name, timeout=timeout)
+
+        def make() -> T.Txn:
+            txn = T.txn().if_(T.version(own) > 0)
+            if prevValue is not None:
+                txn.if_(T.value(own) == str(prevValue))
+            if prevIndex is not None:
+                txn.if_(T.mod(own) == int(prevIndex))
+            txn.then(T.delete(own, prev_kv=True))
+            keeper = keep_parent(layout, name)
+            if keeper is not None:
+                txn.then(keeper)
+            txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
+            return txn
+
+        # The key gone, or changed, after an attempt of unknown outcome cannot
+        # be told from this delete's own doing: only "unchanged" settles it.
+        answer = await self._guarded(make, own, lambda kv, before: None, op="delete", key=name, timeout=timeout)
         revision = _revision(answer)
         responses = answer.get("responses") or []
         if answer.get("succeeded"):

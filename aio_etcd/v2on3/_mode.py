@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 from ..result import EtcdResult
 from ..watch import Watches
 from ._keys import KeysOnV3
 from ._layout import Layout, v2_key
-from ._watch import next_change
+from ._watch import changes, next_change
 
 if TYPE_CHECKING:
     from .._http import Response
@@ -85,6 +86,15 @@ class ApiModes:
     async def _wait_on_v3(self, key: str, path: str, query: dict[str, str], index: int | None) -> EtcdResult:
         assert self._keys3 is not None
         return await next_change(self._keys3, v2_key(key), index, query.get("recursive") == "true")
+
+    async def _v3_changes(
+        self, key: str, index: int | None, recursive: bool | None
+    ) -> AsyncGenerator[EtcdResult, None] | None:
+        """With a v3 store: the v2 events of ``key`` from ``index`` on, from one v3 watch; else ``None``."""
+        keys3 = await self._v3_store()
+        if keys3 is None:
+            return None
+        return changes(keys3, v2_key(key), index, bool(recursive))
 
     @property
     def v3_client(self) -> V3Client | None:

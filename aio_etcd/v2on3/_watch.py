@@ -1,8 +1,11 @@
 """v2 watches on a v3 store: the next change of a key (or a directory's subtree) at or after an index.
 
 A v2 watch gives one event; its caller asks again from ``modifiedIndex + 1``.
-Here each wait is a v3 watch from that revision (``prev_kv`` on), ended at
-the first v3 event that is a v2 event of the key:
+Here :func:`changes` turns one v3 watch from that revision (``prev_kv`` on)
+into the v2 events of the key, for as long as its caller reads them
+(``watch_iter`` and ``eternal_watch`` follow one v3 watch, not one per event:
+etcd catches up a watch that starts in the past only every 100 ms), and
+:func:`next_change` (``watch``) takes the first of them:
 
 - ``PUT`` is ``set`` (v3 does not record whether a write was a create, an
   update or a compare-and-swap), ``DELETE`` is ``delete``, or ``expire`` when
@@ -19,10 +22,11 @@ the first v3 event that is a v2 event of the key:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import EtcdEventIndexCleared
+from ..exceptions import EtcdEventIndexCleared, EtcdException
 from ..result import EtcdResult
 from ..v3.errors import EtcdCompacted
 from ..v3.results import Event
@@ -31,11 +35,22 @@ from ._layout import MESSAGES, hidden
 if TYPE_CHECKING:
     from ._keys import KeysOnV3
 
-__all__ = ["next_change"]
+__all__ = ["changes", "next_change"]
 
 
 async def next_change(keys: KeysOnV3, name: str, index: int | None, recursive: bool) -> EtcdResult:
     """The first v2 event of ``name`` (its subtree with ``recursive``) at or after ``index``."""
+    async with contextlib.aclosing(changes(keys, name, index, recursive)) as stream:
+        return await anext(stream)
+
+
+async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool) -> AsyncGenerator[EtcdResult, None]:
+    """The v2 events of ``name`` (its subtree with ``recursive``) from ``index`` on, from one v3 watch.
+
+    :raises EtcdEventIndexCleared: ``index`` (or a revision the watch still
+        had to deliver) was compacted.
+    :raises EtcdException: the watch was closed with the client.
+    """
     layout = keys.layout
     own = layout.file(name)
     marker = layout.marker(name)
@@ -66,7 +81,7 @@ async def next_change(keys: KeysOnV3, name: str, index: int | None, recursive: b
                     shown = layout.name(raw)
                 result = await _v2_event(keys, event, shown, is_marker)
                 if result is not None:
-                    return result
+                    yield result
     except EtcdCompacted as exc:
         oldest = exc.compact_revision
         payload = {
@@ -76,7 +91,8 @@ async def next_change(keys: KeysOnV3, name: str, index: int | None, recursive: b
             "index": oldest,
         }
         raise EtcdEventIndexCleared(f"[401] {payload['message']} : {payload['cause']}", payload) from exc
-    raise EtcdEventIndexCleared(f"the watch of {name!r} ended without an event")
+    # A v3 watch ends only when it is closed: with its client.
+    raise EtcdException(f"the watch of {name!r} ended: the client was closed")
 
 
 async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -> EtcdResult | None:

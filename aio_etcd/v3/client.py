@@ -20,7 +20,7 @@ from .._http import AiohttpTransport, Response, Transport, tls_protocol
 from ..cluster import Call, Cluster, NotEtcd, member_url
 from ..discovery import SrvMembers
 from ..exceptions import EtcdException
-from ..retry import SAFE, UNSAFE, RetryPolicy
+from ..retry import SAFE, UNSAFE, ReplayRule, RetryPolicy
 from . import txn as _txn
 from ._mux import Multiplexer
 from .errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from, is_transient
@@ -68,6 +68,14 @@ def _classify(resp: Response) -> tuple[EtcdException, bool] | None:
         return (EtcdException(f"unexpected answer: {resp.describe()}"), False) if resp.status >= 500 else None
     worth, certainly_not = is_transient(error)
     return (error, certainly_not) if worth else None
+
+
+def _leads(resp: Response) -> bool:
+    """Whether a member's status answer names a leader (one cut off from quorum names none)."""
+    if resp.status != 200:
+        return False
+    body = resp.json_object()
+    return body is not None and bool(body.get("leader"))
 
 
 def _error_body(payload: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +232,8 @@ class Client:
             classify=_classify,
             members_call=self._members_call,
             parse_members=_parse_members,
+            probe=self._status_call,
+            probe_leads=_leads,
         )
         tls = "https" if any(url.startswith("https://") for url in urls) else protocol
         self._transport: Transport = transport or AiohttpTransport(
@@ -307,6 +317,9 @@ class Client:
 
     # -- the request path ---------------------------------------------------------------
 
+    def _status_call(self) -> Call:
+        return Call("POST", "/v3/maintenance/status", self._headers, body=b"{}", op="status")
+
     def _members_call(self) -> Call:
         return Call("POST", "/v3/cluster/member/list", self._headers, body=b"{}", op="member list")
 
@@ -339,7 +352,7 @@ class Client:
         path: str,
         request: dict[str, Any],
         *,
-        safe: bool,
+        safe: bool | ReplayRule,
         op: str = "",
         key: bytes | None = None,
         timeout: float | None = None,
@@ -352,7 +365,8 @@ class Client:
         The escape hatch for gateway calls this client has no method for.
 
         :param safe: the call may be sent again after an attempt that may have
-            reached a member (reads); writes must say ``False``.
+            reached a member (reads); writes must say ``False`` (or give the
+            :class:`~aio_etcd.retry.ReplayRule` to follow).
         :param timeout: the call's deadline (``None``: the client's; ``math.inf``: none).
         :param stream: the answer may take long (a blocking lock): use the
             watch connections and no attempt time limit past connecting.
@@ -366,7 +380,7 @@ class Client:
                 path,
                 self._headers,
                 body=body,
-                rule=SAFE if safe else UNSAFE,
+                rule=safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE,
                 op=where,
                 key=key,
                 stream=stream,
@@ -561,7 +575,8 @@ class Client:
     ) -> Put:
         """Set ``key`` to ``value`` (never sent twice: see :class:`~aio_etcd.EtcdOutcomeUnknown`).
 
-        :param lease: attach the key to a lease (a :class:`Lease`, a grant, or an id).
+        :param lease: attach the key to a lease (a granted :class:`Lease`, a grant, or an
+            id); a :class:`Lease` never granted raises :class:`~aio_etcd.EtcdValueError`.
         :param prev_kv: return the key as it was before (:attr:`Put.prev_kv`).
         :param ignore_value: keep the current value (give ``b""``), change only the lease.
         :param ignore_lease: keep the current lease.

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 class Lease:
     """A lease the client keeps alive while it is held (``async with client.lease(ttl) as lease``).
 
-    :attr:`id` is etcd's id (pass the lease, or the id, as ``lease=``);
+    :attr:`id` is etcd's id (pass the lease, or the id, as ``lease=``; a
+    lease not granted yet is refused there with
+    :class:`~aio_etcd.EtcdValueError`, as its id 0 would mean "no lease");
     :attr:`lost` is set when the keep-alive failed for a whole TTL or etcd
     said the lease is gone: its keys may be deleted by then. Leaving the
     block revokes the lease (and deletes its keys); leaving a lost lease
@@ -85,7 +87,7 @@ class Lease:
 
     async def time_to_live(self, *, keys: bool = False) -> LeaseInfo:
         """What etcd knows of the lease (``ttl`` -1 once it is gone)."""
-        return await self.client.time_to_live(self.id, keys=keys)
+        return await self.client.time_to_live(self, keys=keys)
 
     @property
     def remaining(self) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..exceptions import EtcdValueError
 from .results import TxnResult, b64, to_bytes
 
 __all__ = ["Compare", "Op", "Txn", "create", "delete", "get", "lease", "mod", "put", "txn", "value", "version"]
@@ -142,9 +143,17 @@ def lease_id(lease: Any) -> int:
     """A lease given as its id or as an object with an ``id`` (a :class:`~aio_etcd.v3.Lease`)."""
     if lease is None:
         return 0
-    found = lease if isinstance(lease, int) and not isinstance(lease, bool) else getattr(lease, "id", None)
+    if isinstance(lease, int) and not isinstance(lease, bool):
+        return lease  # 0: no lease
+    found = getattr(lease, "id", None)
     if not isinstance(found, int):
         raise TypeError(f"a lease is a Lease or an int id, not {type(lease).__name__}")
+    if not found:
+        # Its id 0 would mean "no lease": the key would never expire.
+        raise EtcdValueError(
+            f"{lease!r} was never granted: use it as `async with client.lease(ttl) as lease:`, "
+            "or `await lease.grant()` first"
+        )
     return found
 
 

@@ -56,7 +56,9 @@ class Watch:
     """A watch: ``async with client.watch(...) as events: async for event in events``.
 
     :attr:`revision` is the progress: every change up to it has been
-    delivered (or filtered out).
+    delivered (or filtered out). It moves only as events are taken from the
+    iterator: while events of a revision etcd sent together are still to be
+    taken, it stays below that revision.
     """
 
     def __init__(
@@ -99,7 +101,16 @@ class Watch:
 
     @property
     def revision(self) -> int:
-        """Every change up to this revision has been delivered."""
+        """Every change up to this revision has been delivered (taken from the iterator).
+
+        ``_next`` is how far the stream has read; events read but not taken
+        yet wait in ``_pending``, the oldest first, so the first of them bounds
+        what was delivered (all of its revision's events are still there, or
+        some of them were taken and the rest are not).
+        """
+        pending = self._pending
+        if pending:
+            return max(pending[0].mod_revision - 1, 0)
         return max(self._next - 1, 0)
 
     @property
