@@ -165,8 +165,12 @@ class Faults:
             await asyncio.sleep(self.rng.uniform(*self.gap))
             if time.monotonic() >= until - 4:
                 break
-            await self.one(self.rng.choice(self.KINDS))
-            await asyncio.wait_for(self._settle(), 30)
+            kind = self.rng.choice(self.KINDS)
+            try:
+                await self.one(kind)
+                await asyncio.wait_for(self._settle(), 30)
+            except Exception as exc:  # noted in the summary; the next fault waits for a healthy cluster again
+                self.log.append({"kind": kind, "error": f"{type(exc).__name__}: {exc}"[:300]})
 
     async def _settle(self) -> None:
         """Wait for a leader and every member healthy before the next fault."""
