@@ -561,6 +561,13 @@ class Cluster:
         when the member stops answering (see there).
         """
         loop = asyncio.get_running_loop()
+        # Let the loop read what is waiting on idle connections first: a
+        # member that died left an end-of-stream there, and a request sent on
+        # such a connection has an outcome the client could not tell from a
+        # member dying with it (the first yield queues those reads behind
+        # this task, the second lets them run before it goes on).
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
         left = None if end is None else max(end - loop.time(), 0.001)
         vigil = _Vigil(self, transport, base, per, call.rule.guarded)
         try:

@@ -55,17 +55,27 @@ async def test_writes_survive_the_loss_of_the_member_in_use(cluster: EtcdCluster
     endpoints = list(cluster.endpoints)
     endpoints.insert(0, endpoints.pop(leader))
     acknowledged: dict[str, str] = {}
+    unknown: list[str] = []
     async with etcd.Client(host=tuple(endpoints)) as client:
         for i in range(500):
             if i == 100:
                 assert _index_of(cluster, client.base_uri) == leader
                 cluster.stop_member(leader, kill=True)
             key = f"{etcd_prefix}/w{i:03}"
-            await client.write(key, f"value {i}")
+            try:
+                await client.write(key, f"value {i}")
+            except etcd.EtcdOutcomeUnknown:
+                # A write the next member forwarded to the dead leader: etcd
+                # answers "request timed out", and over v2 it is not sent twice.
+                unknown.append(key)
+                continue
             acknowledged[key] = f"value {i}"
         assert _index_of(cluster, client.base_uri) != leader
         stored = await client.read(etcd_prefix, recursive=True, quorum=True)
-    assert {leaf.key: leaf.value for leaf in stored.leaves} == acknowledged
+    found = {leaf.key: leaf.value for leaf in stored.leaves}
+    assert {key: found.get(key) for key in acknowledged} == acknowledged
+    assert len(unknown) <= 2, unknown  # only writes under way while the new leader was elected
+    assert f"{etcd_prefix}/w499" in acknowledged
 
 
 async def test_first_host_dead_from_the_first_call(cluster: EtcdCluster, etcd_prefix: str) -> None:
@@ -256,8 +266,11 @@ async def test_a_leader_kill_loses_nothing_on_default_settings(cluster: EtcdClus
     acked: dict[str, str] = {}
     appended: list[str] = []
     unknown = 0
+    unknown_writes: list[str] = []
     stop = asyncio.Event()
     running = asyncio.Event()
+    killed = asyncio.Event()
+    acked_after_kill = asyncio.Event()
     async with etcd.Client(host=tuple(endpoints)) as client, etcd.Client(host=cluster.endpoints) as observer:
         start = (await observer.write(etcd_prefix + "/start", "x")).modifiedIndex or 0
         lock = etcd.Lock(client, "election" + etcd_prefix.replace("/", "-"), ttl=3)
@@ -273,12 +286,16 @@ async def test_a_leader_kill_loses_nothing_on_default_settings(cluster: EtcdClus
                 try:
                     await client.write(key, value)
                     await client.read(key)
+                except etcd.EtcdOutcomeUnknown:
+                    unknown_writes.append(key)  # cut off at the killed leader: not sent twice
                 except etcd.EtcdException as exc:
                     errors.append(exc)
                 else:
                     acked[key] = value
                     if len(acked) == 50:
                         running.set()
+                    if killed.is_set():
+                        acked_after_kill.set()
                 i += 1
 
         async def append_jobs() -> None:
@@ -299,11 +316,16 @@ async def test_a_leader_kill_loses_nothing_on_default_settings(cluster: EtcdClus
             load = [asyncio.create_task(write_keys()), asyncio.create_task(append_jobs())]
             await running.wait()
             cluster.stop_member(leader, kill=True)
+            killed.set()
             written_before = len(acked)
             new_leader = await _leader(cluster)
             # Time is what is tested here: the keys kept alive must outlive more
             # than their TTL counted from the end of the election.
             await asyncio.sleep(4)
+            # A write the next member forwarded to the dead leader waits for
+            # etcd's own answer (about 7 s, "request timed out"): over v2 it is
+            # not sent twice. The writes after it go through.
+            await asyncio.wait_for(acked_after_kill.wait(), 30)
             stop.set()
             await asyncio.gather(*load)
             assert await lock.check()
@@ -317,7 +339,10 @@ async def test_a_leader_kill_loses_nothing_on_default_settings(cluster: EtcdClus
         assert len(acked) > written_before  # writes went on after the kill
         assert [g for g in gone if g.startswith("expire")] == []
         stored = await observer.read(etcd_prefix + "/writes", recursive=True, quorum=True)
-        assert {leaf.key: leaf.value for leaf in stored.leaves} == acked
+        found = {leaf.key: leaf.value for leaf in stored.leaves}
+        assert {key: found.get(key) for key in acked} == acked
+        assert set(found) <= set(acked) | set(unknown_writes)
+        assert len(unknown_writes) <= 2  # only what was under way at the kill
         queue = await observer.read(etcd_prefix + "/queue", recursive=True, quorum=True)
         values = [leaf.value for leaf in queue.leaves]
         assert len(values) == len(set(values))  # never applied twice
@@ -339,14 +364,17 @@ async def test_a_frozen_member_is_passed_over(cluster: EtcdCluster, etcd_prefix:
         assert pid is not None
         os.kill(pid, signal.SIGSTOP)
         try:
-            written = await client.write(etcd_prefix + "/k", "during")
-            assert (await client.read(etcd_prefix + "/k")).value == "during"
+            # A read is passed over to the next member; the client stays there.
+            assert (await client.read(etcd_prefix + "/k")).value == "before"
             assert _index_of(cluster, client.base_uri) != frozen
-            with pytest.raises(etcd.EtcdOutcomeUnknown):
-                # Not safe to repeat, and it went to the frozen member: it is not sent again.
+            written = await client.write(etcd_prefix + "/k", "during")
+            with pytest.raises(etcd.EtcdOutcomeUnknown, match="no longer answers"):
+                # Not safe to repeat, and it went to the frozen member: once the member
+                # stopped answering status requests it is given up, not sent again.
                 async with etcd.Client(host=(endpoints[0],), retry=policy) as pinned:
                     await pinned.write(etcd_prefix + "/k", "x", prevIndex=written.modifiedIndex)
         finally:
             os.kill(pid, signal.SIGCONT)
     async with cluster.client() as check:
-        assert (await check.read(etcd_prefix + "/k", quorum=True)).value == "during"
+        # The frozen member may still apply its copy when it runs again: its condition holds.
+        assert (await check.read(etcd_prefix + "/k", quorum=True)).value in ("during", "x")

@@ -158,7 +158,10 @@ async def test_an_acknowledged_delete_never_removes_a_newer_value(cluster: EtcdC
             await new_leader(cluster, leader)
             await b.write("/faults/d", "new")
         await settle(cluster, api, leader)
-        final = (await b.read("/faults/d", quorum=True)).value
+        try:
+            final = (await b.read("/faults/d", quorum=True)).value
+        except etcd.EtcdKeyNotFound:
+            final = None  # the paused member's copy of an unknown delete landed: allowed, it was not acknowledged
     if api == "v3":
         assert deleted
     if deleted:
