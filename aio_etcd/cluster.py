@@ -200,16 +200,18 @@ class _Vigil:
     slow: a member that is alive answers it in the end (a follower holds a
     proposal through a leader election). Once the attempt has run
     :attr:`~aio_etcd.RetryPolicy.attempt_timeout`, the member is asked
-    (:attr:`Cluster.probe`) every so often whether it still answers; the
-    attempt is abandoned, by cancelling the task that waits for it, when it
-    did not answer twice in a row, or, for a ``guarded`` request (one whose
-    late arrival is harmless), as soon as it does not answer or has no leader.
+    (:attr:`Cluster.probe`) every half ``attempt_timeout`` whether it still
+    answers; the attempt is abandoned, by cancelling the task that waits for
+    it, when it did not answer twice in a row, or, for a ``guarded`` request
+    (one whose late arrival is harmless), as soon as it does not answer or has
+    no leader. One :class:`_Vigils` timer looks after every vigil of a cluster:
+    a timer per request costs noticeably more CPU under concurrency.
     """
 
-    __slots__ = ("_cluster", "_transport", "_base", "_task", "_per", "_guarded", "_timer", "_prober", "abandoned")
+    __slots__ = ("_cluster", "_transport", "_base", "_task", "_per", "_guarded", "due", "_prober", "abandoned")
 
     def __init__(
-        self, cluster: Cluster, transport: Transport, base: str, per: float, guarded: bool
+        self, cluster: Cluster, transport: Transport, base: str, per: float, guarded: bool, now: float
     ) -> None:
         self._cluster = cluster
         self._transport = transport
@@ -220,11 +222,12 @@ class _Vigil:
         self._per = per
         self._guarded = guarded
         self._prober: asyncio.Task[None] | None = None
+        #: The loop time from which the member is probed.
+        self.due = now + per
         #: Set when the vigil gave up on the member and cancelled the attempt.
         self.abandoned = ""
-        self._timer = task.get_loop().call_later(per, self._start)
 
-    def _start(self) -> None:
+    def start(self) -> None:
         self._prober = self._task.get_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
@@ -243,13 +246,44 @@ class _Vigil:
             await asyncio.sleep(self._per / 2)
 
     def stop(self) -> None:
-        self._timer.cancel()
         if self._prober is not None:
             self._prober.cancel()
 
     def taken_back(self) -> bool:
         """Whether the task's cancellation was this vigil's (and is now taken back)."""
         return bool(self.abandoned) and _uncancel(self._task)
+
+
+class _Vigils:
+    """Starts the probing of each :class:`_Vigil` when it is due, with one timer for all."""
+
+    __slots__ = ("_waiting", "_ticking")
+
+    TICK = 0.1
+
+    def __init__(self) -> None:
+        self._waiting: set[_Vigil] = set()
+        self._ticking = False
+
+    def add(self, vigil: _Vigil, loop: asyncio.AbstractEventLoop) -> None:
+        self._waiting.add(vigil)
+        if not self._ticking:
+            self._ticking = True
+            loop.call_later(self.TICK, self._tick, loop)
+
+    def discard(self, vigil: _Vigil) -> None:
+        self._waiting.discard(vigil)
+        vigil.stop()
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for vigil in [v for v in self._waiting if v.due <= now]:
+            self._waiting.discard(vigil)
+            vigil.start()
+        if self._waiting:
+            loop.call_later(self.TICK, self._tick, loop)
+        else:
+            self._ticking = False
 
 
 class SlotTimeout(Exception):
@@ -366,6 +400,7 @@ class Cluster:
         self._listed = False  # a member list was read since the members were last set
         self._relist: asyncio.TimerHandle | None = None
         self._slots: dict[str, _Slots] = {}
+        self._vigils = _Vigils()
         self._refresh: asyncio.Task[None] | None = None
 
     #: Seconds after a failed read of the member list before an answer triggers another.
@@ -568,8 +603,12 @@ class Cluster:
         # this task, the second lets them run before it goes on).
         await asyncio.sleep(0)
         await asyncio.sleep(0)
-        left = None if end is None else max(end - loop.time(), 0.001)
-        vigil = _Vigil(self, transport, base, per, call.rule.guarded)
+        # What is left of the deadline, rounded up to a quarter second: the
+        # transport keeps one timeout object per distinct limit.
+        now = loop.time()
+        left = None if end is None else math.ceil(max(end - now, 0.001) * 4) / 4
+        vigil = _Vigil(self, transport, base, per, call.rule.guarded, now)
+        self._vigils.add(vigil, loop)
         try:
             return await transport.exchange(
                 call.method, base + call.path, body=call.body, headers=call.headers, timeout=left
@@ -585,7 +624,7 @@ class Cluster:
                 failure.limit_name = "the call's deadline"
             raise
         finally:
-            vigil.stop()
+            self._vigils.discard(vigil)
 
     @staticmethod
     def _given_up(base: str, call: Call, why: str) -> TransportFailure:
