@@ -324,6 +324,7 @@ class Client(ClusterCalls, ApiModes):
         self._closed = True
         self._watches.close()
         if self._keys3 is not None:
+            await self._keys3.close()
             await self._keys3.v3.close()
         await self._cluster.close()
         await self._transport.close()

@@ -104,6 +104,7 @@ class KeysOnV3:
         self._epoch = 0
         self._fence_lease = 0
         self._fence_lease_until = 0.0
+        self._fence_grant: asyncio.Task[None] | None = None
 
     # -- requests ----------------------------------------------------------------------
 
@@ -159,6 +160,10 @@ class KeysOnV3:
         applied), and :class:`~aio_etcd.EtcdOutcomeUnknown` (``settled``) is
         raised when the state cannot tell.
         """
+        if self._fence_grant is None:
+            # The fence lease is granted ahead, in the background: when it is
+            # needed, a member has just failed, and a grant may take long.
+            self._fence_grant = asyncio.get_running_loop().create_task(self._grant_fence_lease())
         for _ in range(RACES):
             epoch = self._epoch
             before = self.revision
@@ -202,17 +207,30 @@ class KeysOnV3:
         return (kvs[0] if kvs else None), _revision(answer)
 
     async def _fence_lease_id(self) -> int:
-        """A long lease for fence keys (granted once; 0, a key that stays, if it cannot be had)."""
-        loop = asyncio.get_running_loop()
-        if self._fence_lease and loop.time() < self._fence_lease_until:
+        """The lease for fence keys; 0 (a key that stays until deleted) while none could be granted."""
+        if self._fence_lease and asyncio.get_running_loop().time() < self._fence_lease_until:
             return self._fence_lease
+        if self._fence_grant is None or self._fence_grant.done():
+            self._fence_grant = asyncio.get_running_loop().create_task(self._grant_fence_lease())
+        log.warning("no lease for fence keys yet: this fence key of %s stays until deleted", self.layout.prefix)
+        return 0
+
+    async def _grant_fence_lease(self) -> None:
         try:
             grant = await self.v3.grant(FENCE_TTL)
         except EtcdException as exc:
-            log.warning("no lease for fence keys (%s): this one stays until deleted", exc)
-            return 0
-        self._fence_lease, self._fence_lease_until = grant.id, loop.time() + FENCE_TTL - 3600
-        return grant.id
+            log.debug("no lease for fence keys (%s); asked again at the next fence", exc)
+            self._fence_grant = None
+            return
+        self._fence_lease = grant.id
+        self._fence_lease_until = asyncio.get_running_loop().time() + FENCE_TTL - 3600
+
+    async def close(self) -> None:
+        """Stop the background grant of the fence lease, if it runs (the client closes)."""
+        task, self._fence_grant = self._fence_grant, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _range(
         self, start: bytes, end: bytes | None, *, serializable: bool, key: str, timeout: float | None
