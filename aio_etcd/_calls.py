@@ -18,7 +18,6 @@ from ._http import Response
 from .cluster import Call, NotEtcd
 from .exceptions import EtcdException
 from .retry import SAFE, UNSAFE
-from .v2on3 import _cluster as _v3
 
 if TYPE_CHECKING:
     from .v2on3 import KeysOnV3
@@ -71,6 +70,8 @@ class ClusterCalls:
         """The client URLs of the cluster's members, as etcd lists them."""
         keys3 = await self._v3_store()
         if keys3 is not None:
+            from .v2on3 import _cluster as _v3
+
             return await _v3.machines(keys3.v3)
         call = Call("GET", self._version_prefix + "/machines", self._headers, op="member list")
         return await self._send(call, _answers.machines_answer)
@@ -79,6 +80,8 @@ class ClusterCalls:
         """The cluster's members, by member id (``id``, ``name``, ``peerURLs``, ``clientURLs``)."""
         keys3 = await self._v3_store()
         if keys3 is not None:
+            from .v2on3 import _cluster as _v3
+
             return await _v3.members(keys3.v3)
         data = await self._get_json(self._version_prefix + "/members", needs="members")
         members = data["members"]
@@ -90,6 +93,8 @@ class ClusterCalls:
         """The member that leads the cluster now."""
         keys3 = await self._v3_store()
         if keys3 is not None:
+            from .v2on3 import _cluster as _v3
+
             return await _v3.leader(keys3.v3)
         return dict(await self._get_json(self._version_prefix + "/members/leader", needs="id"))
 
@@ -97,6 +102,8 @@ class ClusterCalls:
         """The answering member's own statistics (``/stats/self``)."""
         keys3 = await self._v3_store()
         if keys3 is not None:
+            from .v2on3 import _cluster as _v3
+
             return await _v3.stats(keys3.v3)
         return dict(await self._get_json(self._version_prefix + "/stats/self", needs="id"))
 
@@ -110,6 +117,8 @@ class ClusterCalls:
         """Counters of the key store (``/stats/store``)."""
         keys3 = await self._v3_store()
         if keys3 is not None:
+            from .v2on3 import _cluster as _v3
+
             return await _v3.store_stats(keys3.v3)
         return dict(await self._get_json(self._version_prefix + "/stats/store", needs="watchers"))
 

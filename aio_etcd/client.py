@@ -22,12 +22,12 @@ from urllib.parse import quote, urlencode
 from . import _answers
 from ._calls import FORM, ClusterCalls, flag
 from ._http import AiohttpTransport, Response, Transport, tls_protocol
+from ._keypath import v2_key
 from .cluster import Call, Cluster, NotEtcd, member_url
 from .discovery import SrvMembers
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
 from .retry import RetryPolicy, replay_rule
-from .v2on3._layout import v2_key
 from .v2on3._mode import ApiModes
 from .watch import Watches, follow
 

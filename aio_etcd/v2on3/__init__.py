@@ -29,7 +29,26 @@ Every v2 rule is kept by v3 transactions (see :mod:`aio_etcd.v2on3._keys`);
 ``docs/v2-on-v3.rst`` lists what v3 cannot express.
 """
 
-from ._keys import KeysOnV3
-from ._layout import Layout
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._keys import KeysOnV3
+    from ._layout import Layout
 
 __all__ = ["KeysOnV3", "Layout"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: this package needs the v3 client, which
+    # ``import aio_etcd`` does not load until a client uses a v3 store.
+    if name == "KeysOnV3":
+        from ._keys import KeysOnV3
+
+        return KeysOnV3
+    if name == "Layout":
+        from ._layout import Layout
+
+        return Layout
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .._keypath import check_prefix, v2_key
 from ..exceptions import EtcdError, EtcdException
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 
@@ -25,7 +26,6 @@ MESSAGES = {
     401: "The event in requested index is outdated and cleared",
 }
 _STATUS = {100: 404, 101: 412, 102: 403, 105: 412, 108: 403}
-_BAD_SEGMENTS = frozenset({"", ".", ".."})
 a2b = binascii.a2b_base64
 
 
@@ -33,25 +33,6 @@ def error(code: int, cause: str, index: int) -> EtcdException:
     """The exception a v2 server answers for ``code``, with its payload."""
     payload = {"errorCode": code, "message": MESSAGES[code], "cause": cause, "index": index}
     return EtcdError.exception_for(payload, _STATUS.get(code, 400))
-
-
-def v2_key(key: str) -> str:
-    """``key`` as v2 names it: one leading ``/``, no trailing ``/`` (``"/"`` is the root).
-
-    Empty, ``.`` and ``..`` segments are refused: etcd would resolve them to another key.
-    Both APIs of :class:`aio_etcd.Client` check keys here.
-    """
-    if not isinstance(key, str):
-        raise TypeError(f"an etcd key is a str, not {type(key).__name__}")
-    if not key.startswith("/"):
-        key = "/" + key
-    if key == "/":
-        return key
-    if key.endswith("/"):
-        key = key[:-1]
-    if any(segment in _BAD_SEGMENTS for segment in key[1:].split("/")):
-        raise ValueError(f"the key {key!r} has an empty, '.' or '..' segment; etcd would resolve it to another key")
-    return key
 
 
 def hidden(rest: str) -> bool:
@@ -96,9 +77,7 @@ class Layout:
     """
 
     def __init__(self, prefix: str = "") -> None:
-        if prefix.endswith("/"):
-            raise ValueError("the v3 prefix must not end with '/': v2 keys bring their own")
-        self.prefix = prefix.encode()
+        self.prefix = check_prefix(prefix).encode()
         self._cut = len(self.prefix)
 
     def file(self, key: str) -> bytes:

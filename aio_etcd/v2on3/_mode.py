@@ -6,16 +6,15 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
+from .._keypath import check_prefix, v2_key
 from ..result import EtcdResult
 from ..watch import Watches
-from ._keys import KeysOnV3
-from ._layout import Layout, v2_key
-from ._watch import changes, next_change
 
 if TYPE_CHECKING:
     from .._http import Response
     from ..cluster import Cluster
     from ..v3 import Client as V3Client
+    from ._keys import KeysOnV3
 
 __all__ = ["ApiModes"]
 
@@ -36,7 +35,7 @@ class ApiModes:
 
     def _init_api(self, api: str, prefix: str, options: dict[str, Any]) -> None:
         """Remember how to reach a v3 store; with ``api="v3"`` go there now (no I/O)."""
-        Layout(prefix)  # a bad prefix is refused now, not at the first call
+        check_prefix(prefix)  # a bad prefix is refused now, not at the first call
         #: With api="v3": the v3 store the keys calls go to (None: the v2 API).
         self._keys3: KeysOnV3 | None = None
         #: With api="auto", until the first call has decided.
@@ -48,7 +47,8 @@ class ApiModes:
 
     def _use_v3(self) -> None:
         """Send the keys calls to the v3 store from now on."""
-        from ..v3 import Client as V3Client
+        from ..v3 import Client as V3Client  # the v3 client is loaded only when a v3 store is used
+        from ._keys import KeysOnV3
 
         options = dict(self._v3_options)
         prefix = options.pop("prefix")
@@ -84,6 +84,8 @@ class ApiModes:
         return probe.status == 404 and (probe.json_object() or {}).get("errorCode") is None
 
     async def _wait_on_v3(self, key: str, path: str, query: dict[str, str], index: int | None) -> EtcdResult:
+        from ._watch import next_change
+
         assert self._keys3 is not None
         return await next_change(self._keys3, v2_key(key), index, query.get("recursive") == "true")
 
@@ -94,6 +96,8 @@ class ApiModes:
         keys3 = await self._v3_store()
         if keys3 is None:
             return None
+        from ._watch import changes
+
         return changes(keys3, v2_key(key), index, bool(recursive))
 
     @property
