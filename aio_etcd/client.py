@@ -23,7 +23,7 @@ from . import _answers
 from ._calls import FORM, ClusterCalls, flag
 from ._http import AiohttpTransport, Response, Transport, tls_protocol
 from ._keypath import v2_key
-from .cluster import Call, Cluster, NotEtcd, member_url
+from .cluster import Call, Cluster, MemberProbe, NotEtcd, member_url
 from .discovery import SrvMembers
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
@@ -55,6 +55,20 @@ def _key_path(key: str) -> str:
     if key.endswith("/") and name != "/":
         name += "/"
     return quote(name, safe="/")
+
+
+def _leader_view(resp: Response) -> tuple[str, str] | None:
+    """The leader a v2 member follows, and since when (``None``: it names none)."""
+    body = resp.json_object() if resp.status == 200 else None
+    info = (body or {}).get("leaderInfo")
+    if not isinstance(info, dict) or not info.get("leader"):
+        return None
+    return str(info["leader"]), str(info.get("startTime"))
+
+
+def _read_answered(resp: Response) -> bool:
+    """A quorum read's own answer: the key, or "not found" (not a refusal before the read)."""
+    return resp.status == 200 or (resp.status == 404 and (resp.json_object() or {}).get("errorCode") == 100)
 
 
 class Client(ClusterCalls, ApiModes):
@@ -194,7 +208,7 @@ class Client(ClusterCalls, ApiModes):
             machines_path=self._version_prefix + "/machines",
             per_member=per_host_pool_size,
             refresh_headers=self._headers,
-            probe=self._machines_call,
+            probe=MemberProbe(self._stats_call, _leader_view, self._read_call, _read_answered),
         )
         self._transport: Transport = transport or AiohttpTransport(
             protocol,
@@ -334,9 +348,13 @@ class Client(ClusterCalls, ApiModes):
         """True once :meth:`close` was called."""
         return self._closed
 
-    def _machines_call(self) -> Call:
-        """The request that asks a member whether it is alive (its member list: cheap, no quorum needed)."""
-        return Call("GET", self._cluster.machines_path, self._headers, op="member list")
+    def _stats_call(self) -> Call:
+        """The request that asks a member how it is (its own statistics name its leader)."""
+        return Call("GET", self._version_prefix + "/stats/self", self._headers, op="member statistics")
+
+    def _read_call(self) -> Call:
+        """A quorum read through the member (etcd's v2 makes it a raft proposal): a key nobody writes."""
+        return Call("GET", self._keys + "/%00aio_etcd?quorum=true", self._headers, op="quorum read")
 
     async def _discover(self) -> None:
         """Find the members through SRV records (once, on first use)."""

@@ -55,7 +55,7 @@ from .exceptions import (
 )
 from .retry import SAFE, ReplayRule, RetryPolicy, not_applied, transient
 
-__all__ = ["Call", "Cluster", "NotEtcd", "member_url", "parse_machines"]
+__all__ = ["Call", "Cluster", "MemberProbe", "NotEtcd", "member_url", "parse_machines"]
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,9 @@ class _Vigil:
     a timer per request costs noticeably more CPU under concurrency.
     """
 
-    __slots__ = ("_cluster", "_transport", "_base", "_task", "_per", "_guarded", "due", "_prober", "abandoned")
+    __slots__ = (
+        "_cluster", "_transport", "_base", "_task", "_per", "_guarded", "due", "_prober", "abandoned", "not_applied"
+    )
 
     def __init__(
         self, cluster: Cluster, transport: Transport, base: str, per: float, guarded: bool, now: float
@@ -223,27 +225,46 @@ class _Vigil:
         self._guarded = guarded
         self._prober: asyncio.Task[None] | None = None
         #: The loop time from which the member is probed.
-        self.due = now + per
+        self.due = now + per / 2
         #: Set when the vigil gave up on the member and cancelled the attempt.
         self.abandoned = ""
+        #: Set when the request certainly was not applied (and never will be).
+        self.not_applied = False
 
     def start(self) -> None:
         self._prober = self._task.get_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
         misses = 0
+        first: Any = None
+        cluster, transport, base, per = self._cluster, self._transport, self._base, self._per
         while True:
-            verdict = await self._cluster.ask_member(self._transport, self._base, self._per)
-            if verdict == "alive":
-                misses = 0
-            else:
+            verdict, view = await cluster.ask_member(transport, base, per)
+            if verdict == "gone":
                 misses += 1
-                if self._guarded or (verdict == "gone" and misses >= 2):
-                    what = "no longer answers" if verdict == "gone" else "has no leader"
-                    self.abandoned = f"{self._base} {what}"
-                    self._task.cancel()
-                    return
-            await asyncio.sleep(self._per / 2)
+                if self._guarded or misses >= 2:
+                    return self._abandon(f"{base} no longer answers")
+            else:
+                misses = 0
+                moved = first is not None and view != first
+                if self._guarded and (verdict == "leaderless" or moved):
+                    return self._abandon(f"{base} lost its leader")
+                if moved and await cluster.read_through(transport, base, per):
+                    # A new leader took over after the request reached the
+                    # member, and a linearizable read through the member has
+                    # been answered since: whatever the member proposed under
+                    # the old leader has been applied by now (its answer is on
+                    # its way: give it a moment) or never will be.
+                    await asyncio.sleep(self._per / 2)
+                    self.not_applied = True
+                    return self._abandon(f"{base} follows a new leader and did not apply it")
+                if first is None:
+                    first = view
+            await asyncio.sleep(per / 2)
+
+    def _abandon(self, why: str) -> None:
+        self.abandoned = why
+        self._task.cancel()
 
     def stop(self) -> None:
         if self._prober is not None:
@@ -335,6 +356,35 @@ def v2_transient(resp: Response) -> tuple[EtcdException, bool] | None:
     return etcd_error(resp, payload), not_applied(payload)
 
 
+class MemberProbe:
+    """How an API asks one member about itself, for requests that wait on that member.
+
+    :param status: makes the request that asks the member how it is.
+    :param view: what a status answer says of the member's leader: a value
+        that changes whenever the member follows a new leader (its id and
+        term, say), ``None`` when it has no leader.
+    :param settle: makes a linearizable read through the member: once it is
+        answered after a new leader took over, every proposal the member made
+        under an earlier leader has been applied, or never will be.
+    :param settled: whether an answer to ``settle`` is the read's own (not a
+        refusal made before the read, such as a permission error).
+    """
+
+    __slots__ = ("status", "view", "settle", "settled")
+
+    def __init__(
+        self,
+        status: Callable[[], Call],
+        view: Callable[[Response], Any],
+        settle: Callable[[], Call],
+        settled: Callable[[Response], bool],
+    ) -> None:
+        self.status = status
+        self.view = view
+        self.settle = settle
+        self.settled = settled
+
+
 class Cluster:
     """The members a client may talk to, the member it is pinned to, and the attempt loop.
 
@@ -353,9 +403,8 @@ class Cluster:
         rules by default).
     :param members_call: makes the request that lists the members, instead
         of a ``GET`` of ``machines_path``; ``parse_members`` reads its answer.
-    :param probe: makes the request that asks one member whether it is alive
-        (see :attr:`probe`); ``probe_leads`` tells from its answer whether
-        the member has a leader.
+    :param probe: how to ask one member whether it is alive, which leader it
+        follows, and to read through it (:class:`MemberProbe`).
     """
 
     def __init__(
@@ -372,8 +421,7 @@ class Cluster:
         classify: Classifier = v2_transient,
         members_call: Callable[[], Call] | None = None,
         parse_members: Callable[[Response], list[str]] = parse_machines,
-        probe: Callable[[], Call] | None = None,
-        probe_leads: Callable[[Response], bool] | None = None,
+        probe: MemberProbe | None = None,
     ) -> None:
         if not members:
             raise ValueError("a cluster needs at least one member")
@@ -389,12 +437,10 @@ class Cluster:
         self.classify = classify
         self.members_call = members_call
         self.parse_members = parse_members
-        #: Makes the request that asks a member whether it is alive, while a
-        #: request that must not be repeated waits for its answer (``None``:
-        #: a member is never given up on before the call's deadline).
+        #: How a member is asked about itself while a request that must not
+        #: be repeated waits for its answer (``None``: a member is never given
+        #: up on before the call's deadline).
         self.probe = probe
-        #: Whether a probe's answer names a leader (``None``: it cannot tell).
-        self.probe_leads = probe_leads
         self._pinned = 0
         self._learned = False
         self._listed = False  # a member list was read since the members were last set
@@ -615,11 +661,11 @@ class Cluster:
             )
         except asyncio.CancelledError:
             if vigil.taken_back():
-                raise self._given_up(base, call, vigil.abandoned) from None
+                raise self._given_up(base, call, vigil) from None
             raise
         except TransportFailure as failure:
             if vigil.taken_back():  # the cancellation came out of aiohttp as another error
-                raise self._given_up(base, call, vigil.abandoned) from failure
+                raise self._given_up(base, call, vigil) from failure
             if failure.timed_out:
                 failure.limit_name = "the call's deadline"
             raise
@@ -627,25 +673,39 @@ class Cluster:
             self._vigils.discard(vigil)
 
     @staticmethod
-    def _given_up(base: str, call: Call, why: str) -> TransportFailure:
-        failure = TransportFailure(base + call.path, asyncio.TimeoutError(), sent=True, timed_out=True)
-        failure.limit_name = f"waited while the member answered; then {why}"
+    def _given_up(base: str, call: Call, vigil: _Vigil) -> TransportFailure:
+        # Not applied, and never will be: as good as never sent (the next member may have it).
+        failure = TransportFailure(base + call.path, asyncio.TimeoutError(), sent=not vigil.not_applied, timed_out=True)
+        failure.limit_name = f"waited while the member answered; then {vigil.abandoned}"
         return failure
 
-    async def ask_member(self, transport: Transport, base: str, timeout: float) -> str:
-        """Whether ``base`` answers (:attr:`probe`): ``"alive"``, ``"leaderless"`` or ``"gone"``."""
+    async def ask_member(self, transport: Transport, base: str, timeout: float) -> tuple[str, Any]:
+        """How ``base`` is: ``("alive", view)``, ``("leaderless", None)`` or ``("gone", None)``
+        (see :class:`MemberProbe`)."""
         if self.probe is None:
-            return "alive"
-        call = self.probe()
+            return "alive", None
+        call = self.probe.status()
         try:
             resp = await transport.exchange(
                 call.method, base + call.path, body=call.body, headers=call.headers, timeout=timeout
             )
         except TransportFailure:
-            return "gone"
-        if self.probe_leads is not None and not self.probe_leads(resp):
-            return "leaderless"
-        return "alive"
+            return "gone", None
+        view = self.probe.view(resp)
+        return ("alive", view) if view is not None else ("leaderless", None)
+
+    async def read_through(self, transport: Transport, base: str, timeout: float) -> bool:
+        """Whether a linearizable read through ``base`` (:attr:`MemberProbe.settle`) was answered."""
+        if self.probe is None:
+            return False
+        call = self.probe.settle()
+        try:
+            resp = await transport.exchange(
+                call.method, base + call.path, body=call.body, headers=call.headers, timeout=timeout
+            )
+        except TransportFailure:
+            return False
+        return self.probe.settled(resp)
 
     async def _follow(
         self, transport: Transport, base: str, call: Call, resp: Response, budget: float, end: float | None

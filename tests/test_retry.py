@@ -8,7 +8,23 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from scripted import A, B, C, Handler, Scripted, Sent, cut, error, hang, machines, node, raw, refused, timed_out
+from scripted import (
+    A,
+    B,
+    C,
+    Handler,
+    Scripted,
+    Sent,
+    cut,
+    error,
+    etcd_json,
+    hang,
+    machines,
+    node,
+    raw,
+    refused,
+    timed_out,
+)
 
 import aio_etcd as etcd
 from aio_etcd._http import Response, TransportFailure
@@ -190,43 +206,86 @@ async def frozen(sent: Sent) -> Response:
     raise TransportFailure(sent.url, asyncio.TimeoutError(), sent=True, timed_out=True)
 
 
-async def test_an_unsafe_call_waits_for_a_member_that_still_answers(make: Any) -> None:
-    # A follower holds a write through a leader election: far longer than attempt_timeout.
+STATS = "/v2/stats/self"
+QUORUM_READ = "/v2/keys/%00aio_etcd?quorum=true"
+
+
+def stats(sent: Sent, leader: str = "l1", since: str = "t1") -> Response:
+    return etcd_json({"name": "m", "leaderInfo": {"leader": leader, "startTime": since}}, url=sent.url)
+
+
+def slow_member(answer: Handler, *, status: Callable[[Sent], Response] = stats) -> Handler:
+    """Member a is slow to answer keys requests (``answer``) and answers statistics with ``status``."""
+
     def handler(sent: Sent) -> Response | Any:
         if sent.path == "/v2/machines":
             return machines(sent, A, B, C)
-        return slow(0.4)(sent) if sent.base == A else node(sent)
+        if sent.path == STATS:
+            return status(sent) if sent.base == A else stats(sent)
+        return answer(sent) if sent.base == A else node(sent)
 
-    client, transport = make(handler)
+    return handler
+
+
+async def test_an_unsafe_call_waits_for_a_member_that_still_answers(make: Any) -> None:
+    # A follower holds a write through a leader election: far longer than attempt_timeout.
+    client, transport = make(slow_member(slow(0.4)))
     result = await client.write("/k", "v", prevValue="old")
     assert result.value == "v"
     assert transport.bases() == [A]
-    probes = [s for s in transport.sent if s.base == A and s.path == "/v2/machines"]
-    assert len(probes) >= 2  # the member was asked whether it is alive while the write waited
+    probes = [s for s in transport.sent if s.base == A and s.path == STATS]
+    assert len(probes) >= 2  # the member was asked how it is while the write waited
 
 
 async def test_an_unsafe_call_gives_up_on_a_member_that_stopped_answering(make: Any) -> None:
-    def handler(sent: Sent) -> Response | Any:
-        if sent.base == A:
-            return frozen(sent)
-        return machines(sent, A, B, C) if sent.path == "/v2/machines" else node(sent)
-
-    client, transport = make(handler)
+    client, transport = make(slow_member(frozen, status=frozen))  # type: ignore[arg-type]
     with pytest.raises(etcd.EtcdOutcomeUnknown) as info:
         await client.write("/k", "v", timeout=30)
     assert transport.bases() == [A]
     assert "no longer answers" in str(info.value)
-    probes = [s for s in transport.sent if s.base == A and s.path == "/v2/machines"]
-    assert len(probes) == 2  # two probes unanswered in a row
+    assert len([s for s in transport.sent if s.base == A and s.path == STATS]) == 2  # two unanswered in a row
+
+
+async def test_an_unsafe_call_goes_on_once_a_new_leader_settled_it(make: Any) -> None:
+    """The member follows a new leader, and a quorum read through it was answered since: what it
+    proposed under the old one was applied by then or never will be. Not applied: next member."""
+    leaders = iter(["l1", "l1", "l2"])
+
+    def status(sent: Sent) -> Response:
+        return stats(sent, leader=next(leaders, "l2"))
+
+    def answer(sent: Sent) -> Response | Any:
+        if sent.path == QUORUM_READ:
+            return error(sent, 100, 404, "Key not found")
+        return frozen(sent)
+
+    client, transport = make(slow_member(answer, status=status), retry=etcd.RetryPolicy(attempt_timeout=0.1))
+    result = await client.write("/k", "v")
+    assert result.value == "v"
+    writes = [s.base for s in transport.sent if s.path == "/v2/keys/k"]
+    assert writes == [A, B]
+    assert [s.base for s in transport.sent if s.path == QUORUM_READ] == [A]
+
+
+async def test_a_new_leader_without_a_read_through_the_member_settles_nothing(make: Any) -> None:
+    leaders = iter(["l1", "l2"])
+
+    def status(sent: Sent) -> Response:
+        return stats(sent, leader=next(leaders, "l2"))
+
+    def answer(sent: Sent) -> Response | Any:
+        if sent.path == QUORUM_READ:
+            return error(sent, 110, 401, "The request requires user authentication")  # refused before the read
+        return frozen(sent)
+
+    client, transport = make(slow_member(answer, status=status), retry=etcd.RetryPolicy(attempt_timeout=0.1))
+    with pytest.raises(etcd.EtcdOutcomeUnknown, match="deadline"):
+        await client.write("/k", "v", timeout=1)
+    assert [s.base for s in transport.sent if s.path == "/v2/keys/k"] == [A]
 
 
 async def test_an_unsafe_call_waits_no_longer_than_its_deadline(make: Any) -> None:
-    def handler(sent: Sent) -> Response | Any:
-        if sent.path == "/v2/machines":
-            return machines(sent, A, B, C)
-        return frozen(sent)
-
-    client, transport = make(handler)
+    client, transport = make(slow_member(frozen))
     with pytest.raises(etcd.EtcdOutcomeUnknown) as info:
         await client.write("/k", "v", timeout=0.3)
     assert "deadline" in str(info.value)
@@ -236,13 +295,11 @@ async def test_an_unsafe_call_waits_no_longer_than_its_deadline(make: Any) -> No
 async def test_a_cancelled_unsafe_call_stops_probing(make: Any) -> None:
     probed = asyncio.Event()
 
-    def handler(sent: Sent) -> Response | Any:
-        if sent.path == "/v2/machines":
-            probed.set()
-            return machines(sent, A, B, C)
-        return frozen(sent)
+    def status(sent: Sent) -> Response:
+        probed.set()
+        return stats(sent)
 
-    client, transport = make(handler)
+    client, transport = make(slow_member(frozen, status=status))
     task = asyncio.ensure_future(client.write("/k", "v"))
     await probed.wait()
     task.cancel()

@@ -17,7 +17,7 @@ from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._http import AiohttpTransport, Response, Transport, tls_protocol
-from ..cluster import Call, Cluster, NotEtcd, member_url
+from ..cluster import Call, Cluster, MemberProbe, NotEtcd, member_url
 from ..discovery import SrvMembers
 from ..exceptions import EtcdException
 from ..retry import SAFE, UNSAFE, ReplayRule, RetryPolicy
@@ -70,12 +70,18 @@ def _classify(resp: Response) -> tuple[EtcdException, bool] | None:
     return (error, certainly_not) if worth else None
 
 
-def _leads(resp: Response) -> bool:
-    """Whether a member's status answer names a leader (one cut off from quorum names none)."""
+def _leader_view(resp: Response) -> tuple[str, str] | None:
+    """The leader and term a member's status answer names (``None``: no leader, as when cut off)."""
     if resp.status != 200:
-        return False
+        return None
     body = resp.json_object()
-    return body is not None and bool(body.get("leader"))
+    if body is None or not body.get("leader"):
+        return None
+    return str(body["leader"]), str(body.get("raftTerm"))
+
+
+def _read_answered(resp: Response) -> bool:
+    return resp.status == 200
 
 
 def _error_body(payload: dict[str, Any]) -> dict[str, Any]:
@@ -232,8 +238,7 @@ class Client:
             classify=_classify,
             members_call=self._members_call,
             parse_members=_parse_members,
-            probe=self._status_call,
-            probe_leads=_leads,
+            probe=MemberProbe(self._status_call, _leader_view, self._read_call, _read_answered),
         )
         tls = "https" if any(url.startswith("https://") for url in urls) else protocol
         self._transport: Transport = transport or AiohttpTransport(
@@ -319,6 +324,10 @@ class Client:
 
     def _status_call(self) -> Call:
         return Call("POST", "/v3/maintenance/status", self._headers, body=b"{}", op="status")
+
+    def _read_call(self) -> Call:
+        """A linearizable read that costs etcd nothing but the read index (a count of one key)."""
+        return Call("POST", "/v3/kv/range", self._headers, body=b'{"key":"AA==","count_only":true}', op="read")
 
     def _members_call(self) -> Call:
         return Call("POST", "/v3/cluster/member/list", self._headers, body=b"{}", op="member list")
