@@ -61,6 +61,11 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
     try:
         async with keys.v3.watch(first, range_end=end, start_revision=index or 0, prev_kv=True) as events:
             changed = 0  # the revision of the last change of a key (not a marker) seen
+            gone = 0  # the last revision at which the directory was seen deleted
+            # v2's etcd_index: the store's index when the watch began (or, for
+            # an answer from history, when it was asked for); a follow-up of
+            # watch_iter asks at the earliest after the event before it.
+            asked = events.created_revision
             async for event in events:
                 raw = event.kv.key
                 if raw != own and not raw.startswith(inside):
@@ -71,16 +76,28 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
                     changed = revision
                 elif event.type == "PUT" and revision == changed:
                     continue  # a directory kept alive beside a change inside it
+                result: EtcdResult | None
                 if raw not in (own, marker):
                     if not recursive:
+                        if event.type == "DELETE" and revision != gone and name != "/":
+                            gone = revision  # one look per revision
+                            result = await _directory_gone(keys, name, event, inside, end)
+                            if result is not None:
+                                result.etcd_index = asked or revision
+                                asked = max(asked, revision)
+                                yield result
                         continue
                     shown = layout.name(raw)
                     if hidden(shown[len(name) :] if name != "/" else shown):  # "/b/_c": "/_" finds it
                         continue
                 else:
                     shown = layout.name(raw)
+                    if raw == marker and event.type == "DELETE":
+                        gone = revision  # the directory's own event: its keys' deletes are not
                 result = await _v2_event(keys, event, shown, is_marker)
                 if result is not None:
+                    result.etcd_index = asked or revision
+                    asked = max(asked, revision)
                     yield result
     except EtcdCompacted as exc:
         oldest = exc.compact_revision
@@ -93,6 +110,26 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
         raise EtcdEventIndexCleared(f"[401] {payload['message']} : {payload['cause']}", payload) from exc
     # A v3 watch ends only when it is closed: with its client.
     raise EtcdException(f"the watch of {name!r} ended: the client was closed")
+
+
+async def _directory_gone(
+    keys: KeysOnV3, name: str, event: Event, inside: bytes, end: bytes
+) -> EtcdResult | None:
+    """The ``delete`` of the directory ``name`` if a delete inside it (``event``) left it
+    empty: a directory without a marker exists only through its keys, and v2 reports a
+    recursive delete to a watch of the directory itself."""
+    revision = event.mod_revision
+    try:
+        left = await keys.v3.range(inside, range_end=end, revision=revision, count_only=True)
+    except EtcdCompacted:
+        return None  # long past: the directory's later history is what the watch reads next
+    if left.count:
+        return None
+    prev: Mapping[str, Any] = event._raw.get("prev_kv") or {}
+    created = int(prev.get("create_revision") or revision)
+    node = {"key": name, "dir": True, "modifiedIndex": revision, "createdIndex": created}
+    body = {"action": "delete", "node": node, "prevNode": {**node, "modifiedIndex": created}}
+    return EtcdResult.from_response(body, etcd_index=revision, raft_index=None)
 
 
 async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -> EtcdResult | None:
