@@ -106,18 +106,6 @@ ACTIONS = "every write is 'set' in a v3 watch event"
 
 #: What api="v3" does not do as v2 does yet, by test (issue 23): strict xfail in [v3].
 V3_DIFFERS: dict[str, str] = {
-    "test_store_watch_create": ACTIONS,
-    "test_store_watch_recursive_create": ACTIONS,
-    "test_store_watch_update": ACTIONS,
-    "test_store_watch_recursive_update": ACTIONS,
-    "test_store_watch_compare_and_swap": ACTIONS,
-    "test_store_watch_recursive_compare_and_swap": ACTIONS,
-    "test_store_watch_create_with_hidden_key": ACTIONS,
-    "test_store_watch_recursive_create_deeper_than_hidden_key": ACTIONS,
-    "test_store_watch_from_history_index": ACTIONS,
-    "test_store_watch_update_with_hidden_key": ACTIONS,
-    "test_store_watch_stream": ACTIONS,
-    "test_store_watch_no_refresh": ACTIONS,
     "test_store_watch_expire_empty_refresh": "a refresh with the key's own TTL takes no index",
 }
 

@@ -23,6 +23,7 @@ from ..result import EtcdResult
 from ..retry import GUARDED, SAFE, UNSAFE, ReplayRule
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
+from ..v3.errors import EtcdCompacted
 from ..v3.results import b64
 from ._layout import Layout, NodeTTL, ancestors, empty, error, keep_parent, leases_of, mark_parent, unb64, v2_key
 
@@ -100,6 +101,8 @@ class KeysOnV3:
         #: The TTL each lease this client granted lately was granted for (the
         #: newest :data:`REMEMBERED`; a refresh renews only these).
         self.granted: collections.OrderedDict[int, int] = collections.OrderedDict()
+        #: The actions recorded at recent revisions (:meth:`action_at`).
+        self._actions: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._fence_name = self.layout.prefix + b"!aio_etcd/fence/" + secrets.token_hex(8).encode() + b"/"
         self._epoch = 0
         self._fence_lease = 0
@@ -232,6 +235,25 @@ class KeysOnV3:
             granted.popitem(last=False)  # long expired, most likely; a refresh then moves its key
         return grant.id
 
+    async def action_at(self, revision: int) -> str:
+        """The v2 action the write of ``revision`` recorded (see :attr:`Layout.action`), or ``""``:
+        a ``set`` or ``delete`` (or a change by a plain v3 program). One serializable read of
+        the record as it was at that revision, remembered for the other watches."""
+        cache = self._actions
+        found = cache.get(revision)
+        if found is not None:
+            return found
+        try:
+            answer = await self.v3.range(self.layout.action, revision=revision, serializable=True)
+        except EtcdCompacted:
+            return ""
+        kvs = answer.kvs
+        found = kvs[0].value.decode() if kvs and kvs[0].mod_revision == revision else ""
+        cache[revision] = found
+        if len(cache) > REMEMBERED:
+            cache.popitem(last=False)
+        return found
+
     async def ttls(self, leases: set[int]) -> dict[int, NodeTTL]:
         """What is left of each lease (those gone are left out)."""
         if not leases:
@@ -361,6 +383,10 @@ class KeysOnV3:
         above = ancestors(name)
         lease = await self._grant(ttl) if ttl is not None else 0
         conditional = prev_value is not None or prev_index is not None or prev_exist is not None
+        if prev_value is not None or prev_index is not None:
+            action = "compareAndSwap"
+        else:
+            action = {None: "set", True: "update", False: "create"}[prev_exist]
 
         def make() -> T.Txn:
             txn = T.txn().if_(*_no_key_above(layout, above), empty(start, end))
@@ -377,6 +403,8 @@ class KeysOnV3:
                 keeper = mark_parent(layout, name)
                 if keeper is not None:
                     txn.then(keeper)
+            if action != "set":
+                txn.then(T.put(layout.action, action.encode()))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True), *_read_above(layout, above))
             return txn
 
@@ -406,10 +434,6 @@ class KeysOnV3:
             },
             ttl,
         )
-        if prev_value is not None or prev_index is not None:
-            action = "compareAndSwap"
-        else:
-            action = {None: "set", True: "update", False: "create"}[prev_exist]
         prev_node = layout.file_node(prev, {}) if prev else None
         return self._result(action, node, revision, prev_node, new=prev is None)
 
@@ -462,6 +486,8 @@ class KeysOnV3:
                 txn.if_(T.version(own) == 0)
         # A key in the way becomes the directory (as in v2, without prevExist=False).
         txn.then(T.delete(own, prev_kv=True), T.put(layout.marker(name), b"", lease=lease))
+        if prev_exist is not None:
+            txn.then(T.put(layout.action, b"update" if prev_exist else b"create"))
         txn.else_(T.get(own, keys_only=True), T.get(start, range_end=end, limit=1, keys_only=True))
         txn.else_(*_read_above(layout, above))
         answer = await self._txn(txn, safe=False, op="mkdir", key=name, timeout=timeout)
@@ -507,6 +533,7 @@ class KeysOnV3:
             keeper = mark_parent(layout, child) if lease else None
             if keeper is not None:
                 txn.then(keeper)
+            txn.then(T.put(layout.action, b"create"))
             txn.else_(T.get(start, range_end=numbered_end, limit=1, keys_only=True, sort=("key", "desc")))
             txn.else_(*_read_above(layout, above))
             answer = await self._txn(txn, safe=False, op="append to", key=name, timeout=timeout)
@@ -601,6 +628,8 @@ class KeysOnV3:
             keeper = keep_parent(layout, name)
             if keeper is not None:
                 txn.then(keeper)
+            if prevValue is not None or prevIndex is not None:
+                txn.then(T.put(layout.action, b"compareAndDelete"))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
             return txn
 

@@ -100,6 +100,10 @@ class Layout:
             raise ValueError("the v3 prefix must not end with '/': v2 keys bring their own")
         self.prefix = prefix.encode()
         self._cut = len(self.prefix)
+        #: The action record: written (with the v2 action as value) by every write whose
+        #: action is not ``set`` or ``delete``, at that write's revision, so that a watch
+        #: can tell ``create``, ``update``, ``compareAndSwap``, ``compareAndDelete``.
+        self.action = self.prefix + b"!aio_etcd/action"
 
     def file(self, key: str) -> bytes:
         """The v3 key holding the v2 key ``key``."""

@@ -7,9 +7,10 @@ into the v2 events of the key, for as long as its caller reads them
 etcd catches up a watch that starts in the past only every 100 ms), and
 :func:`next_change` (``watch``) takes the first of them:
 
-- ``PUT`` is ``set`` (v3 does not record whether a write was a create, an
-  update or a compare-and-swap), ``DELETE`` is ``delete``, or ``expire`` when
-  the key's lease is gone.
+- ``PUT`` is ``set``, ``DELETE`` is ``delete``, or ``expire`` when the key's
+  lease is gone, unless the write recorded its action (``create``, ``update``,
+  ``compareAndSwap``, ``compareAndDelete``) in the action record at its
+  revision (:attr:`~aio_etcd.v2on3.Layout.action`), read once per revision.
 - Writes that change only a key's lease (a refresh to another TTL) are not
   events, as v2's refreshes are not.
 - A directory marker written together with a change inside its directory
@@ -149,7 +150,7 @@ async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -
         ttls = await keys.ttls({lease}) if lease else {}
         node = layout.dir_node(key, kv, ttls) if is_marker else layout.file_node(kv, ttls, key)
         node["modifiedIndex"] = revision
-        action = "set"
+        action = await keys.action_at(revision) or "set"
     else:
         node = {"key": key, "modifiedIndex": revision}
         if is_marker:
@@ -158,7 +159,9 @@ async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -
         if prev_node is not None:
             node["createdIndex"] = prev_node.get("createdIndex", 0)
             lease = int(prev.get("lease") or 0) if prev is not None else 0
-            if lease and lease not in await keys.ttls({lease}):
+            if not is_marker and await keys.action_at(revision) == "compareAndDelete":
+                action = "compareAndDelete"
+            elif lease and lease not in await keys.ttls({lease}):
                 action = "expire"
     body: dict[str, Any] = {"action": action, "node": node}
     if prev_node is not None:
