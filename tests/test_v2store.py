@@ -102,11 +102,9 @@ class Store:
         return await asyncio.wait_for(self.c.watch(self.k(key), index=index, recursive=recursive), 10)
 
 
-ACTIONS = "every write is 'set' in a v3 watch event"
 
 #: What api="v3" does not do as v2 does yet, by test (issue 23): strict xfail in [v3].
 V3_DIFFERS: dict[str, str] = {
-    "test_store_watch_expire_empty_refresh": "a refresh with the key's own TTL takes no index",
 }
 
 

@@ -561,8 +561,10 @@ class KeysOnV3:
         """A new TTL for a key, its value kept and its watchers left asleep.
 
         With the TTL its lease was granted with, the lease is renewed; with
-        another, the key moves to a new lease (a put that keeps the value:
-        watches of this client pass over it, see :mod:`aio_etcd.v2on3`). Only
+        another, the key moves to a new lease. Either way a put that keeps the
+        value (and the renewed lease) gives the refresh an index, as in v2,
+        and the action record ``refresh`` at that revision makes watches pass
+        over it (see :mod:`aio_etcd.v2on3`). Only
         a lease this client granted (for this one key) is renewed: leases
         others made, a migration's above all, may be shared by other keys.
         """
@@ -580,17 +582,21 @@ class KeysOnV3:
                 raise error(101, causes, revision)
             lease = int(kv.get("lease") or 0)
             prev = layout.file_node(kv, {})
+            renewed = False
             if lease and self.granted.get(lease) == ttl:
                 try:
                     await self.v3.keep_alive_once(lease, timeout=timeout)
                 except EtcdException:
                     pass  # gone meanwhile: a new lease below
                 else:
-                    node = self._ttl_node(dict(prev), ttl)
-                    return self._result("update", node, revision, prev)
-            new_lease = await self._grant(ttl)
+                    renewed = True
+            # As in v2 a refresh takes an index (a put that keeps the value, and the
+            # lease when it was renewed); its action record tells watches to pass over it.
+            put = T.put_request(own, b"", lease=0 if renewed else await self._grant(ttl), ignore_value=True)
+            if renewed:
+                put["ignore_lease"] = True
             txn = T.txn().if_(T.mod(own) == int(kv["mod_revision"]))
-            txn.then(T.Op({"request_put": T.put_request(own, b"", lease=new_lease, ignore_value=True)}, True))
+            txn.then(T.Op({"request_put": put}, True), T.put(layout.action, b"refresh"))
             answer = await self._txn(txn, safe=True, op="refresh", key=name, timeout=timeout)
             if answer.get("succeeded"):
                 revision = _revision(answer)

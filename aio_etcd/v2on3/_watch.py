@@ -11,8 +11,8 @@ etcd catches up a watch that starts in the past only every 100 ms), and
   lease is gone, unless the write recorded its action (``create``, ``update``,
   ``compareAndSwap``, ``compareAndDelete``) in the action record at its
   revision (:attr:`~aio_etcd.v2on3.Layout.action`), read once per revision.
-- Writes that change only a key's lease (a refresh to another TTL) are not
-  events, as v2's refreshes are not.
+- Refreshes (their action record says ``refresh``) and other writes that
+  change only a key's lease are not events, as v2's refreshes are not.
 - A directory marker written together with a change inside its directory
   (bookkeeping: the directory must outlive its keys) is not an event; one
   written alone (a ``dir=True`` write) is.
@@ -151,6 +151,8 @@ async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -
         node = layout.dir_node(key, kv, ttls) if is_marker else layout.file_node(kv, ttls, key)
         node["modifiedIndex"] = revision
         action = await keys.action_at(revision) or "set"
+        if action == "refresh":
+            return None  # a refresh takes an index but wakes no watcher, as in v2
     else:
         node = {"key": key, "modifiedIndex": revision}
         if is_marker:
