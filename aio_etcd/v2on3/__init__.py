@@ -23,10 +23,19 @@ of the migrator; empty by default):
   ``create_revision``; a result's ``etcd_index`` is the store revision.
 - In-order keys (``append=True``) are named by 20 digits, each above every
   name made before in its directory (the store revision before the write).
-- Names starting with ``_`` are hidden from listings and recursive watches.
+- Names starting with ``_`` are hidden from listings and from recursive
+  watches that wait for the next change (a v2 server shows them to a
+  recursive watch answered from history; here they stay hidden).
+- The *action record*, the v3 key ``P!aio_etcd/action`` (outside the key
+  space: v2 listings, ranges of ``P/`` and the migrator never meet it): a
+  write whose v2 action is not ``set`` or ``delete`` (``create``, ``update``,
+  ``compareAndSwap``, ``compareAndDelete``; appends are ``create``) puts its
+  action there in its own transaction, so a watch reads it at the write's
+  revision. Data written before the record existed, or by plain v3 programs,
+  has none: its events are ``set`` and ``delete`` (or ``expire``).
 
 Every v2 rule is kept by v3 transactions (see :mod:`aio_etcd.v2on3._keys`);
-``docs/v2-on-v3.rst`` lists what v3 cannot express.
+``docs/v2-on-v3.rst`` lists what differs from a v2 server, and why.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from ..result import EtcdResult
 from ..retry import GUARDED, SAFE, UNSAFE, ReplayRule
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
+from ..v3.errors import EtcdCompacted
 from ..v3.results import b64
 from ._layout import Layout, NodeTTL, ancestors, empty, error, keep_parent, leases_of, mark_parent, unb64, v2_key
 
@@ -100,6 +101,8 @@ class KeysOnV3:
         #: The TTL each lease this client granted lately was granted for (the
         #: newest :data:`REMEMBERED`; a refresh renews only these).
         self.granted: collections.OrderedDict[int, int] = collections.OrderedDict()
+        #: The actions recorded at recent revisions (:meth:`action_at`).
+        self._actions: collections.OrderedDict[int, str] = collections.OrderedDict()
         self._fence_name = self.layout.prefix + b"!aio_etcd/fence/" + secrets.token_hex(8).encode() + b"/"
         self._epoch = 0
         self._fence_lease = 0
@@ -250,6 +253,25 @@ class KeysOnV3:
             granted.popitem(last=False)  # long expired, most likely; a refresh then moves its key
         return grant.id
 
+    async def action_at(self, revision: int) -> str:
+        """The v2 action the write of ``revision`` recorded (see :attr:`Layout.action`), or ``""``:
+        a ``set`` or ``delete`` (or a change by a plain v3 program). One serializable read of
+        the record as it was at that revision, remembered for the other watches."""
+        cache = self._actions
+        found = cache.get(revision)
+        if found is not None:
+            return found
+        try:
+            answer = await self.v3.range(self.layout.action, revision=revision, serializable=True)
+        except EtcdCompacted:
+            return ""
+        kvs = answer.kvs
+        found = kvs[0].value.decode() if kvs and kvs[0].mod_revision == revision else ""
+        cache[revision] = found
+        if len(cache) > REMEMBERED:
+            cache.popitem(last=False)
+        return found
+
     async def ttls(self, leases: set[int]) -> dict[int, NodeTTL]:
         """What is left of each lease (those gone are left out)."""
         if not leases:
@@ -379,6 +401,10 @@ class KeysOnV3:
         above = ancestors(name)
         lease = await self._grant(ttl) if ttl is not None else 0
         conditional = prev_value is not None or prev_index is not None or prev_exist is not None
+        if prev_value is not None or prev_index is not None:
+            action = "compareAndSwap"
+        else:
+            action = {None: "set", True: "update", False: "create"}[prev_exist]
 
         def make() -> T.Txn:
             txn = T.txn().if_(*_no_key_above(layout, above), empty(start, end))
@@ -395,6 +421,8 @@ class KeysOnV3:
                 keeper = mark_parent(layout, name)
                 if keeper is not None:
                     txn.then(keeper)
+            if action != "set":
+                txn.then(T.put(layout.action, action.encode()))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True), *_read_above(layout, above))
             return txn
 
@@ -424,10 +452,6 @@ class KeysOnV3:
             },
             ttl,
         )
-        if prev_value is not None or prev_index is not None:
-            action = "compareAndSwap"
-        else:
-            action = {None: "set", True: "update", False: "create"}[prev_exist]
         prev_node = layout.file_node(prev, {}) if prev else None
         return self._result(action, node, revision, prev_node, new=prev is None)
 
@@ -480,6 +504,8 @@ class KeysOnV3:
                 txn.if_(T.version(own) == 0)
         # A key in the way becomes the directory (as in v2, without prevExist=False).
         txn.then(T.delete(own, prev_kv=True), T.put(layout.marker(name), b"", lease=lease))
+        if prev_exist is not None:
+            txn.then(T.put(layout.action, b"update" if prev_exist else b"create"))
         txn.else_(T.get(own, keys_only=True), T.get(start, range_end=end, limit=1, keys_only=True))
         txn.else_(*_read_above(layout, above))
         answer = await self._txn(txn, safe=False, op="mkdir", key=name, timeout=timeout)
@@ -525,6 +551,7 @@ class KeysOnV3:
             keeper = mark_parent(layout, child) if lease else None
             if keeper is not None:
                 txn.then(keeper)
+            txn.then(T.put(layout.action, b"create"))
             txn.else_(T.get(start, range_end=numbered_end, limit=1, keys_only=True, sort=("key", "desc")))
             txn.else_(*_read_above(layout, above))
             answer = await self._txn(txn, safe=False, op="append to", key=name, timeout=timeout)
@@ -552,8 +579,10 @@ class KeysOnV3:
         """A new TTL for a key, its value kept and its watchers left asleep.
 
         With the TTL its lease was granted with, the lease is renewed; with
-        another, the key moves to a new lease (a put that keeps the value:
-        watches of this client pass over it, see :mod:`aio_etcd.v2on3`). Only
+        another, the key moves to a new lease. Either way a put that keeps the
+        value (and the renewed lease) gives the refresh an index, as in v2,
+        and the action record ``refresh`` at that revision makes watches pass
+        over it (see :mod:`aio_etcd.v2on3`). Only
         a lease this client granted (for this one key) is renewed: leases
         others made, a migration's above all, may be shared by other keys.
         """
@@ -571,17 +600,21 @@ class KeysOnV3:
                 raise error(101, causes, revision)
             lease = int(kv.get("lease") or 0)
             prev = layout.file_node(kv, {})
+            renewed = False
             if lease and self.granted.get(lease) == ttl:
                 try:
                     await self.v3.keep_alive_once(lease, timeout=timeout)
                 except EtcdException:
                     pass  # gone meanwhile: a new lease below
                 else:
-                    node = self._ttl_node(dict(prev), ttl)
-                    return self._result("update", node, revision, prev)
-            new_lease = await self._grant(ttl)
+                    renewed = True
+            # As in v2 a refresh takes an index (a put that keeps the value, and the
+            # lease when it was renewed); its action record tells watches to pass over it.
+            put = T.put_request(own, b"", lease=0 if renewed else await self._grant(ttl), ignore_value=True)
+            if renewed:
+                put["ignore_lease"] = True
             txn = T.txn().if_(T.mod(own) == int(kv["mod_revision"]))
-            txn.then(T.Op({"request_put": T.put_request(own, b"", lease=new_lease, ignore_value=True)}, True))
+            txn.then(T.Op({"request_put": put}, True), T.put(layout.action, b"refresh"))
             answer = await self._txn(txn, safe=True, op="refresh", key=name, timeout=timeout)
             if answer.get("succeeded"):
                 revision = _revision(answer)
@@ -619,6 +652,8 @@ class KeysOnV3:
             keeper = keep_parent(layout, name)
             if keeper is not None:
                 txn.then(keeper)
+            if prevValue is not None or prevIndex is not None:
+                txn.then(T.put(layout.action, b"compareAndDelete"))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
             return txn
 

@@ -79,6 +79,10 @@ class Layout:
     def __init__(self, prefix: str = "") -> None:
         self.prefix = check_prefix(prefix).encode()
         self._cut = len(self.prefix)
+        #: The action record: written (with the v2 action as value) by every write whose
+        #: action is not ``set`` or ``delete``, at that write's revision, so that a watch
+        #: can tell ``create``, ``update``, ``compareAndSwap``, ``compareAndDelete``.
+        self.action = self.prefix + b"!aio_etcd/action"
 
     def file(self, key: str) -> bytes:
         """The v3 key holding the v2 key ``key``."""

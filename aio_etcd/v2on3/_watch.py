@@ -7,11 +7,12 @@ into the v2 events of the key, for as long as its caller reads them
 etcd catches up a watch that starts in the past only every 100 ms), and
 :func:`next_change` (``watch``) takes the first of them:
 
-- ``PUT`` is ``set`` (v3 does not record whether a write was a create, an
-  update or a compare-and-swap), ``DELETE`` is ``delete``, or ``expire`` when
-  the key's lease is gone.
-- Writes that change only a key's lease (a refresh to another TTL) are not
-  events, as v2's refreshes are not.
+- ``PUT`` is ``set``, ``DELETE`` is ``delete``, or ``expire`` when the key's
+  lease is gone, unless the write recorded its action (``create``, ``update``,
+  ``compareAndSwap``, ``compareAndDelete``) in the action record at its
+  revision (:attr:`~aio_etcd.v2on3.Layout.action`), read once per revision.
+- Refreshes (their action record says ``refresh``) and other writes that
+  change only a key's lease are not events, as v2's refreshes are not.
 - A directory marker written together with a change inside its directory
   (bookkeeping: the directory must outlive its keys) is not an event; one
   written alone (a ``dir=True`` write) is.
@@ -61,6 +62,11 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
     try:
         async with keys.v3.watch(first, range_end=end, start_revision=index or 0, prev_kv=True) as events:
             changed = 0  # the revision of the last change of a key (not a marker) seen
+            gone = 0  # the last revision at which the directory was seen deleted
+            # v2's etcd_index: the store's index when the watch began (or, for
+            # an answer from history, when it was asked for); a follow-up of
+            # watch_iter asks at the earliest after the event before it.
+            asked = events.created_revision
             async for event in events:
                 raw = event.kv.key
                 if raw != own and not raw.startswith(inside):
@@ -71,16 +77,28 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
                     changed = revision
                 elif event.type == "PUT" and revision == changed:
                     continue  # a directory kept alive beside a change inside it
+                result: EtcdResult | None
                 if raw not in (own, marker):
                     if not recursive:
+                        if event.type == "DELETE" and revision != gone and name != "/":
+                            gone = revision  # one look per revision
+                            result = await _directory_gone(keys, name, event, inside, end)
+                            if result is not None:
+                                result.etcd_index = asked or revision
+                                asked = max(asked, revision)
+                                yield result
                         continue
                     shown = layout.name(raw)
                     if hidden(shown[len(name) :] if name != "/" else shown):  # "/b/_c": "/_" finds it
                         continue
                 else:
                     shown = layout.name(raw)
+                    if raw == marker and event.type == "DELETE":
+                        gone = revision  # the directory's own event: its keys' deletes are not
                 result = await _v2_event(keys, event, shown, is_marker)
                 if result is not None:
+                    result.etcd_index = asked or revision
+                    asked = max(asked, revision)
                     yield result
     except EtcdCompacted as exc:
         oldest = exc.compact_revision
@@ -93,6 +111,26 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
         raise EtcdEventIndexCleared(f"[401] {payload['message']} : {payload['cause']}", payload) from exc
     # A v3 watch ends only when it is closed: with its client.
     raise EtcdException(f"the watch of {name!r} ended: the client was closed")
+
+
+async def _directory_gone(
+    keys: KeysOnV3, name: str, event: Event, inside: bytes, end: bytes
+) -> EtcdResult | None:
+    """The ``delete`` of the directory ``name`` if a delete inside it (``event``) left it
+    empty: a directory without a marker exists only through its keys, and v2 reports a
+    recursive delete to a watch of the directory itself."""
+    revision = event.mod_revision
+    try:
+        left = await keys.v3.range(inside, range_end=end, revision=revision, count_only=True)
+    except EtcdCompacted:
+        return None  # long past: the directory's later history is what the watch reads next
+    if left.count:
+        return None
+    prev: Mapping[str, Any] = event._raw.get("prev_kv") or {}
+    created = int(prev.get("create_revision") or revision)
+    node = {"key": name, "dir": True, "modifiedIndex": revision, "createdIndex": created}
+    body = {"action": "delete", "node": node, "prevNode": {**node, "modifiedIndex": created}}
+    return EtcdResult.from_response(body, etcd_index=revision, raft_index=None)
 
 
 async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -> EtcdResult | None:
@@ -112,7 +150,9 @@ async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -
         ttls = await keys.ttls({lease}) if lease else {}
         node = layout.dir_node(key, kv, ttls) if is_marker else layout.file_node(kv, ttls, key)
         node["modifiedIndex"] = revision
-        action = "set"
+        action = await keys.action_at(revision) or "set"
+        if action == "refresh":
+            return None  # a refresh takes an index but wakes no watcher, as in v2
     else:
         node = {"key": key, "modifiedIndex": revision}
         if is_marker:
@@ -121,7 +161,9 @@ async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -
         if prev_node is not None:
             node["createdIndex"] = prev_node.get("createdIndex", 0)
             lease = int(prev.get("lease") or 0) if prev is not None else 0
-            if lease and lease not in await keys.ttls({lease}):
+            if not is_marker and await keys.action_at(revision) == "compareAndDelete":
+                action = "compareAndDelete"
+            elif lease and lease not in await keys.ttls({lease}):
                 action = "expire"
     body: dict[str, Any] = {"action": action, "node": node}
     if prev_node is not None:

@@ -98,6 +98,9 @@ class Watch:
         self.last_line = 0.0
         #: How many times the watch moved to another stream.
         self.resumes = 0
+        #: The store's revision when etcd first created the watch (its ``created``
+        #: answer; 0 until then): what a v2 watch answer calls its ``etcd_index``.
+        self.created_revision = 0
 
     @property
     def revision(self) -> int:
@@ -232,6 +235,8 @@ class Watch:
                 self._client._cluster.guard_cluster_id(seen, resp.url)
             if result.get("canceled"):
                 self._canceled(result)
+            if not self.created_revision:
+                self.created_revision = revision_of(result)
             if not self._next:
                 self._next = revision_of(result) + 1
         except BaseException:
