@@ -23,7 +23,7 @@ from ..result import EtcdResult
 from ..retry import GUARDED, SAFE, UNSAFE, ReplayRule
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
-from ..v3.errors import EtcdCompacted
+from ..v3.errors import EtcdCompacted, EtcdFutureRevision
 from ..v3.results import b64
 from ._layout import Layout, NodeTTL, ancestors, empty, error, keep_parent, leases_of, mark_parent, unb64, v2_key
 
@@ -236,13 +236,22 @@ class KeysOnV3:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _range(
-        self, start: bytes, end: bytes | None, *, serializable: bool, key: str, timeout: float | None
+        self,
+        start: bytes,
+        end: bytes | None,
+        *,
+        serializable: bool,
+        key: str,
+        timeout: float | None,
+        revision: int = 0,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"key": b64(start)}
         if end is not None:
             body["range_end"] = b64(end)
         if serializable:
             body["serializable"] = True
+        if revision:
+            body["revision"] = str(revision)
         return await self._call("/v3/kv/range", body, safe=True, op="read", key=key, timeout=timeout)
 
     async def _grant(self, ttl: int) -> int:
@@ -324,24 +333,26 @@ class KeysOnV3:
             kvs = answer.get("kvs") or []
         else:
             own = layout.file(name)
-            answer = await self._range(own, None, serializable=serializable, key=name, timeout=timeout)
-            kvs = answer.get("kvs")
-            if kvs:
-                ttls = await self.ttls(leases_of(kvs))
-                return self._result("get", layout.file_node(kvs[0], ttls), _revision(answer))
-            # Not a key (then): the key and the directory read again at one
-            # revision, so the answer, or the error's index, holds at that revision.
-            txn = T.txn().then(
-                T.Op({"request_range": T.range_request(own, serializable=serializable)}, False),
-                T.Op({"request_range": T.range_request(start, range_end=end, serializable=serializable)}, False),
-            )
-            answer = await self._txn(txn, safe=True, op="read", key=name, timeout=timeout)
-            responses = answer.get("responses") or [{}, {}]
-            kvs = _kvs(responses[0])
-            if kvs:
-                ttls = await self.ttls(leases_of(kvs))
-                return self._result("get", layout.file_node(kvs[0], ttls), _revision(answer))
-            kvs = _kvs(responses[1])
+            for _ in range(RACES):
+                answer = await self._range(own, None, serializable=serializable, key=name, timeout=timeout)
+                kvs = answer.get("kvs")
+                if kvs:
+                    ttls = await self.ttls(leases_of(kvs))
+                    return self._result("get", layout.file_node(kvs[0], ttls), _revision(answer))
+                # Not a key at that revision: the directory is read at the same
+                # revision, so the answer, or the error's index, holds at one
+                # revision. (Not as one read-only transaction: etcd 3.5.1 panics
+                # when a client leaves such a transaction before its answer.)
+                revision = _revision(answer)
+                try:
+                    answer = await self._range(
+                        start, end, serializable=serializable, key=name, timeout=timeout, revision=revision
+                    )
+                except EtcdFutureRevision:
+                    continue  # the second read went to a member behind the first: both again
+                answer.setdefault("header", {})["revision"] = str(revision)
+                kvs = answer.get("kvs") or []
+                break
         revision = _revision(answer)
         if not kvs and name != "/":
             raise error(100, name, revision)
