@@ -120,6 +120,7 @@ def summary(args: argparse.Namespace, done: dict[str, Any], props: dict[str, Any
             "resyncs": workload.watch_resyncs,
             "reopenings": sum(1 for rows in workload.watched for row in rows if row is None),
             "errors": workload.watch_errors,
+            "error_kinds": workload.watch_error_kinds,
             # per watcher: the last revision (index) it delivered, of the last one written
             "last_delivered": [
                 max((row[0] for row in rows if isinstance(row, tuple)), default=0) for rows in workload.watched

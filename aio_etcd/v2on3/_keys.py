@@ -271,7 +271,12 @@ class KeysOnV3:
         if found is not None:
             return found
         try:
-            answer = await self.v3.range(self.layout.action, revision=revision, serializable=True)
+            try:
+                answer = await self.v3.range(self.layout.action, revision=revision, serializable=True)
+            except EtcdFutureRevision:
+                # The member read from is behind the one whose watch saw the
+                # event: a linearizable read waits until it has caught up.
+                answer = await self.v3.range(self.layout.action, revision=revision)
         except EtcdCompacted:
             return ""
         kvs = answer.kvs

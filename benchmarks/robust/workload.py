@@ -106,6 +106,8 @@ class Workload:
         self.watched: list[list[Any]] = []
         self.watch_starts: list[int] = []
         self.watch_errors = 0
+        #: What the watch errors were (kind: first message), for the summary.
+        self.watch_error_kinds: dict[str, str] = {}
         #: v2 watches that fell out of etcd's 1000-event history and got a snapshot instead.
         self.watch_resyncs = 0
         #: Seconds between two calls of one worker (the workers together make ``rate`` calls a second).
@@ -351,8 +353,9 @@ class Workload:
                     next_rev = await asyncio.wait_for(self._watch_keys(rows, next_rev), until - time.monotonic())
             except asyncio.TimeoutError:
                 next_rev = self._next_after(rows, next_rev)
-            except Exception:
+            except Exception as exc:
                 self.watch_errors += 1
+                self.watch_error_kinds.setdefault(type(exc).__name__, str(exc)[:300])
                 next_rev = self._next_after(rows, next_rev)
                 await asyncio.sleep(0.2)
 
