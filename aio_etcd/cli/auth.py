@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from ..client import Client
 from .flags import parse_flags
-from .options import ask_password
+from .options import ask_password, explain
 
 __all__ = ["auth", "role", "user"]
 
@@ -42,7 +42,7 @@ async def _refused(command: Any) -> int:
     try:
         return int(await command)
     except _Refused as exc:
-        print(exc, file=sys.stderr)
+        print(explain(exc), file=sys.stderr)
         return 1
 
 
@@ -157,7 +157,7 @@ async def auth(client: Client, argv: list[str], output: str) -> int:
     try:
         await _call(client, "PUT" if sub == "enable" else "DELETE", "/enable")
     except _Refused as exc:
-        print(exc, file=sys.stderr)
+        print(explain(exc), file=sys.stderr)
         return 1
     print("Authentication Enabled" if sub == "enable" else "Authentication Disabled")
     return 0

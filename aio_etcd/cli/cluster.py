@@ -13,7 +13,7 @@ from ..client import Client
 from ..exceptions import EtcdConnectionFailed, EtcdException, EtcdOutcomeUnknown
 from .flags import parse_flags
 from .keys import EXIT_BAD_ARGS, Usage, _key, print_response
-from .options import client_for
+from .options import client_for, explain
 
 __all__ = ["cluster_health", "exec_watch", "member", "watch"]
 
@@ -84,12 +84,12 @@ async def member(client: Client, argv: list[str], output: str) -> int:
     try:
         return await _member(client, argv)
     except EtcdOutcomeUnknown as exc:  # etcd answered 5xx to a change: as etcdctl, status 1
-        print(exc, file=sys.stderr)
+        print(explain(exc), file=sys.stderr)
         return EXIT_BAD_ARGS
     except EtcdConnectionFailed:
         raise  # nobody answered: status 2 or 4, as every command
     except EtcdException as exc:  # as etcdctl: the error as it is, status 1
-        print(exc, file=sys.stderr)
+        print(explain(exc), file=sys.stderr)
         return EXIT_BAD_ARGS
 
 

@@ -19,6 +19,7 @@ from ..client import Client
 from ..exceptions import EtcdConnectionFailed, EtcdException
 from ..result import EtcdResult
 from .flags import FlagError, parse_flags
+from .options import explain
 
 __all__ = ["COMMANDS", "guarded", "print_response", "run_key_command"]
 
@@ -219,7 +220,7 @@ def _error_line(exc: EtcdException) -> str:
     if "errorCode" in payload:
         cause = payload.get("cause") or ""
         return f"Error:  {payload['errorCode']}: {payload.get('message', '')} ({cause}) [{payload.get('index', 0)}]"
-    return f"Error:  {exc}"
+    return f"Error:  {explain(exc)}"
 
 
 async def run_key_command(client: Client, name: str, argv: list[str], output: str) -> int:
@@ -244,7 +245,7 @@ async def guarded(command: Coroutine[Any, Any, int]) -> int:
         print(f"Error:  {exc}", file=sys.stderr)
         return exc.code
     except EtcdConnectionFailed as exc:
-        print(f"Error:  {exc}", file=sys.stderr)
+        print(f"Error:  {explain(exc)}", file=sys.stderr)
         text = f"{exc} {exc.cause}".lower()
         tls = any(word in text for word in ("certificate", "sslerror", "[ssl"))
         refused = "could not be reached" in text and not tls

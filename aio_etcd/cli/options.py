@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from ..client import Client
 from ..retry import RetryPolicy
 
-__all__ = ["add_global_options", "ask_password", "client_for", "client_options", "make_client"]
+__all__ = ["add_global_options", "ask_password", "client_for", "client_options", "explain", "make_client"]
 
 #: etcdctl v2's default endpoints.
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
@@ -46,9 +46,9 @@ def add_global_options(parser: argparse.ArgumentParser, env: Mapping[str, str] =
     group.add_argument(
         "--api",
         choices=("v2", "v3", "auto"),
-        default=env.get("AIO_ETCD_API", "v2"),
-        help="v3: the same commands on etcd's v3 store, as etcd 3.6 and later need; auto: v2 where the "
-        "server has it [$AIO_ETCD_API, default v2]",
+        default=env.get("AIO_ETCD_API") or "auto",
+        help="auto: v2 where the server serves it, else the same commands on etcd's v3 store (etcd 3.6 and "
+        "later); v2 or v3: only that one [$AIO_ETCD_API, default auto]",
     )
 
 
@@ -62,12 +62,24 @@ def ask_password(prompt: str = "New password: ") -> str:
     return line.rstrip("\n")
 
 
+#: How the library names the way to the v2 keys API on a v3 store, and how the command line does.
+_LIBRARY_SWITCH = 'Client(api="auto") or api="v3" serves the same calls'
+_CLI_SWITCH = "--api auto (the default) or --api v3 (or AIO_ETCD_API=auto) serves the same commands"
+
+
+def explain(exc: BaseException) -> str:
+    """An error's message for the command line: where the library names ``Client(api=...)``, the flag."""
+    return str(exc).replace(_LIBRARY_SWITCH, _CLI_SWITCH)
+
+
 class UsageError(Exception):
     """Options that cannot be used (the message says why)."""
 
 
 def client_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`Client` options the global options stand for (asks for a missing password, once)."""
+    if args.api not in ("v2", "v3", "auto"):
+        raise UsageError(f"AIO_ETCD_API is v2, v3 or auto, not {args.api!r}")
     options: dict[str, Any] = {
         "read_timeout": args.total_timeout,
         "retry": RetryPolicy(attempt_timeout=args.attempt_timeout),
