@@ -14,10 +14,24 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FlagError", "parse_flags"]
+__all__ = ["FlagError", "HELP_FLAGS", "parse_flags", "wants_help"]
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+#: The flags that ask a command for its help, as urfave/cli reads them.
+HELP_FLAGS = frozenset({"-h", "--h", "-help", "--help"})
+
+
+def wants_help(argv: list[str]) -> bool:
+    """Whether a help flag comes before ``--`` (etcdctl moves flags to the front: any place asks)."""
+    for token in argv:
+        if token == "--":
+            return False
+        if token.split("=", 1)[0] in HELP_FLAGS:
+            return True
+    return False
 
 
 class FlagError(Exception):
@@ -84,7 +98,7 @@ def parse_flags(argv: list[str], spec: dict[str, type]) -> tuple[list[str], dict
         kind = kinds[canonical]
         if kind is bool:
             if has_value and value not in _TRUE | _FALSE:
-                raise FlagError(f'invalid boolean value "{value}" for -{name}')
+                raise FlagError(f'invalid boolean value "{value}" for -{name}: parse error')
             values[canonical] = value in _TRUE if has_value else True
             continue
         if not has_value:
@@ -95,5 +109,5 @@ def parse_flags(argv: list[str], spec: dict[str, type]) -> tuple[list[str], dict
         try:
             values[canonical] = kind(value)
         except ValueError:
-            raise FlagError(f'invalid value "{value}" for flag -{name}') from None
+            raise FlagError(f'invalid value "{value}" for flag -{name}: parse error') from None
     return tokens[i:], values

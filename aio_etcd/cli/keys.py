@@ -18,7 +18,7 @@ from typing import Any
 from ..client import Client
 from ..exceptions import EtcdConnectionFailed, EtcdException
 from ..result import EtcdResult
-from .flags import FlagError, parse_flags
+from .flags import parse_flags
 from .options import explain
 
 __all__ = ["COMMANDS", "guarded", "print_response", "run_key_command"]
@@ -111,8 +111,11 @@ def _value(args: list[str]) -> str:
     if len(args) >= 2:
         return args[1]
     if sys.stdin is None or sys.stdin.isatty():
-        raise Usage("value required", EXIT_BAD_ARGS)
-    return sys.stdin.read()
+        raise Usage("value required", EXIT_KEY_REQUIRED)
+    value = sys.stdin.read()
+    if not value:  # as etcdctl: nothing on standard input is no value, not an empty one
+        raise Usage("value required", EXIT_KEY_REQUIRED)
+    return value
 
 
 async def _get(client: Client, args: list[str], flags: dict[str, Any], output: str) -> int:
@@ -235,12 +238,12 @@ async def run_key_command(client: Client, name: str, argv: list[str], output: st
 
 
 async def guarded(command: Coroutine[Any, Any, int]) -> int:
-    """Run a command; its errors printed as etcdctl prints them, and the exit status."""
+    """Run a command; its errors printed as etcdctl prints them, and the exit status.
+
+    A :class:`~.flags.FlagError` goes through: the caller prints the command's help with it.
+    """
     try:
         return await command
-    except FlagError as exc:
-        print(f"Incorrect Usage: {exc}", file=sys.stderr)
-        return EXIT_BAD_ARGS
     except Usage as exc:
         print(f"Error:  {exc}", file=sys.stderr)
         return exc.code

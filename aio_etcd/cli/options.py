@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -13,10 +14,26 @@ from urllib.parse import urlsplit
 from ..client import Client
 from ..retry import RetryPolicy
 
-__all__ = ["add_global_options", "ask_password", "client_for", "client_options", "explain", "make_client"]
+__all__ = ["add_global_options", "ask_password", "client_for", "client_options", "duration", "explain", "make_client"]
 
 #: etcdctl v2's default endpoints.
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration(text: str) -> float:
+    """Seconds in a Go duration (``2s``, ``500ms``, ``1m30s``, as etcdctl's) or a plain number of seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(number) * _UNITS[unit] for number, unit in parts)
 
 
 def add_global_options(parser: argparse.ArgumentParser, env: Mapping[str, str] = os.environ) -> None:
@@ -37,10 +54,10 @@ def add_global_options(parser: argparse.ArgumentParser, env: Mapping[str, str] =
     group.add_argument("--key-file", default=env.get("ETCDCTL_KEY_FILE"), help="client key [$ETCDCTL_KEY_FILE]")
     group.add_argument("--ca-file", default=env.get("ETCDCTL_CA_FILE"), help="CA bundle [$ETCDCTL_CA_FILE]")
     group.add_argument(
-        "--timeout", dest="attempt_timeout", type=float, default=2.0, help="seconds per attempt (default 2)"
+        "--timeout", dest="attempt_timeout", type=duration, default=2.0, help="per attempt: 2s, 500ms, 2 (default 2s)"
     )
     group.add_argument(
-        "--total-timeout", dest="total_timeout", type=float, default=5.0, help="seconds per call (default 5)"
+        "--total-timeout", dest="total_timeout", type=duration, default=5.0, help="per call: 5s, 1m, 5 (default 5s)"
     )
     group.add_argument("--no-sync", action="store_true", help="use only the given endpoints")
     group.add_argument(
