@@ -180,7 +180,7 @@ async def test_dev_server_prints_how_to_reach_it_and_stops_on_sigterm(tmp_path: 
             assert line, "the dev server ended before it was running"
             lines.append(line)
         exports = dict(line[len("export ") :].strip().split("=", 1) for line in lines if line.startswith("export"))
-        pid = int(lines[1].split("(pid ")[1].rstrip(")\n"))
+        pid = int(next(line for line in lines if "(pid " in line).split("(pid ")[1].rstrip(")\n"))
         assert exports["ETCDCTL_API"] == "2"
         (url,) = exports["ETCDCTL_ENDPOINTS"].split(",")
         user, password = exports["ETCDCTL_USERNAME"].split(":", 1)
