@@ -10,24 +10,38 @@ and compares them.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..client import Client
-from ..exceptions import EtcdConnectionFailed, EtcdException
+from ..exceptions import EtcdConnectionFailed, EtcdException, EtcdOutcomeUnknown
 from ..result import EtcdResult
 from .flags import parse_flags
+from .goerrors import cluster_error, member_error
 from .options import explain
 
-__all__ = ["COMMANDS", "guarded", "print_response", "run_key_command"]
+__all__ = ["COMMANDS", "ENDPOINTS", "MembersUnlisted", "guarded", "print_response", "run_key_command"]
 
 #: etcdctl's exit statuses.
 EXIT_BAD_ARGS = 1
 EXIT_BAD_CONNECTION = 2
 EXIT_SERVER_ERROR = 4
 EXIT_KEY_REQUIRED = 128
+
+
+#: The endpoints of the command line being run (for etcdctl's wording of errors).
+ENDPOINTS: contextvars.ContextVar[list[str]] = contextvars.ContextVar("ENDPOINTS", default=[])  # noqa: B039
+
+
+class MembersUnlisted(Exception):
+    """The member list, which ``member list`` and ``cluster-health`` start from, could not be read."""
+
+    def __init__(self, error: EtcdConnectionFailed) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Usage(Exception):
@@ -247,12 +261,25 @@ async def guarded(command: Coroutine[Any, Any, int]) -> int:
     except Usage as exc:
         print(f"Error:  {exc}", file=sys.stderr)
         return exc.code
+    except MembersUnlisted as exc:  # member list, cluster-health: etcdctl says so first
+        print("cluster may be unhealthy: failed to list members")
+        go = cluster_error(exc.error)
+        print(go[0] if go else f"Error:  {explain(exc.error)}", file=sys.stderr, end="" if go else "\n")
+        return EXIT_SERVER_ERROR
+    except EtcdOutcomeUnknown as exc:
+        print(f"Error:  {explain(exc)}", file=sys.stderr)
+        return EXIT_SERVER_ERROR
     except EtcdConnectionFailed as exc:
+        go = cluster_error(exc)
+        if go is not None:
+            print(go[0], file=sys.stderr, end="")
+            return go[1]
         print(f"Error:  {explain(exc)}", file=sys.stderr)
         text = f"{exc} {exc.cause}".lower()
         tls = any(word in text for word in ("certificate", "sslerror", "[ssl"))
         refused = "could not be reached" in text and not tls
         return EXIT_BAD_CONNECTION if refused else EXIT_SERVER_ERROR  # as etcdctl: TLS failures are 4
     except EtcdException as exc:
-        print(_error_line(exc), file=sys.stderr)
+        unavailable = member_error(exc, ENDPOINTS.get())
+        print(unavailable or _error_line(exc), file=sys.stderr, end="" if unavailable else "\n")
         return EXIT_SERVER_ERROR

@@ -20,7 +20,7 @@ from ..client import Client
 from . import auth, cluster, dump, keys, lock
 from .flags import FlagError, wants_help
 from .help import COMMAND_HELP, OWN_HELP, TOP_HELP, TOPIC_HELP
-from .options import UsageError, add_global_options, client_for, client_options, duration, make_client
+from .options import PlainExit, UsageError, add_global_options, client_for, client_options, duration, make_client
 
 __all__ = ["main"]
 
@@ -62,8 +62,25 @@ def _top_help() -> str:
     return _text(TOP_HELP).replace("{version}", __version__)
 
 
+#: Global options with two forms: urfave/cli refuses both at once.
+_TWO_FORMS = (("o", "output"), ("D", "discovery-srv"), ("u", "username"), ("h", "help"), ("v", "version"))
+
+
+class _TwoForms(Exception):
+    """A global option given in both of its forms."""
+
+
 def _split_globals(argv: list[str]) -> tuple[list[str], list[str]]:
     """The global options, and the command with its arguments (etcdctl's rule: flags until a word)."""
+    options, words = _split(argv)
+    given = {argv[i].lstrip("-").split("=", 1)[0] for i in _flag_positions(options)}
+    for short, long in _TWO_FORMS:
+        if short in given and long in given:
+            raise _TwoForms(f"Cannot use two forms of the same flag: {short} {long}")
+    return options, words
+
+
+def _split(argv: list[str]) -> tuple[list[str], list[str]]:
     i = 0
     while i < len(argv):
         token = argv[i]
@@ -204,6 +221,10 @@ def _main(argv: list[str]) -> int:
         args = _parse_globals(options)
     except _GlobalUsage as exc:
         return _incorrect_usage(str(exc), _top_help(), sep=".")
+    except _TwoForms as exc:
+        print(f"{exc}\n{_top_help()}", end="")
+        print(exc, file=sys.stderr)
+        return 1
     if args.version:
         print(f"aio-etcd version: {__version__}")
         return 0
@@ -232,6 +253,9 @@ def _main(argv: list[str]) -> int:
     except UsageError as exc:
         print(f"Error:  {exc}", file=sys.stderr)
         return 1
+    except PlainExit as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         return 130
 
@@ -249,6 +273,7 @@ def _lock(args: argparse.Namespace, rest: list[str]) -> int:
 
 async def _command(args: argparse.Namespace) -> int:
     options = client_options(args)
+    keys.ENDPOINTS.set([url.strip() for url in args.endpoints.split(",") if url.strip()])
     async with make_client(args, options) as client:
         if args.command in keys.COMMANDS:
             return await keys.run_key_command(client, args.command, args.args, args.output)

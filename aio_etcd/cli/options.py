@@ -14,7 +14,16 @@ from urllib.parse import urlsplit
 from ..client import Client
 from ..retry import RetryPolicy
 
-__all__ = ["add_global_options", "ask_password", "client_for", "client_options", "duration", "explain", "make_client"]
+__all__ = [
+    "PlainExit",
+    "add_global_options",
+    "ask_password",
+    "client_for",
+    "client_options",
+    "duration",
+    "explain",
+    "make_client",
+]
 
 #: etcdctl v2's default endpoints.
 DEFAULT_ENDPOINTS = "http://127.0.0.1:2379,http://127.0.0.1:4001"
@@ -93,6 +102,14 @@ class UsageError(Exception):
     """Options that cannot be used (the message says why)."""
 
 
+class PlainExit(Exception):
+    """Options etcdctl refuses with a bare message (no ``Error:``) and a status."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def client_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`Client` options the global options stand for (asks for a missing password, once)."""
     if args.api not in ("v2", "v3", "auto"):
@@ -108,6 +125,13 @@ def client_options(args: argparse.Namespace) -> dict[str, Any]:
         if not sep:
             password = ask_password("Password: ")
         options["username"], options["password"] = user, password
+    if bool(args.cert_file) != bool(args.key_file):  # as etcdctl (Go's TLS config) checks them
+        raise PlainExit(
+            f"KeyFile and CertFile must both be present[key: {args.key_file or ''}, cert: {args.cert_file or ''}]"
+        )
+    for path in (args.cert_file, args.key_file, args.ca_file):
+        if path and not os.path.exists(path):
+            raise PlainExit(f"open {path}: no such file or directory")
     if args.ca_file:
         options["ca_cert"] = args.ca_file
     if args.cert_file:
@@ -120,6 +144,9 @@ def client_for(endpoints: str, options: dict[str, Any]) -> Client:
     hosts: list[tuple[str, int]] = []
     schemes = set()
     for url in (part.strip() for part in endpoints.split(",") if part.strip()):
+        if "://" not in url and ":" in url.split("/")[0] and not url[0].isalpha():
+            # Go's url.Parse, as etcdctl uses it: "127.0.0.1:2379" has no scheme and a colon in its path
+            raise PlainExit(f'parse "{url}": first path segment in URL cannot contain colon')
         parts = urlsplit(url if "://" in url else f"http://{url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"not an endpoint URL: {url!r}")
