@@ -147,8 +147,9 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"\nPython: aio_etcd.Client({', '.join(client_args)})")
         if not v2:
             print("aio-etcd: its commands use the v3 API here by themselves (--api auto)")
+        console = _Console(cluster)  # Ctrl-C and SIGTERM are its own from here on
         print("\nRunning; Ctrl-C or SIGTERM stops it. Commands: status, kill N, stop N, start N, help.", flush=True)
-        await _Console(cluster).run()
+        await console.run()
     finally:
         print(f"stopping etcd ({len(cluster.members)} member{'s' if len(cluster.members) != 1 else ''})", flush=True)
         await asyncio.to_thread(cluster.stop)
@@ -177,10 +178,10 @@ class _Console:
         self._buffer = b""
         self._expected: set[int] = set()  # members stopped on purpose: no "exited" report
         self._watched: dict[int, int] = {}  # member index -> guardian pid being watched
-
-    async def run(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             self.loop.add_signal_handler(signum, self.done.set)
+
+    async def run(self) -> None:
         for index in range(len(self.cluster.members)):
             self._watch(index)
         stdin = sys.stdin.fileno() if sys.stdin is not None else -1
