@@ -211,6 +211,9 @@ def _lines() -> list[Line]:
         Line("--endpoints {closed},{url} get {p}/k", own_endpoints=True),  # failover
         Line("--endpoints {url},{closed} set {p}/k failover", own_endpoints=True),
         Line("--endpoints {bare} get {p}/k", own_endpoints=True),  # no scheme
+        Line("--peers {url} get {p}/k", own_endpoints=True),  # etcdctl's deprecated names
+        Line("-C {url} get {p}/k", own_endpoints=True),
+        Line("--endpoint {url} get {p}/k", own_endpoints=True),
         Line("--endpoints {closed} cluster-health", own_endpoints=True),
         Line("--endpoints {closed} member list", own_endpoints=True),
         Line("--endpoints {url} --timeout 1ns get {p}/k", own_endpoints=True),

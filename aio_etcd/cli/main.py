@@ -44,7 +44,7 @@ _GROUPS = {
 }
 #: Global options that take a value (the next word, or after ``=``).
 _VALUE_OPTIONS = {
-    "endpoints", "discovery-srv", "D", "username", "u", "cert-file", "key-file", "ca-file",
+    "endpoints", "peers", "C", "endpoint", "discovery-srv", "D", "username", "u", "cert-file", "key-file", "ca-file",
     "timeout", "total-timeout", "api", "output", "o",
 }  # fmt: skip
 _SWITCHES = {"no-sync", "help", "h", "version", "v"}
@@ -63,7 +63,9 @@ def _top_help() -> str:
 
 
 #: Global options with two forms: urfave/cli refuses both at once.
-_TWO_FORMS = (("o", "output"), ("D", "discovery-srv"), ("u", "username"), ("h", "help"), ("v", "version"))
+_TWO_FORMS = (
+    ("o", "output"), ("D", "discovery-srv"), ("u", "username"), ("C", "peers"), ("h", "help"), ("v", "version"),
+)  # fmt: skip
 
 
 class _TwoForms(Exception):

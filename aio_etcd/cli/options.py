@@ -53,6 +53,7 @@ def add_global_options(parser: argparse.ArgumentParser, env: Mapping[str, str] =
         default=env.get("ETCDCTL_ENDPOINTS") or env.get("ETCDCTL_PEERS") or DEFAULT_ENDPOINTS,
         help="comma-separated member URLs [$ETCDCTL_ENDPOINTS]",
     )
+    group.add_argument("--peers", "-C", "--endpoint", dest="endpoints", help=argparse.SUPPRESS)  # etcdctl's old names
     group.add_argument("--discovery-srv", "-D", default=env.get("ETCDCTL_DISCOVERY_SRV"), help="domain of SRV records")
     group.add_argument(
         "--username", "-u", default=env.get("ETCDCTL_USERNAME"), help="user[:password]; asks when no password"
