@@ -7,9 +7,11 @@ The parent holds the write end of a pipe and passes the read end as
 etcd's process id to ``PID_FILE``, and waits. When the parent dies, however
 it dies (``SIGKILL`` included), the kernel closes the write end; the
 guardian's read returns end-of-file and it stops etcd (``SIGTERM``, then
-``SIGKILL`` after 5 s). ``SIGTERM`` or ``SIGINT`` to the guardian stop etcd the
-same way. The guardian exits with etcd's exit status. On Linux etcd is also
-given a parent-death signal, so it stops even if the guardian itself is killed.
+``SIGKILL`` after 1 s: nobody waits for a graceful stop, and the members of a
+cluster stopping all at once each wait for the others). ``SIGTERM`` or
+``SIGINT`` to the guardian stop etcd the same way, with 5 s to stop. The
+guardian exits with etcd's exit status. On Linux etcd is also given a
+parent-death signal, so it stops even if the guardian itself is killed.
 """
 
 from __future__ import annotations
@@ -34,12 +36,12 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     if proc.poll() is not None:
         return
     proc.terminate()
     try:
-        proc.wait(5)
+        proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
 
@@ -62,7 +64,7 @@ def main(argv: list[str]) -> int:
                 pass
         except OSError:
             pass
-        _stop(proc)  # the parent is gone
+        _stop(proc, grace=1.0)  # the parent is gone
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=_stop, args=(proc,), daemon=True).start()

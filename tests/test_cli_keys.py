@@ -237,5 +237,5 @@ async def test_the_same_commands_on_a_v3_store(etcd_v3_server: EtcdCluster, etcd
     async with etcd_v3_server.v3_client() as raw:
         kv = await raw.get(key)
     assert kv is not None and kv.value == b"on v3"
-    status, _, err = await run(OURS, ["get", key], url=etcd_v3_server.url)  # v2 on a server without it
+    status, _, err = await run(OURS, ["--api", "v2", "get", key], url=etcd_v3_server.url)  # v2 on a server without it
     assert status != 0 and "v2" in err

@@ -468,13 +468,17 @@ async def test_a_server_answering_404_to_everything_is_named_in_one_line(servers
     assert fake.seen and all(seen.path in ("/v2/keys/x", "/version") for seen in fake.seen)
 
 
-async def test_the_command_line_names_a_server_answering_404_in_one_line(servers: FakeServers) -> None:
+@pytest.mark.parametrize(("api", "path"), [("v2", "/v2/keys/x"), ("auto", "/version")])
+async def test_the_command_line_names_a_server_answering_404_in_one_line(
+    servers: FakeServers, api: str, path: str
+) -> None:
+    # With --api auto (the default) the first request asks /version, which is where the 404 is met.
     fake = await servers.http({})
-    status, out, err = await run(OURS, ["--endpoints", f"http://{HOST}:{fake.port}", "get", "/x"])
+    status, out, err = await run(OURS, ["--api", api, "--endpoints", f"http://{HOST}:{fake.port}", "get", "/x"])
     assert status != 0 and not out
     assert "RecursionError" not in err and "Traceback" not in err
     (line,) = err.splitlines()
-    assert f"HTTP 404 from http://{HOST}:{fake.port}/v2/keys/x" in line and "is it an etcd member?" in line
+    assert f"HTTP 404 from http://{HOST}:{fake.port}{path}" in line and "is it an etcd member?" in line
 
 
 @pytest.mark.parametrize(

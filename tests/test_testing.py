@@ -138,6 +138,34 @@ def test_members_stop_when_their_parent_dies(tmp_path: Path, how: signal.Signals
     assert [pid for pid in pids if _alive(pid)] == []
 
 
+def test_no_helper_outlives_a_killed_parent_by_seconds(tmp_path: Path) -> None:
+    # Each member runs under a guardian (python -m aio_etcd._guard). With the
+    # parent SIGKILLed, the three guardians stopped their etcds at once and
+    # gave each 5 s, which each spent waiting for the others: they outlived
+    # the parent by more than 5 s.
+    holder = tmp_path / "holder.py"
+    holder.write_text(
+        "import sys, time\n"
+        "from aio_etcd.testing import EtcdCluster\n"
+        f"cluster = EtcdCluster(size=3, data_dir={str(tmp_path / 'data')!r}).start()\n"
+        "print(' '.join(f'{m.pid} {m.process.pid}' for m in cluster.members), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    with subprocess.Popen([sys.executable, str(holder)], stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            pids = [int(pid) for pid in proc.stdout.readline().split()]
+            assert len(pids) == 6 and all(_alive(pid) for pid in pids)
+        finally:
+            proc.kill()
+            proc.wait()
+    killed = time.monotonic()
+    while any(_alive(pid) for pid in pids) and time.monotonic() < killed + 10:
+        time.sleep(0.05)  # processes of another parent: nothing to wait on but their state
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert time.monotonic() - killed < 3
+
+
 async def test_dev_server_prints_how_to_reach_it_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         *[sys.executable, "-m", "aio_etcd.testing", "--tls", "--auth", "--data-dir", str(tmp_path / "data")],
@@ -152,7 +180,7 @@ async def test_dev_server_prints_how_to_reach_it_and_stops_on_sigterm(tmp_path: 
             assert line, "the dev server ended before it was running"
             lines.append(line)
         exports = dict(line[len("export ") :].strip().split("=", 1) for line in lines if line.startswith("export"))
-        pid = int(lines[1].split("(pid ")[1].rstrip(")\n"))
+        pid = int(next(line for line in lines if "(pid " in line).split("(pid ")[1].rstrip(")\n"))
         assert exports["ETCDCTL_API"] == "2"
         (url,) = exports["ETCDCTL_ENDPOINTS"].split(",")
         user, password = exports["ETCDCTL_USERNAME"].split(":", 1)

@@ -249,3 +249,25 @@ async def test_bad_input() -> None:
             etcd.lock("l", ttl=1)
     with pytest.raises(v3.EtcdException, match="closed"):
         await etcd.get("/k")
+
+
+async def test_values_as_the_v2_client_takes_them(etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
+    # v2's write("/k", 1) stores "1"; put, create and T.put take ints and floats the same way.
+    key = etcd_prefix + "/n"
+    await etcd_v3_client.put(key, 1)
+    assert await etcd_v3_client.create(key + "-float", 2.5) is True
+    await etcd_v3_client.txn().then(T.put(key + "-txn", 3)).commit()
+    values = [kv.value for kv in (await etcd_v3_client.range(etcd_prefix + "/", prefix=True)).kvs]
+    assert values == [b"1", b"2.5", b"3"]
+    for wrong in (True, None, [1]):  # a bool is no number here, nor is anything else
+        with pytest.raises(TypeError):
+            await etcd_v3_client.put(key, wrong)  # type: ignore[arg-type]
+
+
+def test_revision_compares_have_clientv3_names() -> None:
+    # T.create(key) compares the key's create revision; client.create(key, value) is put-if-absent.
+    # clientv3's names, CreateRevision and ModRevision, say which is which; the short ones stay.
+    assert (T.create_revision("/k") == 0).fields == (T.create("/k") == 0).fields
+    assert (T.create_revision("/k") == 0).fields["target"] == "CREATE"
+    assert (T.mod_revision("/k") < 5).fields == (T.mod("/k") < 5).fields
+    assert (T.mod_revision("/k") < 5).fields["target"] == "MOD"

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from ..client import Client
 from .flags import parse_flags
-from .options import ask_password
+from .options import ask_password, explain
 
 __all__ = ["auth", "role", "user"]
 
@@ -42,7 +42,7 @@ async def _refused(command: Any) -> int:
     try:
         return int(await command)
     except _Refused as exc:
-        print(exc, file=sys.stderr)
+        print(explain(exc), file=sys.stderr)
         return 1
 
 
@@ -52,7 +52,10 @@ async def user(client: Client, argv: list[str], output: str) -> int:
 
 async def _user(client: Client, argv: list[str]) -> int:
     sub, rest = (argv[0], argv[1:]) if argv else ("", [])
-    args, flags = parse_flags(rest, {"roles": str})
+    args, flags = parse_flags(rest, {"roles": list})
+    if sub == "list" and args:
+        print("No arguments accepted", file=sys.stderr)
+        return 1
     if sub == "list":
         for name in sorted(_names((await _call(client, "GET", "/users") or {}).get("users"), "user")):
             print(name)
@@ -61,7 +64,10 @@ async def _user(client: Client, argv: list[str]) -> int:
         usage = "user subcommands: add, get, list, remove, grant, revoke, passwd"
         print(f"No help topic for '{sub}'" if sub else usage, file=sys.stderr)
         return 3 if sub else 1
-    if not args:
+    if sub in ("grant", "revoke") and not flags["roles"]:  # etcdctl asks for the roles first
+        print("No roles specified; please use `--roles`", file=sys.stderr)
+        return 1
+    if len(args) != 1:
         print("Please provide a username", file=sys.stderr)
         return 1
     name, _, password = args[0].partition(":")
@@ -86,7 +92,7 @@ async def _user(client: Client, argv: list[str]) -> int:
         if not flags["roles"]:
             print("No roles specified; please use `--roles`", file=sys.stderr)
             return 1
-        await _call(client, "PUT", path, {"user": name, sub: flags["roles"].split(",")})
+        await _call(client, "PUT", path, {"user": name, sub: flags["roles"]})  # "a,b" is one role, as in etcdctl
         print(f"User {name} updated")
     return 0
 
@@ -97,7 +103,10 @@ async def role(client: Client, argv: list[str], output: str) -> int:
 
 async def _role(client: Client, argv: list[str]) -> int:
     sub, rest = (argv[0], argv[1:]) if argv else ("", [])
-    args, flags = parse_flags(rest, {"path": str, "read": bool, "write": bool, "readwrite": bool})
+    args, flags = parse_flags(rest, {"path": str, "read": bool, "write": bool, "readwrite,rw": bool})
+    if sub == "list" and args:
+        print("No arguments accepted", file=sys.stderr)
+        return 1
     if sub == "list":
         for name in sorted(_names((await _call(client, "GET", "/roles") or {}).get("roles"), "role")):
             print(name)
@@ -106,7 +115,14 @@ async def _role(client: Client, argv: list[str]) -> int:
         print(f"No help topic for '{sub}'" if sub else "role subcommands: add, get, list, remove, grant, revoke",
               file=sys.stderr)
         return 3 if sub else 1
-    if not args:
+    if sub in ("grant", "revoke"):  # etcdctl checks the flags first
+        if not flags["path"]:
+            print("No path specified; please use `--path`", file=sys.stderr)
+            return 1
+        if [flags[kind] for kind in ("read", "write", "readwrite")].count(True) != 1:
+            print("Please specify exactly one of --read, --write or --readwrite", file=sys.stderr)
+            return 1
+    if len(args) != 1:
         print("Please provide a role name", file=sys.stderr)
         return 1
     name = args[0]
@@ -151,13 +167,16 @@ async def _role(client: Client, argv: list[str]) -> int:
 
 async def auth(client: Client, argv: list[str], output: str) -> int:
     sub = argv[0] if argv else ""
+    if sub in ("enable", "disable") and argv[1:]:
+        print("No arguments accepted", file=sys.stderr)
+        return 1
     if sub not in ("enable", "disable"):
         print(f"No help topic for '{sub}'" if sub else "auth subcommands: enable, disable", file=sys.stderr)
         return 3 if sub else 1
     try:
         await _call(client, "PUT" if sub == "enable" else "DELETE", "/enable")
     except _Refused as exc:
-        print(exc, file=sys.stderr)
+        print(explain(exc), file=sys.stderr)
         return 1
     print("Authentication Enabled" if sub == "enable" else "Authentication Disabled")
     return 0

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..client import Client
 from ..exceptions import EtcdConnectionFailed, EtcdException, EtcdOutcomeUnknown
 from .flags import parse_flags
-from .keys import EXIT_BAD_ARGS, Usage, _key, print_response
-from .options import client_for
+from .keys import ENDPOINTS, EXIT_BAD_ARGS, EXIT_KEY_REQUIRED, MembersUnlisted, Usage, _key, print_response
+from .options import client_for, explain
 
-__all__ = ["cluster_health", "exec_watch", "member", "watch"]
+__all__ = ["EXIT_CLUSTER_NOT_HEALTHY", "cluster_health", "exec_watch", "member", "watch"]
+
+#: etcdctl's status for a cluster that is degraded or unavailable.
+EXIT_CLUSTER_NOT_HEALTHY = 5
 
 WATCH_FLAGS: dict[str, type] = {"forever,f": bool, "after-index": int, "recursive,r": bool}
 
@@ -42,12 +48,14 @@ async def _until_interrupted(command: Coroutine[Any, Any, int]) -> int:
 async def _watch(client: Client, key: str, index: int | None, flags: dict[str, Any], output: str) -> int:
     while True:
         event = await client.watch(key, index=index, recursive=flags["recursive"] or None)
+        index = (event.modifiedIndex or 0) + 1
+        if event.dir:  # as etcdctl: a directory's change is skipped, and the watch goes on
+            continue
         if flags["recursive"]:
             print(f"[{event.action}] {event.key}")
         print_response(event, output)
         if not flags["forever"]:
             return 0
-        index = (event.modifiedIndex or 0) + 1
 
 
 async def exec_watch(client: Client, argv: list[str], output: str) -> int:
@@ -55,7 +63,7 @@ async def exec_watch(client: Client, argv: list[str], output: str) -> int:
     args, flags = parse_flags(argv[:split], {"after-index": int, "recursive,r": bool})
     command = argv[split + 1 :]
     if len(args) < 1 or not command:
-        raise Usage("key and command to exec required", EXIT_BAD_ARGS)
+        raise Usage("key and command to exec required", EXIT_KEY_REQUIRED)
     index = flags["after-index"] + 1 if flags["after-index"] else None
     return await _until_interrupted(_exec_watch(client, args[0], index, flags["recursive"], command))
 
@@ -63,6 +71,10 @@ async def exec_watch(client: Client, argv: list[str], output: str) -> int:
 async def _exec_watch(client: Client, key: str, index: int | None, recursive: bool, command: list[str]) -> int:
     while True:
         event = await client.watch(key, index=index, recursive=recursive or None)
+        if event.dir:  # as etcdctl: no command for a directory's change
+            print(f"Ignored dir {event.key} change", file=sys.stderr)
+            index = (event.modifiedIndex or 0) + 1
+            continue
         env = {
             **os.environ,
             "ETCD_WATCH_ACTION": event.action or "",
@@ -84,12 +96,20 @@ async def member(client: Client, argv: list[str], output: str) -> int:
     try:
         return await _member(client, argv)
     except EtcdOutcomeUnknown as exc:  # etcd answered 5xx to a change: as etcdctl, status 1
-        print(exc, file=sys.stderr)
+        answered = re.search(r"answered unexpected answer: HTTP (500|503) ", str(exc))
+        endpoints = ENDPOINTS.get()
+        if answered and endpoints:  # etcdctl tried each member, and Go's client words a 5xx so
+            errors = "".join(
+                f"; error #{i}: client: etcd member {url} has no leader\n" for i, url in enumerate(endpoints)
+            )
+            print(f"client: etcd cluster is unavailable or misconfigured{errors}", file=sys.stderr)
+            return EXIT_BAD_ARGS
+        print(explain(exc), file=sys.stderr)
         return EXIT_BAD_ARGS
     except EtcdConnectionFailed:
         raise  # nobody answered: status 2 or 4, as every command
     except EtcdException as exc:  # as etcdctl: the error as it is, status 1
-        print(exc, file=sys.stderr)
+        print(explain(exc), file=sys.stderr)
         return EXIT_BAD_ARGS
 
 
@@ -102,8 +122,14 @@ async def _member(client: Client, argv: list[str]) -> int:
         return 3
     sub, args = argv[0], argv[1:]
     if sub == "list":
+        if args:
+            print("No arguments accepted", file=sys.stderr)
+            return EXIT_BAD_ARGS
         leader = (await client.leader()).get("id")
         for m in await _members(client):
+            if not m.get("name"):  # added, never started
+                print(f"{m['id']}[unstarted]: peerURLs={','.join(m.get('peerURLs') or [])}")
+                continue
             print(
                 f"{m['id']}: name={m.get('name', '')} peerURLs={','.join(m.get('peerURLs') or [])} "
                 f"clientURLs={','.join(m.get('clientURLs') or [])} isLeader={str(m['id'] == leader).lower()}"
@@ -150,26 +176,62 @@ async def _member(client: Client, argv: list[str]) -> int:
 async def cluster_health(
     client: Client, argv: list[str], output: str, *, connect: Callable[[str], Client] | None = None
 ) -> int:
-    """Ask each member's ``/health`` through a client of that member alone (``connect(url)``)."""
-    healthy_cluster = False
-    for m in await _members(client):
+    """Ask each member's ``/health`` through a client of that member alone (``connect(url)``), as etcdctl does.
+
+    Status 0 when every member is healthy; 5 when some are not (``cluster is
+    degraded``) or none is (``cluster is unavailable``).
+    """
+    try:
+        members = await _members(client)
+    except EtcdConnectionFailed as exc:
+        raise MembersUnlisted(exc) from exc
+    healthy = 0
+    for m in members:
         urls = m.get("clientURLs") or []
+        if not urls:
+            print(f"member {m['id']} is unreachable: no available published client urls")
+            continue
         for url in urls:
+            health: Any
             try:
                 async with (connect or _plain)(url) as one:
-                    health = await one.api_execute_json("/health", "GET", timeout=2)
-            except Exception:
+                    answer = await one.api_execute("/health", "GET", timeout=2, raise_for_status=False)
+                health = json.loads(answer.body)
+            except EtcdConnectionFailed as exc:
+                print(f"failed to check the health of member {m['id']} on {url}: {_go_error(url + '/health', exc)}")
                 continue
-            if isinstance(health, dict) and health.get("health") == "true":
-                healthy_cluster = True
+            except EtcdException as exc:
+                if not (exc.payload and "health" in exc.payload):
+                    print(f"failed to check the health of member {m['id']} on {url}: {exc}")
+                    continue
+                health = exc.payload  # 503 {"health": "false"}: an answer, from a member without quorum
+            except ValueError as exc:
+                print(f"failed to check the health of member {m['id']} on {url}: {exc}")
+                continue
+            if health == "true" or (isinstance(health, dict) and health.get("health") == "true"):
+                healthy += 1
                 print(f"member {m['id']} is healthy: got healthy result from {url}")
             else:
                 print(f"member {m['id']} is unhealthy: got unhealthy result from {url}")
             break
         else:
-            print(f"member {m['id']} is unreachable: {urls} are all unreachable")
-    print("cluster is healthy" if healthy_cluster else "cluster is unavailable")
-    return 0 if healthy_cluster else 5
+            print(f"member {m['id']} is unreachable: [{' '.join(urls)}] are all unreachable")
+    if healthy == len(members):
+        print("cluster is healthy")
+        return 0
+    print("cluster is degraded" if healthy else "cluster is unavailable")
+    return EXIT_CLUSTER_NOT_HEALTHY
+
+
+def _go_error(url: str, exc: EtcdConnectionFailed) -> str:
+    """A refused connection as Go's HTTP client words it (monitoring scripts grep for it)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            where = urlsplit(url).netloc
+            return f'Get "{url}": dial tcp {where}: connect: connection refused'
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    return f'Get "{url}": {exc}'
 
 
 def _plain(url: str) -> Client:

@@ -26,6 +26,7 @@ from ..client import Client
 from ..exceptions import EtcdAlreadyExist, EtcdException, EtcdNotFile
 from ..result import EtcdResult
 from .flags import FlagError, parse_flags
+from .options import explain
 
 __all__ = ["dump", "load"]
 
@@ -130,7 +131,7 @@ async def load(client: Client, argv: list[str], output: str) -> int:
                     entry = _entry(line, number)
                 except ValueError as exc:
                     written += await _drain(pending)
-                    print(f"Error:  {exc}; {written} entries before it were written", file=sys.stderr)
+                    print(f"Error:  {explain(exc)}; {written} entries before it were written", file=sys.stderr)
                     return 1
                 if entry.get("dir"):
                     dirs += 1
@@ -156,7 +157,7 @@ async def load(client: Client, argv: list[str], output: str) -> int:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        print(f"Error:  {exc}", file=sys.stderr)
+        print(f"Error:  {explain(exc)}", file=sys.stderr)
         return 4
     progress.done()
     verb = "would be written" if flags["dry-run"] else "written"

@@ -14,10 +14,24 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FlagError", "parse_flags"]
+__all__ = ["FlagError", "HELP_FLAGS", "parse_flags", "wants_help"]
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+#: The flags that ask a command for its help, as urfave/cli reads them.
+HELP_FLAGS = frozenset({"-h", "--h", "-help", "--help"})
+
+
+def wants_help(argv: list[str]) -> bool:
+    """Whether a help flag comes before ``--`` (etcdctl moves flags to the front: any place asks)."""
+    for token in argv:
+        if token == "--":
+            return False
+        if token.split("=", 1)[0] in HELP_FLAGS:
+            return True
+    return False
 
 
 class FlagError(Exception):
@@ -55,16 +69,33 @@ def _reorder(argv: list[str], spec: dict[str, str]) -> list[str]:
     return front + rest
 
 
+def _one_form_each(tokens: list[str], spec: dict[str, type]) -> None:
+    """urfave/cli refuses a flag given in two of its forms (``-r`` and ``--recursive``)."""
+    given = set()
+    for token in tokens:
+        if token == "--":
+            break
+        name = _flag_name(token)
+        if name is not None:
+            given.add(name.split("=", 1)[0])
+    for key in spec:
+        forms = [alias.strip() for alias in key.split(",")]
+        if len(forms) > 1 and all(form in given for form in forms):
+            raise FlagError(f"Cannot use two forms of the same flag: {forms[1]} {forms[0]}")
+
+
 def parse_flags(argv: list[str], spec: dict[str, type]) -> tuple[list[str], dict[str, Any]]:
     """Split ``argv`` into arguments and flag values (defaults: False, 0, "").
 
-    :param spec: flag name (aliases after commas: ``"recursive,r"``) -> type;
-        the values are keyed by the first name.
+    :param spec: flag name (aliases after commas: ``"recursive,r"``) -> type
+        (``list``: each time it is given adds a value); the values are keyed
+        by the first name.
     """
     names = _names(spec)
     kinds = {key.split(",")[0]: kind for key, kind in spec.items()}
     values: dict[str, Any] = {name: kind() for name, kind in kinds.items()}
     tokens = _reorder(argv, names)
+    _one_form_each(tokens, spec)
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -84,7 +115,7 @@ def parse_flags(argv: list[str], spec: dict[str, type]) -> tuple[list[str], dict
         kind = kinds[canonical]
         if kind is bool:
             if has_value and value not in _TRUE | _FALSE:
-                raise FlagError(f'invalid boolean value "{value}" for -{name}')
+                raise FlagError(f'invalid boolean value "{value}" for -{name}: parse error')
             values[canonical] = value in _TRUE if has_value else True
             continue
         if not has_value:
@@ -92,8 +123,11 @@ def parse_flags(argv: list[str], spec: dict[str, type]) -> tuple[list[str], dict
                 raise FlagError(f"flag needs an argument: -{name}")
             value = tokens[i]
             i += 1
+        if kind is list:  # a flag given again adds a value (urfave/cli's StringSliceFlag)
+            values[canonical].append(value)
+            continue
         try:
             values[canonical] = kind(value)
         except ValueError:
-            raise FlagError(f'invalid value "{value}" for flag -{name}') from None
+            raise FlagError(f'invalid value "{value}" for flag -{name}: parse error') from None
     return tokens[i:], values

@@ -10,23 +10,38 @@ and compares them.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..client import Client
-from ..exceptions import EtcdConnectionFailed, EtcdException
+from ..exceptions import EtcdConnectionFailed, EtcdException, EtcdOutcomeUnknown
 from ..result import EtcdResult
-from .flags import FlagError, parse_flags
+from .flags import parse_flags
+from .goerrors import cluster_error, member_error
+from .options import explain
 
-__all__ = ["COMMANDS", "guarded", "print_response", "run_key_command"]
+__all__ = ["COMMANDS", "ENDPOINTS", "MembersUnlisted", "guarded", "print_response", "run_key_command"]
 
 #: etcdctl's exit statuses.
 EXIT_BAD_ARGS = 1
 EXIT_BAD_CONNECTION = 2
 EXIT_SERVER_ERROR = 4
 EXIT_KEY_REQUIRED = 128
+
+
+#: The endpoints of the command line being run (for etcdctl's wording of errors).
+ENDPOINTS: contextvars.ContextVar[list[str]] = contextvars.ContextVar("ENDPOINTS", default=[])  # noqa: B039
+
+
+class MembersUnlisted(Exception):
+    """The member list, which ``member list`` and ``cluster-health`` start from, could not be read."""
+
+    def __init__(self, error: EtcdConnectionFailed) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Usage(Exception):
@@ -110,8 +125,11 @@ def _value(args: list[str]) -> str:
     if len(args) >= 2:
         return args[1]
     if sys.stdin is None or sys.stdin.isatty():
-        raise Usage("value required", EXIT_BAD_ARGS)
-    return sys.stdin.read()
+        raise Usage("value required", EXIT_KEY_REQUIRED)
+    value = sys.stdin.read()
+    if not value:  # as etcdctl: nothing on standard input is no value, not an empty one
+        raise Usage("value required", EXIT_KEY_REQUIRED)
+    return value
 
 
 async def _get(client: Client, args: list[str], flags: dict[str, Any], output: str) -> int:
@@ -219,7 +237,7 @@ def _error_line(exc: EtcdException) -> str:
     if "errorCode" in payload:
         cause = payload.get("cause") or ""
         return f"Error:  {payload['errorCode']}: {payload.get('message', '')} ({cause}) [{payload.get('index', 0)}]"
-    return f"Error:  {exc}"
+    return f"Error:  {explain(exc)}"
 
 
 async def run_key_command(client: Client, name: str, argv: list[str], output: str) -> int:
@@ -234,21 +252,34 @@ async def run_key_command(client: Client, name: str, argv: list[str], output: st
 
 
 async def guarded(command: Coroutine[Any, Any, int]) -> int:
-    """Run a command; its errors printed as etcdctl prints them, and the exit status."""
+    """Run a command; its errors printed as etcdctl prints them, and the exit status.
+
+    A :class:`~.flags.FlagError` goes through: the caller prints the command's help with it.
+    """
     try:
         return await command
-    except FlagError as exc:
-        print(f"Incorrect Usage: {exc}", file=sys.stderr)
-        return EXIT_BAD_ARGS
     except Usage as exc:
         print(f"Error:  {exc}", file=sys.stderr)
         return exc.code
+    except MembersUnlisted as exc:  # member list, cluster-health: etcdctl says so first
+        print("cluster may be unhealthy: failed to list members")
+        go = cluster_error(exc.error)
+        print(go[0] if go else f"Error:  {explain(exc.error)}", file=sys.stderr, end="" if go else "\n")
+        return EXIT_SERVER_ERROR
+    except EtcdOutcomeUnknown as exc:
+        print(f"Error:  {explain(exc)}", file=sys.stderr)
+        return EXIT_SERVER_ERROR
     except EtcdConnectionFailed as exc:
-        print(f"Error:  {exc}", file=sys.stderr)
+        go = cluster_error(exc)
+        if go is not None:
+            print(go[0], file=sys.stderr, end="")
+            return go[1]
+        print(f"Error:  {explain(exc)}", file=sys.stderr)
         text = f"{exc} {exc.cause}".lower()
         tls = any(word in text for word in ("certificate", "sslerror", "[ssl"))
         refused = "could not be reached" in text and not tls
         return EXIT_BAD_CONNECTION if refused else EXIT_SERVER_ERROR  # as etcdctl: TLS failures are 4
     except EtcdException as exc:
-        print(_error_line(exc), file=sys.stderr)
+        unavailable = member_error(exc, ENDPOINTS.get())
+        print(unavailable or _error_line(exc), file=sys.stderr, end="" if unavailable else "\n")
         return EXIT_SERVER_ERROR

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..exceptions import EtcdConnectionFailed, EtcdException
 from ..lock import Lock
-from .options import make_client
+from .options import explain, make_client
 
 __all__ = ["parser", "run"]
 
@@ -90,10 +90,10 @@ async def run(args: argparse.Namespace, command: list[str]) -> int:
                 print(f"Error: lock {args.name!r} not acquired within {args.lock_timeout}s", file=sys.stderr)
                 return 1
         except EtcdConnectionFailed as exc:
-            print(f"Error: {exc}", file=sys.stderr)
+            print(f"Error: {explain(exc)}", file=sys.stderr)
             return 4
         except EtcdException as exc:
-            print(f"Error: {exc}", file=sys.stderr)
+            print(f"Error: {explain(exc)}", file=sys.stderr)
             return 1
         async with lock:  # held already: renews it and keeps it alive
             try:

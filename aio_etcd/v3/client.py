@@ -574,7 +574,7 @@ class Client:
     async def put(
         self,
         key: str | bytes,
-        value: str | bytes,
+        value: str | bytes | int | float,
         *,
         lease: Lease | LeaseGrant | int | None = None,
         prev_kv: bool = False,
@@ -583,6 +583,9 @@ class Client:
         timeout: float | None = None,
     ) -> Put:
         """Set ``key`` to ``value`` (never sent twice: see :class:`~aio_etcd.EtcdOutcomeUnknown`).
+
+        ``value`` is ``bytes``, ``str`` (stored as UTF-8), or an ``int`` or ``float``
+        (stored as its text, ``1`` as ``b"1"``, as the v2 client's ``write`` does).
 
         :param lease: attach the key to a lease (a granted :class:`Lease`, a grant, or an
             id); a :class:`Lease` never granted raises :class:`~aio_etcd.EtcdValueError`.
@@ -613,10 +616,13 @@ class Client:
         return Delete(answer)
 
     async def create(
-        self, key: str | bytes, value: str | bytes, *, lease: Lease | LeaseGrant | int | None = None
+        self, key: str | bytes, value: str | bytes | int | float, *, lease: Lease | LeaseGrant | int | None = None
     ) -> bool:
-        """Put ``value`` at ``key`` only if the key does not exist; ``True`` if it was created."""
-        result = await self.txn().if_(_txn.create(key) == 0).then(_txn.put(key, value, lease=lease)).commit()
+        """Put ``value`` at ``key`` only if the key does not exist (put-if-absent); ``True`` if it was created.
+
+        The transaction ``if_(T.create_revision(key) == 0).then(T.put(key, value))``.
+        """
+        result = await self.txn().if_(_txn.create_revision(key) == 0).then(_txn.put(key, value, lease=lease)).commit()
         return result.succeeded
 
     def txn(self) -> _txn.Txn:

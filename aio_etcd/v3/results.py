@@ -41,6 +41,14 @@ def to_bytes(data: str | bytes, what: str = "a key") -> bytes:
     raise TypeError(f"{what} is str or bytes, not {type(data).__name__}")
 
 
+def value_bytes(value: str | bytes | int | float) -> bytes:
+    """A value to store: ``bytes`` as they are, ``str`` as UTF-8, and, as the v2 client's
+    ``write`` takes them, an ``int`` or ``float`` as its decimal text (``1`` -> ``b"1"``)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value).encode()
+    return to_bytes(value, "a value (str, bytes, int or float)")  # type: ignore[arg-type]
+
+
 def b64(data: bytes) -> str:
     """The gateway's encoding of bytes."""
     return base64.b64encode(data).decode("ascii")

@@ -23,9 +23,24 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..exceptions import EtcdValueError
-from .results import TxnResult, b64, to_bytes
+from .results import TxnResult, b64, to_bytes, value_bytes
 
-__all__ = ["Compare", "Op", "Txn", "create", "delete", "get", "lease", "mod", "put", "txn", "value", "version"]
+__all__ = [
+    "Compare",
+    "Op",
+    "Txn",
+    "create",
+    "create_revision",
+    "delete",
+    "get",
+    "lease",
+    "mod",
+    "mod_revision",
+    "put",
+    "txn",
+    "value",
+    "version",
+]
 
 
 def key_range(key: str | bytes, prefix: bool = False, range_end: str | bytes | None = None) -> dict[str, str]:
@@ -111,14 +126,24 @@ def version(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | 
     return _Target(key, "VERSION", "version", prefix, range_end)
 
 
-def create(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
-    """The revision that created the key (0: the key does not exist)."""
+def create_revision(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
+    """The revision that created the key (0: the key does not exist); clientv3's ``CreateRevision``.
+
+    A comparison, not a write: ``T.create_revision(key) == 0`` holds while the
+    key does not exist. ``client.create(key, value)`` is the write that needs it.
+    """
     return _Target(key, "CREATE", "create_revision", prefix, range_end)
 
 
-def mod(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
-    """The revision of the key's last change (0: the key does not exist)."""
+def mod_revision(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
+    """The revision of the key's last change (0: the key does not exist); clientv3's ``ModRevision``."""
     return _Target(key, "MOD", "mod_revision", prefix, range_end)
+
+
+#: The short names of :func:`create_revision` and :func:`mod_revision` (etcd's
+#: ``CREATE`` and ``MOD`` compare targets); they stay.
+create = create_revision
+mod = mod_revision
 
 
 def lease(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None) -> _Target:
@@ -159,7 +184,7 @@ def lease_id(lease: Any) -> int:
 
 def put_request(
     key: str | bytes,
-    value: str | bytes,
+    value: str | bytes | int | float,
     *,
     lease: Any = None,
     prev_kv: bool = False,
@@ -169,7 +194,7 @@ def put_request(
     """The body of a put."""
     fields: dict[str, Any] = {"key": b64(to_bytes(key))}
     if not ignore_value:
-        fields["value"] = b64(to_bytes(value, "a value"))
+        fields["value"] = b64(value_bytes(value))
     elif value not in (b"", ""):
         raise ValueError("ignore_value=True keeps the value: give no value (b'')")
     lid = lease_id(lease)
@@ -236,7 +261,7 @@ def delete_request(
     return fields
 
 
-def put(key: str | bytes, value: str | bytes, *, lease: Any = None, prev_kv: bool = False) -> Op:
+def put(key: str | bytes, value: str | bytes | int | float, *, lease: Any = None, prev_kv: bool = False) -> Op:
     """Put ``value`` at ``key`` (with a lease, as a :class:`~aio_etcd.v3.Client.put`)."""
     return Op({"request_put": put_request(key, value, lease=lease, prev_kv=prev_kv)}, True)
 

@@ -15,6 +15,15 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="${AIO_ETCD_BUILDS:-${XDG_CACHE_HOME:-$HOME/.cache}/aio-etcd/etcd}"
 command -v go >/dev/null || { echo "build.sh: no 'go' command on PATH (Go 1.26 builds these)" >&2; exit 1; }
 
+# Whether binary $1 says it is etcd $2. Its whole output is read first: in
+# `etcd --version | grep -q` grep leaves at the first match, etcd's next line
+# then gets SIGPIPE, and pipefail fails the check of a binary that is right.
+is_version() {
+    local said
+    said="$("$1" --version 2>/dev/null)" || return 1
+    grep -qx "etcd Version: $2" <<< "$said"
+}
+
 if [ "$#" -eq 0 ]; then
     set -- $(cd "$here" && ls -d [0-9]*.[0-9]*.[0-9]* | sort -V)
 fi
@@ -23,7 +32,7 @@ for version in "$@"; do
     [ -f "$src/go.mod" ] || { echo "build.sh: no pinned build for etcd $version in $here" >&2; exit 1; }
     dest="$out/$version"
     if [ -x "$dest/etcd" ] && [ -x "$dest/etcdctl" ] \
-        && "$dest/etcd" --version 2>/dev/null | grep -q "etcd Version: $version\$"; then
+        && is_version "$dest/etcd" "$version"; then
         echo "$version $dest/etcd"
         continue
     fi
@@ -37,7 +46,7 @@ for version in "$@"; do
     )
     mv "$dest/etcd.new" "$dest/etcd"
     mv "$dest/etcdctl.new" "$dest/etcdctl"
-    "$dest/etcd" --version | grep -q "etcd Version: $version\$" \
+    is_version "$dest/etcd" "$version" \
         || { echo "build.sh: $dest/etcd does not say it is etcd $version" >&2; exit 1; }
     echo "$version $dest/etcd"
 done
