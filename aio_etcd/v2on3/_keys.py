@@ -215,7 +215,7 @@ class KeysOnV3:
             return self._fence_lease
         if self._fence_grant is None or self._fence_grant.done():
             self._fence_grant = asyncio.get_running_loop().create_task(self._grant_fence_lease())
-        log.warning("no lease for fence keys yet: this fence key of %s stays until deleted", self.layout.prefix)
+        log.info("no lease for fence keys yet: this fence key of %r stays until deleted", self.layout.prefix)
         return 0
 
     async def _grant_fence_lease(self) -> None:
