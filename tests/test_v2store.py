@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 from conftest import no_watchers
 
 import aio_etcd as etcd
-from aio_etcd.testing import wait_for_watchers
+from aio_etcd.testing import EtcdCluster, wait_for_watchers
 
 #: Each test runs on the v2 API and on the v2 keys API over a v3 store (tests/conftest.py).
 BOTH_APIS = True
@@ -113,6 +114,30 @@ def _v3_differs(request: pytest.FixtureRequest, api: str) -> None:
     reason = V3_DIFFERS.get(request.node.originalname)
     if api == "v3" and reason is not None:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+
+
+@pytest.fixture(scope="module")
+def own_servers() -> Iterator[dict[str, EtcdCluster]]:
+    """A server per api mode for this module alone: the tests count indexes, and keys with
+    a TTL that other modules leave on the shared servers expire at any time and take some."""
+    servers: dict[str, EtcdCluster] = {}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture
+def make_client(api: str, own_servers: dict[str, EtcdCluster]) -> Callable[..., Any]:
+    server = own_servers.get(api)
+    if server is None:
+        server = own_servers[api] = EtcdCluster(v2=api == "v2").start()
+
+    def make(**options: Any) -> Any:
+        if api == "v3":
+            options.setdefault("api", "v3")
+        return server.client(**options)
+
+    return make
 
 
 @pytest.fixture
