@@ -176,6 +176,15 @@ def find_etcd(version: str | None = None, *, v2: bool = True) -> str:
     return binary
 
 
+def _state(pid: int) -> str | None:
+    """A process's state letter from ``/proc`` (``T``: stopped); ``None`` where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on ``host`` that was free a moment ago."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -489,6 +498,26 @@ class EtcdCluster:
         await asyncio.to_thread(self.stop)
 
     # -- one member ----------------------------------------------------------------------
+
+    def pause_member(self, index: int) -> None:
+        """Freeze member ``index`` (SIGSTOP), as a hung machine would be; return once it is stopped.
+
+        A signal is delivered asynchronously: without the wait, a request sent
+        right after could still be answered. :meth:`resume_member` undoes it.
+        """
+        pid = self._started().members[index].pid
+        if pid is None:
+            raise RuntimeError(f"member {index} is not running")
+        os.kill(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while _state(pid) not in ("T", "t", None) and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def resume_member(self, index: int) -> None:
+        """Let member ``index`` run again after :meth:`pause_member` (SIGCONT)."""
+        pid = self._started().members[index].pid
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
 
     def stop_member(self, index: int, *, kill: bool = False) -> None:
         """Stop member ``index`` (SIGTERM; SIGKILL with ``kill=True``), keeping its data."""

@@ -7,8 +7,6 @@ the next test (the ``cluster`` fixture makes sure every member runs).
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -360,9 +358,7 @@ async def test_a_frozen_member_is_passed_over(cluster: EtcdCluster, etcd_prefix:
     async with etcd.Client(host=tuple(endpoints), retry=policy) as client:
         await client.write(etcd_prefix + "/k", "before")
         assert _index_of(cluster, client.base_uri) == frozen
-        pid = cluster.members[frozen].pid
-        assert pid is not None
-        os.kill(pid, signal.SIGSTOP)
+        cluster.pause_member(frozen)
         try:
             # A read is passed over to the next member; the client stays there.
             assert (await client.read(etcd_prefix + "/k")).value == "before"
@@ -374,7 +370,7 @@ async def test_a_frozen_member_is_passed_over(cluster: EtcdCluster, etcd_prefix:
                 async with etcd.Client(host=(endpoints[0],), retry=policy) as pinned:
                     await pinned.write(etcd_prefix + "/k", "x", prevIndex=written.modifiedIndex)
         finally:
-            os.kill(pid, signal.SIGCONT)
+            cluster.resume_member(frozen)
     async with cluster.client() as check:
         # The frozen member may still apply its copy when it runs again: its condition holds.
         assert (await check.read(etcd_prefix + "/k", quorum=True)).value in ("during", "x")

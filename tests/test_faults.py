@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -47,15 +46,13 @@ def api(cluster: EtcdCluster) -> str:
 @contextlib.contextmanager
 def paused(cluster: EtcdCluster, *indexes: int) -> Iterator[None]:
     """Members ``indexes`` frozen (SIGSTOP) inside the block, running again after it."""
-    pids = [cluster.members[i].pid for i in indexes]
-    assert all(pid is not None for pid in pids)
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]
+    for index in indexes:
+        cluster.pause_member(index)
     try:
         yield
     finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
+        for index in indexes:
+            cluster.resume_member(index)
 
 
 def endpoints(cluster: EtcdCluster, first: int) -> tuple[tuple[str, int], ...]:
