@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["FORM", "JSON", "ClusterCalls", "flag"]
 
+#: What :meth:`ClusterCalls._from_v3` answers when the keys go to the v2 API.
+_V2 = object()
+
 #: Request headers of a form body and of a JSON body.
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 JSON = {"Content-Type": "application/json"}
@@ -62,27 +65,33 @@ class ClusterCalls:
     def base_uri(self) -> str:
         raise NotImplementedError
 
+    async def _from_v3(self, name: str) -> Any:
+        """With a v3 store, the answer of its form of the cluster call ``name``
+        (:mod:`aio_etcd.v2on3._cluster`, loaded only then); else ``_V2``."""
+        keys3 = await self._v3_store()
+        if keys3 is None:
+            return _V2
+        from .v2on3 import _cluster
+
+        return await getattr(_cluster, name)(keys3.v3)
+
     async def _get_json(self, path: str, *, needs: str) -> dict[str, Any]:
         call = Call("GET", path, self._headers)
         return await self._send(call, functools.partial(_answers.json_answer, needs=needs))
 
     async def machines(self) -> list[str]:
         """The client URLs of the cluster's members, as etcd lists them."""
-        keys3 = await self._v3_store()
-        if keys3 is not None:
-            from .v2on3 import _cluster as _v3
-
-            return await _v3.machines(keys3.v3)
+        on_v3 = await self._from_v3("machines")
+        if on_v3 is not _V2:
+            return on_v3  # type: ignore[no-any-return]
         call = Call("GET", self._version_prefix + "/machines", self._headers, op="member list")
         return await self._send(call, _answers.machines_answer)
 
     async def members(self) -> dict[str, dict[str, Any]]:
         """The cluster's members, by member id (``id``, ``name``, ``peerURLs``, ``clientURLs``)."""
-        keys3 = await self._v3_store()
-        if keys3 is not None:
-            from .v2on3 import _cluster as _v3
-
-            return await _v3.members(keys3.v3)
+        on_v3 = await self._from_v3("members")
+        if on_v3 is not _V2:
+            return on_v3  # type: ignore[no-any-return]
         data = await self._get_json(self._version_prefix + "/members", needs="members")
         members = data["members"]
         if not isinstance(members, list) or not all(isinstance(m, dict) and "id" in m for m in members):
@@ -91,20 +100,16 @@ class ClusterCalls:
 
     async def leader(self) -> dict[str, Any]:
         """The member that leads the cluster now."""
-        keys3 = await self._v3_store()
-        if keys3 is not None:
-            from .v2on3 import _cluster as _v3
-
-            return await _v3.leader(keys3.v3)
+        on_v3 = await self._from_v3("leader")
+        if on_v3 is not _V2:
+            return on_v3  # type: ignore[no-any-return]
         return dict(await self._get_json(self._version_prefix + "/members/leader", needs="id"))
 
     async def stats(self) -> dict[str, Any]:
         """The answering member's own statistics (``/stats/self``)."""
-        keys3 = await self._v3_store()
-        if keys3 is not None:
-            from .v2on3 import _cluster as _v3
-
-            return await _v3.stats(keys3.v3)
+        on_v3 = await self._from_v3("stats")
+        if on_v3 is not _V2:
+            return on_v3  # type: ignore[no-any-return]
         return dict(await self._get_json(self._version_prefix + "/stats/self", needs="id"))
 
     async def leader_stats(self) -> dict[str, Any]:
@@ -115,11 +120,9 @@ class ClusterCalls:
 
     async def store_stats(self) -> dict[str, Any]:
         """Counters of the key store (``/stats/store``)."""
-        keys3 = await self._v3_store()
-        if keys3 is not None:
-            from .v2on3 import _cluster as _v3
-
-            return await _v3.store_stats(keys3.v3)
+        on_v3 = await self._from_v3("store_stats")
+        if on_v3 is not _V2:
+            return on_v3  # type: ignore[no-any-return]
         return dict(await self._get_json(self._version_prefix + "/stats/store", needs="watchers"))
 
     async def versions(self) -> dict[str, str]:

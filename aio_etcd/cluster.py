@@ -684,28 +684,28 @@ class Cluster:
         (see :class:`MemberProbe`)."""
         if self.probe is None:
             return "alive", None
-        call = self.probe.status()
-        try:
-            resp = await transport.exchange(
-                call.method, base + call.path, body=call.body, headers=call.headers, timeout=timeout
-            )
-        except TransportFailure:
-            return "gone", None
-        view = self.probe.view(resp)
-        return ("alive", view) if view is not None else ("leaderless", None)
+        resp = await self._ask(transport, base, self.probe.status(), timeout)
+        view = None if resp is None else self.probe.view(resp)
+        if view is None:
+            return ("gone" if resp is None else "leaderless"), None
+        return "alive", view
 
     async def read_through(self, transport: Transport, base: str, timeout: float) -> bool:
         """Whether a linearizable read through ``base`` (:attr:`MemberProbe.settle`) was answered."""
         if self.probe is None:
             return False
-        call = self.probe.settle()
+        resp = await self._ask(transport, base, self.probe.settle(), timeout)
+        return resp is not None and self.probe.settled(resp)
+
+    @staticmethod
+    async def _ask(transport: Transport, base: str, call: Call, timeout: float) -> Response | None:
+        """One exchange with ``base`` alone (no slot, no retry); ``None`` when it failed below HTTP."""
         try:
-            resp = await transport.exchange(
+            return await transport.exchange(
                 call.method, base + call.path, body=call.body, headers=call.headers, timeout=timeout
             )
         except TransportFailure:
-            return False
-        return self.probe.settled(resp)
+            return None
 
     async def _follow(
         self, transport: Transport, base: str, call: Call, resp: Response, budget: float, end: float | None

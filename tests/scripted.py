@@ -124,9 +124,8 @@ def timed_out(sent: Sent) -> Response:
 
 
 async def hang(sent: Sent) -> Response:
-    """No answer until the attempt's time runs out."""
-    assert sent.timeout is not None
-    await asyncio.sleep(sent.timeout)
+    """No answer until the attempt's time runs out (a paused member; no limit: an hour)."""
+    await asyncio.sleep(3600 if sent.timeout is None else sent.timeout)
     raise TransportFailure(sent.url, asyncio.TimeoutError(), sent=True, timed_out=True)
 
 

@@ -27,7 +27,7 @@ from scripted import (
 )
 
 import aio_etcd as etcd
-from aio_etcd._http import Response, TransportFailure
+from aio_etcd._http import Response
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -200,12 +200,6 @@ def slow(seconds: float, answer: Handler = node) -> Handler:
     return handler
 
 
-async def frozen(sent: Sent) -> Response:
-    """A paused member: nothing comes back within the exchange's time limit (if it has one)."""
-    await asyncio.sleep(3600 if sent.timeout is None else sent.timeout)
-    raise TransportFailure(sent.url, asyncio.TimeoutError(), sent=True, timed_out=True)
-
-
 STATS = "/v2/stats/self"
 QUORUM_READ = "/v2/keys/%00aio_etcd?quorum=true"
 
@@ -238,7 +232,7 @@ async def test_an_unsafe_call_waits_for_a_member_that_still_answers(make: Any) -
 
 
 async def test_an_unsafe_call_gives_up_on_a_member_that_stopped_answering(make: Any) -> None:
-    client, transport = make(slow_member(frozen, status=frozen))  # type: ignore[arg-type]
+    client, transport = make(slow_member(hang, status=hang))  # type: ignore[arg-type]
     with pytest.raises(etcd.EtcdOutcomeUnknown) as info:
         await client.write("/k", "v", timeout=30)
     assert transport.bases() == [A]
@@ -257,7 +251,7 @@ async def test_an_unsafe_call_goes_on_once_a_new_leader_settled_it(make: Any) ->
     def answer(sent: Sent) -> Response | Any:
         if sent.path == QUORUM_READ:
             return error(sent, 100, 404, "Key not found")
-        return frozen(sent)
+        return hang(sent)
 
     client, transport = make(slow_member(answer, status=status), retry=etcd.RetryPolicy(attempt_timeout=0.1))
     result = await client.write("/k", "v")
@@ -276,7 +270,7 @@ async def test_a_new_leader_without_a_read_through_the_member_settles_nothing(ma
     def answer(sent: Sent) -> Response | Any:
         if sent.path == QUORUM_READ:
             return error(sent, 110, 401, "The request requires user authentication")  # refused before the read
-        return frozen(sent)
+        return hang(sent)
 
     client, transport = make(slow_member(answer, status=status), retry=etcd.RetryPolicy(attempt_timeout=0.1))
     with pytest.raises(etcd.EtcdOutcomeUnknown, match="deadline"):
@@ -285,7 +279,7 @@ async def test_a_new_leader_without_a_read_through_the_member_settles_nothing(ma
 
 
 async def test_an_unsafe_call_waits_no_longer_than_its_deadline(make: Any) -> None:
-    client, transport = make(slow_member(frozen))
+    client, transport = make(slow_member(hang))
     with pytest.raises(etcd.EtcdOutcomeUnknown) as info:
         await client.write("/k", "v", timeout=0.3)
     assert "deadline" in str(info.value)
@@ -299,7 +293,7 @@ async def test_a_cancelled_unsafe_call_stops_probing(make: Any) -> None:
         probed.set()
         return stats(sent)
 
-    client, transport = make(slow_member(frozen, status=status))
+    client, transport = make(slow_member(hang, status=status))
     task = asyncio.ensure_future(client.write("/k", "v"))
     await probed.wait()
     task.cancel()

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..exceptions import EtcdException, EtcdOutcomeUnknown
 from ..result import EtcdResult
-from ..retry import GUARDED, SAFE, UNSAFE, ReplayRule
+from ..retry import GUARDED, ReplayRule
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ..v3.errors import EtcdCompacted, EtcdFutureRevision
@@ -121,8 +121,7 @@ class KeysOnV3:
         key: str,
         timeout: float | None,
     ) -> dict[str, Any]:
-        rule = safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE
-        answer = await self.v3.call(path, body, safe=rule, op=op, key=key.encode(), timeout=timeout)
+        answer = await self.v3.call(path, body, safe=safe, op=op, key=key.encode(), timeout=timeout)
         revision = _revision(answer)
         if revision > self.revision:
             self.revision = revision
@@ -200,7 +199,7 @@ class KeysOnV3:
         """Write the fence key of ``epoch`` (new attempts use the next one); ``own`` as it is then."""
         if self._epoch == epoch:
             self._epoch = epoch + 1
-        txn = T.txn().then(T.put(self._fence_key(epoch), b"", lease=await self._fence_lease_id()), T.get(own))
+        txn = T.txn().then(T.put(self._fence_key(epoch), b"", lease=self._fence_lease_id()), T.get(own))
         try:
             # Writing a fence twice is writing it once: this one may be repeated.
             answer = await self._txn(txn, safe=True, op="fence after", key=key, timeout=timeout)
@@ -209,7 +208,7 @@ class KeysOnV3:
         kvs = _kvs((answer.get("responses") or [{}, {}])[1])
         return (kvs[0] if kvs else None), _revision(answer)
 
-    async def _fence_lease_id(self) -> int:
+    def _fence_lease_id(self) -> int:
         """The lease for fence keys; 0 (a key that stays until deleted) while none could be granted."""
         if self._fence_lease and asyncio.get_running_loop().time() < self._fence_lease_until:
             return self._fence_lease
