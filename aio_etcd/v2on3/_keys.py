@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..exceptions import EtcdException, EtcdOutcomeUnknown
+from ..exceptions import EtcdException, EtcdNotFile, EtcdOutcomeUnknown
 from ..result import EtcdResult
 from ..retry import GUARDED, ReplayRule
 from ..v3 import Client as V3Client
@@ -409,12 +409,15 @@ class KeysOnV3:
         prev_index: int | None,
         prev_exist: bool | None,
         timeout: float | None,
+        lease: int | None = None,
     ) -> EtcdResult:
+        """A key's value (``lease``: one granted for ``ttl`` already)."""
         layout = self.layout
         own = layout.file(name)
         start, end = layout.below(name)
         above = ancestors(name)
-        lease = await self._grant(ttl) if ttl is not None else 0
+        if lease is None:
+            lease = await self._grant(ttl) if ttl is not None else 0
         conditional = prev_value is not None or prev_index is not None or prev_exist is not None
         if prev_value is not None or prev_index is not None:
             action = "compareAndSwap"
@@ -505,11 +508,29 @@ class KeysOnV3:
         return error(101, _causes(current[0], prev_value, prev_index), revision)
 
     async def _mkdir(self, name: str, ttl: int | None, prev_exist: bool | None, timeout: float | None) -> EtcdResult:
+        lease = await self._grant(ttl) if ttl is not None else 0
+        if not prev_exist:
+            return await self._mkdir_once(name, ttl, lease, prev_exist, timeout)
+        # An update of a directory. As in v2, an update with dir=true of a
+        # key updates the key: its value becomes "" (and its TTL the one given).
+        for _ in range(RACES):
+            try:
+                return await self._mkdir_once(name, ttl, lease, prev_exist, timeout)
+            except EtcdNotFile:
+                pass  # a key, not a directory
+            try:
+                return await self._set(name, "", ttl, None, None, True, timeout, lease=lease)
+            except EtcdNotFile:
+                continue  # a directory again meanwhile
+        raise EtcdException(f"update of {name!r}: {RACES} attempts met it a key, then a directory; try again")
+
+    async def _mkdir_once(
+        self, name: str, ttl: int | None, lease: int, prev_exist: bool | None, timeout: float | None
+    ) -> EtcdResult:
         layout = self.layout
         own = layout.file(name)
         start, end = layout.below(name)
         above = ancestors(name)
-        lease = await self._grant(ttl) if ttl is not None else 0
         txn = T.txn().if_(*_no_key_above(layout, above))
         if prev_exist:
             txn.if_(_some(start, end))  # the directory exists: this changes its TTL
@@ -531,7 +552,7 @@ class KeysOnV3:
             if refused is not None:
                 raise refused
             if prev_exist:
-                raise error(100, name, revision)
+                raise error(102 if _kvs(responses[0]) else 100, name, revision)
             if _kvs(responses[1]):
                 raise error(105 if prev_exist is False else 102, name, revision)
             raise error(105, name, revision)
