@@ -25,12 +25,26 @@ from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ..v3.errors import EtcdCompacted, EtcdFutureRevision
 from ..v3.results import b64
-from ._layout import Layout, NodeTTL, ancestors, empty, error, keep_parent, leases_of, mark_parent, unb64, v2_key
+from ._layout import (
+    Layout,
+    Listing,
+    NodeTTL,
+    ancestors,
+    empty,
+    error,
+    keep_parent,
+    leases_of,
+    mark_parent,
+    unb64,
+    v2_key,
+)
 
 __all__ = ["KeysOnV3"]
 
 #: How often an append or a refresh is tried again when others changed the directory or key meanwhile.
 RACES = 50
+#: How many keys a range of a directory listing reads at most (see :class:`Listing`).
+LIST_BATCH = 1000
 #: How many of its own leases a client remembers (the newest).
 REMEMBERED = 10_000
 #: Seconds a fence key lives (see :meth:`KeysOnV3._guarded`): far longer
@@ -333,6 +347,8 @@ class KeysOnV3:
         serializable = not quorum
         start, end = layout.below(name)
         if name == "/":
+            if not recursive:
+                return await self._listing(name, serializable, 0, timeout)
             answer = await self._range(start, end, serializable=serializable, key=name, timeout=timeout)
             kvs = answer.get("kvs") or []
         else:
@@ -341,13 +357,19 @@ class KeysOnV3:
                 answer = await self._range(own, None, serializable=serializable, key=name, timeout=timeout)
                 kvs = answer.get("kvs")
                 if kvs:
-                    ttls = await self.ttls(leases_of(kvs))
-                    return self._result("get", layout.file_node(kvs[0], ttls), _revision(answer))
+                    kv = kvs[0]
+                    ttls = await self.ttls(leases_of(kvs)) if "lease" in kv else {}
+                    return self._result("get", layout.file_node(kv, ttls, name), _revision(answer))
                 # Not a key at that revision: the directory is read at the same
                 # revision, so the answer, or the error's index, holds at one
                 # revision. (Not as one read-only transaction: etcd 3.5.1 panics
                 # when a client leaves such a transaction before its answer.)
                 revision = _revision(answer)
+                if not recursive:
+                    try:
+                        return await self._listing(name, serializable, revision, timeout)
+                    except (EtcdFutureRevision, EtcdCompacted):
+                        continue  # a member behind the first, or compacted meanwhile: again
                 try:
                     answer = await self._range(
                         start, end, serializable=serializable, key=name, timeout=timeout, revision=revision
@@ -361,7 +383,48 @@ class KeysOnV3:
         if not kvs and name != "/":
             raise error(100, name, revision)
         ttls = await self.ttls(leases_of(kvs))
-        return self._result("get", layout.tree(name, kvs, bool(recursive), ttls), revision)
+        return self._result("get", layout.tree(name, kvs, ttls), revision)
+
+    async def _listing(self, name: str, serializable: bool, revision: int, timeout: float | None) -> EtcdResult:
+        """The directory ``name`` without recursion: its children only (see :class:`Listing`), read
+        at ``revision`` (0: the first range's)."""
+        listing = Listing(self.layout, name)
+        limit = LIST_BATCH
+        values = True
+        while listing.cursor is not None:
+            body = T.range_request(
+                listing.cursor, range_end=listing.end, limit=limit, revision=revision,
+                keys_only=not values, serializable=serializable,
+            )  # fmt: skip
+            answer = await self._call("/v3/kv/range", body, safe=True, op="read", key=name, timeout=timeout)
+            if not revision:
+                revision = _revision(answer)
+            listing.add(answer.get("kvs") or [], bool(answer.get("more")), values)
+            values = False  # after the first range: keys only, the values of the keys found read after
+        if not listing.found and name != "/":
+            raise error(100, name, revision)
+        wanted = listing.oldest_wanted()
+        asks = [
+            T.range_request(start, range_end=end, limit=1, revision=revision, keys_only=True,
+                            sort=("create", "asc"), serializable=serializable)
+            for _, start, end in wanted
+        ] + [
+            T.range_request(first, range_end=last + b"\0", revision=revision, serializable=serializable)
+            for first, last in listing.runs
+        ]  # fmt: skip
+        if asks:
+            answers = await asyncio.gather(
+                *(self._call("/v3/kv/range", ask, safe=True, op="read", key=name, timeout=timeout) for ask in asks)
+            )
+            for (path, _, _), answer in zip(wanted, answers, strict=False):
+                kvs = answer.get("kvs") or []
+                if kvs:
+                    listing.set_oldest(path, int(kvs[0]["create_revision"]))
+            for answer in answers[len(wanted) :]:
+                listing.set_values(answer.get("kvs") or [])
+        leases = listing.leases()
+        ttls = await self.ttls(leases) if leases else {}
+        return self._result("get", listing.node(ttls), revision)
 
     # -- writes ------------------------------------------------------------------------
 
