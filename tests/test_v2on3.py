@@ -363,6 +363,7 @@ async def test_a_listing_reads_the_children_only(
     from aio_etcd.v2on3 import _keys
 
     monkeypatch.setattr(_keys, "LIST_BATCH", 4)
+    monkeypatch.setattr(_keys, "LIST_PEEK", 2)
     p = etcd_prefix
     await keys.write(p + "/a", "1")
     # Written last to first: the oldest is the last in key order, never in the first range.

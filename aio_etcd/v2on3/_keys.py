@@ -45,6 +45,8 @@ __all__ = ["KeysOnV3"]
 RACES = 50
 #: How many keys a range of a directory listing reads at most (see :class:`Listing`).
 LIST_BATCH = 1000
+#: How many keys the range after one that passed over a sub-directory reads.
+LIST_PEEK = 64
 #: How many of its own leases a client remembers (the newest).
 REMEMBERED = 10_000
 #: Seconds a fence key lives (see :meth:`KeysOnV3._guarded`): far longer
@@ -401,6 +403,8 @@ class KeysOnV3:
                 revision = _revision(answer)
             listing.add(answer.get("kvs") or [], bool(answer.get("more")), values)
             values = False  # after the first range: keys only, the values of the keys found read after
+            # Past a large sub-directory, look at the next one with a short range first.
+            limit = LIST_PEEK if listing.passed_over else min(limit * 4, LIST_BATCH)
         if not listing.found and name != "/":
             raise error(100, name, revision)
         wanted = listing.oldest_wanted()

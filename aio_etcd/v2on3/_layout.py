@@ -259,6 +259,8 @@ class Listing:
         self.oldest = 0
         #: Some sub-directory was passed over.
         self.skipped = False
+        #: The last range ended in a sub-directory that it passed over.
+        self.passed_over = False
         #: Visible keys: name -> key-value (without its value when read with keys_only).
         self.files: dict[str, Mapping[str, Any]] = {}
         #: Keys read with keys_only (no value; no lease on etcd 3.6+), to read again: runs of
@@ -334,10 +336,11 @@ class Listing:
         if kvs:
             self.found = True
         self.oldest = oldest
+        self.passed_over = False
         if not more:
             self.cursor = None
         elif path and path == first_dir:  # all of it inside one sub-directory: go past it
-            self.skipped = True
+            self.skipped = self.passed_over = True
             if entry is not None:
                 entry[2] = False
             self.cursor = prefix + path.encode("utf-8", "surrogateescape") + b"0"
