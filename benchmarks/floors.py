@@ -18,6 +18,7 @@ another (so a busy machine weighs on all alike):
 - ``grpc``: etcdserverpb.KV/Range over grpc.aio, the request and the answer
   (de)serialized with protobuf message classes built from a hand-written
   descriptor of the fields used (the same decoding as a generated stub).
+  Needs ``pip install grpcio protobuf``; left out without them.
 
 Workloads: ``read`` (one key, 3,000 in sequence) and ``range`` (the 5,000
 keys, 20 in sequence, every key and value decoded). The table shows client
@@ -100,13 +101,11 @@ def grpc_messages() -> tuple[Any, Any]:
     )
 
 
-async def loops(url: str) -> dict[str, dict[str, Callable[[], Awaitable[int]]]]:
+async def loops(url: str, with_grpc: bool) -> dict[str, dict[str, Callable[[], Awaitable[int]]]]:
     """Per transport, per workload, one operation; and what must be closed afterwards."""
     import aiohttp
-    import grpc
 
     port = int(url.rsplit(":", 1)[1])
-    request_class, response_class = grpc_messages()
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     one = json.dumps({"key": b64(b"/bench/read"), "serializable": True}).encode()
     tree = json.dumps({"key": b64(b"/tree/"), "range_end": b64(b"/tree0"), "serializable": True}).encode()
@@ -148,26 +147,32 @@ async def loops(url: str) -> dict[str, dict[str, Callable[[], Awaitable[int]]]]:
             data = b"".join(parts)
         return decode_kvs(json.loads(data))
 
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    rpc = channel.unary_unary(
-        "/etcdserverpb.KV/Range",
-        request_serializer=request_class.SerializeToString,
-        response_deserializer=response_class.FromString,
-    )
-    read_request = request_class(key=b"/bench/read", serializable=True)
-    tree_request = request_class(key=b"/tree/", range_end=b"/tree0", serializable=True)
-
-    async def grpc_call(request: Any) -> int:
-        answer = await rpc(request)
-        return sum(len(kv.key) + len(kv.value) for kv in answer.kvs)
-
-    loops.close = (session, writer, channel)  # type: ignore[attr-defined]
-    return {
+    ops: dict[str, dict[str, Callable[[], Awaitable[int]]]] = {
         "v2": {"read": v2_read, "range": v2_range},
         "gateway": {"read": lambda: gw(one), "range": lambda: gw(tree)},
         "gateway-raw": {"read": lambda: raw(one), "range": lambda: raw(tree)},
-        "grpc": {"read": lambda: grpc_call(read_request), "range": lambda: grpc_call(tree_request)},
     }
+    channel = None
+    if with_grpc:
+        import grpc
+
+        request_class, response_class = grpc_messages()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        rpc = channel.unary_unary(
+            "/etcdserverpb.KV/Range",
+            request_serializer=request_class.SerializeToString,
+            response_deserializer=response_class.FromString,
+        )
+        read_request = request_class(key=b"/bench/read", serializable=True)
+        tree_request = request_class(key=b"/tree/", range_end=b"/tree0", serializable=True)
+
+        async def grpc_call(request: Any) -> int:
+            answer = await rpc(request)
+            return sum(len(kv.key) + len(kv.value) for kv in answer.kvs)
+
+        ops["grpc"] = {"read": lambda: grpc_call(read_request), "range": lambda: grpc_call(tree_request)}
+    loops.close = (session, writer, channel)  # type: ignore[attr-defined]
+    return ops
 
 
 async def fill(url: str) -> None:
@@ -188,7 +193,7 @@ async def fill(url: str) -> None:
 
 async def run(url: str, pid: int, rounds: int, transports: list[str]) -> dict[str, dict[str, list[dict[str, float]]]]:
     await fill(url)
-    ops = await loops(url)
+    ops = await loops(url, "grpc" in transports)
     figures: dict[str, dict[str, list[dict[str, float]]]] = {t: {"read": [], "range": []} for t in transports}
     try:
         for _ in range(rounds):
@@ -209,7 +214,8 @@ async def run(url: str, pid: int, rounds: int, transports: list[str]) -> dict[st
         session, writer, channel = loops.close  # type: ignore[attr-defined]
         await session.close()
         writer.close()
-        await channel.close()
+        if channel is not None:
+            await channel.close()
     return figures
 
 
@@ -220,6 +226,13 @@ def main() -> int:
     parser.add_argument("--json", default="", help="where to write raw figures")
     args = parser.parse_args()
     transports = [t for t in args.transports.split(",") if t]
+    try:
+        import google.protobuf  # noqa: F401
+        import grpc  # noqa: F401
+    except ImportError:
+        if "grpc" in transports:
+            print("grpcio or protobuf not installed: grpc left out", file=sys.stderr)
+            transports.remove("grpc")
 
     from aio_etcd.testing import EtcdCluster
 

@@ -350,7 +350,12 @@ class KeysOnV3:
         start, end = layout.below(name)
         if name == "/":
             if not recursive:
-                return await self._listing(name, serializable, 0, timeout)
+                for _ in range(RACES):
+                    try:
+                        return await self._listing(name, serializable, 0, timeout)
+                    except (EtcdFutureRevision, EtcdCompacted):
+                        continue  # a later range went to a member behind the first, or compacted: again
+                raise EtcdException(f"read of {name!r}: {RACES} attempts met members behind others; try again")
             answer = await self._range(start, end, serializable=serializable, key=name, timeout=timeout)
             kvs = answer.get("kvs") or []
         else:
