@@ -12,6 +12,9 @@ Every contender does the same HTTP requests:
 - ``aio_etcd-v3``: the same calls with ``Client(api="v3")``: the v2 keys API on
   the same etcd's v3 store (filled alike), through the JSON gateway; its
   ratio to ``floor`` prices the v3 mode against hand-written v2 requests.
+- ``aio_etcd-v3-http1``: ``aio_etcd-v3`` with its v3 client's ordinary
+  calls over :mod:`aio_etcd._http1` (experimental: its own HTTP/1.1
+  connections instead of aiohttp's for short exchanges over plain HTTP).
 - ``python-etcd``: the synchronous original (``pip install python-etcd==0.4.5``,
   or the ``bench`` extra), with a thread pool for the concurrent workloads;
   left out when it is not installed.
@@ -43,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 VALUE = "v" * 100
 TREE_DIRS, TREE_KEYS = 50, 100
 WORKLOADS = ["read_seq", "write_seq", "read_conc", "write_conc", "tree_read", "tree_list", "watch_fanout"]
-CONTENDERS = ["floor", "aio_etcd", "aio_etcd-v3", "python-etcd"]
+CONTENDERS = ["floor", "aio_etcd", "aio_etcd-v3", "aio_etcd-v3-http1", "python-etcd"]
 
 
 def counts(quick: bool) -> dict[str, int]:
@@ -178,12 +181,19 @@ async def bench_floor(endpoint: str, n: dict[str, int], workloads: list[str]) ->
     return out
 
 
-async def bench_aio_etcd(endpoint: str, n: dict[str, int], workloads: list[str], api: str = "v2") -> dict[str, Any]:
+async def bench_aio_etcd(
+    endpoint: str, n: dict[str, int], workloads: list[str], api: str = "v2", http1: bool = False
+) -> dict[str, Any]:
     import aio_etcd as etcd
 
     host, port = endpoint.rsplit("//", 1)[1].rsplit(":", 1)
     out: dict[str, Any] = {}
     async with etcd.Client(host=host, port=int(port), api=api) as client:
+        if http1:  # no option for it yet: the v3 client's transport, replaced before its first call
+            from aio_etcd._http1 import Http1Transport
+
+            assert client._keys3 is not None
+            client._keys3.v3._transport = Http1Transport()
 
         async def read(_: int) -> Any:
             return await client.read("/bench/read")
@@ -346,6 +356,8 @@ def child(contender: str, endpoint: str, quick: bool, workloads: list[str], etcd
         result = asyncio.run(bench_aio_etcd(endpoint, n, workloads))
     elif contender == "aio_etcd-v3":
         result = asyncio.run(bench_aio_etcd(endpoint, n, workloads, api="v3"))
+    elif contender == "aio_etcd-v3-http1":
+        result = asyncio.run(bench_aio_etcd(endpoint, n, workloads, api="v3", http1=True))
     else:
         result = bench_python_etcd(endpoint, n, workloads)
     print(json.dumps(result))
@@ -439,7 +451,7 @@ def main() -> int:
     results: dict[str, dict[str, list[dict[str, float]]]] = {c: {} for c in running}
     with EtcdCluster() as server:
         asyncio.run(fill(server.url))
-        if "aio_etcd-v3" in running:
+        if "aio_etcd-v3" in running or "aio_etcd-v3-http1" in running:
             asyncio.run(fill(server.url, api="v3"))
         for round_number in range(1, args.rounds + 1):
             for contender in running:
