@@ -85,7 +85,8 @@ async def test_a_closed_keep_alive_connection_is_not_reused() -> None:
         for n in range(3):
             answer = await transport.exchange("POST", url + "/x", body=b"n%d" % n, headers={}, timeout=5)
             assert (answer.status, answer.body) == (200, b"n%d" % n)
-            await asyncio.sleep(0.05)  # the server's close arrives
+            (kept,) = transport._idle[("127.0.0.1", int(url.rsplit(":", 1)[1]))]
+            assert await asyncio.wait_for(kept[0].read(), 5) == b""  # the server's close has arrived
     await transport.close()
 
 
