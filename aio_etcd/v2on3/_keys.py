@@ -422,9 +422,17 @@ class KeysOnV3:
             for first, last in listing.runs
         ]  # fmt: skip
         if asks:
-            answers = await asyncio.gather(
-                *(self._call("/v3/kv/range", ask, safe=True, op="read", key=name, timeout=timeout) for ask in asks)
-            )
+            calls = [
+                asyncio.ensure_future(self._call("/v3/kv/range", ask, safe=True, op="read", key=name, timeout=timeout))
+                for ask in asks
+            ]
+            try:
+                answers = await asyncio.gather(*calls)
+            except BaseException:
+                for call in calls:  # one failed (or this read was cancelled): the others are not waited for
+                    call.cancel()
+                await asyncio.gather(*calls, return_exceptions=True)
+                raise
             for (path, _, _), answer in zip(wanted, answers, strict=False):
                 kvs = answer.get("kvs") or []
                 if kvs:
