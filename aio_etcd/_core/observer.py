@@ -19,8 +19,8 @@ which tells the cluster's observer, when it has one::
 
     client = aio_etcd.Client(observer=Printer())        # or v3.Client(observer=...)
 
-An observer is called inside the request's task, synchronously: it must be
-quick and must not raise (what it raises is logged and dropped). It sees
+An observer is called synchronously, in the task that makes the exchange: it
+must be quick and should not raise (what it raises is logged and dropped). It sees
 exchanges, not calls: a call that fails over makes several. Messages on an
 open stream or websocket are not exchanges; opening them is.
 """
@@ -41,8 +41,9 @@ class Exchange:
     """One exchange with one member, as the observer is told of it.
 
     :param kind: what it is: ``"request"`` (an ordinary attempt),
-        ``"stream"`` (a long-poll attempt, a v2 watch), ``"lines"`` (a
-        stream of lines opened: a v3 watch, a lock, an observe),
+        ``"stream"`` (a long-poll attempt: a v2 watch, a v3 lock or
+        campaign), ``"lines"`` (a stream of lines opened: a v3 watch, the
+        migrator's follow of a v2 store),
         ``"redirect"`` (a hop of a redirect), ``"probe"`` (a vigil's status
         or read-through question to the member of a request that must not
         be repeated), ``"ask"`` (one question to one member, no retry: a
