@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 
@@ -395,3 +399,102 @@ async def test_a_follow_stream_that_lost_its_place_reads_v2_again(
     report = await asyncio.wait_for(run, 30)
     assert report.reconciled == 1 and report.reread_seconds > 0
     assert await verify(source, dest, prefix=etcd_prefix) == []
+
+
+def _v2_expiry(stamp: str) -> float:
+    """v2's ``expiration`` (RFC 3339, nanoseconds) as a wall-clock time."""
+    whole, _, rest = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").timestamp() + float("0." + (rest or "0"))
+
+
+async def _lease_end(dest: v3.Client, lease: int, rounds: int = 6) -> tuple[float, float] | None:
+    """When ``lease`` ends (wall clock), as ``(earliest, latest)``; None once it is gone.
+
+    etcd's TimeToLive answers whole seconds, truncated: an answer ``n`` read
+    between ``sent`` and ``back`` puts the end in ``[sent + n, back + n + 1)``.
+    Each further read is timed so that a whole second boundary falls in the
+    middle of what is still unknown, which halves it.
+    """
+    sent = time.time()
+    n = (await dest.time_to_live(lease)).ttl
+    back = time.time()
+    if n < 0:
+        return None
+    low, high = sent + n, back + n + 1
+    for _ in range(rounds):
+        middle = (low + high) / 2
+        whole = math.floor(middle - time.time() - 0.02)
+        if whole < 0:
+            break
+        await asyncio.sleep(max(0.0, middle - whole - time.time()))  # a moment set by the clock, not a wait for etcd
+        sent = time.time()
+        n = (await dest.time_to_live(lease)).ttl
+        back = time.time()
+        if n < 0:
+            return None
+        low, high = max(low, sent + n), min(high, back + n + 1)
+    return low, high
+
+
+async def _lease_errors(source: etcd.Client, dest: v3.Client, prefix: str) -> tuple[list[float], list[str]]:
+    """For each v2 key with a TTL under ``prefix``: its v3 lease's end minus its v2 expiry (seconds);
+    and the keys v2 still has for more than a second that v3 lacks (or holds without a lease)."""
+    tree = await source.read(prefix, recursive=True)
+    expiries = {node.key: _v2_expiry(node.expiration) for node in tree.leaves if node.expiration and node.key}
+    by_lease: dict[int, list[float]] = {}
+    missing: list[str] = []
+    for key, expires in expiries.items():
+        kv = await dest.get(key)
+        if kv is None or not kv.lease:
+            if expires > time.time() + 1:
+                missing.append(key)
+            continue
+        by_lease.setdefault(kv.lease, []).append(expires)
+    ends = await asyncio.gather(*(_lease_end(dest, lease) for lease in by_lease))
+    errors: list[float] = []
+    for end, expiry_list in zip(ends, by_lease.values(), strict=True):
+        if end is None:  # ran out while measured: so must the v2 keys have
+            missing.extend(f"a key expiring at {e}" for e in expiry_list if e > time.time() + 1)
+            continue
+        low, high = end
+        assert high - low < 0.1, "the measurement did not narrow down"
+        errors.extend((low + high) / 2 - expires for expires in expiry_list)
+    return errors, missing
+
+
+async def test_follow_with_a_writer_leases_end_within_a_second_of_v2(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23 item 7: migrated leases ended 2 s after the v2 expiry with a writer running."""
+    import aio_etcd.migrate as migration
+
+    source, dest = sides
+    for i in range(240):  # many keys expiring in each second, at all fractions of it
+        await source.write(f"{etcd_prefix}/k{i}", f"v{i}", ttl=20 + i % 12 if i % 4 else None)
+        if i % 30 == 0:
+            await asyncio.sleep(0.15)  # written over more than a second
+    snapshot = migration._snapshot
+
+    async def long_copy(*args: object) -> object:
+        tree = await snapshot(*args)  # type: ignore[arg-type]
+        await asyncio.sleep(1.5)  # the copy of a large tree: the changes meanwhile are applied late
+        return tree
+
+    monkeypatch.setattr(migration, "_snapshot", long_copy)
+    stop = asyncio.Event()
+    run = asyncio.create_task(migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop, ttl_poll=0.5))
+    rnd = random.Random(7)
+    last = 0
+    for i in range(300):  # the writer, during the copy and after: sets with TTLs, some without
+        written = await source.write(f"{etcd_prefix}/w{i % 200}", f"w{i}", ttl=rnd.randint(15, 20) if i % 5 else None)
+        last = written.modifiedIndex or last
+        if i % 20 == 0:
+            await asyncio.sleep(0.1)  # a writer at a few hundred writes a second, spread over the run
+    await _following(run, dest, progress_key(etcd_prefix), last)
+    stop.set()
+    await asyncio.wait_for(run, 30)
+    errors, missing = await _lease_errors(source, dest, etcd_prefix)
+    print(f"lease end - v2 expiry: {len(errors)} keys, from {min(errors):+.3f} s to {max(errors):+.3f} s")
+    assert missing == []
+    assert len(errors) > 50
+    assert max(abs(e) for e in errors) <= 1.0
