@@ -363,6 +363,9 @@ async def test_killed_mid_copy_then_run_again(
                 done = await asyncio.to_thread(_cli, *args)
                 assert done.returncode == 0, done.stderr
                 assert await verify(source, dest, prefix=etcd_prefix) == []
+                errors, missing = await _lease_errors(source, dest, etcd_prefix)
+                print(f"lease end - v2 expiry: {len(errors)} keys, from {min(errors):+.3f} s to {max(errors):+.3f} s")
+                assert missing == [] and max(abs(e) for e in errors) <= 1.0  # issue 23 item 7
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -418,7 +421,7 @@ async def _lease_end(dest: v3.Client, lease: int, rounds: int = 6) -> tuple[floa
     sent = time.time()
     n = (await dest.time_to_live(lease)).ttl
     back = time.time()
-    if n < 0:
+    if n <= 0:  # gone, or ending within a second (0 also means ended up to a second ago, not revoked yet)
         return None
     low, high = sent + n, back + n + 1
     for _ in range(rounds):
@@ -430,7 +433,7 @@ async def _lease_end(dest: v3.Client, lease: int, rounds: int = 6) -> tuple[floa
         sent = time.time()
         n = (await dest.time_to_live(lease)).ttl
         back = time.time()
-        if n < 0:
+        if n <= 0:
             return None
         low, high = max(low, sent + n), min(high, back + n + 1)
     return low, high
@@ -453,8 +456,8 @@ async def _lease_errors(source: etcd.Client, dest: v3.Client, prefix: str) -> tu
     ends = await asyncio.gather(*(_lease_end(dest, lease) for lease in by_lease))
     errors: list[float] = []
     for end, expiry_list in zip(ends, by_lease.values(), strict=True):
-        if end is None:  # ran out while measured: so must the v2 keys have
-            missing.extend(f"a key expiring at {e}" for e in expiry_list if e > time.time() + 1)
+        if end is None:  # runs out while measured: so must the v2 keys
+            missing.extend(f"a key expiring at {e}" for e in expiry_list if e > time.time() + 2)
             continue
         low, high = end
         assert high - low < 0.1, "the measurement did not narrow down"
@@ -498,3 +501,31 @@ async def test_follow_with_a_writer_leases_end_within_a_second_of_v2(
     assert missing == []
     assert len(errors) > 50
     assert max(abs(e) for e in errors) <= 1.0
+
+
+async def _lease_ending_at(dest: v3.Client, when: float) -> int:
+    """A lease granted at the moment that makes it end at ``when`` (wall clock), give or take the grant's round trip."""
+    whole = math.floor(when - time.time() - 0.05)
+    await asyncio.sleep(max(0.0, when - whole - time.time()))  # a moment on the clock, not a wait for etcd
+    return (await dest.grant(whole)).id
+
+
+async def test_verify_measures_lease_ends_against_the_v2_expiration(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str
+) -> None:
+    """Issue 23 item 7: verify compared whole-second TTLs within 2 s; a lease 1.6 s late passed."""
+    source, dest = sides
+    offsets = {"on-time": 0.0, "half-late": 0.5, "late-2": 2.0, "late-1.6": 1.6, "early-1.6": -1.6}
+    for name, offset in offsets.items():
+        written = await source.write(f"{etcd_prefix}/{name}", name, ttl=30)
+        assert written.expiration is not None
+        lease = await _lease_ending_at(dest, _v2_expiry(written.expiration) + offset)
+        await dest.put(f"{etcd_prefix}/{name}", name.encode(), lease=lease)
+    found = await verify(source, dest, prefix=etcd_prefix)
+    said = {d.key.rsplit("/", 1)[1]: d.what for d in found}
+    assert sorted(said) == ["early-1.6", "late-1.6", "late-2"], said
+    for name in said:
+        figure = float(said[name].split("ends ")[1].split("s ")[0])
+        assert abs(figure - abs(offsets[name])) <= 0.15, said[name]  # measured, not the whole-second TTL
+    assert "after its v2 expiry" in said["late-2"] and "before its v2 expiry" in said["early-1.6"]
+    assert found.expired == 0 and found.v2_keys == 5

@@ -97,13 +97,16 @@ class _Leases:
             at += 1
         return None if best is None else best[1]
 
-    async def for_expiry(self, expires: float) -> int:
-        """A lease that ends as near as etcd allows to ``expires`` (wall clock; at least 2 s from now)."""
+    async def for_expiry(self, expires: float) -> int | None:
+        """A lease that ends as near as etcd allows to ``expires`` (wall clock; at least 2 s from
+        now), or None when less than :data:`EXPIRING` is left by the time it would be granted."""
         async with self._lock:
             known = self._known(expires, time.time())
             if known is not None:
                 return known
             sent = time.time()
+            if expires - sent < EXPIRING:
+                return None  # the shortest lease would end more than a second late
             ttl = max(self.shortest, round(expires - sent - self._round_trip / 2))
             grant = await self.dest.grant(ttl)
             back = time.time()
@@ -215,18 +218,18 @@ class _Writer:
         ops: list[T.Op | T.Txn] = []
         leases: list[int] = []
         stale: dict[bytes, _Put] = {}
-        now = time.time()
         for key, what in items:
             if not isinstance(what, _Put):
                 ops.append(what)
             elif what.expires is None:
                 ops.append(T.put(key, what.value))
-            elif what.expires - now < EXPIRING:
-                stale[key] = what
             else:
-                lease = await self.leases.for_expiry(what.expires)
-                leases.append(lease)
-                ops.append(T.put(key, what.value, lease=lease))
+                lease = None if what.expires - time.time() < EXPIRING else await self.leases.for_expiry(what.expires)
+                if lease is None:
+                    stale[key] = what
+                else:
+                    leases.append(lease)
+                    ops.append(T.put(key, what.value, lease=lease))
         return ops, leases, stale
 
     async def _reread(self, stale: dict[bytes, _Put]) -> list[Item]:
