@@ -66,7 +66,8 @@ class Report:
     dirs_dropped: list[str] = dataclasses.field(default_factory=list)
     hidden_copied: list[str] = dataclasses.field(default_factory=list)
     conflicts: list[str] = dataclasses.field(default_factory=list)
-    #: Keys whose v2 TTL ran out before they were written (read again from v2: gone).
+    #: Keys whose v2 TTL ran out (or had less than a second left) before they were
+    #: written (read again from v2: gone or going): not written, deleted in v3.
     expired: int = 0
     #: Keys whose v2 TTL had run out by their write but that v2 still held
     #: (refreshed): written with a lease of their new remaining time.
