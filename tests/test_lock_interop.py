@@ -1,0 +1,129 @@
+"""One lock, three kinds of holders: ``aio_etcd.Lock`` on ``Client(api="v3")``,
+``aio_etcd.v3`` ``client.lock()`` (etcd's Lock service) and ``etcdctl lock``
+(Go's ``concurrency.Mutex``), on a real etcd without the v2 API.
+
+Each holder increments a counter read-modify-write under the lock and records
+the store revision of its read and of its write. Holders that exclude each
+other lose no increment, and their [read, write] intervals of revisions do
+not overlap. The etcd and etcdctl used are those of ``etcd_v3_server`` (etcd
+3.5.1, or the one ``ETCD_BIN`` names: 3.6/3.7 builds keep etcdctl beside etcd).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sys
+import uuid
+from pathlib import Path
+
+from aio_etcd.lock import Lock
+from aio_etcd.testing import EtcdCluster
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Rounds of each in-process worker, and the etcdctl holders (processes) in all.
+ROUNDS = 4
+LOCK_WORKERS = 3
+V3_WORKERS = 3
+ETCDCTL_HOLDERS = 6
+ETCDCTL_AT_ONCE = 3
+
+#: The critical section of an etcdctl holder: read the counter, let others
+#: run, write it plus one; print the revisions of the read and the write, and
+#: the creation revision of the lock's key (etcdctl names the key in ETCD_LOCK_KEY;
+#: its ETCD_LOCK_REV is the revision of etcdctl's last answer, not the key's).
+INCREMENT = """
+import asyncio, os, sys
+from aio_etcd import v3
+
+async def main(url, counter):
+    host, port = url.rsplit("/", 1)[1].rsplit(":", 1)
+    async with v3.Client((host, int(port))) as client:
+        mine = await client.get(os.environ["ETCD_LOCK_KEY"])
+        read = await client.range(counter)
+        await asyncio.sleep(0.01)
+        put = await client.put(counter, int(read.kvs[0].value) + 1)
+    print("holder", read.revision, put.revision, mine.create_revision, os.environ["ETCD_LOCK_KEY"])
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+async def test_three_kinds_of_holders_exclude_each_other(etcd_v3_server: EtcdCluster, tmp_path: Path) -> None:
+    name = f"interop-{uuid.uuid4().hex[:12]}"
+    counter = f"/{name}-counter"
+    etcdctl = str(Path(etcd_v3_server.binary or "").parent / "etcdctl")
+    script = tmp_path / "increment.py"
+    script.write_text(INCREMENT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # (read revision, write revision, fencing token, kind) of every critical section.
+    sections: list[tuple[int, int, int, str]] = []
+
+    async with etcd_v3_server.client(api="v3") as client, etcd_v3_server.v3_client() as v3client:
+        await v3client.put(counter, 0)
+
+        async def increment(kind: str, token: int) -> None:
+            read = await v3client.range(counter)
+            await asyncio.sleep(0.01)  # others run meanwhile: without exclusion they read the same value
+            put = await v3client.put(counter, int(read.kvs[0].value) + 1)
+            sections.append((read.revision, put.revision, token, kind))
+
+        async def lock_worker() -> None:
+            for _ in range(ROUNDS):
+                async with Lock(client, name, ttl=10) as lock:
+                    assert lock.fencing_token is not None
+                    await increment("Lock", lock.fencing_token)
+
+        async def v3_worker() -> None:
+            for _ in range(ROUNDS):
+                async with v3client.lock(name, ttl=10) as held:
+                    assert held.key.startswith(name.encode() + b"/")
+                    await increment("v3.lock", held.revision)
+
+        at_once = asyncio.Semaphore(ETCDCTL_AT_ONCE)
+
+        async def etcdctl_holder() -> None:
+            async with at_once:
+                process = await asyncio.create_subprocess_exec(
+                    etcdctl,
+                    f"--endpoints={etcd_v3_server.url}",
+                    "lock",
+                    name,
+                    "--",
+                    sys.executable,
+                    str(script),
+                    etcd_v3_server.url,
+                    counter,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    env=env,
+                )
+                out, err = await process.communicate()
+            assert process.returncode == 0, err.decode()
+            line = next(line for line in out.decode().splitlines() if line.startswith("holder "))
+            _, read, put, token, key = line.split()
+            assert key.startswith(name + "/")
+            sections.append((int(read), int(put), int(token), "etcdctl"))
+
+        workers = [lock_worker() for _ in range(LOCK_WORKERS)]
+        workers += [v3_worker() for _ in range(V3_WORKERS)]
+        workers += [etcdctl_holder() for _ in range(ETCDCTL_HOLDERS)]
+        await asyncio.wait_for(asyncio.gather(*workers), 120)
+
+        total = (LOCK_WORKERS + V3_WORKERS) * ROUNDS + ETCDCTL_HOLDERS
+        kv = await v3client.get(counter)
+        assert kv is not None
+        assert len(sections) == total
+        assert {kind for *_, kind in sections} == {"Lock", "v3.lock", "etcdctl"}
+        sections.sort(key=lambda section: section[1])
+        overlaps = [(before, after) for before, after in itertools.pairwise(sections) if after[0] < before[1]]
+        lost = total - int(kv.value)
+        assert (overlaps, lost) == ([], 0), f"{len(overlaps)} overlaps ({overlaps[:3]}), {lost} increments lost"
+        # Each later holder has a larger fencing token, whichever kind it is.
+        tokens = [token for _, _, token, _ in sections]
+        assert tokens == sorted(tokens) and len(set(tokens)) == len(tokens)
+        # Nothing is left in the lock's queue.
+        assert len(await v3client.range(name + "/", prefix=True)) == 0
+        await v3client.delete(counter)
