@@ -18,6 +18,9 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
+from aio_etcd import v3
 from aio_etcd.lock import Lock
 from aio_etcd.testing import EtcdCluster
 
@@ -127,3 +130,69 @@ async def test_three_kinds_of_holders_exclude_each_other(etcd_v3_server: EtcdClu
         # Nothing is left in the lock's queue.
         assert len(await v3client.range(name + "/", prefix=True)) == 0
         await v3client.delete(counter)
+
+
+async def _queued(v3client: v3.Client, name: str, start: int) -> tuple[str, str, int]:
+    """The next key created in the queue of ``name`` after revision ``start``: (key, value, revision)."""
+    async with v3client.watch(name + "/", prefix=True, start_revision=start + 1) as events:
+        async for event in events:
+            if event.type == "PUT" and event.kv.version == 1:
+                return event.kv.key_text, event.kv.text, event.kv.create_revision
+    raise AssertionError("the watch ended")
+
+
+async def test_fifo_and_cancellation_across_kinds(etcd_v3_server: EtcdCluster) -> None:
+    name = f"interop-{uuid.uuid4().hex[:12]}"
+    marks = f"/{name}-order/"
+    etcdctl = str(Path(etcd_v3_server.binary or "").parent / "etcdctl")
+    endpoints = f"--endpoints={etcd_v3_server.url}"
+    async with etcd_v3_server.client(api="v3") as client, etcd_v3_server.v3_client() as v3client:
+        async with v3client.lock(name, ttl=10) as held:
+            # A holder that is not a Lock: a Lock sees it, and does not get ahead of it.
+            lock = Lock(client, name)
+            assert await lock.holder() == ""
+            assert await lock.acquire(blocking=False) is False
+            assert await lock.acquire(timeout=0.2) is False
+            assert [kv.key for kv in await v3client.range(name + "/", prefix=True)] == [held.key]
+
+            # A cancelled waiter leaves no key that would hold up the others.
+            start = await v3client.revision()
+            waiting = asyncio.create_task(lock.acquire(lock_ttl=10))
+            key, value, _ = await asyncio.wait_for(_queued(v3client, name, start), 10)
+            assert value == lock.uuid and key.startswith(name + "/")
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            assert [kv.key for kv in await v3client.range(name + "/", prefix=True)] == [held.key]
+
+            # Four waiters of three kinds queue behind the holder, in this order.
+            async def by_lock(mark: str) -> None:
+                async with Lock(client, name, ttl=10):
+                    await v3client.put(marks + mark, "")
+
+            async def by_v3(mark: str) -> None:
+                async with v3client.lock(name, ttl=10):
+                    await v3client.put(marks + mark, "")
+
+            async def by_etcdctl(mark: str) -> None:
+                process = await asyncio.create_subprocess_exec(
+                    etcdctl, endpoints, "lock", name, "--", etcdctl, endpoints, "put", marks + mark, "",
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                _, err = await process.communicate()
+                assert process.returncode == 0, err.decode()
+
+            waiters = []
+            revisions = []
+            for mark, waiter in (("1", by_lock), ("2", by_v3), ("3", by_etcdctl), ("4", by_lock)):
+                start = await v3client.revision()
+                waiters.append(asyncio.create_task(waiter(mark)))
+                revisions.append((await asyncio.wait_for(_queued(v3client, name, start), 20))[2])
+            assert revisions == sorted(revisions)
+            await asyncio.sleep(0.3)
+            assert not any(task.done() for task in waiters)  # nobody got ahead of the holder
+        await asyncio.wait_for(asyncio.gather(*waiters), 60)
+        order = sorted((await v3client.range(marks, prefix=True)).kvs, key=lambda kv: kv.create_revision)
+        assert [kv.key_text[len(marks) :] for kv in order] == ["1", "2", "3", "4"]
+        assert len(await v3client.range(name + "/", prefix=True)) == 0
+        await v3client.delete(marks, prefix=True)
