@@ -26,7 +26,7 @@ import logging
 import uuid as _uuid
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from ._lockwait import wait_turn
 from .client import Client
@@ -39,6 +39,9 @@ from .exceptions import (
     EtcdOutcomeUnknown,
 )
 from .keepalive import Refresher, TTLRanOut, check_ttl
+
+if TYPE_CHECKING:
+    from .v2on3._keys import KeysOnV3
 
 __all__ = ["Lock"]
 
@@ -527,6 +530,7 @@ class Lock:
         if self._key is not None:
             return True
         nodes, _ = await self._queue()
+        layout = await self._layout()  # chosen by the read: no await really waits here
         node = next((node for node in nodes if node.value == value), None)
         found = node.key if node is not None else None
         if self._key is not None or self._acquiring:  # acquire() started meanwhile
@@ -536,7 +540,7 @@ class Lock:
         self._created_index = node.created if node is not None else None
         self._held = False
         if node is not None:
-            (await self._layout()).adopt(node)
+            layout.adopt(node)
         log.debug("lock %s: uuid set, existing key: %s", self.path, found)
         return found is not None
 
@@ -580,7 +584,7 @@ class Lock:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _choose_layout(self, store: Any, *, decided: bool) -> None:
+    def _choose_layout(self, store: KeysOnV3 | None, *, decided: bool) -> None:
         """Choose where the queue lives from the client's keys backend: ``store`` is its
         v3 store (``None``: the v2 API); nothing is chosen until ``decided``."""
         if decided and self._layout_chosen is None:

@@ -180,10 +180,11 @@ async def test_readme_sequence(make_client: MakeClient, etcd_prefix: str, lock_n
         assert len(key.rsplit("/", 1)[1]) == (20 if client.api == "v2" else 32)
         assert (await _value(client, key), await _ttl(client, key)) == (lock.uuid, None)
 
+        token = lock.fencing_token
         assert await lock.acquire(lock_ttl=60) is True  # renew
         ttl = await _ttl(client, key)
         assert ttl is not None and 50 < ttl <= 60
-        assert lock.key == key
+        assert (lock.key, lock.fencing_token) == (key, token)  # the same key, at its place in the queue
         await lock.release()
         assert not lock.is_acquired
         assert not await _exists(client, key)

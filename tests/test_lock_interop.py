@@ -196,3 +196,24 @@ async def test_fifo_and_cancellation_across_kinds(etcd_v3_server: EtcdCluster) -
         assert [kv.key_text[len(marks) :] for kv in order] == ["1", "2", "3", "4"]
         assert len(await v3client.range(name + "/", prefix=True)) == 0
         await v3client.delete(marks, prefix=True)
+
+
+async def test_keys_are_outside_the_clients_prefixes(etcd_v3_server: EtcdCluster) -> None:
+    # etcdctl and the v3 client look at <name>/: so does a Lock whose client has a v3_prefix and a lock_prefix.
+    name = f"interop-{uuid.uuid4().hex[:12]}"
+    async with (
+        etcd_v3_server.client(api="v3", v3_prefix="/app", lock_prefix="/mylocks") as client,
+        etcd_v3_server.v3_client() as v3client,
+    ):
+        lock = Lock(client, name)
+        assert await lock.acquire(lock_ttl=10)
+        assert lock.path == name and lock.key is not None and lock.key.startswith(name + "/")
+        kv = await v3client.get(lock.key)
+        assert kv is not None and kv.text == lock.uuid and kv.create_revision == lock.fencing_token
+        with pytest.raises(v3.EtcdLockTimeout):
+            async with v3client.lock(name, ttl=10, timeout=0.3):
+                pass
+        await lock.release()
+        async with v3client.lock(name, ttl=10, timeout=10) as held:
+            assert lock.fencing_token is None and held.revision > kv.create_revision
+        assert len(await v3client.range(name + "/", prefix=True)) == 0
