@@ -90,9 +90,7 @@ class MutexQueue:
         make again after an outcome unknown: the key is named after our own
         lease, and a key found there holding our uuid is ours.
         """
-        lease = 0
-        if ttl is not None:
-            lease = (await self.v3.grant(ttl)).id
+        lease = await self._grant(ttl)
         key = f"{self.path}/{lease:x}" if lease else f"{self.path}/{secrets.token_hex(16)}"
         raw = _raw(key)
         try:
@@ -136,10 +134,18 @@ class MutexQueue:
                 raise EtcdKeyNotFound(f"lock {self.path}: the lease of {key} is gone") from exc
             self._check(key, await self.v3.get(raw), uuid, lease)
             return
-        new = (await self.v3.grant(ttl)).id if ttl is not None else 0
+        new = await self._grant(ttl)
         try:
-            move = self.v3.txn().if_(T.value(raw) == uuid).then(T.put(raw, uuid, lease=new))
-            moved = await move.else_(T.get(raw)).commit()
+            for attempt in range(_MAX_UNKNOWN + 1):
+                # Safe to make again: a late copy puts the same value on the same lease.
+                move = self.v3.txn().if_(T.value(raw) == uuid).then(T.put(raw, uuid, lease=new))
+                try:
+                    moved = await move.else_(T.get(raw)).commit()
+                    break
+                except EtcdOutcomeUnknown as exc:
+                    if attempt == _MAX_UNKNOWN:
+                        raise
+                    log.info("lock %s: moving %s to a new lease of unknown outcome, again: %s", self.path, key, exc)
             if not moved.succeeded:
                 answer = moved.responses[0]
                 self._check(key, answer.kvs[0] if isinstance(answer, Range) and answer.kvs else None, uuid, None)
@@ -213,6 +219,23 @@ class MutexQueue:
             await self._revoke(lease)
         if not result.succeeded:
             self._check(key, kv, uuid, None)
+
+    async def _grant(self, ttl: int | None) -> int:
+        """A new lease of ``ttl`` seconds (0 for ``None``: no lease).
+
+        A grant of unknown outcome is made again: a lease granted by a lost
+        attempt carries no key, and runs out by itself.
+        """
+        if ttl is None:
+            return 0
+        for attempt in range(_MAX_UNKNOWN + 1):
+            try:
+                return (await self.v3.grant(ttl)).id
+            except EtcdOutcomeUnknown as exc:
+                if attempt == _MAX_UNKNOWN:
+                    raise
+                log.info("lock %s: lease grant of unknown outcome, granting another: %s", self.path, exc)
+        raise AssertionError("unreachable")
 
     async def _revoke(self, lease: int) -> None:
         """Revoke one of our leases, even when the caller is being cancelled; a failure is
