@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import aio_etcd as etcd
 from aio_etcd import v3
 from aio_etcd.lock import Lock
 from aio_etcd.testing import EtcdCluster
@@ -217,3 +218,41 @@ async def test_keys_are_outside_the_clients_prefixes(etcd_v3_server: EtcdCluster
         async with v3client.lock(name, ttl=10, timeout=10) as held:
             assert lock.fencing_token is None and held.revision > kv.create_revision
         assert len(await v3client.range(name + "/", prefix=True)) == 0
+
+
+async def test_a_leader_kill_costs_no_lock() -> None:
+    # The keep-alive of a held Lock (a lease of 3 s) and of a waiting v3 lock
+    # go on through an election: the holder keeps the lock, the waiter waits.
+    name = f"interop-{uuid.uuid4().hex[:12]}"
+    with EtcdCluster(size=3, v2=False) as cluster:
+        leader = None
+        for _ in range(200):
+            leader = await asyncio.to_thread(cluster.leader_index)
+            if leader is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert leader is not None
+        endpoints = list(cluster.endpoints)
+        endpoints.insert(0, endpoints.pop(leader))  # talk to the leader first: the hardest case
+        async with (
+            etcd.Client(host=tuple(endpoints), api="v3") as client,
+            v3.Client(*endpoints) as v3client,
+            v3.Client(*reversed(endpoints)) as observer,
+        ):
+            async with Lock(client, name, ttl=3) as lock:
+                assert lock.key is not None
+                start = await observer.revision()
+                waiter = asyncio.create_task(v3client.lock(name, ttl=3).acquire())
+                await asyncio.wait_for(_queued(observer, name, start), 20)
+                await asyncio.to_thread(cluster.stop_member, leader, kill=True)
+                await asyncio.sleep(5)  # longer than the TTL: only the keep-alives keep the keys
+                assert lock.is_acquired and not lock.lost.is_set() and await lock.check()
+                assert not waiter.done()
+                # The holder's key was never deleted (it would be, had its lease run out).
+                kv = await observer.get(lock.key)
+                assert kv is not None and kv.create_revision == lock.fencing_token
+                token = lock.fencing_token
+            held = await asyncio.wait_for(waiter, 20)
+            assert token is not None and held.revision > token
+            await held.release()
+            assert len(await observer.range(name + "/", prefix=True)) == 0
