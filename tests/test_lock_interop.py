@@ -47,7 +47,7 @@ async def main(url, counter):
     async with v3.Client((host, int(port))) as client:
         mine = await client.get(os.environ["ETCD_LOCK_KEY"])
         read = await client.range(counter)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
         put = await client.put(counter, int(read.kvs[0].value) + 1)
     print("holder", read.revision, put.revision, mine.create_revision, os.environ["ETCD_LOCK_KEY"])
 
@@ -70,7 +70,7 @@ async def test_three_kinds_of_holders_exclude_each_other(etcd_v3_server: EtcdClu
 
         async def increment(kind: str, token: int) -> None:
             read = await v3client.range(counter)
-            await asyncio.sleep(0.01)  # others run meanwhile: without exclusion they read the same value
+            await asyncio.sleep(0.05)  # others run meanwhile: without exclusion they read the same value
             put = await v3client.put(counter, int(read.kvs[0].value) + 1)
             sections.append((read.revision, put.revision, token, kind))
 
