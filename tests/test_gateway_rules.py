@@ -1,7 +1,8 @@
-"""The tables of what may be sent again: v2's (aio_etcd.retry) and the v3 gateway's (aio_etcd.v3._gateway).
+"""The v3 gateway's table of what may be sent again (aio_etcd.v3._gateway.replay_rule).
 
-Pure functions; the behaviour they drive is tested on fake and real servers
-(tests/test_retry.py, tests/test_faults.py, tests/test_v3_fake_server.py).
+A pure function; v2's table is tested in tests/unit/test_unit_retry_rules.py,
+and the behaviour both drive on fake and real servers (tests/test_retry.py,
+tests/test_faults.py, tests/test_v3_fake_server.py, tests/test_core.py).
 """
 
 from __future__ import annotations
@@ -11,24 +12,6 @@ import pytest
 from aio_etcd import retry
 from aio_etcd.v3 import _gateway
 from aio_etcd.v3 import txn as T
-
-
-@pytest.mark.parametrize(
-    ("method", "params", "safe"),
-    [
-        ("GET", {}, True),
-        ("HEAD", {}, True),
-        ("PUT", {"value": "v"}, False),
-        ("PUT", {"refresh": "true", "ttl": "5", "prevExist": "true"}, True),
-        ("PUT", {"refresh": "true", "ttl": "5", "prevExist": "false"}, False),
-        ("POST", {"value": "v"}, False),
-        ("DELETE", {}, False),
-    ],
-)
-def test_v2_table(method: str, params: dict[str, str], safe: bool) -> None:
-    rule = retry.replay_rule(method, params)
-    assert (rule.safe, rule.guarded) == (safe, False)
-
 
 #: What each v3.Client method passed as safe= before the gateway's table decided (issue 21).
 BEFORE = {
