@@ -94,6 +94,21 @@ def test_private_pool_leaves_the_default_pool_alone() -> None:
     assert messages.POOL.FindMessageTypeByName("etcdserverpb.RangeRequest").full_name == "etcdserverpb.RangeRequest"
 
 
+def test_another_librarys_etcd_messages_do_not_clash() -> None:
+    """A generated etcd module (aetcd's, etcd3-async-client's) fills the default pool with mvccpb and
+    etcdserverpb: importing ours beside it must work (two such libraries cannot share a process)."""
+    probe = (
+        "from google.protobuf import descriptor_pb2, descriptor_pool\n"
+        "theirs = descriptor_pb2.FileDescriptorProto(name='etcd/api/mvccpb/kv.proto', package='mvccpb')\n"
+        "theirs.message_type.add(name='KeyValue').field.add(name='key', number=1, type=12, label=1)\n"
+        "descriptor_pool.Default().Add(theirs)\n"
+        "from aio_etcd.v3._grpc import messages\n"
+        "print(messages.mvccpb.KeyValue(key=b'k', version=3).SerializeToString().hex())"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0a016b2003"
+
+
 # -- against a real etcd ------------------------------------------------------------------
 
 
