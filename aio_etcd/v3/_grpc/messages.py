@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper  # what generated code uses too
 
 from ._descriptors import DESCRIPTOR_SET
 
@@ -41,7 +42,10 @@ POOL, _FILES = _load()
 
 
 def _classes(package: str) -> SimpleNamespace:
-    """Every message of one package, nested ones under their parent (``RangeRequest.SortOrder`` is an enum)."""
+    """Every message and enum of one package (nested ones under their parent: ``RangeRequest.SortOrder``).
+
+    An enum is a wrapper as generated code has (``AlarmType.Value("NOSPACE")``, ``AlarmType.Name(1)``).
+    """
     space = SimpleNamespace()
     for proto in _FILES.file:
         if proto.package != package:
@@ -49,7 +53,7 @@ def _classes(package: str) -> SimpleNamespace:
         for message in proto.message_type:
             setattr(space, message.name, _message_class(POOL.FindMessageTypeByName(f"{package}.{message.name}")))
         for enum in proto.enum_type:
-            setattr(space, enum.name, POOL.FindEnumTypeByName(f"{package}.{enum.name}"))
+            setattr(space, enum.name, EnumTypeWrapper(POOL.FindEnumTypeByName(f"{package}.{enum.name}")))
     return space
 
 
