@@ -29,8 +29,6 @@ log = logging.getLogger("aio_etcd.lock")
 _MAX_INDEX_CLEARED = 3
 #: Seconds after a read within which a cleared index counts as "right after".
 _FRESH = 1.0
-#: Seconds after which a watch that was cancelled but goes on is cancelled again.
-_CANCEL_AGAIN = 0.25
 
 
 async def wait_turn(lock: Lock, key: str, ttl: int | None, blocking: bool, deadline: float | None) -> bool:
@@ -112,18 +110,11 @@ async def _wait_for_change(
 
 
 async def _stop(watches: list[asyncio.Task[Any]]) -> None:
-    """Cancel the watches and wait until they ended.
-
-    A cancellation can be lost: :func:`asyncio.wait_for` before Python 3.12
-    swallows it when the call it waits for completes at the same moment (a
-    watch being opened), and the watch would then wait for an event that may
-    never come. Such a watch is cancelled again.
-    """
-    pending = set(watches)
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=_CANCEL_AGAIN)
+    """Cancel the watches and wait until they ended (a cancelled watch always ends: see
+    :mod:`aio_etcd._core.timeouts`)."""
+    for task in watches:
+        task.cancel()
+    await asyncio.wait(watches)
     for task in watches:
         if not task.cancelled():
             task.exception()  # retrieved: a watch that failed as it was stopped is of no interest
