@@ -2,7 +2,9 @@
 
 A contender that is not first watches the key just before its own (and its own
 key, so that losing it is noticed at once) and refreshes its own TTL while it
-waits. When the key ahead is gone, it reads the queue again.
+waits. When the key ahead is gone, it reads the queue again. The watches go
+through the lock's queue (:class:`~aio_etcd.lock.LockQueue`), so the same
+rules hold on the v2 API and on etcd's v3 lock layout.
 """
 
 from __future__ import annotations
@@ -19,9 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["wait_turn"]
 
 log = logging.getLogger("aio_etcd.lock")
-
-#: Watch actions that mean the watched key no longer exists.
-_GONE = frozenset({"delete", "expire", "compareAndDelete"})
 
 #: How many times in a row a waiter may find its watch index already purged
 #: from etcd's event history right after reading the queue (more than 1000
@@ -74,6 +73,7 @@ async def wait_turn(lock: Lock, key: str, ttl: int | None, blocking: bool, deadl
             return False
         cleared = 0
 
+
 async def _wait_for_change(
     lock: Lock, key: str, predecessor: str, index: int, ttl: int | None, deadline: float | None
 ) -> bool:
@@ -85,9 +85,10 @@ async def _wait_for_change(
     loop = asyncio.get_running_loop()
     interval = None if ttl is None else ttl / 3
     next_refresh = None if interval is None else loop.time() + interval
+    layout = await lock._layout()
     watches: list[asyncio.Task[Any]] = [
-        asyncio.ensure_future(_watch_until_gone(lock, predecessor, index)),
-        asyncio.ensure_future(lock.client.watch(key, index=index)),
+        asyncio.ensure_future(layout.gone(predecessor, index)),
+        asyncio.ensure_future(layout.changed(key, index)),
     ]
     try:
         while True:
@@ -105,15 +106,15 @@ async def _wait_for_change(
                 await lock._refresh(key, ttl)  # short attempts: an election costs no place in the queue
                 next_refresh = loop.time() + interval
     finally:
-        for task in watches:
-            task.cancel()
-        await asyncio.gather(*watches, return_exceptions=True)
+        await _stop(watches)
 
 
-async def _watch_until_gone(lock: Lock, key: str, index: int) -> None:
-    """Return once ``key`` is deleted or expires (at or after ``index``)."""
-    while True:
-        event = await lock.client.watch(key, index=index)
-        if event.action in _GONE or event.modifiedIndex is None:
-            return
-        index = event.modifiedIndex + 1
+async def _stop(watches: list[asyncio.Task[Any]]) -> None:
+    """Cancel the watches and wait until they ended (a cancelled watch always ends: see
+    :mod:`aio_etcd._core.timeouts`)."""
+    for task in watches:
+        task.cancel()
+    await asyncio.wait(watches)
+    for task in watches:
+        if not task.cancelled():
+            task.exception()  # retrieved: a watch that failed as it was stopped is of no interest

@@ -1,9 +1,11 @@
 """Client: the keys and cluster API of etcd v2, thin over the layers below it.
 
-A call builds its request (:class:`~aio_etcd.cluster.Call`: method, path,
+A call builds its request (:class:`~aio_etcd._core.Call`: method, path,
 body, and whether it is safe to repeat, from :mod:`aio_etcd.retry`), the
-cluster's attempt loop sends it under the client's :class:`RetryPolicy`, and a
-function of :mod:`aio_etcd._answers` turns the answer into the result.
+core's attempt loop (:class:`aio_etcd._core.Cluster`, given v2's rules:
+:class:`~aio_etcd._v2.rules.V2Rules`) sends it under the client's
+:class:`RetryPolicy`, and a function of :mod:`aio_etcd._answers` turns the
+answer into the result.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from urllib.parse import quote, urlencode
 
 from . import _answers
 from ._calls import FORM, ClusterCalls, flag
-from ._http import AiohttpTransport, Response, Transport, tls_protocol
+from ._core import AiohttpTransport, Call, Cluster, Observer, Response, Transport, member_url, tls_protocol
+from ._core.discovery import SrvMembers
 from ._keypath import v2_key
-from .cluster import Call, Cluster, MemberProbe, NotEtcd, member_url
-from .discovery import SrvMembers
+from ._v2.rules import V2Rules
+from ._v2.wire import NotEtcd
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
 from .retry import RetryPolicy, replay_rule
@@ -55,20 +58,6 @@ def _key_path(key: str) -> str:
     if key.endswith("/") and name != "/":
         name += "/"
     return quote(name, safe="/")
-
-
-def _leader_view(resp: Response) -> tuple[str, str] | None:
-    """The leader a v2 member follows, and since when (``None``: it names none)."""
-    body = resp.json_object() if resp.status == 200 else None
-    info = (body or {}).get("leaderInfo")
-    if not isinstance(info, dict) or not info.get("leader"):
-        return None
-    return str(info["leader"]), str(info.get("startTime"))
-
-
-def _read_answered(resp: Response) -> bool:
-    """A quorum read's own answer: the key, or "not found" (not a refusal before the read)."""
-    return resp.status == 200 or (resp.status == 404 and (resp.json_object() or {}).get("errorCode") == 100)
 
 
 class Client(ClusterCalls, ApiModes):
@@ -120,7 +109,9 @@ class Client(ClusterCalls, ApiModes):
     :param retry: how calls are retried: attempts, per-attempt timeout,
         backoff (see :class:`RetryPolicy` and ``docs/clusters.rst``).
     :param transport: what sends the HTTP requests (default: aiohttp). Tests
-        pass a scripted one; see :class:`aio_etcd._http.Transport`.
+        pass a scripted one; see :class:`aio_etcd._core.Transport`.
+    :param observer: told of every exchange with a member (tracing, metrics,
+        tests): see :mod:`aio_etcd._core.observer`.
     """
 
     def __init__(
@@ -150,6 +141,7 @@ class Client(ClusterCalls, ApiModes):
         transport: Transport | None = None,
         api: str = "v2",
         v3_prefix: str = "",
+        observer: Observer | None = None,
     ) -> None:
         if loop is not None:
             warnings.warn(
@@ -205,10 +197,9 @@ class Client(ClusterCalls, ApiModes):
             allow_redirect=allow_redirect,
             expected_cluster_id=expected_cluster_id,
             use_proxies=use_proxies,
-            machines_path=self._version_prefix + "/machines",
             per_member=per_host_pool_size,
-            refresh_headers=self._headers,
-            probe=MemberProbe(self._stats_call, _leader_view, self._read_call, _read_answered),
+            rules=V2Rules(self._version_prefix, self._headers),
+            observer=observer,
         )
         self._transport: Transport = transport or AiohttpTransport(
             protocol,
@@ -238,6 +229,7 @@ class Client(ClusterCalls, ApiModes):
                 "per_member": per_host_pool_size,
                 "srv_domain": srv_domain,
                 "srv_nameservers": srv_nameservers,
+                "observer": observer,
                 **({"transport": transport} if transport is not None else {}),
             },
         )
@@ -347,14 +339,6 @@ class Client(ClusterCalls, ApiModes):
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
-
-    def _stats_call(self) -> Call:
-        """The request that asks a member how it is (its own statistics name its leader)."""
-        return Call("GET", self._version_prefix + "/stats/self", self._headers, op="member statistics")
-
-    def _read_call(self) -> Call:
-        """A quorum read through the member (etcd's v2 makes it a raft proposal): a key nobody writes."""
-        return Call("GET", self._keys + "/%00aio_etcd?quorum=true", self._headers, op="quorum read")
 
     async def _discover(self) -> None:
         """Find the members through SRV records (once, on first use)."""

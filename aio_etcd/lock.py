@@ -1,11 +1,20 @@
-"""A distributed lock on etcd's append-ordered keys.
+"""A distributed lock: a queue of keys in etcd, in arrival order.
 
-Every :class:`Lock` that wants the lock appends a key holding its
-:attr:`~Lock.uuid` to the directory ``<client.lock_prefix>/<name>``; etcd names
-appended keys with increasing 20-digit numbers, so the directory is a queue in
-arrival order. The lock belongs to the first key of the queue. Every other
-contender watches only the key just before its own (and its own key), so a
-release wakes exactly one waiter.
+Every :class:`Lock` that wants the lock adds a key holding its
+:attr:`~Lock.uuid` to the lock's queue; the lock belongs to the first key of
+the queue. Every other contender watches only the key just before its own
+(and its own key), so a release wakes exactly one waiter.
+
+Where the queue lives is chosen once, from the client's keys backend:
+
+- the v2 API (:class:`AppendQueue`): in-order keys appended to the directory
+  ``<client.lock_prefix>/<name>``; etcd names them with increasing 20-digit
+  numbers;
+- the v2 keys API on a v3 store, ``Client(api="v3")``
+  (:class:`aio_etcd.v2on3._lock.MutexQueue`): etcd's own lock layout, keys
+  ``<name>/<lease id in hex>`` ordered by creation revision, shared with
+  :meth:`aio_etcd.v3.Client.lock`, ``etcdctl lock`` and Go's
+  ``concurrency.Mutex``.
 
 See ``docs/locks.rst`` for the guarantees and the failure behaviour.
 """
@@ -17,7 +26,7 @@ import logging
 import uuid as _uuid
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from ._lockwait import wait_turn
 from .client import Client
@@ -30,7 +39,9 @@ from .exceptions import (
     EtcdOutcomeUnknown,
 )
 from .keepalive import Refresher, TTLRanOut, check_ttl
-from .result import EtcdResult
+
+if TYPE_CHECKING:
+    from .v2on3._keys import KeysOnV3
 
 __all__ = ["Lock"]
 
@@ -60,6 +71,159 @@ async def _shielded(coro: Coroutine[Any, Any, _T]) -> _T:
     return await asyncio.shield(task)
 
 
+class Entry(NamedTuple):
+    """One key of a lock's queue."""
+
+    #: The key's name.
+    key: str
+    #: Its value: the :attr:`Lock.uuid` of the contender that made it (empty
+    #: for keys of other tools: ``etcdctl lock``, Go's ``concurrency.Mutex``).
+    value: str
+    #: The index (v2) or revision (v3) etcd created it at: its place in the queue.
+    created: int
+    #: The v3 lease it is attached to (0: none, and always 0 on the v2 API).
+    lease: int = 0
+
+
+class LockQueue(Protocol):
+    """Where and how one contender's key lives: the layout a :class:`Lock` runs on.
+
+    A :class:`Lock` keeps the state (held, waiting, lost, keep-alive) and
+    the rules (fairness, cancellation, TTLs); its queue does the requests. A
+    queue serves one :class:`Lock` object, and may remember things about its
+    keys (their leases). Errors: :class:`~aio_etcd.EtcdKeyNotFound` for a key
+    that is gone, :class:`~aio_etcd.EtcdCompareFailed` for a key that holds
+    another value.
+    """
+
+    #: Where the lock's keys live (shown by :attr:`Lock.path`).
+    path: str
+
+    async def entries(self, quorum: bool | None = None) -> tuple[list[Entry], int]:
+        """The keys of the queue, first (the holder) first, and the index or revision of the read."""
+        ...
+
+    async def append(self, uuid: str, ttl: int | None) -> Entry:
+        """Add a key holding ``uuid`` at the end of the queue (an outcome unknown is looked for and made again)."""
+        ...
+
+    def adopt(self, entry: Entry) -> None:
+        """Take ``entry`` (found by :meth:`Lock.set_uuid`) as this contender's key."""
+        ...
+
+    async def write_ttl(self, key: str, uuid: str, ttl: int | None) -> None:
+        """Give ``key`` the TTL ``ttl`` (``None``: none) from now, if it still holds ``uuid``."""
+        ...
+
+    async def refresh(self, key: str, uuid: str, ttl: int, expires_at: float) -> float | None:
+        """Renew ``key``'s TTL with short attempts; when it expires now (loop time), ``None`` if it is gone.
+
+        :raises TTLRanOut: no renewal got through before ``expires_at``.
+        """
+        ...
+
+    async def delete(self, key: str, uuid: str) -> None:
+        """Delete ``key`` if it holds ``uuid`` (repeated after an outcome unknown)."""
+        ...
+
+    async def gone(self, key: str, index: int) -> None:
+        """Return once ``key`` is deleted or expires (at or after ``index``), or its history is lost."""
+        ...
+
+    async def changed(self, key: str, index: int) -> None:
+        """Return at the first change of ``key`` at or after ``index``."""
+        ...
+
+
+class AppendQueue:
+    """The lock's queue on the v2 API: in-order keys appended to ``<client.lock_prefix>/<name>``."""
+
+    def __init__(self, client: Client, path: str) -> None:
+        self.client = client
+        self.path = path
+
+    async def entries(self, quorum: bool | None = None) -> tuple[list[Entry], int]:
+        try:
+            listing = await self.client.read(self.path, sorted=True, quorum=quorum)
+        except EtcdKeyNotFound as exc:
+            return [], exc.index or 0
+        nodes = sorted(
+            (node for node in listing.leaves if not node.dir and node.key is not None),
+            key=lambda node: node.key or "",
+        )
+        index = listing.etcd_index
+        if index is None:  # never from etcd itself; stay safe: no event can be older than these
+            index = max([listing.modifiedIndex or 0] + [node.modifiedIndex or 0 for node in nodes])
+        return [Entry(node.key or "", node.value or "", node.createdIndex or 0) for node in nodes], index
+
+    async def append(self, uuid: str, ttl: int | None) -> Entry:
+        """Append a key holding our uuid, surviving appends of unknown outcome.
+
+        An append is not safe to repeat, but our uuid is ours alone: after an
+        append of unknown outcome (a leader lost on the way), a linearizable
+        read of the queue tells whether it was applied; if not, append again.
+        """
+        for _ in range(_MAX_UNKNOWN_APPENDS):
+            try:
+                result = await self.client.write(self.path, uuid, append=True, ttl=ttl)
+                break
+            except EtcdOutcomeUnknown as exc:
+                log.info("lock %s: append of unknown outcome, looking for it: %s", self.path, exc)
+                entries, _ = await self.entries(quorum=True)
+                mine = next((entry for entry in entries if entry.value == uuid), None)
+                if mine is not None:
+                    return mine
+        else:
+            result = await self.client.write(self.path, uuid, append=True, ttl=ttl)
+        if result.key is None:
+            raise EtcdException(f"etcd did not name the key it appended to {self.path}")
+        return Entry(result.key, uuid, result.createdIndex or 0)
+
+    def adopt(self, entry: Entry) -> None:
+        pass  # the key's name and value are all there is to know
+
+    async def write_ttl(self, key: str, uuid: str, ttl: int | None) -> None:
+        if ttl is None:
+            # A write without ttl makes the key permanent; it is an event for watchers
+            # (our successor ignores it: it waits for a delete or an expiry).
+            await self.client.write(key, uuid, prevValue=uuid)
+        else:
+            await self.client.write(key, None, ttl=ttl, refresh=True, prevValue=uuid)
+
+    async def refresh(self, key: str, uuid: str, ttl: int, expires_at: float) -> float | None:
+        refresher = Refresher(self.client, key, ttl, expires_at, prev_value=uuid)
+        return refresher.expires_at if await refresher.refresh() else None
+
+    async def delete(self, key: str, uuid: str) -> None:
+        """Delete our key if it still holds our uuid.
+
+        A delete conditional on a value is not safe to repeat in general, but
+        our uuid is ours alone: repeated after an outcome unknown (a leader lost
+        on the way), it either deletes the key or finds it gone.
+        """
+        for _ in range(_MAX_UNKNOWN_APPENDS):
+            try:
+                await self.client.delete(key, prevValue=uuid)
+                return
+            except EtcdOutcomeUnknown as exc:
+                log.info("lock %s: delete of %s of unknown outcome, trying again: %s", self.path, key, exc)
+        await self.client.delete(key, prevValue=uuid)
+
+    async def gone(self, key: str, index: int) -> None:
+        while True:
+            event = await self.client.watch(key, index=index)
+            if event.action in _GONE or event.modifiedIndex is None:
+                return
+            index = event.modifiedIndex + 1
+
+    async def changed(self, key: str, index: int) -> None:
+        await self.client.watch(key, index=index)
+
+
+#: v2 watch actions that mean the watched key no longer exists.
+_GONE = frozenset({"delete", "expire", "compareAndDelete"})
+
+
 class Lock:
     """A lock shared by every client of one etcd cluster, named ``lock_name``.
 
@@ -81,10 +245,14 @@ class Lock:
     stands for one contender: give each task its own Lock object (several
     Lock objects of one name exclude each other, in one process or many).
 
-    :param client: the client to talk to etcd through; its
+    :param client: the client to talk to etcd through. On the v2 API its
         :attr:`~aio_etcd.Client.lock_prefix` is the directory of all locks.
-    :param lock_name: the lock's name; its keys live in
-        ``<lock_prefix>/<lock_name>``.
+    :param lock_name: the lock's name. On the v2 API its keys live in
+        ``<lock_prefix>/<lock_name>``. With ``api="v3"`` they are the keys
+        ``<lock_name>/<lease id in hex>`` of etcd's own lock layout, outside
+        the client's ``v3_prefix`` and ``lock_prefix``: the lock is the one
+        that :meth:`aio_etcd.v3.Client.lock` and ``etcdctl lock`` take under
+        the same name (see ``docs/locks.rst``).
     :param ttl: seconds the lock's key lives without a refresh while an
         ``async with`` block holds it (a whole number, at least 1). The
         block's keep-alive refreshes it, so this is how long the lock outlives
@@ -113,6 +281,10 @@ class Lock:
         self._client = client
         self._name = lock_name
         self._path = "/" + "/".join(part for part in (client.lock_prefix.strip("/"), lock_name.strip("/")) if part)
+        # Where the queue lives, chosen once from the client's keys backend
+        # (with api="auto", at the first call: see _layout()).
+        self._layout_chosen: LockQueue | None = None
+        self._choose_layout(client._keys3 if client.api != "auto" else None, decided=client.api != "auto")
         self._ttl = ttl
         self._keepalive_interval = keepalive_interval
         self._uuid = _uuid.uuid4().hex
@@ -150,8 +322,13 @@ class Lock:
 
     @property
     def path(self) -> str:
-        """The directory holding the lock's queue of keys (``/_locks/<name>``)."""
-        return self._path
+        """Where the lock's queue of keys lives.
+
+        On the v2 API, the directory ``/_locks/<name>``; with ``api="v3"``,
+        the name as given (the keys are ``<name>/<lease id in hex>``). With
+        ``api="auto"``, the v2 directory until the first call has decided.
+        """
+        return self._layout_chosen.path if self._layout_chosen is not None else self._path
 
     @property
     def uuid(self) -> str:
@@ -160,7 +337,11 @@ class Lock:
 
     @property
     def key(self) -> str | None:
-        """This Lock's key in the queue (``/_locks/<name>/00000000000000000042``), or ``None``.
+        """This Lock's key in the queue, or ``None``.
+
+        On the v2 API ``/_locks/<name>/00000000000000000042``; with
+        ``api="v3"`` the v3 key ``<name>/694d7b2c3a1f0e05`` (its lease's id),
+        or ``<name>/<32 hex digits>`` for a key without a TTL.
 
         Set while :meth:`acquire` waits and while the lock is held, and after
         :meth:`set_uuid` found an existing key.
@@ -188,6 +369,11 @@ class Lock:
     def fencing_token(self) -> int | None:
         """The ``createdIndex`` of this Lock's key while it holds the lock, else ``None``.
 
+        With ``api="v3"``, the key's ``create_revision``: the same number that
+        :attr:`aio_etcd.v3.Lock.revision` gives its holders (and the
+        ``create_revision`` of the key that ``etcdctl lock`` names in
+        ``ETCD_LOCK_KEY``), so the tokens of all of them compare.
+
         Every new holder of a lock has a larger token than the holders before
         it (etcd's indexes only grow), so a service that stores the largest
         token it has seen can refuse a write from a stale holder: one whose
@@ -198,6 +384,9 @@ class Lock:
     async def holder(self) -> str | None:
         """The :attr:`uuid` of the Lock that holds the lock now (first in the queue), or ``None``.
 
+        With ``api="v3"``, a holder that is not a :class:`Lock`
+        (:meth:`aio_etcd.v3.Client.lock`, ``etcdctl lock``) shows as ``""``.
+
         :raises EtcdException: etcd could not be asked.
         """
         nodes, _ = await self._queue()
@@ -206,7 +395,7 @@ class Lock:
     def __repr__(self) -> str:
         state = "held" if self._held else ("waiting" if self._acquiring else "not held")
         key = f" key={self._key}" if self._key else ""
-        return f"<aio_etcd.Lock {self._path} {state}{key}>"
+        return f"<aio_etcd.Lock {self.path} {state}{key}>"
 
     # -- the public operations -----------------------------------------------------------
 
@@ -341,15 +530,18 @@ class Lock:
         if self._key is not None:
             return True
         nodes, _ = await self._queue()
+        layout = await self._layout()  # chosen by the read: no await really waits here
         node = next((node for node in nodes if node.value == value), None)
         found = node.key if node is not None else None
         if self._key is not None or self._acquiring:  # acquire() started meanwhile
             raise RuntimeError(f"{self!r} started acquiring while its uuid was being changed")
         self._uuid = value
         self._key = found
-        self._created_index = node.createdIndex if node is not None else None
+        self._created_index = node.created if node is not None else None
         self._held = False
-        log.debug("lock %s: uuid set, existing key: %s", self._path, found)
+        if node is not None:
+            layout.adopt(node)
+        log.debug("lock %s: uuid set, existing key: %s", self.path, found)
         return found is not None
 
     # -- async with -----------------------------------------------------------------------
@@ -384,7 +576,7 @@ class Lock:
             if exc_type is not None or lost is not None:
                 # Never hide what ended the block (a cancellation above all)
                 # behind a failed release: the key expires with its TTL.
-                log.warning("lock %s: release failed after the block: %s", self._path, release_error)
+                log.warning("lock %s: release failed after the block: %s", self.path, release_error)
             else:
                 raise
         if lost is not None and exc_type is None:
@@ -392,30 +584,28 @@ class Lock:
 
     # -- internals ----------------------------------------------------------------------
 
-    async def _queue(self, quorum: bool | None = None) -> tuple[list[EtcdResult], int]:
-        """The keys of the lock's directory in queue order, and the etcd index of the read."""
-        try:
-            listing = await self._client.read(self._path, sorted=True, quorum=quorum)
-        except EtcdKeyNotFound as exc:
-            return [], exc.index or 0
-        nodes = sorted(
-            (node for node in listing.leaves if not node.dir and node.key is not None),
-            key=lambda node: node.key or "",
-        )
-        index = listing.etcd_index
-        if index is None:  # never from etcd itself; stay safe: no event can be older than these
-            index = max([listing.modifiedIndex or 0] + [node.modifiedIndex or 0 for node in nodes])
-        return nodes, index
+    def _choose_layout(self, store: KeysOnV3 | None, *, decided: bool) -> None:
+        """Choose where the queue lives from the client's keys backend: ``store`` is its
+        v3 store (``None``: the v2 API); nothing is chosen until ``decided``."""
+        if decided and self._layout_chosen is None:
+            chosen = AppendQueue(self._client, self._path) if store is None else store.lock_queue(self._name)
+            self._layout_chosen = chosen
+
+    async def _layout(self) -> LockQueue:
+        """Where the queue lives (``api="auto"`` decides at the first call)."""
+        if self._layout_chosen is None:
+            self._choose_layout(await self._client._v3_store(), decided=True)
+        assert self._layout_chosen is not None
+        return self._layout_chosen
+
+    async def _queue(self, quorum: bool | None = None) -> tuple[list[Entry], int]:
+        """The keys of the lock's queue in order, and the etcd index (revision) of the read."""
+        return await (await self._layout()).entries(quorum)
 
     async def _write_ttl(self, key: str, ttl: int | None) -> None:
         """Give our key ``ttl`` (None: none) from now, if it still holds our uuid."""
         sent = asyncio.get_running_loop().time()
-        if ttl is None:
-            # A write without ttl makes the key permanent; it is an event for watchers
-            # (our successor ignores it: it waits for a delete or an expiry).
-            await self._client.write(key, self._uuid, prevValue=self._uuid)
-        else:
-            await self._client.write(key, None, ttl=ttl, refresh=True, prevValue=self._uuid)
+        await (await self._layout()).write_ttl(key, self._uuid, ttl)
         self._key_ttl = ttl
         self._expires_at = None if ttl is None else sent + ttl
 
@@ -430,8 +620,8 @@ class Lock:
 
     def _lose(self, key: str, reason: str, *, gone: bool) -> EtcdLockExpired:
         """Record that the lock is no longer ours, and build the error saying so."""
-        error = EtcdLockExpired(f"lock {self._path} lost: {reason}")
-        log.warning("lock %s lost: %s", self._path, reason)
+        error = EtcdLockExpired(f"lock {self.path} lost: {reason}")
+        log.warning("lock %s lost: %s", self.path, reason)
         if self._key == key:
             if self._held:
                 self.lost.set()
@@ -455,7 +645,7 @@ class Lock:
             try:
                 await self._write_ttl(key, ttl)
             except (EtcdKeyNotFound, EtcdCompareFailed):
-                log.debug("lock %s: key %s is gone or not ours, appending a new one", self._path, key)
+                log.debug("lock %s: key %s is gone or not ours, appending a new one", self.path, key)
                 if self._key == key:
                     self._forget_key()
                 key = None
@@ -477,7 +667,7 @@ class Lock:
         self.lost.clear()
         if self._in_context:
             self._ensure_keepalive()
-        log.debug("lock %s acquired with key %s", self._path, key)
+        log.debug("lock %s acquired with key %s", self.path, key)
         return True
 
     async def _create(self, ttl: int | None) -> str:
@@ -488,40 +678,21 @@ class Lock:
         before the cancellation propagates.
         """
         sent = asyncio.get_running_loop().time()
-        request = asyncio.ensure_future(self._append(ttl))
+        layout = await self._layout()
+        request = asyncio.ensure_future(layout.append(self._uuid, ttl))
         try:
             result = await asyncio.shield(request)
         except BaseException:
             await _shielded(self._undo_create(request))
             raise
-        if result.key is None:
-            raise EtcdException(f"etcd did not name the key it appended to {self._path}")
         self._key = result.key
-        self._created_index = result.createdIndex
+        self._created_index = result.created
         self._key_ttl = ttl
         self._expires_at = None if ttl is None else sent + ttl
-        log.debug("lock %s: queued as %s", self._path, result.key)
+        log.debug("lock %s: queued as %s", layout.path, result.key)
         return result.key
 
-    async def _append(self, ttl: int | None) -> EtcdResult:
-        """Append a key holding our uuid, surviving appends of unknown outcome.
-
-        An append is not safe to repeat, but our uuid is ours alone: after an
-        append of unknown outcome (a leader lost on the way), a linearizable
-        read of the queue tells whether it was applied; if not, append again.
-        """
-        for _ in range(_MAX_UNKNOWN_APPENDS):
-            try:
-                return await self._client.write(self._path, self._uuid, append=True, ttl=ttl)
-            except EtcdOutcomeUnknown as exc:
-                log.info("lock %s: append of unknown outcome, looking for it: %s", self._path, exc)
-                nodes, _ = await self._queue(quorum=True)
-                mine = next((node for node in nodes if node.value == self._uuid), None)
-                if mine is not None:
-                    return mine
-        return await self._client.write(self._path, self._uuid, append=True, ttl=ttl)
-
-    async def _undo_create(self, request: asyncio.Future[EtcdResult]) -> None:
+    async def _undo_create(self, request: asyncio.Future[Entry]) -> None:
         """Delete whatever key the (possibly still running) append request made."""
         await asyncio.wait([request])
         if request.cancelled():
@@ -534,35 +705,23 @@ class Lock:
         if error is not None:
             return  # refused by etcd: nothing was created
         result = request.result()
-        if result.key is not None:
-            if self._key is None:
-                self._key = result.key
-            await self._remove(result.key)
+        if self._key is None:
+            self._key = result.key
+        await self._remove(result.key)
 
     async def _remove_by_uuid(self) -> None:
         try:
             nodes, _ = await self._queue()
         except EtcdException as exc:
-            log.warning("lock %s: could not look for a key to remove: %s", self._path, exc)
+            log.warning("lock %s: could not look for a key to remove: %s", self.path, exc)
             return
         for node in nodes:
-            if node.value == self._uuid and node.key is not None:
+            if node.value == self._uuid:
                 await self._remove(node.key)
 
     async def _delete_own(self, key: str) -> None:
-        """Delete our key if it still holds our uuid.
-
-        A delete conditional on a value is not safe to repeat in general, but
-        our uuid is ours alone: repeated after an outcome unknown (a leader lost
-        on the way), it either deletes the key or finds it gone.
-        """
-        for _ in range(_MAX_UNKNOWN_APPENDS):
-            try:
-                await self._client.delete(key, prevValue=self._uuid)
-                return
-            except EtcdOutcomeUnknown as exc:
-                log.info("lock %s: delete of %s of unknown outcome, trying again: %s", self._path, key, exc)
-        await self._client.delete(key, prevValue=self._uuid)
+        """Delete our key if it still holds our uuid."""
+        await (await self._layout()).delete(key, self._uuid)
 
     async def _remove(self, key: str) -> None:
         """Delete our key after a failed acquire; errors are logged, not raised."""
@@ -572,7 +731,7 @@ class Lock:
             pass
         except EtcdException as exc:
             # Keep self._key: release() (or the next acquire) can deal with it.
-            log.warning("lock %s: could not remove key %s (it stays until its TTL runs out): %s", self._path, key, exc)
+            log.warning("lock %s: could not remove key %s (it stays until its TTL runs out): %s", self.path, key, exc)
             return
         if self._key == key:
             self._forget_key()
@@ -582,12 +741,12 @@ class Lock:
         try:
             await self._delete_own(key)
         except EtcdKeyNotFound:
-            log.debug("lock %s: key %s was already gone", self._path, key)
+            log.debug("lock %s: key %s was already gone", self.path, key)
         except EtcdCompareFailed:
-            log.warning("lock %s: key %s holds another value now; left alone", self._path, key)
+            log.warning("lock %s: key %s holds another value now; left alone", self.path, key)
         if self._key == key:
             self._forget_key()
-        log.debug("lock %s released (%s)", self._path, key)
+        log.debug("lock %s released (%s)", self.path, key)
 
     # -- keep-alive of async with -----------------------------------------------------------
 
@@ -618,15 +777,14 @@ class Lock:
         """
         now = asyncio.get_running_loop().time()
         expires_at = self._expires_at if self._expires_at is not None else now + ttl
-        refresher = Refresher(self._client, key, ttl, expires_at, prev_value=self._uuid)
         try:
-            alive = await refresher.refresh()
+            renewed = await (await self._layout()).refresh(key, self._uuid, ttl, expires_at)
         except TTLRanOut as exc:
             raise self._lose(key, f"no refresh of its key {key} got through in time", gone=False) from exc
-        if not alive:
+        if renewed is None:
             raise self._lose(key, f"its key {key} is gone", gone=True)
         if self._key == key and self._key_ttl == ttl:
-            self._expires_at = refresher.expires_at
+            self._expires_at = renewed
 
     async def _keepalive(self) -> None:
         """Refresh the held key until released, or until the lock is found lost.

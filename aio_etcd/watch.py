@@ -30,6 +30,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from ._answers import key_answer
+from ._core import within
 from ._http import Response, TransportFailure
 from .cluster import Call, NotEtcd
 from .exceptions import EtcdEventIndexCleared, EtcdException, EtcdWatchTimedOut
@@ -105,7 +106,7 @@ class Watches:
                 result = await waiter
             else:
                 try:
-                    result = await asyncio.wait_for(waiter, timeout)
+                    result = await within(waiter, timeout)
                 except asyncio.TimeoutError as exc:
                     raise EtcdWatchTimedOut(f"no change of {key!r} within {timeout}s", cause=exc) from exc
         finally:

@@ -13,7 +13,7 @@ Every contender does the same HTTP requests:
   the same etcd's v3 store (filled alike), through the JSON gateway; its
   ratio to ``floor`` prices the v3 mode against hand-written v2 requests.
 - ``aio_etcd-v3-http1``: ``aio_etcd-v3`` with its v3 client's ordinary
-  calls over :mod:`aio_etcd._http1` (experimental: its own HTTP/1.1
+  calls over :mod:`aio_etcd._core.http1` (experimental: its own HTTP/1.1
   connections instead of aiohttp's for short exchanges over plain HTTP).
 - ``python-etcd``: the synchronous original (``pip install python-etcd==0.4.5``,
   or the ``bench`` extra), with a thread pool for the concurrent workloads;
@@ -190,7 +190,7 @@ async def bench_aio_etcd(
     out: dict[str, Any] = {}
     async with etcd.Client(host=host, port=int(port), api=api) as client:
         if http1:  # no option for it yet: the v3 client's transport, replaced before its first call
-            from aio_etcd._http1 import Http1Transport
+            from aio_etcd._core.http1 import Http1Transport
 
             assert client._keys3 is not None
             client._keys3.v3._transport = Http1Transport()

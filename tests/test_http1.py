@@ -1,4 +1,4 @@
-"""aio_etcd._http1.Http1Transport: v3 calls over its own HTTP/1.1 connections, on real etcd and on
+"""aio_etcd._core.http1.Http1Transport: v3 calls over its own HTTP/1.1 connections, on real etcd and on
 scripted servers (for what etcd will not do on demand: a connection closed at a chosen point)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from aio_etcd import v3
-from aio_etcd._http import TransportFailure
-from aio_etcd._http1 import Http1Transport
+from aio_etcd._core.http1 import Http1Transport
+from aio_etcd._core.transport import TransportFailure
 from aio_etcd.testing import EtcdCluster, free_port
 
 pytestmark = pytest.mark.timeout(60)

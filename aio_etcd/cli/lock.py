@@ -1,7 +1,8 @@
 """``aio-etcd lock NAME [--ttl S] [--timeout S] -- COMMAND...``: run a command while holding a lock.
 
 The command runs only while :class:`aio_etcd.Lock` ``NAME`` is held (its key
-under the client's lock prefix, kept alive). Its exit status is passed through.
+under the client's lock prefix, kept alive; with ``--api v3``, etcd's own lock
+``NAME``, the one ``etcdctl lock NAME`` takes). Its exit status is passed through.
 It is stopped (``SIGTERM``, then ``SIGKILL`` after 10 s) when Ctrl-C or
 ``SIGTERM`` arrives, or when the lock is lost: it never runs on without the
 lock. The lock is released afterwards.
@@ -21,6 +22,7 @@ import signal
 import sys
 from typing import Any
 
+from .._core import within
 from ..exceptions import EtcdConnectionFailed, EtcdException
 from ..lock import Lock
 from .options import explain, make_client
@@ -52,7 +54,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError):
         proc.terminate()
     try:
-        await asyncio.wait_for(proc.wait(), GRACE)
+        await within(proc.wait(), GRACE)
     except asyncio.TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._answers import raise_error
+from .._core import within
 from .._http import LineStream, Response, TransportFailure
 from ..client import Client, _key_path
 from ..cluster import Call, NotEtcd
@@ -146,7 +147,7 @@ async def _follow(
         else:
             timeout = max(0.0, min(next_poll - time.monotonic(), 0.5))
             try:
-                item = await asyncio.wait_for(changes.queue.get(), timeout)
+                item = await within(changes.queue.get(), timeout)
             except asyncio.TimeoutError:
                 item = None
         while item is not None:

@@ -16,7 +16,7 @@ import logging
 import random
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import EtcdException, EtcdNotFile, EtcdOutcomeUnknown
 from ..result import EtcdResult
@@ -38,6 +38,9 @@ from ._layout import (
     unb64,
     v2_key,
 )
+
+if TYPE_CHECKING:
+    from ._lock import MutexQueue
 
 __all__ = ["KeysOnV3"]
 
@@ -242,6 +245,13 @@ class KeysOnV3:
             return
         self._fence_lease = grant.id
         self._fence_lease_until = asyncio.get_running_loop().time() + FENCE_TTL - 3600
+
+    def lock_queue(self, name: str) -> MutexQueue:
+        """The queue of an :class:`aio_etcd.Lock` named ``name`` on this store: etcd's own
+        lock layout (``<name>/<lease id>``, outside the prefix), shared with ``etcdctl lock``."""
+        from ._lock import MutexQueue
+
+        return MutexQueue(self.v3, name)
 
     async def close(self) -> None:
         """Stop the background grant of the fence lease, if it runs (the client closes)."""

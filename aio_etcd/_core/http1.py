@@ -1,6 +1,6 @@
 """An HTTP/1.1 transport of its own for short exchanges over plain HTTP (experimental).
 
-:class:`Http1Transport` is an :class:`~aio_etcd._http.AiohttpTransport` whose
+:class:`Http1Transport` is an :class:`~aio_etcd._core.aiohttp.AiohttpTransport` whose
 ordinary exchanges with ``http://`` members go through keep-alive connections
 of asyncio streams: the request written at once (request line, headers and
 body), the answer read by its ``Content-Length`` or its chunks. On Python 3.11
@@ -25,8 +25,9 @@ from urllib.parse import urlsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._http import AiohttpTransport, Response, TransportFailure, _uncancel
-from .exceptions import EtcdException
+from ..exceptions import EtcdException
+from .aiohttp import AiohttpTransport
+from .transport import Response, TransportFailure, uncancel
 
 __all__ = ["Http1Transport"]
 
@@ -42,7 +43,7 @@ class _Malformed(ValueError):
 
 
 class Http1Transport(AiohttpTransport):
-    """:class:`~aio_etcd._http.AiohttpTransport` with ordinary ``http://`` exchanges over its own
+    """:class:`~aio_etcd._core.aiohttp.AiohttpTransport` with ordinary ``http://`` exchanges over its own
     HTTP/1.1 connections (see the module). Takes the same arguments."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -116,10 +117,10 @@ class Http1Transport(AiohttpTransport):
                 conn = None
             return Response(status, seen, data, url)
         except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, _Malformed) as exc:
-            timed_out = attempt is not None and attempt.expired and _uncancel(attempt.task)
+            timed_out = attempt is not None and attempt.expired and uncancel(attempt.task)
             raise TransportFailure(url, exc, sent=sent, timed_out=timed_out, headers=seen) from exc
         except asyncio.CancelledError:
-            if attempt is not None and attempt.expired and _uncancel(attempt.task):
+            if attempt is not None and attempt.expired and uncancel(attempt.task):
                 raise TransportFailure(
                     url, asyncio.TimeoutError(), sent=sent, timed_out=True, headers=seen
                 ) from None
