@@ -156,46 +156,37 @@ class Client:
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
 
-        self._protocol = protocol
-        self._version_prefix = "/" + version_prefix.strip("/") if version_prefix.strip("/") else ""
-        self._keys = self._version_prefix + "/keys"
-        self._read_timeout = read_timeout
-        self._policy = retry or RetryPolicy()
-        self._deadline = self._policy.deadline if self._policy.deadline is not None else read_timeout
-        self._allow_redirect = allow_redirect
-        self._username = username
-        self._allow_reconnect = allow_reconnect
+        prefix = "/" + version_prefix.strip("/") if version_prefix.strip("/") else ""
         self._lock_prefix = lock_prefix
+        #: The headers of every v2 request: the HTTP Basic credentials.
         self._headers: dict[str, str] = {}
         if username is not None and password is not None:
             self._headers["Authorization"] = _basic_auth(username, password)
-        self._closed = False
-        self._backend: KeysBackend = choose(
-            api,
-            Options(
-                seeds=tuple(member_url(protocol, h, p) for h, p in hosts),
-                protocol=protocol,
-                srv_domain=srv_domain,
-                srv_nameservers=srv_nameservers,
-                version_prefix=self._version_prefix,
-                read_timeout=read_timeout,
-                retry=self._policy,
-                allow_redirect=allow_redirect,
-                allow_reconnect=allow_reconnect,
-                use_proxies=use_proxies,
-                expected_cluster_id=expected_cluster_id,
-                per_member=per_host_pool_size,
-                username=username,
-                password=password,
-                headers=self._headers,
-                ca_cert=ca_cert,
-                cert=cert,
-                ssl_verify=ssl_verify,
-                ssl=ssl,
-                transport=transport,
-                v3_prefix=v3_prefix,
-            ),
+        self._options = Options(
+            seeds=tuple(member_url(protocol, h, p) for h, p in hosts),
+            protocol=protocol,
+            srv_domain=srv_domain,
+            srv_nameservers=srv_nameservers,
+            version_prefix=prefix,
+            read_timeout=read_timeout,
+            retry=retry or RetryPolicy(),
+            allow_redirect=allow_redirect,
+            allow_reconnect=allow_reconnect,
+            use_proxies=use_proxies,
+            expected_cluster_id=expected_cluster_id,
+            per_member=per_host_pool_size,
+            username=username,
+            password=password,
+            headers=self._headers,
+            ca_cert=ca_cert,
+            cert=cert,
+            ssl_verify=ssl_verify,
+            ssl=ssl,
+            transport=transport,
+            v3_prefix=v3_prefix,
         )
+        self._closed = False
+        self._backend: KeysBackend = choose(api, self._options)
 
     # -- properties -------------------------------------------------------------------
 
@@ -217,17 +208,17 @@ class Client:
     @property
     def protocol(self) -> str:
         """``"http"`` or ``"https"``."""
-        return self._protocol
+        return self._options.protocol
 
     @property
     def allow_redirect(self) -> bool:
         """Whether redirects from a member are followed."""
-        return self._allow_redirect
+        return self._options.allow_redirect
 
     @property
     def allow_reconnect(self) -> bool:
         """Whether a failed request moves on to another member."""
-        return self._allow_reconnect
+        return self._options.allow_reconnect
 
     @property
     def lock_prefix(self) -> str:
@@ -237,17 +228,17 @@ class Client:
     @property
     def version_prefix(self) -> str:
         """The path of the v2 API (``/v2``)."""
-        return self._version_prefix
+        return self._options.version_prefix
 
     @property
     def key_endpoint(self) -> str:
         """The path of the keys API (``/v2/keys``)."""
-        return self._keys
+        return self._options.keys_path
 
     @property
     def username(self) -> str | None:
         """The user name sent with every request, if any."""
-        return self._username
+        return self._options.username
 
     @property
     def expected_cluster_id(self) -> str | None:
@@ -262,12 +253,12 @@ class Client:
     @property
     def retry(self) -> RetryPolicy:
         """The :class:`RetryPolicy` every call follows."""
-        return self._policy
+        return self._options.retry
 
     @property
     def read_timeout(self) -> float | None:
         """The default deadline of a call, in seconds (``None``: none)."""
-        return self._deadline
+        return self._options.deadline
 
     @property
     def api(self) -> str:
@@ -287,8 +278,8 @@ class Client:
         return self._backend
 
     def __repr__(self) -> str:
-        user = f" user={self._username!r}" if self._username else ""
-        return f"<aio_etcd.Client {self.base_uri}{self._version_prefix}{user}>"
+        user = f" user={self.username!r}" if self.username else ""
+        return f"<aio_etcd.Client {self.base_uri}{self.version_prefix}{user}>"
 
     # -- lifecycle ----------------------------------------------------------------------
 
