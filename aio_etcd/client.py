@@ -5,7 +5,7 @@ arguments, and hands the call to the keys backend chosen once when it is
 built (:func:`aio_etcd._backend.choose`): etcd's v2 API over HTTP
 (:mod:`aio_etcd._v2.keys`), the same calls on a v3 store
 (:mod:`aio_etcd.v2on3`, ``api="v3"``), or the first of the two the server
-serves (``api="auto"``). See ``docs/architecture.rst``.
+serves (``api="auto"``). See ``docs/architecture-backends.rst``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ import pytest
 
 import aio_etcd as etcd
 from aio_etcd._backend import APIS, AutoKeys, choose
+from aio_etcd._http import AiohttpTransport
 from aio_etcd._v2.keys import HttpKeys
+from aio_etcd.cluster import Cluster
 
 PACKAGE = Path(etcd.__file__).parent
 
@@ -113,8 +115,9 @@ def test_the_choice() -> None:
 
     on_v3 = etcd.Client(api="v3", host=(("127.0.0.1", 4001), ("127.0.0.1", 4002)))
     assert isinstance(on_v3.backend, StoreKeys) and on_v3.api == "v3"
-    # One session: the v3 client's members are the client's.
+    # One session: the v3 client's members are the client's, and no v2 member list or transport is made.
     assert on_v3.v3_client is not None and on_v3.machines_cache == on_v3.v3_client.members_known
+    assert not [v for v in vars(on_v3.backend).values() if isinstance(v, HttpKeys | Cluster | AiohttpTransport)]
     assert on_v3.machines_cache == ["http://127.0.0.1:4001", "http://127.0.0.1:4002"]
     with pytest.raises(ValueError, match="api"):
         choose("v4", etcd.Client()._options)
