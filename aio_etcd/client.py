@@ -2,7 +2,7 @@
 
 The client holds the options and the lifecycle, checks each call's
 arguments, and hands the call to the keys backend chosen once when it is
-built (:func:`aio_etcd._backend.choose`): etcd's v2 API over HTTP
+built (:func:`aio_etcd._choose.choose`): etcd's v2 API over HTTP
 (:mod:`aio_etcd._v2.keys`), the same calls on a v3 store
 (:mod:`aio_etcd.v2on3`, ``api="v3"``), or the first of the two the server
 serves (``api="auto"``). See ``docs/architecture-backends.rst``.
@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from . import _answers
-from ._backend import KeysBackend, Options, choose
+from ._backend import KeysBackend, Options
+from ._choose import choose
 from ._http import Response, Transport, tls_protocol
 from ._v2.keys import FORM, JSON, as_is, flag, key_path
 from .cluster import Call, NotEtcd, member_url

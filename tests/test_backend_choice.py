@@ -1,4 +1,4 @@
-"""The api choice is made in one place: :func:`aio_etcd._backend.choose`.
+"""The api choice is made in one place: :func:`aio_etcd._choose.choose`.
 
 The facade, the recipes, the watches, auth and the command line never ask
 which API they talk to; what a backend cannot serve it refuses itself. These
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import aio_etcd as etcd
-from aio_etcd._backend import APIS, AutoKeys, choose
+from aio_etcd._choose import APIS, AutoKeys, choose
 from aio_etcd._http import AiohttpTransport
 from aio_etcd._v2.keys import HttpKeys
 from aio_etcd.cluster import Cluster
@@ -29,6 +29,7 @@ NO_MODE = [
     "lock.py",
     "_lockwait.py",
     "keepalive.py",
+    "_backend.py",
     "_v2/keys.py",
     "v2on3/_backend.py",
     *(f"cli/{p.name}" for p in sorted((PACKAGE / "cli").glob("*.py"))),
@@ -101,8 +102,8 @@ def test_the_check_sees_the_branches_of_the_past() -> None:
     assert sorted(reached) == [(1, "self._client._send"), (2, "client._headers")]
 
 
-@pytest.mark.parametrize("module", ["client.py", "auth.py", "watch.py", "_backend.py", "_v2/keys.py",
-                                    "v2on3/_backend.py"])
+@pytest.mark.parametrize("module", ["client.py", "auth.py", "watch.py", "_backend.py", "_choose.py",
+                                    "_v2/keys.py", "v2on3/_backend.py"])
 def test_the_facade_and_the_backends_use_no_private_name_of_another_object(module: str) -> None:
     assert foreign_privates((PACKAGE / module).read_text()) == []
 
