@@ -9,15 +9,21 @@ into another module's private names, fails here wherever it comes back.
 from __future__ import annotations
 
 import ast
+import asyncio
+import base64
+import json
 from pathlib import Path
 
 import pytest
+from scripted import Scripted, Sent, etcd_json
+from scripted import node as key_node
 
 import aio_etcd as etcd
 from aio_etcd._choose import APIS, AutoKeys, choose
-from aio_etcd._http import AiohttpTransport
+from aio_etcd._http import AiohttpTransport, Response
 from aio_etcd._v2.keys import HttpKeys
 from aio_etcd.cluster import Cluster
+from aio_etcd.testing import EtcdCluster
 
 PACKAGE = Path(etcd.__file__).parent
 
@@ -122,3 +128,64 @@ def test_the_choice() -> None:
     assert on_v3.machines_cache == ["http://127.0.0.1:4001", "http://127.0.0.1:4002"]
     with pytest.raises(ValueError, match="api"):
         choose("v4", etcd.Client()._options)
+
+
+def _v35(sent: Sent) -> Response:
+    if sent.path == "/version":
+        return etcd_json({"etcdserver": "3.5.1", "etcdcluster": "3.5.0"})
+    if sent.path == "/v2/keys/":
+        return etcd_json({"action": "get", "node": {"key": "/", "dir": True}})
+    return key_node(sent)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _v36(sent: Sent) -> Response:
+    if sent.path == "/version":
+        return etcd_json({"etcdserver": "3.6.16", "etcdcluster": "3.6.0"})
+    assert sent.path == "/v3/kv/range", sent.path
+    kv = {"key": b64(b"/k"), "value": b64(b"on v3"), "mod_revision": "7", "create_revision": "7", "version": "1"}
+    body = {"header": {"cluster_id": str(0xC0FFEE), "revision": "7"}, "kvs": [kv]}
+    return Response.build(200, json.dumps(body).encode(), sent.url, {"Content-Type": "application/json"})
+
+
+async def test_auto_decides_once_at_the_first_keys_call_and_keeps_v2() -> None:
+    transport = Scripted(_v35)
+    async with etcd.Client(api="auto", transport=transport) as client:
+        await client.versions()  # asks, but does not decide
+        assert client.api == "auto" and isinstance(client.backend, AutoKeys)
+        results = await asyncio.gather(*(client.read("/k") for _ in range(3)))
+        assert [r.value for r in results] == ["v"] * 3
+        assert client.api == "v2" and client.v3_client is None
+        await client.read("/k")
+    # /version twice (versions(), then the choice), the v2 probe once, four reads.
+    assert [s.path for s in transport.sent].count("/version") == 2
+    assert [s.path for s in transport.sent].count("/v2/keys/") == 1
+    assert len(transport.bases()) == 1 + 4
+
+
+async def test_auto_on_a_server_without_v2_sends_everything_through_the_v3_client() -> None:
+    transport = Scripted(_v36)
+    async with etcd.Client(api="auto", transport=transport) as client:
+        assert (await client.read("/k")).value == "on v3"
+        assert client.api == "v3" and client.v3_client is not None
+        assert client.expected_cluster_id == "c0ffee"  # the v3 client's, in hex
+        await client.versions()
+    assert [s.path for s in transport.sent] == ["/version", "/v3/kv/range", "/version"]
+
+
+async def test_api_v3_on_a_server_with_both_apis_sends_v2_requests_through_its_one_session(
+    etcd_server: EtcdCluster, etcd_prefix: str
+) -> None:
+    async with etcd_server.client(api="v3") as client:
+        # A v2 answer first (its cluster id is hex in X-Etcd-Cluster-Id), then v3's (decimal, in
+        # the JSON): one cluster to the one member list, in either order.
+        listed = await client.api_execute_json("/v2/members", "GET")
+        assert [m["clientURLs"] for m in listed["members"]] == [[etcd_server.url]]
+        assert (await client.write(etcd_prefix + "/k", "v")).value == "v"
+        missing = await client.api_execute(client.key_endpoint + "/no-such-key", "GET", raise_for_status=False)
+        assert missing.status == 404
+        assert client.api == "v3" and client.expected_cluster_id is not None
+        assert client.machines_cache == [etcd_server.url]

@@ -16,6 +16,8 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
 from .._http import Response
 from .._keypath import v2_key
 from .._v2.keys import not_v2_message, read_query, version_answer
@@ -60,6 +62,22 @@ def v3_client(options: Options) -> V3Client:
         srv_nameservers=options.srv_nameservers,
         transport=options.transport,
     )
+
+
+def _v3_cluster_id(check: Callable[[Response], _T], resp: Response) -> _T:
+    """``check(resp)``, with the cluster id of a v2 answer (``X-Etcd-Cluster-Id``, hex) written as
+    the v3 client keeps it (decimal), so that the v3 member list guards it as its own: a request
+    of the v2 API (``api_execute`` on a server that serves both) is of the same cluster."""
+    seen = resp.headers.get("X-Etcd-Cluster-Id")
+    if seen:
+        try:
+            v3_form = str(int(seen, 16))
+        except ValueError:
+            v3_form = seen  # not a cluster id: refused as another cluster's, as any stranger's
+        headers = CIMultiDict(resp.headers)
+        headers["X-Etcd-Cluster-Id"] = v3_form
+        resp.headers = CIMultiDictProxy(headers)
+    return check(resp)
 
 
 class StoreKeys:
@@ -115,7 +133,9 @@ class StoreKeys:
         attempt_timeout: float | None = None,
     ) -> _T:
         try:
-            return await self._v3.exchange(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
+            return await self._v3.exchange(
+                call, functools.partial(_v3_cluster_id, check), timeout=timeout, attempt_timeout=attempt_timeout
+            )
         except NotEtcd as exc:
             raise EtcdException(await self.explain(exc)) from None
 
