@@ -7,8 +7,8 @@ chosen once when the client is built (:func:`aio_etcd._choose.choose`):
 - ``api="v2"``: :class:`aio_etcd._v2.keys.HttpKeys`, etcd's v2 API over HTTP;
 - ``api="v3"``: :class:`aio_etcd.v2on3._backend.StoreKeys`, the same calls on
   a v3 store, through one :class:`aio_etcd.v3.Client` (loaded only then);
-- ``api="auto"``: :class:`aio_etcd._choose.AutoKeys`, which asks the server at the first keys
-  call and from then on is one of the two.
+- ``api="auto"``: :class:`aio_etcd._choose.AutoKeys`, which asks the server
+  at the first keys call and from then on is one of the two.
 
 What one backend cannot serve (``leader_stats`` and v2 users and roles on a
 v3 store) it refuses itself, with the error the client has always raised: no
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["KeysBackend", "Options"]
 
 _T = TypeVar("_T")
+
 
 @dataclass(frozen=True)
 class Options:

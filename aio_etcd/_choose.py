@@ -35,13 +35,13 @@ def choose(api: str, options: Options) -> KeysBackend:
         raise ValueError(f"api is 'v2', 'v3' or 'auto', not {api!r}")
     check_prefix(options.v3_prefix)  # a bad prefix is refused now, not at the first call
     if api == "v3":
-        return on_v3_store(options)
+        return store_backend(options)
     if api == "auto":
         return AutoKeys(options)
     return HttpKeys(options)
 
 
-def on_v3_store(options: Options) -> KeysBackend:
+def store_backend(options: Options) -> KeysBackend:
     """The v2 keys API on a v3 store (:mod:`aio_etcd.v2on3` and the v3 client are loaded here)."""
     from .v2on3._backend import StoreKeys
 
@@ -73,7 +73,7 @@ class AutoKeys:
                 self._deciding = asyncio.Lock()
             async with self._deciding:
                 if self._chosen is None:
-                    self._chosen = on_v3_store(self._options) if await self._serves_only_v3() else self._http
+                    self._chosen = store_backend(self._options) if await self._serves_only_v3() else self._http
         return self._chosen
 
     async def _serves_only_v3(self) -> bool:
