@@ -11,8 +11,10 @@ chosen once when the client is built (:func:`aio_etcd._choose.choose`):
   at the first keys call and from then on is one of the two.
 
 What one backend cannot serve (``leader_stats`` and v2 users and roles on a
-v3 store) it refuses itself, with the error the client has always raised: no
-module above this one asks which API it talks to.
+v3 store) it refuses itself, with the error the client has always raised;
+where it has its own way (a lock's queue: etcd's lock layout on a v3 store)
+it says so (:meth:`KeysBackend.lock_queue`): no module above this one asks
+which API it talks to.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from dataclasses import dataclass
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ._http import Response, Transport
-from .cluster import Call, NotEtcd
+from ._core import Call, NotEtcd, Observer, Response, RetryPolicy, Transport
+from ._lockqueue import LockQueue
 from .result import EtcdResult
-from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .v3 import Client as V3Client
@@ -64,6 +65,8 @@ class Options:
     transport: Transport | None
     #: Where the key space lives in a v3 store (``v3_prefix=``).
     v3_prefix: str
+    #: Told of every exchange with a member, by whichever backend makes it.
+    observer: Observer | None = None
 
     @property
     def deadline(self) -> float | None:
@@ -205,3 +208,14 @@ class KeysBackend(Protocol):
 
     def check_v2_auth(self) -> None:
         """Raise :class:`~aio_etcd.EtcdException` where v2 users and roles cannot be served."""
+
+    # -- recipes -----------------------------------------------------------------------
+
+    def lock_queue(self, name: str, keys_queue: LockQueue) -> LockQueue:
+        """Where the keys of an :class:`aio_etcd.Lock` named ``name`` live (no I/O).
+
+        :param keys_queue: the lock's queue on the v2 keys API
+            (:class:`aio_etcd.lock.AppendQueue`, keys appended under
+            ``lock_prefix``): the backend returns it, or its own lock layout
+            (on a v3 store etcd's, shared with ``etcdctl lock``).
+        """

@@ -12,16 +12,16 @@ from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._backend import KeysBackend, Options
-from ._http import Response
+from ._core import Call, NotEtcd, Response
 from ._keypath import check_prefix
+from ._lockqueue import Entry, LockQueue
 from ._v2.keys import HttpKeys, as_is
-from .cluster import Call, NotEtcd
 from .result import EtcdResult
 
 if TYPE_CHECKING:
     from .v3 import Client as V3Client
 
-__all__ = ["APIS", "AutoKeys", "choose"]
+__all__ = ["APIS", "AutoKeys", "DecidingQueue", "choose"]
 
 _T = TypeVar("_T")
 
@@ -174,9 +174,69 @@ class AutoKeys:
     def check_v2_auth(self) -> None:
         self._now.check_v2_auth()
 
+    def lock_queue(self, name: str, keys_queue: LockQueue) -> LockQueue:
+        return DecidingQueue(self, name, keys_queue)
+
+    async def decided(self) -> KeysBackend:
+        """The backend chosen (asking the server if nobody did yet)."""
+        return await self._decide()
+
+
+class DecidingQueue:
+    """A lock's queue with ``api="auto"``: the chosen backend's, asked for at the first request.
+
+    Until then :attr:`path` is the v2 queue's (the one the lock would have on the v2 API).
+    """
+
+    def __init__(self, auto: AutoKeys, name: str, keys_queue: LockQueue) -> None:
+        self._auto = auto
+        self._name = name
+        self._keys_queue = keys_queue
+        self._chosen: LockQueue | None = None
+
+    @property
+    def path(self) -> str:
+        return (self._chosen or self._keys_queue).path
+
+    async def _queue(self) -> LockQueue:
+        if self._chosen is None:
+            backend = await self._auto.decided()
+            if self._chosen is None:  # one queue per lock, even if two requests decided at once
+                self._chosen = backend.lock_queue(self._name, self._keys_queue)
+        return self._chosen
+
+    async def entries(self, quorum: bool | None = None) -> tuple[list[Entry], int]:
+        return await (await self._queue()).entries(quorum)
+
+    async def append(self, uuid: str, ttl: int | None) -> Entry:
+        return await (await self._queue()).append(uuid, ttl)
+
+    def adopt(self, entry: Entry) -> None:
+        # Adopting follows a read of the queue, which decided.
+        assert self._chosen is not None, "adopt() before the queue was read"
+        self._chosen.adopt(entry)
+
+    async def write_ttl(self, key: str, uuid: str, ttl: int | None) -> None:
+        await (await self._queue()).write_ttl(key, uuid, ttl)
+
+    async def refresh(self, key: str, uuid: str, ttl: int, expires_at: float) -> float | None:
+        return await (await self._queue()).refresh(key, uuid, ttl, expires_at)
+
+    async def delete(self, key: str, uuid: str) -> None:
+        await (await self._queue()).delete(key, uuid)
+
+    async def gone(self, key: str, index: int) -> None:
+        await (await self._queue()).gone(key, index)
+
+    async def changed(self, key: str, index: int) -> None:
+        await (await self._queue()).changed(key, index)
+
 
 if TYPE_CHECKING:  # each backend is a KeysBackend: checked here, where all three are known
     from .v2on3._backend import StoreKeys
 
     def _all_are_backends(http: HttpKeys, store: StoreKeys, auto: AutoKeys) -> list[KeysBackend]:
         return [http, store, auto]
+
+    def _all_are_queues(deciding: DecidingQueue) -> list[LockQueue]:
+        return [deciding]

@@ -2,26 +2,24 @@
 
 A contender that is not first watches the key just before its own (and its own
 key, so that losing it is noticed at once) and refreshes its own TTL while it
-waits. When the key ahead is gone, it reads the queue again.
+waits. When the key ahead is gone, it reads the queue again. The watches go
+through the lock's queue (:class:`~aio_etcd.lock.LockQueue`), so the same
+rules hold on the v2 API and on etcd's v3 lock layout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from .exceptions import EtcdCompareFailed, EtcdEventIndexCleared, EtcdKeyNotFound
-
-if TYPE_CHECKING:
-    from .lock import Lock
+from ._lockqueue import LockQueue
+from .exceptions import EtcdCompareFailed, EtcdEventIndexCleared, EtcdKeyNotFound, EtcdLockExpired
 
 __all__ = ["wait_turn"]
 
 log = logging.getLogger("aio_etcd.lock")
-
-#: Watch actions that mean the watched key no longer exists.
-_GONE = frozenset({"delete", "expire", "compareAndDelete"})
 
 #: How many times in a row a waiter may find its watch index already purged
 #: from etcd's event history right after reading the queue (more than 1000
@@ -30,37 +28,61 @@ _GONE = frozenset({"delete", "expire", "compareAndDelete"})
 _MAX_INDEX_CLEARED = 3
 #: Seconds after a read within which a cleared index counts as "right after".
 _FRESH = 1.0
+#: Seconds after which a watch that was cancelled but goes on is cancelled again.
+_CANCEL_AGAIN = 0.25
 
 
-async def wait_turn(lock: Lock, key: str, ttl: int | None, blocking: bool, deadline: float | None) -> bool:
-    """Wait until ``key`` is first in the queue; False if not blocking or past the deadline."""
+class Lose(Protocol):
+    """Records that the lock is no longer ours and builds the error saying so (``Lock``'s own)."""
+
+    def __call__(self, key: str, reason: str, *, gone: bool) -> EtcdLockExpired: ...
+
+
+async def wait_turn(
+    queue: LockQueue,
+    key: str,
+    uuid: str,
+    ttl: int | None,
+    blocking: bool,
+    deadline: float | None,
+    *,
+    lose: Lose,
+    write_ttl: Callable[[str, int | None], Awaitable[None]],
+    refresh: Callable[[str, int], Awaitable[None]],
+) -> bool:
+    """Wait until ``key`` (holding ``uuid``) is first in ``queue``; False if not blocking or past the deadline.
+
+    The lock hands in what changes its state: ``lose`` (the key is gone or
+    not ours), ``write_ttl`` (the TTL from the moment the lock is ours) and
+    ``refresh`` (short attempts while waiting).
+    """
     loop = asyncio.get_running_loop()
     waited = False
     cleared = 0
     while True:
-        nodes, index = await lock._queue()
+        nodes, index = await queue.entries()
         position = next((i for i, node in enumerate(nodes) if node.key == key), None)
         if position is None:
-            raise lock._lose(key, f"its key {key} vanished while waiting (TTL ran out, or deleted)", gone=True)
-        if nodes[position].value != lock.uuid:
-            raise lock._lose(key, f"its key {key} was overwritten while waiting", gone=False)
+            raise lose(key, f"its key {key} vanished while waiting (TTL ran out, or deleted)", gone=True)
+        if nodes[position].value != uuid:
+            raise lose(key, f"its key {key} was overwritten while waiting", gone=False)
         if position == 0:
             if waited and ttl is not None:
                 # The TTL counts from the moment the lock is ours.
                 try:
-                    await lock._write_ttl(key, ttl)
+                    await write_ttl(key, ttl)
                 except (EtcdKeyNotFound, EtcdCompareFailed) as exc:
-                    raise lock._lose(key, f"its key {key} vanished", gone=True) from exc
+                    raise lose(key, f"its key {key} vanished", gone=True) from exc
             return True
         if not blocking or (deadline is not None and loop.time() >= deadline):
             return False
         waited = True
         predecessor = nodes[position - 1].key
         assert predecessor is not None
-        log.debug("lock %s: %s waits for %s", lock.path, key, predecessor)
+        log.debug("lock %s: %s waits for %s", queue.path, key, predecessor)
         read_at = loop.time()
         try:
-            changed = await _wait_for_change(lock, key, predecessor, index + 1, ttl, deadline)
+            changed = await _wait_for_change(queue, key, predecessor, index + 1, ttl, deadline, refresh)
         except EtcdEventIndexCleared:
             # More than 1000 events since the read: read again. A watch that ran
             # for a while and then had to resume elsewhere (its member died) is
@@ -74,8 +96,15 @@ async def wait_turn(lock: Lock, key: str, ttl: int | None, blocking: bool, deadl
             return False
         cleared = 0
 
+
 async def _wait_for_change(
-    lock: Lock, key: str, predecessor: str, index: int, ttl: int | None, deadline: float | None
+    queue: LockQueue,
+    key: str,
+    predecessor: str,
+    index: int,
+    ttl: int | None,
+    deadline: float | None,
+    refresh: Callable[[str, int], Awaitable[None]],
 ) -> bool:
     """Wait until the predecessor is gone or our own key changes; False at the deadline.
 
@@ -86,8 +115,8 @@ async def _wait_for_change(
     interval = None if ttl is None else ttl / 3
     next_refresh = None if interval is None else loop.time() + interval
     watches: list[asyncio.Task[Any]] = [
-        asyncio.ensure_future(_watch_until_gone(lock, predecessor, index)),
-        asyncio.ensure_future(lock.client.watch(key, index=index)),
+        asyncio.ensure_future(queue.gone(predecessor, index)),
+        asyncio.ensure_future(queue.changed(key, index)),
     ]
     try:
         while True:
@@ -102,18 +131,25 @@ async def _wait_for_change(
             if deadline is not None and now >= deadline:
                 return False
             if ttl is not None and interval is not None and next_refresh is not None and now >= next_refresh:
-                await lock._refresh(key, ttl)  # short attempts: an election costs no place in the queue
+                await refresh(key, ttl)  # short attempts: an election costs no place in the queue
                 next_refresh = loop.time() + interval
     finally:
-        for task in watches:
+        await _stop(watches)
+
+
+async def _stop(watches: list[asyncio.Task[Any]]) -> None:
+    """Cancel the watches and wait until they ended.
+
+    A cancellation can be lost: :func:`asyncio.wait_for` before Python 3.12
+    swallows it when the call it waits for completes at the same moment (a
+    watch being opened), and the watch would then wait for an event that may
+    never come. Such a watch is cancelled again.
+    """
+    pending = set(watches)
+    while pending:
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*watches, return_exceptions=True)
-
-
-async def _watch_until_gone(lock: Lock, key: str, index: int) -> None:
-    """Return once ``key`` is deleted or expires (at or after ``index``)."""
-    while True:
-        event = await lock.client.watch(key, index=index)
-        if event.action in _GONE or event.modifiedIndex is None:
-            return
-        index = event.modifiedIndex + 1
+        _, pending = await asyncio.wait(pending, timeout=_CANCEL_AGAIN)
+    for task in watches:
+        if not task.cancelled():
+            task.exception()  # retrieved: a watch that failed as it was stopped is of no interest

@@ -5,7 +5,7 @@ arguments, and hands the call to the keys backend chosen once when it is
 built (:func:`aio_etcd._choose.choose`): etcd's v2 API over HTTP
 (:mod:`aio_etcd._v2.keys`), the same calls on a v3 store
 (:mod:`aio_etcd.v2on3`, ``api="v3"``), or the first of the two the server
-serves (``api="auto"``). See ``docs/architecture-backends.rst``.
+serves (``api="auto"``). See ``docs/architecture.rst``.
 """
 
 from __future__ import annotations
@@ -24,12 +24,10 @@ from urllib.parse import quote, urlencode
 from . import _answers
 from ._backend import KeysBackend, Options
 from ._choose import choose
-from ._http import Response, Transport, tls_protocol
+from ._core import SAFE, UNSAFE, Call, NotEtcd, Observer, Response, RetryPolicy, Transport, member_url, tls_protocol
 from ._v2.keys import FORM, JSON, as_is, flag, key_path
-from .cluster import Call, NotEtcd, member_url
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
-from .retry import SAFE, UNSAFE, RetryPolicy
 
 if TYPE_CHECKING:
     from .keepalive import KeepAlive
@@ -97,7 +95,9 @@ class Client:
     :param retry: how calls are retried: attempts, per-attempt timeout,
         backoff (see :class:`RetryPolicy` and ``docs/clusters.rst``).
     :param transport: what sends the HTTP requests (default: aiohttp). Tests
-        pass a scripted one; see :class:`aio_etcd._http.Transport`.
+        pass a scripted one; see :class:`aio_etcd._core.Transport`.
+    :param observer: told of every exchange with a member (tracing, metrics,
+        tests), whichever API the calls go to: see :mod:`aio_etcd._core.observer`.
     """
 
     def __init__(
@@ -127,6 +127,7 @@ class Client:
         transport: Transport | None = None,
         api: str = "v2",
         v3_prefix: str = "",
+        observer: Observer | None = None,
     ) -> None:
         if loop is not None:
             warnings.warn(
@@ -185,6 +186,7 @@ class Client:
             ssl=ssl,
             transport=transport,
             v3_prefix=v3_prefix,
+            observer=observer,
         )
         self._closed = False
         self._backend: KeysBackend = choose(api, self._options)

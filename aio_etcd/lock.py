@@ -1,11 +1,21 @@
-"""A distributed lock on etcd's append-ordered keys.
+"""A distributed lock: a queue of keys in etcd, in arrival order.
 
-Every :class:`Lock` that wants the lock appends a key holding its
-:attr:`~Lock.uuid` to the directory ``<client.lock_prefix>/<name>``; etcd names
-appended keys with increasing 20-digit numbers, so the directory is a queue in
-arrival order. The lock belongs to the first key of the queue. Every other
-contender watches only the key just before its own (and its own key), so a
-release wakes exactly one waiter.
+Every :class:`Lock` that wants the lock adds a key holding its
+:attr:`~Lock.uuid` to the lock's queue; the lock belongs to the first key of
+the queue. Every other contender watches only the key just before its own
+(and its own key), so a release wakes exactly one waiter.
+
+Where the queue lives is the client's keys backend's choice
+(:meth:`aio_etcd._backend.KeysBackend.lock_queue`), made once:
+
+- the v2 API (:class:`AppendQueue`): in-order keys appended to the directory
+  ``<client.lock_prefix>/<name>``; etcd names them with increasing 20-digit
+  numbers;
+- the v2 keys API on a v3 store, ``Client(api="v3")``
+  (:class:`aio_etcd.v2on3._lock.MutexQueue`): etcd's own lock layout, keys
+  ``<name>/<lease id in hex>`` ordered by creation revision, shared with
+  :meth:`aio_etcd.v3.Client.lock`, ``etcdctl lock`` and Go's
+  ``concurrency.Mutex``.
 
 See ``docs/locks.rst`` for the guarantees and the failure behaviour.
 """
@@ -19,6 +29,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ._lockqueue import Entry, LockQueue
 from ._lockwait import wait_turn
 from .client import Client
 from .exceptions import (
@@ -30,9 +41,8 @@ from .exceptions import (
     EtcdOutcomeUnknown,
 )
 from .keepalive import Refresher, TTLRanOut, check_ttl
-from .result import EtcdResult
 
-__all__ = ["Lock"]
+__all__ = ["AppendQueue", "Entry", "Lock", "LockQueue"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +70,95 @@ async def _shielded(coro: Coroutine[Any, Any, _T]) -> _T:
     return await asyncio.shield(task)
 
 
+class AppendQueue:
+    """The lock's queue on the v2 API: in-order keys appended to ``<client.lock_prefix>/<name>``."""
+
+    def __init__(self, client: Client, path: str) -> None:
+        self.client = client
+        self.path = path
+
+    async def entries(self, quorum: bool | None = None) -> tuple[list[Entry], int]:
+        try:
+            listing = await self.client.read(self.path, sorted=True, quorum=quorum)
+        except EtcdKeyNotFound as exc:
+            return [], exc.index or 0
+        nodes = sorted(
+            (node for node in listing.leaves if not node.dir and node.key is not None),
+            key=lambda node: node.key or "",
+        )
+        index = listing.etcd_index
+        if index is None:  # never from etcd itself; stay safe: no event can be older than these
+            index = max([listing.modifiedIndex or 0] + [node.modifiedIndex or 0 for node in nodes])
+        return [Entry(node.key or "", node.value or "", node.createdIndex or 0) for node in nodes], index
+
+    async def append(self, uuid: str, ttl: int | None) -> Entry:
+        """Append a key holding our uuid, surviving appends of unknown outcome.
+
+        An append is not safe to repeat, but our uuid is ours alone: after an
+        append of unknown outcome (a leader lost on the way), a linearizable
+        read of the queue tells whether it was applied; if not, append again.
+        """
+        for _ in range(_MAX_UNKNOWN_APPENDS):
+            try:
+                result = await self.client.write(self.path, uuid, append=True, ttl=ttl)
+                break
+            except EtcdOutcomeUnknown as exc:
+                log.info("lock %s: append of unknown outcome, looking for it: %s", self.path, exc)
+                entries, _ = await self.entries(quorum=True)
+                mine = next((entry for entry in entries if entry.value == uuid), None)
+                if mine is not None:
+                    return mine
+        else:
+            result = await self.client.write(self.path, uuid, append=True, ttl=ttl)
+        if result.key is None:
+            raise EtcdException(f"etcd did not name the key it appended to {self.path}")
+        return Entry(result.key, uuid, result.createdIndex or 0)
+
+    def adopt(self, entry: Entry) -> None:
+        pass  # the key's name and value are all there is to know
+
+    async def write_ttl(self, key: str, uuid: str, ttl: int | None) -> None:
+        if ttl is None:
+            # A write without ttl makes the key permanent; it is an event for watchers
+            # (our successor ignores it: it waits for a delete or an expiry).
+            await self.client.write(key, uuid, prevValue=uuid)
+        else:
+            await self.client.write(key, None, ttl=ttl, refresh=True, prevValue=uuid)
+
+    async def refresh(self, key: str, uuid: str, ttl: int, expires_at: float) -> float | None:
+        refresher = Refresher(self.client, key, ttl, expires_at, prev_value=uuid)
+        return refresher.expires_at if await refresher.refresh() else None
+
+    async def delete(self, key: str, uuid: str) -> None:
+        """Delete our key if it still holds our uuid.
+
+        A delete conditional on a value is not safe to repeat in general, but
+        our uuid is ours alone: repeated after an outcome unknown (a leader lost
+        on the way), it either deletes the key or finds it gone.
+        """
+        for _ in range(_MAX_UNKNOWN_APPENDS):
+            try:
+                await self.client.delete(key, prevValue=uuid)
+                return
+            except EtcdOutcomeUnknown as exc:
+                log.info("lock %s: delete of %s of unknown outcome, trying again: %s", self.path, key, exc)
+        await self.client.delete(key, prevValue=uuid)
+
+    async def gone(self, key: str, index: int) -> None:
+        while True:
+            event = await self.client.watch(key, index=index)
+            if event.action in _GONE or event.modifiedIndex is None:
+                return
+            index = event.modifiedIndex + 1
+
+    async def changed(self, key: str, index: int) -> None:
+        await self.client.watch(key, index=index)
+
+
+#: v2 watch actions that mean the watched key no longer exists.
+_GONE = frozenset({"delete", "expire", "compareAndDelete"})
+
+
 class Lock:
     """A lock shared by every client of one etcd cluster, named ``lock_name``.
 
@@ -81,10 +180,14 @@ class Lock:
     stands for one contender: give each task its own Lock object (several
     Lock objects of one name exclude each other, in one process or many).
 
-    :param client: the client to talk to etcd through; its
+    :param client: the client to talk to etcd through. On the v2 API its
         :attr:`~aio_etcd.Client.lock_prefix` is the directory of all locks.
-    :param lock_name: the lock's name; its keys live in
-        ``<lock_prefix>/<lock_name>``.
+    :param lock_name: the lock's name. On the v2 API its keys live in
+        ``<lock_prefix>/<lock_name>``. With ``api="v3"`` they are the keys
+        ``<lock_name>/<lease id in hex>`` of etcd's own lock layout, outside
+        the client's ``v3_prefix`` and ``lock_prefix``: the lock is the one
+        that :meth:`aio_etcd.v3.Client.lock` and ``etcdctl lock`` take under
+        the same name (see ``docs/locks.rst``).
     :param ttl: seconds the lock's key lives without a refresh while an
         ``async with`` block holds it (a whole number, at least 1). The
         block's keep-alive refreshes it, so this is how long the lock outlives
@@ -112,7 +215,10 @@ class Lock:
             )
         self._client = client
         self._name = lock_name
-        self._path = "/" + "/".join(part for part in (client.lock_prefix.strip("/"), lock_name.strip("/")) if part)
+        path = "/" + "/".join(part for part in (client.lock_prefix.strip("/"), lock_name.strip("/")) if part)
+        # Where the queue lives: the backend's choice, the append queue on the
+        # keys API or its own lock layout (with api="auto", decided at the first call).
+        self._places: LockQueue = client.backend.lock_queue(lock_name, AppendQueue(client, path))
         self._ttl = ttl
         self._keepalive_interval = keepalive_interval
         self._uuid = _uuid.uuid4().hex
@@ -150,8 +256,13 @@ class Lock:
 
     @property
     def path(self) -> str:
-        """The directory holding the lock's queue of keys (``/_locks/<name>``)."""
-        return self._path
+        """Where the lock's queue of keys lives.
+
+        On the v2 API, the directory ``/_locks/<name>``; with ``api="v3"``,
+        the name as given (the keys are ``<name>/<lease id in hex>``). With
+        ``api="auto"``, the v2 directory until the first call has decided.
+        """
+        return self._places.path
 
     @property
     def uuid(self) -> str:
@@ -160,7 +271,11 @@ class Lock:
 
     @property
     def key(self) -> str | None:
-        """This Lock's key in the queue (``/_locks/<name>/00000000000000000042``), or ``None``.
+        """This Lock's key in the queue, or ``None``.
+
+        On the v2 API ``/_locks/<name>/00000000000000000042``; with
+        ``api="v3"`` the v3 key ``<name>/694d7b2c3a1f0e05`` (its lease's id),
+        or ``<name>/<32 hex digits>`` for a key without a TTL.
 
         Set while :meth:`acquire` waits and while the lock is held, and after
         :meth:`set_uuid` found an existing key.
@@ -188,6 +303,11 @@ class Lock:
     def fencing_token(self) -> int | None:
         """The ``createdIndex`` of this Lock's key while it holds the lock, else ``None``.
 
+        With ``api="v3"``, the key's ``create_revision``: the same number that
+        :attr:`aio_etcd.v3.Lock.revision` gives its holders (and the
+        ``create_revision`` of the key that ``etcdctl lock`` names in
+        ``ETCD_LOCK_KEY``), so the tokens of all of them compare.
+
         Every new holder of a lock has a larger token than the holders before
         it (etcd's indexes only grow), so a service that stores the largest
         token it has seen can refuse a write from a stale holder: one whose
@@ -198,6 +318,9 @@ class Lock:
     async def holder(self) -> str | None:
         """The :attr:`uuid` of the Lock that holds the lock now (first in the queue), or ``None``.
 
+        With ``api="v3"``, a holder that is not a :class:`Lock`
+        (:meth:`aio_etcd.v3.Client.lock`, ``etcdctl lock``) shows as ``""``.
+
         :raises EtcdException: etcd could not be asked.
         """
         nodes, _ = await self._queue()
@@ -206,7 +329,7 @@ class Lock:
     def __repr__(self) -> str:
         state = "held" if self._held else ("waiting" if self._acquiring else "not held")
         key = f" key={self._key}" if self._key else ""
-        return f"<aio_etcd.Lock {self._path} {state}{key}>"
+        return f"<aio_etcd.Lock {self.path} {state}{key}>"
 
     # -- the public operations -----------------------------------------------------------
 
@@ -347,9 +470,11 @@ class Lock:
             raise RuntimeError(f"{self!r} started acquiring while its uuid was being changed")
         self._uuid = value
         self._key = found
-        self._created_index = node.createdIndex if node is not None else None
+        self._created_index = node.created if node is not None else None
         self._held = False
-        log.debug("lock %s: uuid set, existing key: %s", self._path, found)
+        if node is not None:
+            self._places.adopt(node)
+        log.debug("lock %s: uuid set, existing key: %s", self.path, found)
         return found is not None
 
     # -- async with -----------------------------------------------------------------------
@@ -384,7 +509,7 @@ class Lock:
             if exc_type is not None or lost is not None:
                 # Never hide what ended the block (a cancellation above all)
                 # behind a failed release: the key expires with its TTL.
-                log.warning("lock %s: release failed after the block: %s", self._path, release_error)
+                log.warning("lock %s: release failed after the block: %s", self.path, release_error)
             else:
                 raise
         if lost is not None and exc_type is None:
@@ -392,30 +517,14 @@ class Lock:
 
     # -- internals ----------------------------------------------------------------------
 
-    async def _queue(self, quorum: bool | None = None) -> tuple[list[EtcdResult], int]:
-        """The keys of the lock's directory in queue order, and the etcd index of the read."""
-        try:
-            listing = await self._client.read(self._path, sorted=True, quorum=quorum)
-        except EtcdKeyNotFound as exc:
-            return [], exc.index or 0
-        nodes = sorted(
-            (node for node in listing.leaves if not node.dir and node.key is not None),
-            key=lambda node: node.key or "",
-        )
-        index = listing.etcd_index
-        if index is None:  # never from etcd itself; stay safe: no event can be older than these
-            index = max([listing.modifiedIndex or 0] + [node.modifiedIndex or 0 for node in nodes])
-        return nodes, index
+    async def _queue(self, quorum: bool | None = None) -> tuple[list[Entry], int]:
+        """The keys of the lock's queue in order, and the etcd index (revision) of the read."""
+        return await self._places.entries(quorum)
 
     async def _write_ttl(self, key: str, ttl: int | None) -> None:
         """Give our key ``ttl`` (None: none) from now, if it still holds our uuid."""
         sent = asyncio.get_running_loop().time()
-        if ttl is None:
-            # A write without ttl makes the key permanent; it is an event for watchers
-            # (our successor ignores it: it waits for a delete or an expiry).
-            await self._client.write(key, self._uuid, prevValue=self._uuid)
-        else:
-            await self._client.write(key, None, ttl=ttl, refresh=True, prevValue=self._uuid)
+        await self._places.write_ttl(key, self._uuid, ttl)
         self._key_ttl = ttl
         self._expires_at = None if ttl is None else sent + ttl
 
@@ -430,8 +539,8 @@ class Lock:
 
     def _lose(self, key: str, reason: str, *, gone: bool) -> EtcdLockExpired:
         """Record that the lock is no longer ours, and build the error saying so."""
-        error = EtcdLockExpired(f"lock {self._path} lost: {reason}")
-        log.warning("lock %s lost: %s", self._path, reason)
+        error = EtcdLockExpired(f"lock {self.path} lost: {reason}")
+        log.warning("lock %s lost: %s", self.path, reason)
         if self._key == key:
             if self._held:
                 self.lost.set()
@@ -455,7 +564,7 @@ class Lock:
             try:
                 await self._write_ttl(key, ttl)
             except (EtcdKeyNotFound, EtcdCompareFailed):
-                log.debug("lock %s: key %s is gone or not ours, appending a new one", self._path, key)
+                log.debug("lock %s: key %s is gone or not ours, appending a new one", self.path, key)
                 if self._key == key:
                     self._forget_key()
                 key = None
@@ -466,7 +575,17 @@ class Lock:
             key = await self._create(ttl)
         acquired = False
         try:
-            acquired = await wait_turn(self, key, ttl, blocking, deadline)
+            acquired = await wait_turn(
+                self._places,
+                key,
+                self._uuid,
+                ttl,
+                blocking,
+                deadline,
+                lose=self._lose,
+                write_ttl=self._write_ttl,
+                refresh=self._refresh,
+            )
         finally:
             if not acquired:
                 await _shielded(self._remove(key))
@@ -477,7 +596,7 @@ class Lock:
         self.lost.clear()
         if self._in_context:
             self._ensure_keepalive()
-        log.debug("lock %s acquired with key %s", self._path, key)
+        log.debug("lock %s acquired with key %s", self.path, key)
         return True
 
     async def _create(self, ttl: int | None) -> str:
@@ -488,40 +607,20 @@ class Lock:
         before the cancellation propagates.
         """
         sent = asyncio.get_running_loop().time()
-        request = asyncio.ensure_future(self._append(ttl))
+        request = asyncio.ensure_future(self._places.append(self._uuid, ttl))
         try:
             result = await asyncio.shield(request)
         except BaseException:
             await _shielded(self._undo_create(request))
             raise
-        if result.key is None:
-            raise EtcdException(f"etcd did not name the key it appended to {self._path}")
         self._key = result.key
-        self._created_index = result.createdIndex
+        self._created_index = result.created
         self._key_ttl = ttl
         self._expires_at = None if ttl is None else sent + ttl
-        log.debug("lock %s: queued as %s", self._path, result.key)
+        log.debug("lock %s: queued as %s", self.path, result.key)
         return result.key
 
-    async def _append(self, ttl: int | None) -> EtcdResult:
-        """Append a key holding our uuid, surviving appends of unknown outcome.
-
-        An append is not safe to repeat, but our uuid is ours alone: after an
-        append of unknown outcome (a leader lost on the way), a linearizable
-        read of the queue tells whether it was applied; if not, append again.
-        """
-        for _ in range(_MAX_UNKNOWN_APPENDS):
-            try:
-                return await self._client.write(self._path, self._uuid, append=True, ttl=ttl)
-            except EtcdOutcomeUnknown as exc:
-                log.info("lock %s: append of unknown outcome, looking for it: %s", self._path, exc)
-                nodes, _ = await self._queue(quorum=True)
-                mine = next((node for node in nodes if node.value == self._uuid), None)
-                if mine is not None:
-                    return mine
-        return await self._client.write(self._path, self._uuid, append=True, ttl=ttl)
-
-    async def _undo_create(self, request: asyncio.Future[EtcdResult]) -> None:
+    async def _undo_create(self, request: asyncio.Future[Entry]) -> None:
         """Delete whatever key the (possibly still running) append request made."""
         await asyncio.wait([request])
         if request.cancelled():
@@ -534,35 +633,23 @@ class Lock:
         if error is not None:
             return  # refused by etcd: nothing was created
         result = request.result()
-        if result.key is not None:
-            if self._key is None:
-                self._key = result.key
-            await self._remove(result.key)
+        if self._key is None:
+            self._key = result.key
+        await self._remove(result.key)
 
     async def _remove_by_uuid(self) -> None:
         try:
             nodes, _ = await self._queue()
         except EtcdException as exc:
-            log.warning("lock %s: could not look for a key to remove: %s", self._path, exc)
+            log.warning("lock %s: could not look for a key to remove: %s", self.path, exc)
             return
         for node in nodes:
-            if node.value == self._uuid and node.key is not None:
+            if node.value == self._uuid:
                 await self._remove(node.key)
 
     async def _delete_own(self, key: str) -> None:
-        """Delete our key if it still holds our uuid.
-
-        A delete conditional on a value is not safe to repeat in general, but
-        our uuid is ours alone: repeated after an outcome unknown (a leader lost
-        on the way), it either deletes the key or finds it gone.
-        """
-        for _ in range(_MAX_UNKNOWN_APPENDS):
-            try:
-                await self._client.delete(key, prevValue=self._uuid)
-                return
-            except EtcdOutcomeUnknown as exc:
-                log.info("lock %s: delete of %s of unknown outcome, trying again: %s", self._path, key, exc)
-        await self._client.delete(key, prevValue=self._uuid)
+        """Delete our key if it still holds our uuid."""
+        await self._places.delete(key, self._uuid)
 
     async def _remove(self, key: str) -> None:
         """Delete our key after a failed acquire; errors are logged, not raised."""
@@ -572,7 +659,7 @@ class Lock:
             pass
         except EtcdException as exc:
             # Keep self._key: release() (or the next acquire) can deal with it.
-            log.warning("lock %s: could not remove key %s (it stays until its TTL runs out): %s", self._path, key, exc)
+            log.warning("lock %s: could not remove key %s (it stays until its TTL runs out): %s", self.path, key, exc)
             return
         if self._key == key:
             self._forget_key()
@@ -582,12 +669,12 @@ class Lock:
         try:
             await self._delete_own(key)
         except EtcdKeyNotFound:
-            log.debug("lock %s: key %s was already gone", self._path, key)
+            log.debug("lock %s: key %s was already gone", self.path, key)
         except EtcdCompareFailed:
-            log.warning("lock %s: key %s holds another value now; left alone", self._path, key)
+            log.warning("lock %s: key %s holds another value now; left alone", self.path, key)
         if self._key == key:
             self._forget_key()
-        log.debug("lock %s released (%s)", self._path, key)
+        log.debug("lock %s released (%s)", self.path, key)
 
     # -- keep-alive of async with -----------------------------------------------------------
 
@@ -618,15 +705,14 @@ class Lock:
         """
         now = asyncio.get_running_loop().time()
         expires_at = self._expires_at if self._expires_at is not None else now + ttl
-        refresher = Refresher(self._client, key, ttl, expires_at, prev_value=self._uuid)
         try:
-            alive = await refresher.refresh()
+            renewed = await self._places.refresh(key, self._uuid, ttl, expires_at)
         except TTLRanOut as exc:
             raise self._lose(key, f"no refresh of its key {key} got through in time", gone=False) from exc
-        if not alive:
+        if renewed is None:
             raise self._lose(key, f"its key {key} is gone", gone=True)
         if self._key == key and self._key_ttl == ttl:
-            self._expires_at = refresher.expires_at
+            self._expires_at = renewed
 
     async def _keepalive(self) -> None:
         """Refresh the held key until released, or until the lock is found lost.

@@ -212,13 +212,16 @@ async def leader(client: etcd.Client, top: str) -> str:
 
 @step("lock")
 async def lock(client: etcd.Client, top: str) -> str:
-    # Lock keys go under the tour's directory, so the clean-up removes them too.
+    # On the v2 API lock keys go under the tour's directory (lock_prefix), so the
+    # clean-up removes them too. With api="v3" they are etcd's own lock keys,
+    # <name>/<lease id>, outside the v2 key space; the names are the tour's own.
+    names = top.strip("/")
     async with etcd.Client(host=client.host, port=client.port, lock_prefix=f"{top}/_locks", api=API) as locker:
         counter = f"{top}/counter"
         await locker.write(counter, 0)
 
         async def increment() -> None:
-            async with etcd.Lock(locker, "counter") as held:
+            async with etcd.Lock(locker, f"{names}-counter") as held:
                 check(held.is_acquired, "the lock is not held inside async with")
                 value = int((await locker.read(counter)).value or 0)
                 await locker.write(counter, value + 1)
@@ -227,9 +230,9 @@ async def lock(client: etcd.Client, top: str) -> str:
         total = (await locker.read(counter)).value
         check(total == "5", f"five increments under the lock gave {total}")
 
-        first = etcd.Lock(locker, "shared")
+        first = etcd.Lock(locker, f"{names}-shared")
         await first.acquire(blocking=True, lock_ttl=None)
-        second = etcd.Lock(locker, "shared")
+        second = etcd.Lock(locker, f"{names}-shared")
         refused = not await second.acquire(blocking=False)
         await first.release()
         check(refused and not first.is_acquired, "a second holder got the lock")

@@ -20,9 +20,8 @@ from scripted import node as key_node
 
 import aio_etcd as etcd
 from aio_etcd._choose import APIS, AutoKeys, choose
-from aio_etcd._http import AiohttpTransport, Response
+from aio_etcd._core import AiohttpTransport, Cluster, Response
 from aio_etcd._v2.keys import HttpKeys
-from aio_etcd.cluster import Cluster
 from aio_etcd.testing import EtcdCluster
 
 PACKAGE = Path(etcd.__file__).parent
@@ -109,7 +108,7 @@ def test_the_check_sees_the_branches_of_the_past() -> None:
 
 
 @pytest.mark.parametrize("module", ["client.py", "auth.py", "watch.py", "_backend.py", "_choose.py",
-                                    "_v2/keys.py", "v2on3/_backend.py"])
+                                    "_v2/keys.py", "v2on3/_backend.py", "lock.py", "_lockwait.py"])
 def test_the_facade_and_the_backends_use_no_private_name_of_another_object(module: str) -> None:
     assert foreign_privates((PACKAGE / module).read_text()) == []
 
@@ -189,3 +188,26 @@ async def test_api_v3_on_a_server_with_both_apis_sends_v2_requests_through_its_o
         assert missing.status == 404
         assert client.api == "v3" and client.expected_cluster_id is not None
         assert client.machines_cache == [etcd_server.url]
+
+
+def test_the_lock_asks_the_backend_for_its_queue() -> None:
+    from aio_etcd._choose import DecidingQueue
+    from aio_etcd.lock import AppendQueue, Lock
+    from aio_etcd.v2on3._lock import MutexQueue
+
+    on_v2 = Lock(etcd.Client(lock_prefix="/locks"), "name")
+    assert isinstance(on_v2._places, AppendQueue) and on_v2.path == "/locks/name"
+    on_v3 = Lock(etcd.Client(api="v3", lock_prefix="/locks"), "name")
+    assert isinstance(on_v3._places, MutexQueue) and on_v3.path == "name"  # etcd's own layout
+    on_auto = Lock(etcd.Client(api="auto", lock_prefix="/locks"), "name")
+    assert isinstance(on_auto._places, DecidingQueue) and on_auto.path == "/locks/name"  # until decided
+
+
+async def test_a_lock_with_auto_takes_the_queue_of_the_backend_chosen() -> None:
+    from aio_etcd.lock import Lock
+
+    async with etcd.Client(api="auto", lock_prefix="/locks", transport=Scripted(_v36)) as client:
+        lock = Lock(client, "name")
+        entries, revision = await lock._queue()
+        assert client.api == "v3" and lock.path == "name" and revision == 7
+        assert [entry.key for entry in entries] == ["/k"]  # the scripted range's one key

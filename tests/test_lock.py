@@ -11,6 +11,7 @@ import pytest
 from conftest import MakeClient
 
 import aio_etcd as etcd
+from aio_etcd import v3
 from aio_etcd.lock import Lock
 
 #: Each test runs on the v2 API and on the v2 keys API over a v3 store (tests/conftest.py).
@@ -28,9 +29,9 @@ async def lock_name(etcd_client: etcd.Client, etcd_prefix: str) -> AsyncIterator
     """
     name = "lock" + etcd_prefix.replace("/", "-")
     yield name
-    path = f"{etcd_client.lock_prefix}/{name}"
+    path = Lock(etcd_client, name).path
     left = await _queue(etcd_client, path)
-    for directory in (path, etcd_prefix):
+    for directory in ((path,) if etcd_client.api == "v2" else ()) + (etcd_prefix,):
         if await etcd_client.contains(directory):
             await etcd_client.delete(directory, dir=True, recursive=True)
     assert left == [], f"the test left lock keys behind: {left}"
@@ -43,8 +44,21 @@ async def other_client(make_client: MakeClient) -> AsyncIterator[etcd.Client]:
         yield client
 
 
+# The lock's keys, looked at from outside: on the v2 API they are v2 keys in
+# the directory lock.path; with api="v3" they are v3 keys <lock.path>/<hex>
+# (etcd's own lock layout), which the v2 calls of the client do not reach.
+
+
+def _v3(client: etcd.Client) -> v3.Client | None:
+    return client.v3_client if client.api == "v3" else None
+
+
 async def _queue(client: etcd.Client, path: str) -> list[tuple[str | None, str | None]]:
     """The (key, value) pairs of a lock's queue, in order."""
+    store = _v3(client)
+    if store is not None:
+        found = await store.range(path + "/", prefix=True, sort=("create", "asc"))
+        return [(kv.key_text, kv.text) for kv in found.kvs if "/" not in kv.key_text[len(path) + 1 :]]
     try:
         listing = await client.read(path, sorted=True)
     except etcd.EtcdKeyNotFound:
@@ -53,10 +67,86 @@ async def _queue(client: etcd.Client, path: str) -> list[tuple[str | None, str |
 
 
 async def _index(client: etcd.Client, path: str) -> int:
+    store = _v3(client)
+    if store is not None:
+        return await store.revision()
     try:
         return (await client.read(path)).etcd_index or 0
     except etcd.EtcdKeyNotFound as exc:
         return exc.index or 0
+
+
+async def _ttl(client: etcd.Client, key: str) -> int | None:
+    """The TTL left to a lock's key (``None``: none); with api="v3", its lease's."""
+    store = _v3(client)
+    if store is None:
+        return (await client.read(key)).ttl
+    kv = await store.get(key)
+    assert kv is not None, f"{key} is gone"
+    return (await store.time_to_live(kv.lease)).ttl if kv.lease else None
+
+
+async def _value(client: etcd.Client, key: str) -> str | None:
+    store = _v3(client)
+    if store is None:
+        return (await client.read(key)).value
+    kv = await store.get(key)
+    assert kv is not None, f"{key} is gone"
+    return kv.text
+
+
+async def _created(client: etcd.Client, key: str) -> int | None:
+    store = _v3(client)
+    if store is None:
+        return (await client.read(key)).createdIndex
+    kv = await store.get(key)
+    return None if kv is None else kv.create_revision
+
+
+async def _exists(client: etcd.Client, key: str) -> bool:
+    store = _v3(client)
+    return await client.contains(key) if store is None else await store.get(key) is not None
+
+
+async def _delete(client: etcd.Client, key: str) -> None:
+    store = _v3(client)
+    if store is None:
+        await client.delete(key)
+    else:
+        assert (await store.delete(key)).deleted == 1
+
+
+async def _overwrite(client: etcd.Client, key: str, value: str) -> None:
+    store = _v3(client)
+    if store is None:
+        await client.write(key, value, prevExist=True)
+    else:
+        await store.put(key, value)
+
+
+async def _next_key(
+    client: etcd.Client, path: str, index: int, value: str | None = None, timeout: float = EVENT_TIMEOUT
+) -> str:
+    """The next key created in the queue at ``path`` after ``index`` (holding ``value``, if given).
+
+    :raises asyncio.TimeoutError: (or ``EtcdWatchTimedOut``) none within ``timeout``.
+    """
+    store = _v3(client)
+    if store is None:
+        while True:
+            event = await client.watch(path, index=index + 1, recursive=True, timeout=timeout)
+            if event.prev_node is None and event.key is not None and value in (None, event.value):
+                return event.key
+            index = event.modifiedIndex or index + 1
+
+    async def created() -> str:
+        async with store.watch(path + "/", prefix=True, start_revision=index + 1) as events:
+            async for event in events:
+                if event.type == "PUT" and event.kv.version == 1 and value in (None, event.kv.text):
+                    return event.kv.key_text
+        raise AssertionError("the watch ended")
+
+    return await asyncio.wait_for(created(), timeout)
 
 
 async def start_waiter(client: etcd.Client, lock: Lock, **kwargs: Any) -> asyncio.Task[bool]:
@@ -64,14 +154,10 @@ async def start_waiter(client: etcd.Client, lock: Lock, **kwargs: Any) -> asynci
     index = await _index(client, lock.path)
     task = asyncio.create_task(lock.acquire(**kwargs))
     loop = asyncio.get_running_loop()
-    while True:
-        event = await client.watch(lock.path, index=index + 1, recursive=True, timeout=EVENT_TIMEOUT)
-        if event.value == lock.uuid and event.prev_node is None:  # the waiter's new key
-            break
-        index = event.modifiedIndex or index + 1
+    key = await _next_key(client, lock.path, index, lock.uuid)  # the waiter's new key
     # The watch may see the key before the waiter has the answer to its own write.
     deadline = loop.time() + EVENT_TIMEOUT
-    while lock.key != event.key:
+    while lock.key != key:
         assert loop.time() < deadline and not task.done(), "the waiter never took its key"
         await asyncio.sleep(0.001)
     return task
@@ -82,33 +168,37 @@ async def test_readme_sequence(make_client: MakeClient, etcd_prefix: str, lock_n
         assert etcd.Lock is Lock
     async with make_client(lock_prefix=etcd_prefix + "/_locks") as client:
         lock = Lock(client, "my_lock_name")
-        assert lock.path == etcd_prefix + "/_locks/my_lock_name"
+        if client.api == "v2":
+            assert lock.path == etcd_prefix + "/_locks/my_lock_name"
+        else:  # etcd's own lock layout, outside lock_prefix: the lock of `etcdctl lock my_lock_name`
+            assert lock.path == "my_lock_name"
         assert not lock.is_acquired
         assert await lock.acquire(blocking=True, lock_ttl=None) is True
         assert lock.is_acquired
         key = lock.key
-        assert key is not None and key.startswith(lock.path + "/") and len(key.rsplit("/", 1)[1]) == 20
-        node = await client.read(key)
-        assert (node.value, node.ttl) == (lock.uuid, None)
+        assert key is not None and key.startswith(lock.path + "/")
+        assert len(key.rsplit("/", 1)[1]) == (20 if client.api == "v2" else 32)
+        assert (await _value(client, key), await _ttl(client, key)) == (lock.uuid, None)
 
+        token = lock.fencing_token
         assert await lock.acquire(lock_ttl=60) is True  # renew
-        node = await client.read(key)
-        assert node.ttl is not None and 50 < node.ttl <= 60
-        assert lock.key == key
+        ttl = await _ttl(client, key)
+        assert ttl is not None and 50 < ttl <= 60
+        assert (lock.key, lock.fencing_token) == (key, token)  # the same key, at its place in the queue
         await lock.release()
         assert not lock.is_acquired
-        assert not await client.contains(key)
+        assert not await _exists(client, key)
 
         async with Lock(client, "customer1") as my_lock:
             assert my_lock.is_acquired
             held = my_lock.key
             assert held is not None
-            assert (await client.read(held)).ttl is not None
+            assert await _ttl(client, held) is not None
             await my_lock.acquire(lock_ttl=60)
-            node = await client.read(held)
-            assert node.ttl is not None and 50 < node.ttl <= 60
+            ttl = await _ttl(client, held)
+            assert ttl is not None and 50 < ttl <= 60
         assert not my_lock.is_acquired
-        assert not await client.contains(held)
+        assert not await _exists(client, held)
         assert await _queue(client, lock.path) == []
         assert await _queue(client, my_lock.path) == []
 
@@ -196,7 +286,8 @@ async def test_dead_holder_is_replaced_after_its_ttl(
     assert waiter.key != dead_key
     # The TTL was reset when the lock was acquired.
     assert waiter.key is not None
-    assert (await etcd_client.read(waiter.key)).ttl == (1 if etcd_client.api == "v2" else 2)  # v3: 2 s at least
+    # v3: a lease of 2 s at least (etcd's minimum), and its TTL left is rounded down
+    assert await _ttl(etcd_client, waiter.key) in ((1,) if etcd_client.api == "v2" else (1, 2))
     await waiter.release()
 
 
@@ -217,8 +308,8 @@ async def test_cancelled_waiter_leaves_no_key(etcd_client: etcd.Client, lock_nam
     assert await _queue(etcd_client, holder.path) == [(holder.key, holder.uuid), (second.key, second.uuid)]
     # second woke up, but holder is still ahead of it: it must go on waiting.
     index = await _index(etcd_client, holder.path)
-    with pytest.raises(etcd.EtcdWatchTimedOut):
-        await etcd_client.watch(holder.path, index=index + 1, recursive=True, timeout=0.3)
+    with pytest.raises((etcd.EtcdWatchTimedOut, asyncio.TimeoutError)):
+        await _next_key(etcd_client, holder.path, index, timeout=0.3)
     assert not second_task.done() and not second.is_acquired
 
     await holder.release()
@@ -235,7 +326,7 @@ async def test_cancelled_while_creating_the_key(etcd_client: etcd.Client, lock_n
         since = await _index(etcd_client, holder.path)
         task = asyncio.create_task(waiter.acquire(lock_ttl=None))
         # Cancel as soon as etcd made its key: the answer is on its way, or just in.
-        await asyncio.wait_for(etcd_client.watch(holder.path, index=since + 1, recursive=True), EVENT_TIMEOUT)
+        await _next_key(etcd_client, holder.path, since)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -249,11 +340,10 @@ async def test_async_with_outlives_its_ttl(etcd_client: etcd.Client, lock_name: 
     async with lock:
         key = lock.key
         assert key is not None
-        assert 0 < ((await etcd_client.read(key)).ttl or 0) <= 2
+        assert 0 < (await _ttl(etcd_client, key) or 0) <= 2
         await asyncio.sleep(3.2)  # longer than the TTL: only the keep-alive keeps the key
         assert await other.acquire(blocking=False) is False
-        node = await etcd_client.read(key)
-        assert (node.value, lock.key, lock.is_acquired) == (lock.uuid, key, True)
+        assert (await _value(etcd_client, key), lock.key, lock.is_acquired) == (lock.uuid, key, True)
         assert await lock.check()
     assert not lock.is_acquired
     assert await _queue(etcd_client, lock.path) == []
@@ -264,7 +354,7 @@ async def test_keepalive_notices_a_lost_key(etcd_client: etcd.Client, lock_name:
     with pytest.raises(etcd.EtcdLockExpired):
         async with lock:
             assert lock.key is not None and not lock.lost.is_set()
-            await etcd_client.delete(lock.key)
+            await _delete(etcd_client, lock.key)
             await asyncio.wait_for(lock.lost.wait(), EVENT_TIMEOUT)  # the keep-alive found the key gone
             assert not lock.is_acquired
             assert lock.key is None
@@ -308,10 +398,10 @@ async def test_lock_names_do_not_interfere(etcd_client: etcd.Client, lock_name: 
     assert await Lock(etcd_client, lock_name + "-a").acquire(blocking=False) is False
     for lock in (a, b, c):
         await lock.release()
-    for suffix in ("-a/c", "-a-b", "-a"):
-        path = f"{etcd_client.lock_prefix}/{lock_name}{suffix}"
-        assert await _queue(etcd_client, path) == []
-        await etcd_client.delete(path, dir=True, recursive=True)
+    for lock in (c, b, a):
+        assert await _queue(etcd_client, lock.path) == []
+        if etcd_client.api == "v2":
+            await etcd_client.delete(lock.path, dir=True, recursive=True)
 
 
 async def test_across_two_clients(etcd_client: etcd.Client, other_client: etcd.Client, lock_name: str) -> None:
@@ -347,18 +437,18 @@ async def test_release_never_deletes_another_key(etcd_client: etcd.Client, lock_
     assert await lock.acquire(lock_ttl=30)
     key = lock.key
     assert key is not None
-    await etcd_client.write(key, "someone-else", prevExist=True)
+    await _overwrite(etcd_client, key, "someone-else")
     await lock.release()
     assert not lock.is_acquired and lock.key is None
-    assert (await etcd_client.read(key)).value == "someone-else"
-    await etcd_client.delete(key)
+    assert await _value(etcd_client, key) == "someone-else"
+    await _delete(etcd_client, key)
 
 
 async def test_key_deleted_while_held(etcd_client: etcd.Client, lock_name: str) -> None:
     lock = Lock(etcd_client, lock_name)
     assert await lock.acquire(lock_ttl=30)
     assert lock.key is not None
-    await etcd_client.delete(lock.key)
+    await _delete(etcd_client, lock.key)
     assert lock.is_acquired  # local knowledge until something asks etcd
     assert await lock.check() is False
     assert lock.is_acquired is False
@@ -366,7 +456,7 @@ async def test_key_deleted_while_held(etcd_client: etcd.Client, lock_name: str) 
 
     assert await lock.acquire(lock_ttl=30)  # a lost lock can be acquired again
     assert lock.key is not None
-    await etcd_client.delete(lock.key)
+    await _delete(etcd_client, lock.key)
     with pytest.raises(etcd.EtcdLockExpired):
         await lock.acquire(lock_ttl=30)  # renewing finds it gone
     assert not lock.is_acquired
@@ -379,7 +469,7 @@ async def test_key_deleted_while_waiting(etcd_client: etcd.Client, lock_name: st
     waiter = Lock(etcd_client, lock_name)
     task = await start_waiter(etcd_client, waiter, lock_ttl=30)
     assert waiter.key is not None
-    await etcd_client.delete(waiter.key)
+    await _delete(etcd_client, waiter.key)
     with pytest.raises(etcd.EtcdLockExpired):
         await asyncio.wait_for(task, EVENT_TIMEOUT)
     assert not waiter.is_acquired and waiter.key is None
@@ -419,7 +509,7 @@ async def test_set_uuid_finds_the_key_again(
     assert await after.acquire(lock_ttl=20) is True
     assert after.key == before.key
     assert after.key is not None
-    assert (await etcd_client.read(after.key)).ttl == 20
+    assert await _ttl(etcd_client, after.key) in ((20,) if etcd_client.api == "v2" else (19, 20))
     with pytest.raises(RuntimeError):
         await after.set_uuid("another")
     await after.release()
@@ -440,7 +530,7 @@ async def test_fencing_token_and_holder(etcd_client: etcd.Client, other_client: 
     assert await first.acquire(lock_ttl=30)
     assert first.key is not None
     first_token = first.fencing_token
-    assert first_token == (await etcd_client.read(first.key)).createdIndex
+    assert first_token == await _created(etcd_client, first.key)
     assert await second.holder() == first.uuid
     waiter = await start_waiter(other_client, second, lock_ttl=30)
     assert second.fencing_token is None  # waiting is not holding

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
+import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 
@@ -64,7 +68,7 @@ async def test_copy_with_ttls_dirs_hidden_and_verify(sides: tuple[etcd.Client, v
     child = await dest.get(f"/new{etcd_prefix}/tdir/child")
     assert child is not None and child.value == b"c" and child.lease  # expires with its directory
     ttl_keys = [await dest.get(f"/new{etcd_prefix}/d{i % 4}/k{i}") for i in (0, 10, 20, 30)]
-    assert len({kv.lease for kv in ttl_keys if kv is not None}) <= 2  # the same second shares a lease
+    assert len({kv.lease for kv in ttl_keys if kv is not None}) <= 2  # expiries within 0.5 s share a lease
     assert report.leases_created <= 3
     info = await dest.time_to_live(child.lease)
     assert 17 <= info.ttl <= 20
@@ -359,6 +363,9 @@ async def test_killed_mid_copy_then_run_again(
                 done = await asyncio.to_thread(_cli, *args)
                 assert done.returncode == 0, done.stderr
                 assert await verify(source, dest, prefix=etcd_prefix) == []
+                errors, missing = await _lease_errors(source, dest, etcd_prefix)
+                print(f"lease end - v2 expiry: {len(errors)} keys, from {min(errors):+.3f} s to {max(errors):+.3f} s")
+                assert missing == [] and max(abs(e) for e in errors) <= 1.0  # issue 23 item 7
         finally:
             if proc.returncode is None:
                 proc.kill()
@@ -395,3 +402,130 @@ async def test_a_follow_stream_that_lost_its_place_reads_v2_again(
     report = await asyncio.wait_for(run, 30)
     assert report.reconciled == 1 and report.reread_seconds > 0
     assert await verify(source, dest, prefix=etcd_prefix) == []
+
+
+def _v2_expiry(stamp: str) -> float:
+    """v2's ``expiration`` (RFC 3339, nanoseconds) as a wall-clock time."""
+    whole, _, rest = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(whole + "+00:00").timestamp() + float("0." + (rest or "0"))
+
+
+async def _lease_end(dest: v3.Client, lease: int, rounds: int = 6) -> tuple[float, float] | None:
+    """When ``lease`` ends (wall clock), as ``(earliest, latest)`` within 0.1 s; None once it is gone
+    or when it ends too soon to be measured so closely.
+
+    etcd's TimeToLive answers whole seconds, truncated: an answer ``n`` read
+    between ``sent`` and ``back`` puts the end in ``[sent + n, back + n + 1)``.
+    Each further read is timed so that a whole second boundary falls in the
+    middle of what is still unknown, which halves it.
+    """
+    sent = time.time()
+    n = (await dest.time_to_live(lease)).ttl
+    back = time.time()
+    if n <= 0:  # gone, or ending within a second (0 also means ended up to a second ago, not revoked yet)
+        return None
+    low, high = sent + n, back + n + 1
+    for _ in range(rounds):
+        middle = (low + high) / 2
+        whole = math.floor(middle - time.time() - 0.02)
+        if whole < 0:
+            break
+        await asyncio.sleep(max(0.0, middle - whole - time.time()))  # a moment set by the clock, not a wait for etcd
+        sent = time.time()
+        n = (await dest.time_to_live(lease)).ttl
+        back = time.time()
+        if n <= 0:
+            return None
+        low, high = max(low, sent + n), min(high, back + n + 1)
+    return (low, high) if high - low < 0.1 else None  # None: ends too soon to be narrowed down
+
+
+async def _lease_errors(source: etcd.Client, dest: v3.Client, prefix: str) -> tuple[list[float], list[str]]:
+    """For each v2 key with a TTL under ``prefix``: its v3 lease's end minus its v2 expiry (seconds);
+    and the keys v2 still has for more than a second that v3 lacks (or holds without a lease)."""
+    tree = await source.read(prefix, recursive=True)
+    expiries = {node.key: _v2_expiry(node.expiration) for node in tree.leaves if node.expiration and node.key}
+    by_lease: dict[int, list[float]] = {}
+    missing: list[str] = []
+    for key, expires in expiries.items():
+        kv = await dest.get(key)
+        if kv is None or not kv.lease:
+            if expires > time.time() + 1:
+                missing.append(key)
+            continue
+        by_lease.setdefault(kv.lease, []).append(expires)
+    ends = await asyncio.gather(*(_lease_end(dest, lease) for lease in by_lease))
+    errors: list[float] = []
+    for end, expiry_list in zip(ends, by_lease.values(), strict=True):
+        if end is None:  # runs out while measured: so must the v2 keys
+            missing.extend(f"a key expiring at {e}" for e in expiry_list if e > time.time() + 2)
+            continue
+        low, high = end
+        errors.extend((low + high) / 2 - expires for expires in expiry_list)
+    return errors, missing
+
+
+async def test_follow_with_a_writer_leases_end_within_a_second_of_v2(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23 item 7: migrated leases ended 2 s after the v2 expiry with a writer running."""
+    import aio_etcd.migrate as migration
+
+    source, dest = sides
+    for i in range(240):  # many keys expiring in each second, at all fractions of it
+        await source.write(f"{etcd_prefix}/k{i}", f"v{i}", ttl=20 + i % 12 if i % 4 else None)
+        if i % 30 == 0:
+            await asyncio.sleep(0.15)  # written over more than a second
+    snapshot = migration._snapshot
+
+    async def long_copy(*args: object) -> object:
+        tree = await snapshot(*args)  # type: ignore[arg-type]
+        await asyncio.sleep(1.5)  # the copy of a large tree: the changes meanwhile are applied late
+        return tree
+
+    monkeypatch.setattr(migration, "_snapshot", long_copy)
+    stop = asyncio.Event()
+    run = asyncio.create_task(migrate(source, dest, prefix=etcd_prefix, follow=True, stop=stop, ttl_poll=0.5))
+    rnd = random.Random(7)
+    last = 0
+    for i in range(300):  # the writer, during the copy and after: sets with TTLs, some without
+        written = await source.write(f"{etcd_prefix}/w{i % 200}", f"w{i}", ttl=rnd.randint(15, 20) if i % 5 else None)
+        last = written.modifiedIndex or last
+        if i % 20 == 0:
+            await asyncio.sleep(0.1)  # a writer at a few hundred writes a second, spread over the run
+    await _following(run, dest, progress_key(etcd_prefix), last)
+    stop.set()
+    await asyncio.wait_for(run, 30)
+    errors, missing = await _lease_errors(source, dest, etcd_prefix)
+    print(f"lease end - v2 expiry: {len(errors)} keys, from {min(errors):+.3f} s to {max(errors):+.3f} s")
+    assert missing == []
+    assert len(errors) > 50
+    assert max(abs(e) for e in errors) <= 1.0
+
+
+async def _lease_ending_at(dest: v3.Client, when: float) -> int:
+    """A lease granted at the moment that makes it end at ``when`` (wall clock), give or take the grant's round trip."""
+    whole = math.floor(when - time.time() - 0.05)
+    await asyncio.sleep(max(0.0, when - whole - time.time()))  # a moment on the clock, not a wait for etcd
+    return (await dest.grant(whole)).id
+
+
+async def test_verify_measures_lease_ends_against_the_v2_expiration(
+    sides: tuple[etcd.Client, v3.Client], etcd_prefix: str
+) -> None:
+    """Issue 23 item 7: verify compared whole-second TTLs within 2 s; a lease 1.6 s late passed."""
+    source, dest = sides
+    offsets = {"on-time": 0.0, "half-late": 0.5, "late-2": 2.0, "late-1.6": 1.6, "early-1.6": -1.6}
+    for name, offset in offsets.items():
+        written = await source.write(f"{etcd_prefix}/{name}", name, ttl=30)
+        assert written.expiration is not None
+        lease = await _lease_ending_at(dest, _v2_expiry(written.expiration) + offset)
+        await dest.put(f"{etcd_prefix}/{name}", name.encode(), lease=lease)
+    found = await verify(source, dest, prefix=etcd_prefix)
+    said = {d.key.rsplit("/", 1)[1]: d.what for d in found}
+    assert sorted(said) == ["early-1.6", "late-1.6", "late-2"], said
+    for name in said:
+        figure = float(said[name].split("ends ")[1].split("s ")[0])
+        assert abs(figure - abs(offsets[name])) <= 0.15, said[name]  # measured, not the whole-second TTL
+    assert "after its v2 expiry" in said["late-2"] and "before its v2 expiry" in said["early-1.6"]
+    assert found.expired == 0 and found.v2_keys == 5

@@ -319,7 +319,7 @@ async def test_no_value_is_an_empty_value(keys: etcd.Client, raw: v3.Client, etc
 async def test_a_refresh_never_renews_a_lease_other_keys_share(
     keys: etcd.Client, raw: v3.Client, etcd_prefix: str
 ) -> None:
-    # What a migration writes: keys that expire in the same second share a lease.
+    # What a migration writes: keys that expire within half a second of each other share a lease.
     shared = await raw.grant(30)
     for name in ("a", "b"):
         await raw.put(f"{etcd_prefix}/{name}", b"v", lease=shared)

@@ -1,9 +1,13 @@
 """The keys backend of etcd's v2 API over HTTP (``Client(api="v2")``).
 
-A call builds its request (:class:`~aio_etcd.cluster.Call`: method, path,
-body, and whether it is safe to repeat, from :mod:`aio_etcd.retry`), the
-cluster's attempt loop sends it under the client's :class:`RetryPolicy`, and a
-function of :mod:`aio_etcd._answers` turns the answer into the result.
+A call builds its request (:class:`~aio_etcd._core.Call`: method, path,
+body, and whether it is safe to repeat, from v2's table in
+:mod:`aio_etcd._v2.wire`), the core's attempt loop
+(:class:`aio_etcd._core.Cluster`, given v2's rules:
+:class:`~aio_etcd._v2.rules.V2Rules`) sends it under the client's
+:class:`~aio_etcd.RetryPolicy`, and a function of :mod:`aio_etcd._answers`
+turns the answer into the result. The backend owns the member list, the
+transport, SRV discovery, the cluster calls and the long-poll watches.
 """
 
 from __future__ import annotations
@@ -16,17 +20,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from .. import _answers
-from .._http import AiohttpTransport, Response, Transport, TransportFailure
+from .._core import AiohttpTransport, Call, Cluster, NotEtcd, Response, Transport, TransportFailure
+from .._core.discovery import SrvMembers
 from .._keypath import v2_key
-from ..cluster import Call, Cluster, MemberProbe, NotEtcd
-from ..discovery import SrvMembers
 from ..exceptions import EtcdException
 from ..result import EtcdResult
-from ..retry import replay_rule
 from ..watch import Watches, follow
+from .rules import V2Rules
+from .wire import NotEtcd as V2NotEtcd
+from .wire import replay_rule
 
 if TYPE_CHECKING:
     from .._backend import Options
+    from .._lockqueue import LockQueue
     from ..v3 import Client as V3Client
 
 __all__ = ["FORM", "JSON", "HttpKeys", "as_is", "flag", "key_path", "not_v2_message"]
@@ -83,18 +89,6 @@ def read_query(recursive: bool | None, sorted: bool | None, quorum: bool | None)
     return query
 
 
-def _leader_view(resp: Response) -> tuple[str, str] | None:
-    """The leader a v2 member follows, and since when (``None``: it names none)."""
-    body = resp.json_object() if resp.status == 200 else None
-    info = (body or {}).get("leaderInfo")
-    if not isinstance(info, dict) or not info.get("leader"):
-        return None
-    return str(info["leader"]), str(info.get("startTime"))
-
-
-def _read_answered(resp: Response) -> bool:
-    """A quorum read's own answer: the key, or "not found" (not a refusal before the read)."""
-    return resp.status == 200 or (resp.status == 404 and (resp.json_object() or {}).get("errorCode") == 100)
 
 
 def _watch_answer(resp: Response) -> EtcdResult | int:
@@ -102,7 +96,7 @@ def _watch_answer(resp: Response) -> EtcdResult | int:
     if resp.status == 200 and not resp.body.strip():
         began = resp.header_int("X-Etcd-Index")
         if began is None:
-            raise NotEtcd(resp, "an empty watch answer without X-Etcd-Index")
+            raise V2NotEtcd(resp, "an empty watch answer without X-Etcd-Index")
         return began
     return _answers.key_answer(resp)
 
@@ -170,10 +164,9 @@ class HttpKeys:
             allow_redirect=options.allow_redirect,
             expected_cluster_id=options.expected_cluster_id,
             use_proxies=options.use_proxies,
-            machines_path=self._prefix + "/machines",
             per_member=options.per_member,
-            refresh_headers=self._headers,
-            probe=MemberProbe(self._stats_call, _leader_view, self._read_call, _read_answered),
+            rules=V2Rules(self._prefix, self._headers),
+            observer=options.observer,
         )
         self._transport: Transport = options.transport or AiohttpTransport(
             options.protocol,
@@ -215,14 +208,6 @@ class HttpKeys:
         await self._transport.close()
 
     # -- the one request path ------------------------------------------------------------
-
-    def _stats_call(self) -> Call:
-        """The request that asks a member how it is (its own statistics name its leader)."""
-        return Call("GET", self._prefix + "/stats/self", self._headers, op="member statistics")
-
-    def _read_call(self) -> Call:
-        """A quorum read through the member (etcd's v2 makes it a raft proposal): a key nobody writes."""
-        return Call("GET", self._keys + "/%00aio_etcd?quorum=true", self._headers, op="quorum read")
 
     async def _discover(self) -> None:
         """Find the members through SRV records (once, on first use)."""
@@ -437,3 +422,7 @@ class HttpKeys:
 
     def check_v2_auth(self) -> None:
         """The v2 API has users and roles (``/v2/auth``)."""
+
+    def lock_queue(self, name: str, keys_queue: LockQueue) -> LockQueue:
+        """A lock's keys are appended to its directory under ``lock_prefix`` (v2 has no lock service)."""
+        return keys_queue

@@ -1,7 +1,8 @@
 """``aio-etcd lock NAME [--ttl S] [--timeout S] -- COMMAND...``: run a command while holding a lock.
 
 The command runs only while :class:`aio_etcd.Lock` ``NAME`` is held (its key
-under the client's lock prefix, kept alive). Its exit status is passed through.
+under the client's lock prefix, kept alive; with ``--api v3``, etcd's own lock
+``NAME``, the one ``etcdctl lock NAME`` takes). Its exit status is passed through.
 It is stopped (``SIGTERM``, then ``SIGKILL`` after 10 s) when Ctrl-C or
 ``SIGTERM`` arrives, or when the lock is lost: it never runs on without the
 lock. The lock is released afterwards.

@@ -18,9 +18,11 @@ What it does, in order (``docs/migrating.rst`` walks an operator through it):
    ``/a/b`` becomes ``dest_prefix + "/a/b"`` as UTF-8), in transactions of at
    most 128 operations. A v3 key that changed after this run started is never
    overwritten (each put compares its ``mod_revision``) unless ``overwrite``.
-3. A key with a TTL is put with a lease of its remaining time (etcd's shortest
-   lease is 2 s); keys expiring in the same second share one lease, and keys
-   under a directory with a TTL expire with it.
+3. A key with a TTL is put with a lease ending within 1 s of its v2
+   ``expiration`` (keys whose expiries lie within 0.5 s of a lease's end
+   share it); a key with less than 1 s left is not written (etcd's shortest
+   lease, 2 s, would end more than a second late). Keys under a directory
+   with a TTL expire with it.
 4. With ``follow``, the buffered changes after the snapshot's index and all
    later ones are applied in order until ``stop`` is set. v2 watches do not
    show ``refresh`` writes, so the TTLs are read again every ``ttl_poll``

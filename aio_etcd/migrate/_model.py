@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -65,7 +66,8 @@ class Report:
     dirs_dropped: list[str] = dataclasses.field(default_factory=list)
     hidden_copied: list[str] = dataclasses.field(default_factory=list)
     conflicts: list[str] = dataclasses.field(default_factory=list)
-    #: Keys whose v2 TTL ran out before they were written (read again from v2: gone).
+    #: Keys whose v2 TTL ran out (or had less than a second left) before they were
+    #: written (read again from v2: gone or going): not written, deleted in v3.
     expired: int = 0
     #: Keys whose v2 TTL had run out by their write but that v2 still held
     #: (refreshed): written with a lease of their new remaining time.
@@ -104,14 +106,35 @@ class _Entry:
         self.expires = expires
 
 
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def parse_expiration(stamp: str) -> float | None:
+    """v2's ``expiration`` (RFC 3339 with up to nine digits of a second, as Go writes it) as a
+    wall-clock time, to the digit; None when it is no such time.
+
+    ``datetime.fromisoformat`` alone is not enough: Python 3.10 reads only
+    three or six digits after the point (etcd writes one to nine), and no
+    version keeps more than six.
+    """
+    match = _STAMP.fullmatch(stamp.strip())
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    try:
+        seconds = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone)).timestamp()
+    except ValueError:
+        return None
+    return seconds + (float(fraction) if fraction else 0.0)
+
+
 def _expiry(node: dict[str, Any], now: float) -> float | None:
-    """When a node expires (wall clock), from its ``expiration`` (or its ``ttl``)."""
+    """When a node expires (wall clock), from its ``expiration`` (or its whole-second ``ttl``)."""
     stamp = node.get("expiration")
     if stamp:
-        try:
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
+        expires = parse_expiration(str(stamp))
+        if expires is not None:
+            return expires
     ttl = node.get("ttl")
     return now + float(ttl) if ttl else None
 

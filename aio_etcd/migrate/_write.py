@@ -1,20 +1,22 @@
 """Writing to v3: guarded batches with the progress record, leases chosen as each batch goes, the copy.
 
-A key with a TTL is a :class:`_Put` that carries its v2 expiry, not a lease:
-the lease is picked (or granted) when the key's batch is written, so a long
-copy never writes with a lease granted minutes before. A put whose v2 time
-ran out before its batch went is read again from v2: still there (its TTL
-was refreshed), it is written with a lease of its new remaining time; gone,
-it counts as expired and its v3 key is deleted. A lease that runs out
-between its grant and the commit is forgotten and the batch made again.
-Nothing of this stops a migration: expiring keys are the normal case in v2.
+A key with a TTL is a :class:`_Put` that carries its v2 expiry (to the
+nanosecond of v2's ``expiration``), not a lease: the lease is picked (or
+granted) when the key's batch is written, so that it ends within a second of
+the v2 expiry (see :class:`_Leases`). A put with less than :data:`EXPIRING`
+of its v2 time left when its batch goes is read again from v2: still there
+with more time (its TTL was refreshed), it is written with a lease of its new
+remaining time; gone, or about to go, it counts as expired and its v3 key is
+deleted. A lease that runs out between its grant and the commit is forgotten
+and the batch made again. Nothing of this stops a migration: expiring keys
+are the normal case in v2.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
-import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -29,6 +31,10 @@ from ._model import MAX_OPS, MIN_LEASE, PIPELINE, Report, _dest_keys, _expiry, _
 
 #: Re-reads of expired keys under way at once.
 REREADS = 16
+#: Seconds: a key with less than this left in v2 is not written (its v3 key is
+#: deleted) and counts as expired. etcd's shortest lease (2 s) would outlive it
+#: by more than a second; gone at once, it goes less than a second early.
+EXPIRING = 1.0
 
 
 class _Put:
@@ -49,41 +55,73 @@ Item = tuple[bytes, "T.Op | T.Txn | _Put"]
 
 
 class _Leases:
-    """One lease per second of expiry, granted on first use and never renewed.
+    """Leases that end when the keys using them expire in v2, granted on first use and never renewed.
 
-    A lease is reused only while it has more than :attr:`MARGIN` seconds left,
-    so it outlives the transaction that uses it.
+    etcd's TTLs are whole seconds and count from the moment etcd grants the
+    lease, somewhere between the request and its answer: a lease granted at
+    ``sent`` with ``n`` seconds ends in ``[sent + n, back + n]``. A lease is
+    granted with the TTL that ends nearest the key's v2 expiry (off by at
+    most half a second, plus the grant's round trip), and another key uses it
+    only when *all* of that span is within :attr:`REUSE` of its own expiry
+    and the lease has more than :attr:`MARGIN` seconds left (so it outlives
+    the transaction). Leases are not shared by the calendar second: keys
+    0.1 s and 0.9 s into a second would meet a lease a second away.
     """
 
     #: Seconds a known lease must still have to be used for another write.
     MARGIN = 1.0
+    #: Seconds a lease's end may be from a key's v2 expiry for the key to share it.
+    REUSE = 0.5
 
     def __init__(self, dest: V3Client, report: Report) -> None:
         self.dest = dest
         self.report = report
-        self._by_second: dict[int, tuple[int, float]] = {}
+        #: (earliest end, latest end, lease id), by earliest end.
+        self._ends: list[tuple[float, float, int]] = []
         self._lock = asyncio.Lock()
+        #: etcd's shortest lease (2 s unless a grant answers more: long election timeouts).
+        self.shortest = MIN_LEASE
+        #: Seconds the last grant took (the lease started somewhere in them).
+        self._round_trip = 0.0
 
-    async def for_expiry(self, expires: float) -> int:
-        """A lease that ends when a key expiring at ``expires`` (wall clock) should (at least 2 s from now)."""
-        second = math.ceil(expires)
+    def _known(self, expires: float, now: float) -> int | None:
+        ends = self._ends
+        del ends[: bisect.bisect_left(ends, (now + self.MARGIN,))]  # too close to their end to be used
+        best: tuple[float, int] | None = None
+        at = bisect.bisect_left(ends, (expires - self.REUSE,))
+        while at < len(ends) and ends[at][0] <= expires + self.REUSE:
+            earliest, latest, lease = ends[at]
+            off = max(expires - earliest, latest - expires)
+            if off <= self.REUSE and (best is None or off < best[0]):
+                best = (off, lease)
+            at += 1
+        return None if best is None else best[1]
+
+    async def for_expiry(self, expires: float) -> int | None:
+        """A lease that ends as near as etcd allows to ``expires`` (wall clock; at least 2 s from
+        now), or None when less than :data:`EXPIRING` is left by the time it would be granted."""
         async with self._lock:
-            now = time.time()
-            known = self._by_second.get(second)
-            if known is not None and known[1] > now + self.MARGIN:
-                return known[0]
-            ttl = max(MIN_LEASE, math.ceil(expires - now))
+            known = self._known(expires, time.time())
+            if known is not None:
+                return known
+            sent = time.time()
+            if expires - sent < EXPIRING:
+                return None  # the shortest lease would end more than a second late
+            ttl = max(self.shortest, round(expires - sent - self._round_trip / 2))
             grant = await self.dest.grant(ttl)
+            back = time.time()
+            self._round_trip = back - sent
             self.report.leases_created += 1
-            self._by_second[second] = (grant.id, now + grant.ttl)
+            granted = grant.ttl or ttl
+            if granted > ttl:  # the server's shortest lease is longer than asked
+                self.shortest = max(self.shortest, granted)
+            bisect.insort(self._ends, (sent + granted, back + granted, grant.id))
             return grant.id
 
     def forget(self, ids: Iterable[int]) -> None:
         """Never use these leases again (etcd said one of them is gone)."""
         gone = set(ids)
-        for second, (lease, _) in list(self._by_second.items()):
-            if lease in gone:
-                del self._by_second[second]
+        self._ends = [end for end in self._ends if end[2] not in gone]
 
 
 class _Writer:
@@ -180,18 +218,18 @@ class _Writer:
         ops: list[T.Op | T.Txn] = []
         leases: list[int] = []
         stale: dict[bytes, _Put] = {}
-        now = time.time()
         for key, what in items:
             if not isinstance(what, _Put):
                 ops.append(what)
             elif what.expires is None:
                 ops.append(T.put(key, what.value))
-            elif what.expires <= now:
-                stale[key] = what
             else:
-                lease = await self.leases.for_expiry(what.expires)
-                leases.append(lease)
-                ops.append(T.put(key, what.value, lease=lease))
+                lease = None if what.expires - time.time() < EXPIRING else await self.leases.for_expiry(what.expires)
+                if lease is None:
+                    stale[key] = what
+                else:
+                    leases.append(lease)
+                    ops.append(T.put(key, what.value, lease=lease))
         return ops, leases, stale
 
     async def _reread(self, stale: dict[bytes, _Put]) -> list[Item]:
@@ -201,7 +239,7 @@ class _Writer:
         async def again(key: bytes, put: _Put) -> Item:
             async with slots:
                 fresh = await self.read_key(put.key)
-            if fresh is None or (fresh.expires is not None and fresh.expires <= time.time()):
+            if fresh is None or (fresh.expires is not None and fresh.expires - time.time() < EXPIRING):
                 self.report.expired += 1
                 self.applied[put.key] = max(self.applied.get(put.key, 0), put.index)
                 return key, T.delete(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .._http import TransportFailure
+from .._core import Call, TransportFailure
 from ..exceptions import EtcdConnectionFailed, EtcdException
 from ..v3 import Client as V3Client
 from ..v3.results import Member
@@ -65,11 +65,11 @@ async def stats(v3: V3Client) -> dict[str, Any]:
 
 async def store_stats(v3: V3Client) -> dict[str, Any]:
     """``{"watchers": n}``: the watchers of the member calls go to (from its ``/metrics``)."""
-    url = v3.current_member + "/metrics"
+    member = v3.current_member
+    url = member + "/metrics"
     try:
-        resp = await v3._transport.exchange(
-            "GET", url, body=None, headers={}, timeout=v3.retry.attempt_timeout * 2
-        )
+        call = Call("GET", "/metrics", {}, op="store stats")
+        resp = await v3._cluster.ask(v3._transport, member, call, v3.retry.attempt_timeout * 2)
     except TransportFailure as failure:
         raise EtcdConnectionFailed(f"store stats: {failure}", cause=failure.cause) from failure.cause
     found = _WATCHERS.search(resp.body) if resp.status == 200 else None

@@ -16,16 +16,19 @@ import logging
 import random
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._core import GUARDED, ReplayRule
 from ..exceptions import EtcdException, EtcdOutcomeUnknown
 from ..result import EtcdResult
-from ..retry import GUARDED, ReplayRule
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ..v3.errors import EtcdCompacted, EtcdFutureRevision
 from ..v3.results import b64
 from ._layout import Layout, NodeTTL, ancestors, empty, error, keep_parent, leases_of, mark_parent, unb64, v2_key
+
+if TYPE_CHECKING:
+    from ._lock import MutexQueue
 
 __all__ = ["KeysOnV3"]
 
@@ -226,6 +229,13 @@ class KeysOnV3:
             return
         self._fence_lease = grant.id
         self._fence_lease_until = asyncio.get_running_loop().time() + FENCE_TTL - 3600
+
+    def lock_queue(self, name: str) -> MutexQueue:
+        """The queue of an :class:`aio_etcd.Lock` named ``name`` on this store: etcd's own
+        lock layout (``<name>/<lease id>``, outside the prefix), shared with ``etcdctl lock``."""
+        from ._lock import MutexQueue
+
+        return MutexQueue(self.v3, name)
 
     async def close(self) -> None:
         """Stop the background grant of the fence lease, if it runs (the client closes)."""

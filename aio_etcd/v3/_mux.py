@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from .._http import AiohttpTransport, LineStream, Response, TransportFailure, WebSocket
+from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket
 from .watch import ask_status, leads
 
 __all__ = ["Multiplexer"]
@@ -165,10 +165,18 @@ class _Socket:
 
 
 class Multiplexer:
-    """Websocket watches of one client, one socket per member (a transport for watch calls)."""
+    """Websocket watches of one client, one socket per member (a transport for watch calls).
 
-    def __init__(self, transport: AiohttpTransport) -> None:
+    :param transport: the client's transport (it opens the websockets).
+    :param cluster: the client's core: sockets are opened and members asked
+        through it, in its observer's sight.
+    """
+
+    def __init__(self, transport: Transport, cluster: Cluster) -> None:
         self.transport = transport
+        self.cluster = cluster
+        #: What it forwards to :meth:`websocket`.
+        self.websockets = transport.websockets
         self._sockets: dict[str, asyncio.Future[_Socket]] = {}
         self.background: set[asyncio.Task[None]] = set()
         self._quorum: dict[str, float] = {}
@@ -236,7 +244,7 @@ class Multiplexer:
         if loop.time() - self._quorum.get(base, -math.inf) < _QUORUM_FRESH:
             return None
         # With the watch's require-leader header, a member without quorum refuses the status call itself.
-        resp = await ask_status(self.transport, base, headers, timeout)
+        resp = await ask_status(self.cluster, self.transport, base, headers, timeout)
         if resp.status != 200:
             return resp
         if not leads(resp):
@@ -250,7 +258,7 @@ class Multiplexer:
         if opening is None or (opening.done() and (opening.exception() is not None or opening.result().ws.closed)):
             opening = self._sockets[base] = asyncio.get_running_loop().create_future()
             try:
-                ws = await self.transport.websocket(base + _WATCH, headers=headers, timeout=timeout)
+                ws = await self.cluster.websocket(self.transport, base, _WATCH, headers, timeout)
             except BaseException as exc:
                 del self._sockets[base]
                 opening.set_exception(exc)
@@ -258,6 +266,10 @@ class Multiplexer:
                 raise
             opening.set_result(_Socket(ws, base, self))
         return await asyncio.shield(opening)
+
+    async def websocket(self, url: str, *, headers: Mapping[str, str], timeout: float | None) -> WebSocket:
+        """A websocket of the transport below (the protocol's; the multiplexer opens its own)."""
+        return await self.transport.websocket(url, headers=headers, timeout=timeout)
 
     def forget(self, sock: _Socket) -> None:
         opening = self._sockets.get(sock.base)

@@ -1,10 +1,12 @@
 """The v3 Client: etcd's JSON gateway over the same request path as the v2 client.
 
 A call is a ``POST`` of a JSON body to a ``/v3/...`` path, made by
-:meth:`Client.call` through :class:`aio_etcd.cluster.Cluster` under the
+:meth:`Client.call` through the core (:class:`aio_etcd._core.Cluster`, given
+the gateway's rules: :class:`~aio_etcd.v3._gateway.GatewayRules`) under the
 client's :class:`~aio_etcd.RetryPolicy`. Reads are sent again to another
 member when one fails; writes never are once they may have been sent (they
-raise :class:`~aio_etcd.EtcdOutcomeUnknown`).
+raise :class:`~aio_etcd.EtcdOutcomeUnknown`): the gateway's table
+(:func:`aio_etcd.v3._gateway.replay_rule`) says which is which.
 """
 
 from __future__ import annotations
@@ -16,14 +18,27 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._http import AiohttpTransport, Response, Transport, tls_protocol
-from ..cluster import Call, Cluster, MemberProbe, NotEtcd, member_url
-from ..discovery import SrvMembers
+from .._core import (
+    SAFE,
+    UNSAFE,
+    AiohttpTransport,
+    Call,
+    Cluster,
+    NotEtcd,
+    Observer,
+    ReplayRule,
+    Response,
+    RetryPolicy,
+    Transport,
+    member_url,
+    tls_protocol,
+)
+from .._core.discovery import SrvMembers
 from ..exceptions import EtcdException
-from ..retry import SAFE, UNSAFE, ReplayRule, RetryPolicy
+from . import _gateway
 from . import txn as _txn
 from ._mux import Multiplexer
-from .errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from, is_transient
+from .errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from
 from .results import (
     KV,
     Delete,
@@ -54,47 +69,6 @@ _T = TypeVar("_T")
 MemberSpec = tuple[str, int] | str
 
 _JSON = {"Content-Type": "application/json"}
-
-
-def _classify(resp: Response) -> tuple[EtcdException, bool] | None:
-    """The cluster's question about an error answer: another attempt, and was it applied?"""
-    payload = resp.json_object()
-    if payload is None:
-        if resp.status >= 500:  # a proxy's page, or a member dying mid-answer
-            return EtcdException(f"unexpected answer: {resp.describe()}"), False
-        return None
-    error = error_from(_error_body(payload), resp.status, resp.url)
-    if error is None:
-        return (EtcdException(f"unexpected answer: {resp.describe()}"), False) if resp.status >= 500 else None
-    worth, certainly_not = is_transient(error)
-    return (error, certainly_not) if worth else None
-
-
-def _leader_view(resp: Response) -> tuple[str, str] | None:
-    """The leader and term a member's status answer names (``None``: no leader, as when cut off)."""
-    if resp.status != 200:
-        return None
-    body = resp.json_object()
-    if body is None or not body.get("leader"):
-        return None
-    return str(body["leader"]), str(body.get("raftTerm"))
-
-
-def _read_answered(resp: Response) -> bool:
-    return resp.status == 200
-
-
-def _error_body(payload: dict[str, Any]) -> dict[str, Any]:
-    """The error of a unary answer (``{code, message}``) or of a stream line (``{"error": {...}}``)."""
-    inner = payload.get("error")
-    return inner if isinstance(inner, dict) else payload
-
-
-def _parse_members(resp: Response) -> list[str]:
-    body = resp.json_object()
-    if resp.status != 200 or body is None or not isinstance(body.get("members"), list):
-        raise NotEtcd(resp, "not a member list", "v3")
-    return [str(url).rstrip("/") for m in body["members"] for url in (m.get("clientURLs") or ())]
 
 
 def _cluster_id(expected: int | str | None) -> str | None:
@@ -170,6 +144,9 @@ class Client:
         default): websocket without credentials, HTTP streams with them (on
         etcd 3.5 the websocket drops the auth token).
     :param transport: what sends HTTP (default: aiohttp); tests script one.
+        Watches share websockets when it opens them (its ``websockets``).
+    :param observer: told of every exchange with a member (tracing, metrics,
+        tests): see :mod:`aio_etcd._core.observer`.
     """
 
     def __init__(
@@ -195,6 +172,7 @@ class Client:
         watch_probe_interval: float = 5.0,
         watch_transport: str = "auto",
         transport: Transport | None = None,
+        observer: Observer | None = None,
     ) -> None:
         protocol = tls_protocol(protocol, ssl, ca_cert, cert, ssl_verify)
         if (username is None) != (password is None):
@@ -235,10 +213,8 @@ class Client:
             expected_cluster_id=self._cluster_id,
             use_proxies=use_proxies,
             per_member=per_member,
-            classify=_classify,
-            members_call=self._members_call,
-            parse_members=_parse_members,
-            probe=MemberProbe(self._status_call, _leader_view, self._read_call, _read_answered),
+            rules=_gateway.GatewayRules(lambda: self._headers),
+            observer=observer,
         )
         tls = "https" if any(url.startswith("https://") for url in urls) else protocol
         self._transport: Transport = transport or AiohttpTransport(
@@ -248,10 +224,10 @@ class Client:
         self.watch_probe_interval = watch_probe_interval
         self._mux: Multiplexer | None = None
         if watch_transport == "websocket" or (watch_transport == "auto" and username is None):
-            if isinstance(self._transport, AiohttpTransport):
-                self._mux = Multiplexer(self._transport)
+            if getattr(self._transport, "websockets", False):
+                self._mux = Multiplexer(self._transport, self._cluster)
             elif watch_transport == "websocket":
-                raise ValueError("watch_transport='websocket' needs the aiohttp transport")
+                raise ValueError("watch_transport='websocket' needs a transport that opens websockets")
         from .auth import Auth
         from .lease import KeepAlives
         from .watch import Probes
@@ -322,16 +298,6 @@ class Client:
 
     # -- the request path ---------------------------------------------------------------
 
-    def _status_call(self) -> Call:
-        return Call("POST", "/v3/maintenance/status", self._headers, body=b"{}", op="status")
-
-    def _read_call(self) -> Call:
-        """A linearizable read that costs etcd nothing but the read index (a count of one key)."""
-        return Call("POST", "/v3/kv/range", self._headers, body=b'{"key":"AA==","count_only":true}', op="read")
-
-    def _members_call(self) -> Call:
-        return Call("POST", "/v3/cluster/member/list", self._headers, body=b"{}", op="member list")
-
     def _check(self, resp: Response) -> dict[str, Any]:
         """A 200 answer as a JSON object (learning or guarding the cluster id), or the error it is."""
         if resp.status == 200:
@@ -349,7 +315,7 @@ class Client:
             return body
         payload = resp.json_object()
         if payload is not None:
-            error = error_from(_error_body(payload), resp.status, resp.url)
+            error = error_from(_gateway.error_body(payload), resp.status, resp.url)
             if error is not None:
                 raise error
         if resp.status == 404:
@@ -361,7 +327,7 @@ class Client:
         path: str,
         request: dict[str, Any],
         *,
-        safe: bool | ReplayRule,
+        safe: bool | ReplayRule | None = None,
         op: str = "",
         key: bytes | None = None,
         timeout: float | None = None,
@@ -375,12 +341,18 @@ class Client:
 
         :param safe: the call may be sent again after an attempt that may have
             reached a member (reads); writes must say ``False`` (or give the
-            :class:`~aio_etcd.retry.ReplayRule` to follow).
+            :class:`~aio_etcd.retry.ReplayRule` to follow). ``None`` (the
+            default): the gateway's table decides (:func:`aio_etcd.v3._gateway.replay_rule`:
+            the known reads are safe, anything else is not).
         :param timeout: the call's deadline (``None``: the client's; ``math.inf``: none).
         :param stream: the answer may take long (a blocking lock): use the
             watch connections and no attempt time limit past connecting.
         """
         body = json.dumps(request).encode()
+        if safe is None:
+            rule = _gateway.replay_rule(path, request)
+        else:
+            rule = safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE
         where = op or path
         for auth_retry in (True, False):
             token = self._token
@@ -389,7 +361,7 @@ class Client:
                 path,
                 self._headers,
                 body=body,
-                rule=safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE,
+                rule=rule,
                 op=where,
                 key=key,
                 stream=stream,
@@ -528,7 +500,7 @@ class Client:
         """The key, or ``None`` when it does not exist."""
         raw = to_bytes(key)
         request = _txn.range_request(raw, serializable=serializable)
-        answer = await self.call("/v3/kv/range", request, safe=True, op="get", key=raw, timeout=timeout)
+        answer = await self.call("/v3/kv/range", request, op="get", key=raw, timeout=timeout)
         kvs = answer.get("kvs")
         return KV(kvs[0]) if kvs else None
 
@@ -567,7 +539,7 @@ class Client:
             serializable=serializable,
         )
         return Range(
-            await self.call("/v3/kv/range", request, safe=True, op="range", key=to_bytes(key), timeout=timeout)
+            await self.call("/v3/kv/range", request, op="range", key=to_bytes(key), timeout=timeout)
         )
 
     async def scan(
@@ -589,7 +561,7 @@ class Client:
             request = _txn.range_request(start, limit=page, revision=revision, keys_only=keys_only)
             if end is not None:
                 request["range_end"] = end
-            answer = Range(await self.call("/v3/kv/range", request, safe=True, op="scan", key=start))
+            answer = Range(await self.call("/v3/kv/range", request, op="scan", key=start))
             revision = revision or answer.revision
             kvs = answer.kvs
             for kv in kvs:
@@ -624,7 +596,7 @@ class Client:
         request = _txn.put_request(
             raw, value, lease=lease, prev_kv=prev_kv, ignore_value=ignore_value, ignore_lease=ignore_lease
         )
-        return Put(await self.call("/v3/kv/put", request, safe=False, op="put", key=raw, timeout=timeout))
+        return Put(await self.call("/v3/kv/put", request, op="put", key=raw, timeout=timeout))
 
     async def delete(
         self,
@@ -638,7 +610,7 @@ class Client:
         """Delete a key, a prefix or a range; :attr:`Delete.deleted` counts what went."""
         request = _txn.delete_request(key, prefix=prefix, range_end=range_end, prev_kv=prev_kv)
         answer = await self.call(
-            "/v3/kv/deleterange", request, safe=False, op="delete", key=to_bytes(key), timeout=timeout
+            "/v3/kv/deleterange", request, op="delete", key=to_bytes(key), timeout=timeout
         )
         return Delete(answer)
 
@@ -657,7 +629,7 @@ class Client:
         return _txn.Txn(self._commit)
 
     async def _commit(self, txn: _txn.Txn) -> TxnResult:
-        answer = await self.call("/v3/kv/txn", txn.request(), safe=not txn.writes, op="txn")
+        answer = await self.call("/v3/kv/txn", txn.request(), op="txn")
         return TxnResult(answer)
 
     async def compact(self, revision: int, *, physical: bool = False) -> None:
@@ -665,7 +637,7 @@ class Client:
         request: dict[str, Any] = {"revision": str(revision)}
         if physical:
             request["physical"] = True
-        await self.call("/v3/kv/compaction", request, safe=False, op="compact")
+        await self.call("/v3/kv/compaction", request, op="compact")
 
     # -- leases ---------------------------------------------------------------------------
 
@@ -682,24 +654,24 @@ class Client:
         request: dict[str, Any] = {"TTL": str(ttl)}
         if lease_id:
             request["ID"] = str(lease_id)
-        answer = await self.call("/v3/lease/grant", request, safe=False, op="lease grant")
+        answer = await self.call("/v3/lease/grant", request, op="lease grant")
         return LeaseGrant(int(answer["ID"]), int(answer.get("TTL", 0)))
 
     async def revoke(self, lease: Lease | LeaseGrant | int) -> None:
         """Revoke a lease: its keys are deleted (``EtcdLeaseNotFound`` if it is gone)."""
         request = {"ID": str(_txn.lease_id(lease))}
-        await self.call("/v3/lease/revoke", request, safe=False, op="lease revoke")
+        await self.call("/v3/lease/revoke", request, op="lease revoke")
 
     async def time_to_live(self, lease: Lease | LeaseGrant | int, *, keys: bool = False) -> LeaseInfo:
         """What etcd knows of a lease (``ttl`` -1 when it is gone)."""
         request: dict[str, Any] = {"ID": str(_txn.lease_id(lease))}
         if keys:
             request["keys"] = True
-        return LeaseInfo(await self.call("/v3/lease/timetolive", request, safe=True, op="lease time-to-live"))
+        return LeaseInfo(await self.call("/v3/lease/timetolive", request, op="lease time-to-live"))
 
     async def leases(self) -> list[int]:
         """The ids of every lease."""
-        answer = await self.call("/v3/lease/leases", {}, safe=True, op="lease list")
+        answer = await self.call("/v3/lease/leases", {}, op="lease list")
         return [int(item["ID"]) for item in answer.get("leases", ())]
 
     async def keep_alive_once(
@@ -710,7 +682,6 @@ class Client:
         answer = await self.call(
             "/v3/lease/keepalive",
             {"ID": str(lid)},
-            safe=True,
             op="lease keep-alive",
             timeout=timeout,
             attempt_timeout=attempt_timeout,
@@ -718,7 +689,7 @@ class Client:
         )
         result = answer.get("result")
         if not isinstance(result, dict):
-            error = error_from(_error_body(answer), None, "lease keep-alive")
+            error = error_from(_gateway.error_body(answer), None, "lease keep-alive")
             raise error or EtcdException(f"lease keep-alive: unexpected answer {answer!r}")
         ttl = int(result.get("TTL", 0))
         if ttl <= 0:
@@ -781,16 +752,18 @@ class Client:
 
     async def members(self) -> list[Member]:
         """The cluster's members."""
-        answer = await self.call("/v3/cluster/member/list", {}, safe=True, op="member list")
+        answer = await self.call("/v3/cluster/member/list", {}, op="member list")
         return [Member(raw) for raw in answer.get("members", ())]
 
     async def status(self, member: str | None = None) -> Status:
         """The status of ``member`` (a client URL; default: the member calls go to)."""
         if member is None:
-            return Status(await self.call("/v3/maintenance/status", {}, safe=True, op="status"))
+            return Status(await self.call("/v3/maintenance/status", {}, op="status"))
         from .watch import ask_status
 
-        resp = await ask_status(self._transport, member.rstrip("/"), self._headers, self._policy.attempt_timeout)
+        resp = await ask_status(
+            self._cluster, self._transport, member.rstrip("/"), self._headers, self._policy.attempt_timeout
+        )
         return Status(self._check(resp))
 
     async def sync_members(self) -> list[str]:
@@ -800,5 +773,5 @@ class Client:
 
     async def revision(self) -> int:
         """The store's current revision."""
-        answer = await self.call("/v3/kv/range", _txn.range_request(b"\0", count_only=True), safe=True, op="revision")
+        answer = await self.call("/v3/kv/range", _txn.range_request(b"\0", count_only=True), op="revision")
         return revision_of(answer)

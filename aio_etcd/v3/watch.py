@@ -25,8 +25,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._http import LineStream, Response, Transport, TransportFailure
-from ..cluster import Call, NotEtcd
+from .._core import Call, Cluster, LineStream, NotEtcd, Response, Transport, TransportFailure
 from ..exceptions import EtcdException
 from .errors import (
     EtcdServerError,
@@ -382,18 +381,21 @@ class Probes:
         """What is wrong with ``base`` (``None``: it answered and has a leader)."""
         client = self.client
         with contextlib.suppress(Exception):
-            resp = await ask_status(client._transport, base, client.headers, client.retry.attempt_timeout)
+            resp = await ask_status(
+                client._cluster, client._transport, base, client.headers, client.retry.attempt_timeout
+            )
             if resp.status == 200 and not leads(resp):
                 return "it has no leader"
             return None  # it answered: alive (auth or other refusals are not our business here)
         return f"no answer to a status probe within {client.retry.attempt_timeout:g}s"
 
 
-async def ask_status(transport: Transport, base: str, headers: Mapping[str, str], timeout: float | None) -> Response:
-    """One member's ``/v3/maintenance/status`` answer (one attempt, no failover)."""
-    return await transport.exchange(
-        "POST", base + "/v3/maintenance/status", body=b"{}", headers=headers, timeout=timeout
-    )
+async def ask_status(
+    cluster: Cluster, transport: Transport, base: str, headers: Mapping[str, str], timeout: float | None
+) -> Response:
+    """One member's ``/v3/maintenance/status`` answer (one attempt, no failover, in the observer's sight)."""
+    call = Call("POST", "/v3/maintenance/status", headers, body=b"{}", op="status")
+    return await cluster.ask(transport, base, call, timeout)
 
 
 def leads(resp: Response) -> bool:
