@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
-__all__ = ["Entry", "LockQueue"]
+__all__ = ["Entry", "LockQueue", "TTLRanOut"]
+
+
+class TTLRanOut(Exception):
+    """No refresh got through before the key's TTL ran out (the key may be gone).
+
+    Raised by :class:`aio_etcd.keepalive.Refresher` and by a queue's
+    :meth:`LockQueue.refresh`; kept at its public path :mod:`aio_etcd.keepalive`.
+    """
 
 
 class Entry(NamedTuple):
@@ -64,7 +72,7 @@ class LockQueue(Protocol):
     async def refresh(self, key: str, uuid: str, ttl: int, expires_at: float) -> float | None:
         """Renew ``key``'s TTL with short attempts; when it expires now (loop time), ``None`` if it is gone.
 
-        :raises aio_etcd.keepalive.TTLRanOut: no renewal got through before ``expires_at``.
+        :raises TTLRanOut: no renewal got through before ``expires_at``.
         """
         ...
 
