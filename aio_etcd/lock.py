@@ -42,7 +42,7 @@ from .exceptions import (
 )
 from .keepalive import Refresher, TTLRanOut, check_ttl
 
-__all__ = ["AppendQueue", "Entry", "Lock", "LockQueue"]
+__all__ = ["Lock"]
 
 log = logging.getLogger(__name__)
 
