@@ -20,7 +20,7 @@ from scripted import node as key_node
 
 import aio_etcd as etcd
 from aio_etcd._choose import APIS, AutoKeys, choose
-from aio_etcd._core import AiohttpTransport, Cluster, Response
+from aio_etcd._core import AiohttpTransport, Cluster, Exchange, Response
 from aio_etcd._v2.keys import HttpKeys
 from aio_etcd.testing import EtcdCluster
 
@@ -211,3 +211,29 @@ async def test_a_lock_with_auto_takes_the_queue_of_the_backend_chosen() -> None:
         entries, revision = await lock._queue()
         assert client.api == "v3" and lock.path == "name" and revision == 7
         assert [entry.key for entry in entries] == ["/k"]  # the scripted range's one key
+
+
+class _Seen:
+    """An observer that keeps the paths it was told of."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def on_request(self, exchange: Exchange) -> None:
+        self.paths.append(exchange.url.split("://", 1)[1].split("/", 1)[1])
+
+    def on_response(self, exchange: Exchange, response: Response, duration: float) -> None:
+        pass
+
+    def on_failure(self, exchange: Exchange, error: BaseException, duration: float) -> None:
+        pass
+
+
+@pytest.mark.parametrize("api", ["v2", "v3"])
+async def test_the_observer_goes_through_options_to_the_backend_in_use(api: str) -> None:
+    seen = _Seen()
+    handler = _v35 if api == "v2" else _v36
+    async with etcd.Client(api=api, transport=Scripted(handler), observer=seen, allow_reconnect=False) as client:
+        await client.read("/k")
+        await client.versions()  # with api="v3" too: through the v3 client's core, seen
+    assert seen.paths == (["v2/keys/k", "version"] if api == "v2" else ["v3/kv/range", "version"])
