@@ -188,12 +188,12 @@ async def bench_aio_etcd(
 
     host, port = endpoint.rsplit("//", 1)[1].rsplit(":", 1)
     out: dict[str, Any] = {}
-    async with etcd.Client(host=host, port=int(port), api=api) as client:
-        if http1:  # no option for it yet: the v3 client's transport, replaced before its first call
-            from aio_etcd._core.http1 import Http1Transport
+    options: dict[str, Any] = {}
+    if http1:
+        from aio_etcd._core.http1 import Http1Transport
 
-            assert client._keys3 is not None
-            client._keys3.v3._transport = Http1Transport()
+        options["transport"] = Http1Transport()
+    async with etcd.Client(host=host, port=int(port), api=api, **options) as client:
 
         async def read(_: int) -> Any:
             return await client.read("/bench/read")

@@ -335,10 +335,12 @@ async def test_the_leases_a_client_remembers_are_bounded(
     keys: etcd.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aio_etcd.v2on3 import _keys
+    from aio_etcd.v2on3._backend import StoreKeys
 
     monkeypatch.setattr(_keys, "REMEMBERED", 2)
-    store = keys._keys3
-    assert store is not None
+    backend = keys.backend
+    assert isinstance(backend, StoreKeys)
+    store = backend.store
     store.granted.clear()
     written = [await keys.write(f"{etcd_prefix}/k{i}", "v", ttl=30) for i in range(5)]
     assert len(store.granted) == 2  # a service writing TTL keys all day holds no more
@@ -374,8 +376,11 @@ async def test_a_listing_reads_the_children_only(
     await keys.write(p + "/hid/_x", "4")
     files = [await keys.write(f"{p}/z{i}", str(i)) for i in range(6)]  # more than a range holds
     await keys.write(p + "/zz/y/x", "5")
-    store = keys._keys3
-    assert store is not None
+    from aio_etcd.v2on3._backend import StoreKeys
+
+    backend = keys.backend
+    assert isinstance(backend, StoreKeys)
+    store = backend.store
     read: list[bytes] = []
     call = store._call
 

@@ -18,9 +18,9 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._core import GUARDED, ReplayRule
 from ..exceptions import EtcdException, EtcdNotFile, EtcdOutcomeUnknown
 from ..result import EtcdResult
-from ..retry import GUARDED, ReplayRule
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ..v3.errors import EtcdCompacted, EtcdFutureRevision
