@@ -351,3 +351,35 @@ async def test_the_leases_a_client_remembers_are_bounded(
     assert (newest.modifiedIndex or 0) > (written[4].modifiedIndex or 0)
     oldest = await keys.refresh(f"{etcd_prefix}/k0", ttl=30)  # forgotten: the key moves to a new lease
     assert (oldest.modifiedIndex or 0) > (written[4].modifiedIndex or 0) and oldest.ttl == 30
+
+
+async def test_changes_without_an_action_record_read_as_before(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str
+) -> None:
+    """Writes of an older aio_etcd, of the migrator and of plain v3 programs record no action:
+    a put that changes only the lease stays a refresh, a deleted key whose lease is gone
+    an expiry, and a range delete one delete per key."""
+    p = etcd_prefix
+    await keys.write(p + "/o/k", "v")
+    grant = await raw.grant(60)
+    moved = await raw.put(f"{p}/o/k", "v", lease=grant)  # an older client's refresh: another lease
+    changed = await keys.write(p + "/o/k", "w")
+    event = await keys.watch(p + "/o/k", index=moved.revision)
+    assert (event.action, event.modifiedIndex) == ("set", changed.modifiedIndex)
+
+    short = await raw.grant(2)
+    await raw.put(f"{p}/o/t", "x", lease=short)
+    deleted = await raw.delete(f"{p}/o/t")
+    await raw.revoke(short)  # the lease gone: the delete cannot be told from its end
+    event = await keys.watch(p + "/o/t", index=deleted.revision)
+    assert event.action == "expire"
+
+    await keys.write(p + "/o/d/a", "1")
+    await keys.write(p + "/o/d/b", "2")
+    swept = await raw.delete(f"{p}/o/d/", prefix=True)
+    events = keys.watch_iter(p + "/o", index=swept.revision, recursive=True)
+    try:
+        seen = [await asyncio.wait_for(anext(events), 10) for _ in range(2)]
+    finally:
+        await events.aclose()
+    assert [(e.action, e.key) for e in seen] == [("delete", f"{p}/o/d/a"), ("delete", f"{p}/o/d/b")]

@@ -289,7 +289,7 @@ class KeysOnV3:
         except EtcdCompacted:
             return ""
         kvs = answer.kvs
-        found = kvs[0].value.decode() if kvs and kvs[0].mod_revision == revision else ""
+        found = kvs[0].value.decode("utf-8", "surrogateescape") if kvs and kvs[0].mod_revision == revision else ""
         cache[revision] = found
         if len(cache) > REMEMBERED:
             cache.popitem(last=False)
@@ -448,6 +448,10 @@ class KeysOnV3:
                     txn.then(keeper)
             if action != "set":
                 txn.then(T.put(layout.action, action.encode()))
+            else:
+                # A set that keeps the value (and changes at most the TTL) says so:
+                # without it, watches take such a put for a refresh.
+                txn.then(T.txn().if_(T.value(own) == value).then(T.put(layout.action, b"set")))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True), *_read_above(layout, above))
             return txn
 
@@ -679,6 +683,10 @@ class KeysOnV3:
                 txn.then(keeper)
             if prevValue is not None or prevIndex is not None:
                 txn.then(T.put(layout.action, b"compareAndDelete"))
+            else:
+                # A key with a TTL says it was deleted: its delete event would
+                # read as an expiry once its lease ran out.
+                txn.then(T.txn().if_(T.lease(own) != 0).then(T.put(layout.action, b"delete")))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
             return txn
 
@@ -715,6 +723,8 @@ class KeysOnV3:
         keeper = keep_parent(layout, name)
         if keeper is not None:
             txn.then(keeper)
+        # "delete <name>": watches tell the directory's one event from its keys' deletes.
+        txn.then(T.put(layout.action, b"delete " + name.encode("utf-8", "surrogateescape")))
         txn.else_(T.get(marker + b"\0", range_end=end, limit=1, keys_only=True))  # something besides the marker
         answer = await self._txn(txn, safe=False, op="delete", key=name, timeout=timeout)
         revision = _revision(answer)
