@@ -5,6 +5,7 @@ and asserts each side's behaviour, so that the page and the code cannot part:
 a change that removes a difference fails here, and its test and the page's
 item go together. Watches are read from history (from an index already
 written), which both servers answer at once and the same way every time.
+The last tests are of former differences, now the same in both modes.
 """
 
 from __future__ import annotations

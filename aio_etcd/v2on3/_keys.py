@@ -273,8 +273,9 @@ class KeysOnV3:
 
     async def action_at(self, revision: int) -> str:
         """The v2 action the write of ``revision`` recorded (see :attr:`Layout.action`), or ``""``:
-        a ``set`` or ``delete`` (or a change by a plain v3 program). One serializable read of
-        the record as it was at that revision, remembered for the other watches."""
+        a ``set`` without a TTL (or a change by a plain v3 program, an older aio_etcd or the
+        migrator); ``delete <directory>`` for a directory's delete. One serializable read
+        of the record as it was at that revision, remembered for the other watches."""
         cache = self._actions
         found = cache.get(revision)
         if found is not None:
@@ -446,12 +447,10 @@ class KeysOnV3:
                 keeper = mark_parent(layout, name)
                 if keeper is not None:
                     txn.then(keeper)
-            if action != "set":
+            if action != "set" or lease:
+                # A set with a TTL too: watches take a put that keeps the value
+                # and moves the key to a new lease, without a record, for a refresh.
                 txn.then(T.put(layout.action, action.encode()))
-            else:
-                # A set that keeps the value (and changes at most the TTL) says so:
-                # without it, watches take such a put for a refresh.
-                txn.then(T.txn().if_(T.value(own) == value).then(T.put(layout.action, b"set")))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True), *_read_above(layout, above))
             return txn
 
@@ -681,12 +680,10 @@ class KeysOnV3:
             keeper = keep_parent(layout, name)
             if keeper is not None:
                 txn.then(keeper)
-            if prevValue is not None or prevIndex is not None:
-                txn.then(T.put(layout.action, b"compareAndDelete"))
-            else:
-                # A key with a TTL says it was deleted: its delete event would
-                # read as an expiry once its lease ran out.
-                txn.then(T.txn().if_(T.lease(own) != 0).then(T.put(layout.action, b"delete")))
+            # "delete" too: without a record, a watch that reads the delete of a key
+            # with a TTL after its lease ran out would take it for an expiry.
+            cad = prevValue is not None or prevIndex is not None
+            txn.then(T.put(layout.action, b"compareAndDelete" if cad else b"delete"))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
             return txn
 

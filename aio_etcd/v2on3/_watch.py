@@ -9,10 +9,16 @@ etcd catches up a watch that starts in the past only every 100 ms), and
 
 - ``PUT`` is ``set``, ``DELETE`` is ``delete``, or ``expire`` when the key's
   lease is gone, unless the write recorded its action (``create``, ``update``,
-  ``compareAndSwap``, ``compareAndDelete``) in the action record at its
-  revision (:attr:`~aio_etcd.v2on3.Layout.action`), read once per revision.
-- Refreshes (their action record says ``refresh``) and other writes that
-  change only a key's lease are not events, as v2's refreshes are not.
+  ``compareAndSwap``, ``compareAndDelete``, ``set``, ``delete``) in the action
+  record at its revision (:attr:`~aio_etcd.v2on3.Layout.action`), read once
+  per revision.
+- Refreshes (their action record says ``refresh``) are not events, as v2's
+  refreshes are not, nor are puts without a record that keep the value and
+  move the key to another lease (an older aio_etcd's refreshes, the
+  migrator's TTL updates).
+- A directory's delete (the record ``delete <directory>``) is one event, the
+  directory's, to a watch of it, of anything in it, or a recursive one
+  above it; its keys' deletes at that revision are not events.
 - A directory marker written together with a change inside its directory
   (bookkeeping: the directory must outlive its keys) is not an event; one
   written alone (a ``dir=True`` write) is.
@@ -39,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["changes", "next_change"]
 
-#: The actions a put records (a plain ``set`` only when it keeps the value).
+#: The actions a put records (``set`` only with a TTL).
 _PUTS = frozenset({"set", "create", "update", "compareAndSwap"})
 
 
@@ -100,8 +106,8 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
                     if not recursive:
                         if event.type == "DELETE" and revision != gone and name != "/":
                             gone = revision  # one look per revision
-                            # This client's deletes of one key keep the directory (with a
-                            # marker); only deletes of others may have left it empty.
+                            # This version's deletes of one key keep the directory (with
+                            # a marker); only deletes of others may have left it empty.
                             recorded = await keys.action_at(revision)
                             if recorded in ("delete", "compareAndDelete"):
                                 continue
@@ -156,6 +162,8 @@ async def _tree_deleted(keys: KeysOnV3, name: str, recursive: bool, tree: str, e
     prev: Mapping[str, Any] = event._raw.get("prev_kv") or {}
     created = int(prev.get("create_revision") or revision)
     start, end = keys.layout.below(tree)
+    if event.kv.key == start:
+        return _deleted_dir(tree, revision, created)  # its marker (the first of its keys a delete removes)
     try:
         marker, oldest = await asyncio.gather(
             keys.v3.range(start, revision=revision - 1, keys_only=True),
@@ -194,8 +202,12 @@ async def _directory_gone(
 
 
 def _lease_only(prev: Mapping[str, Any] | None, kv: Mapping[str, Any]) -> bool:
-    """Whether a put kept the value and moved the key to another lease (or off its lease)."""
-    return prev is not None and prev.get("value") == kv.get("value") and prev.get("lease") != kv.get("lease")
+    """Whether a put kept the value and moved the key to another lease (not off its lease:
+    refreshes never do that, and v2 writes copied by the migrator may)."""
+    if prev is None or prev.get("value") != kv.get("value"):
+        return False
+    lease = int(kv.get("lease") or 0)
+    return lease != 0 and lease != int(prev.get("lease") or 0)
 
 
 async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -> EtcdResult | None:
@@ -213,8 +225,9 @@ async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -
         if action == "refresh":
             return None  # a refresh takes an index but wakes no watcher, as in v2
         if not action and _lease_only(prev, kv):
-            # Only the lease changed, and no action says why: a refresh by an
-            # older aio_etcd, the migrator's or a plain v3 program's lease change.
+            # Only the lease changed, and no action says why (this version's sets
+            # with a TTL record one): a refresh by an older aio_etcd, the migrator's
+            # TTL update, or a plain v3 program's lease change.
             return None
         if action not in _PUTS:
             action = "set"
@@ -232,7 +245,7 @@ async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -
             lease = int(prev.get("lease") or 0) if prev is not None else 0
             recorded = "" if is_marker else await keys.action_at(revision)
             if recorded in ("compareAndDelete", "delete"):
-                action = recorded  # "delete": a key with a TTL, whose lease may be gone since
+                action = recorded  # a deleted key's lease may have run out since: not an expiry
             elif lease and lease not in await keys.ttls({lease}):
                 action = "expire"
     body: dict[str, Any] = {"action": action, "node": node}
