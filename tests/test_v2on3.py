@@ -383,3 +383,18 @@ async def test_changes_without_an_action_record_read_as_before(
     finally:
         await events.aclose()
     assert [(e.action, e.key) for e in seen] == [("delete", f"{p}/o/d/a"), ("delete", f"{p}/o/d/b")]
+
+
+async def test_the_action_records_of_sets_and_deletes(keys: etcd.Client, raw: v3.Client, etcd_prefix: str) -> None:
+    """The layout's records (aio_etcd.v2on3): what each write leaves at its revision."""
+    p = etcd_prefix
+
+    async def record_of(result: etcd.EtcdResult) -> bytes | None:
+        found = (await raw.range("!aio_etcd/action", revision=result.modifiedIndex or 0)).kvs
+        return found[0].value if found and found[0].mod_revision == result.modifiedIndex else None
+
+    assert await record_of(await keys.write(p + "/a/k", "v")) is None  # a set without a TTL: none
+    assert await record_of(await keys.write(p + "/a/k", "v", ttl=30)) == b"set"
+    assert await record_of(await keys.delete(p + "/a/k")) == b"delete"
+    await keys.write(p + "/a/b c/k", "v")
+    assert await record_of(await keys.delete(p + "/a/b c", recursive=True)) == f"delete {p}/a/b c".encode()
