@@ -848,3 +848,31 @@ async def test_store_stats_expire_count(s: Store) -> None:
         assert gone.action == "expire"
 
     assert await _counted(s, "expireCount", expire) == 1
+
+
+# -- what etcd 3.5.1's v2 store does beyond those tests -----------------------------
+
+
+async def test_store_update_dir_of_a_key_empties_the_key(s: Store) -> None:
+    """An update with dir=true (etcdctl updatedir) of a key is an update of the key to "": it
+    stays a key, its TTL is the one given (none: cleared)."""
+    base = await s.index()
+    await s.create("/foo", "bar", ttl=30)
+    e = await s.c.write(s.k("/foo"), None, dir=True, prevExist=True)
+    assert (e.etcd_index, e.action, e.key, e.dir, e.value, e.ttl, e.newKey) == (
+        base + 2, "update", s.k("/foo"), False, "", None, False
+    )  # fmt: skip
+    assert (e.modifiedIndex, e.createdIndex) == (base + 2, base + 1)
+    assert e.prev_node is not None and (e.prev_node.value, e.prev_node.modifiedIndex) == ("bar", base + 1)
+    got = await s.get("/foo")
+    assert (got.dir, got.value, got.ttl, got.modifiedIndex) == (False, "", None, base + 2)
+    e = await s.c.write(s.k("/foo"), None, dir=True, prevExist=True, ttl=30)
+    assert (e.action, e.dir, e.value, e.ttl, e.modifiedIndex) == ("update", False, "", 30, base + 3)
+    got = await s.get("/foo")
+    assert (got.dir, got.value, got.modifiedIndex) == (False, "", base + 3)
+    assert got.ttl is not None and 28 <= got.ttl <= 30
+    seen = await s.watch_from("/foo", base + 2)
+    assert (seen.action, seen.value, seen.modifiedIndex) == ("update", "", base + 2)
+    # (etcd 3.5.1's v2 store fails to update a directory: 300 Raft Internal Error.)
+    with pytest.raises(etcd.EtcdKeyNotFound):
+        await s.c.write(s.k("/nope"), None, dir=True, prevExist=True)

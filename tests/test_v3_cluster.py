@@ -7,8 +7,6 @@ any member a test stopped.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -28,9 +26,9 @@ def three() -> Iterator[EtcdCluster]:
 @pytest.fixture
 async def cluster(three: EtcdCluster) -> AsyncIterator[EtcdCluster]:
     yield three
-    for member in three.members:
-        if member.running and member.pid is not None:
-            os.kill(member.pid, signal.SIGCONT)
+    for index, member in enumerate(three.members):
+        if member.running:
+            three.resume_member(index)
     stopped = [i for i, member in enumerate(three.members) if not member.running]
     for index in stopped:
         three.start_member(index, wait=False)
@@ -69,9 +67,7 @@ async def _watch_through_trouble(cluster: EtcdCluster, prefix: str, trouble: str
                         if trouble == "kill":
                             cluster.stop_member(follower, kill=True)
                         else:
-                            pid = cluster.members[follower].pid
-                            assert pid is not None
-                            os.kill(pid, signal.SIGSTOP)
+                            cluster.pause_member(follower)
                     await writer.put(f"{prefix}/{i % 7}", str(i))
 
             writing = asyncio.create_task(write())
@@ -107,9 +103,7 @@ async def test_reads_fail_over_and_a_write_to_a_frozen_member_is_outcome_unknown
     frozen = (leader + 1) % 3
     async with v3.Client(*_ordered(cluster, frozen)) as etcd:
         await etcd.put(etcd_prefix, b"before")
-        pid = cluster.members[frozen].pid
-        assert pid is not None
-        os.kill(pid, signal.SIGSTOP)
+        cluster.pause_member(frozen)  # returns once it is stopped: the read cannot slip in before
         kv = await etcd.get(etcd_prefix)  # replayed on another member
         assert kv is not None and kv.value == b"before"
         assert etcd.current_member != cluster.members[frozen].client_url
