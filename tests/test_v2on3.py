@@ -408,3 +408,50 @@ async def test_a_listing_reads_the_children_only(
     whole = await keys.read(p, recursive=True)
     tops = {n["key"]: (n.get("dir", False), n.get("createdIndex")) for n in whole._children}
     assert {k: (v[0], v[2]) for k, v in children.items()} == tops
+
+
+async def test_changes_without_an_action_record_read_as_before(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str
+) -> None:
+    """Writes of an older aio_etcd, of the migrator and of plain v3 programs record no action:
+    a put that changes only the lease stays a refresh, a deleted key whose lease is gone
+    an expiry, and a range delete one delete per key."""
+    p = etcd_prefix
+    await keys.write(p + "/o/k", "v")
+    grant = await raw.grant(60)
+    moved = await raw.put(f"{p}/o/k", "v", lease=grant)  # an older client's refresh: another lease
+    changed = await keys.write(p + "/o/k", "w")
+    event = await keys.watch(p + "/o/k", index=moved.revision)
+    assert (event.action, event.modifiedIndex) == ("set", changed.modifiedIndex)
+
+    short = await raw.grant(2)
+    await raw.put(f"{p}/o/t", "x", lease=short)
+    deleted = await raw.delete(f"{p}/o/t")
+    await raw.revoke(short)  # the lease gone: the delete cannot be told from its end
+    event = await keys.watch(p + "/o/t", index=deleted.revision)
+    assert event.action == "expire"
+
+    await keys.write(p + "/o/d/a", "1")
+    await keys.write(p + "/o/d/b", "2")
+    swept = await raw.delete(f"{p}/o/d/", prefix=True)
+    events = keys.watch_iter(p + "/o", index=swept.revision, recursive=True)
+    try:
+        seen = [await asyncio.wait_for(anext(events), 10) for _ in range(2)]
+    finally:
+        await events.aclose()
+    assert [(e.action, e.key) for e in seen] == [("delete", f"{p}/o/d/a"), ("delete", f"{p}/o/d/b")]
+
+
+async def test_the_action_records_of_sets_and_deletes(keys: etcd.Client, raw: v3.Client, etcd_prefix: str) -> None:
+    """The layout's records (aio_etcd.v2on3): what each write leaves at its revision."""
+    p = etcd_prefix
+
+    async def record_of(result: etcd.EtcdResult) -> bytes | None:
+        found = (await raw.range("!aio_etcd/action", revision=result.modifiedIndex or 0)).kvs
+        return found[0].value if found and found[0].mod_revision == result.modifiedIndex else None
+
+    assert await record_of(await keys.write(p + "/a/k", "v")) is None  # a set without a TTL: none
+    assert await record_of(await keys.write(p + "/a/k", "v", ttl=30)) == b"set"
+    assert await record_of(await keys.delete(p + "/a/k")) == b"delete"
+    await keys.write(p + "/a/b c/k", "v")
+    assert await record_of(await keys.delete(p + "/a/b c", recursive=True)) == f"delete {p}/a/b c".encode()

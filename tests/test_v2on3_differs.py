@@ -5,6 +5,7 @@ and asserts each side's behaviour, so that the page and the code cannot part:
 a change that removes a difference fails here, and its test and the page's
 item go together. Watches are read from history (from an index already
 written), which both servers answer at once and the same way every time.
+The last tests are of former differences, now the same in both modes.
 """
 
 from __future__ import annotations
@@ -32,92 +33,6 @@ async def _first(client: etcd.Client, key: str, index: int, count: int, recursiv
         return [await asyncio.wait_for(anext(events), 10) for _ in range(count)]
     finally:
         await events.aclose()
-
-
-async def test_recursive_delete_of_a_directory(etcd_client: etcd.Client, etcd_prefix: str, api: str) -> None:
-    p = etcd_prefix
-    await etcd_client.write(p + "/r/m", None, dir=True)
-    await etcd_client.write(p + "/r/m/a", "1")
-    await etcd_client.write(p + "/r/m/b", "2")
-    deleted = await etcd_client.delete(p + "/r/m", recursive=True)
-    after = await etcd_client.write(p + "/r/after", "x")
-    index = deleted.modifiedIndex or 0
-    events = await _first(etcd_client, p + "/r", index, 2, recursive=True)
-    if api == "v2":
-        assert [_seen(e, p) for e in events] == [("delete", "/r/m", True), ("set", "/r/after", False)]
-    else:
-        # One event per v3 key removed, all at the delete's index: the marker's, then each key's.
-        assert [_seen(e, p) for e in events] == [("delete", "/r/m", True), ("delete", "/r/m/a", False)]
-        assert {e.modifiedIndex for e in events} == {index}
-    # The v2 idiom, watch from modifiedIndex + 1: the other events at that index are skipped.
-    first = await etcd_client.watch(p + "/r", index=index, recursive=True)
-    following = await etcd_client.watch(p + "/r", index=(first.modifiedIndex or 0) + 1, recursive=True)
-    assert _seen(first, p) == ("delete", "/r/m", True)
-    assert following.modifiedIndex == after.modifiedIndex
-
-
-async def test_recursive_delete_of_a_directory_made_by_its_keys(
-    etcd_client: etcd.Client, etcd_prefix: str, api: str
-) -> None:
-    p = etcd_prefix
-    await etcd_client.write(p + "/r/m/a", "1")
-    await etcd_client.write(p + "/r/m/b", "2")
-    deleted = await etcd_client.delete(p + "/r/m", recursive=True)
-    await etcd_client.write(p + "/r/after", "x")
-    events = await _first(etcd_client, p + "/r", deleted.modifiedIndex or 0, 2, recursive=True)
-    if api == "v2":
-        assert [_seen(e, p) for e in events] == [("delete", "/r/m", True), ("set", "/r/after", False)]
-    else:  # no event of the directory itself: only its keys'
-        assert [_seen(e, p) for e in events] == [("delete", "/r/m/a", False), ("delete", "/r/m/b", False)]
-
-
-async def test_watch_of_a_key_inside_a_deleted_directory(etcd_client: etcd.Client, etcd_prefix: str, api: str) -> None:
-    p = etcd_prefix
-    await etcd_client.write(p + "/d/k", "x")
-    deleted = await etcd_client.delete(p + "/d", recursive=True)
-    event = await etcd_client.watch(p + "/d/k", index=deleted.modifiedIndex)
-    assert event.modifiedIndex == deleted.modifiedIndex
-    # v2 tells the directory's delete; v3 the key's own.
-    assert _seen(event, p) == (("delete", "/d", True) if api == "v2" else ("delete", "/d/k", False))
-
-
-async def test_a_same_value_write_with_a_ttl(etcd_client: etcd.Client, etcd_prefix: str, api: str) -> None:
-    key = etcd_prefix + "/s"
-    await etcd_client.write(key, "v")
-    same = await etcd_client.write(key, "v", ttl=30)
-    updated = await etcd_client.write(key, "v", ttl=40, prevExist=True)
-    other = await etcd_client.write(key, "w")
-    seen = [await etcd_client.watch(key, index=written.modifiedIndex) for written in (same, updated)]
-    if api == "v2":
-        assert [(e.action, e.modifiedIndex) for e in seen] == [
-            ("set", same.modifiedIndex),
-            ("update", updated.modifiedIndex),
-        ]
-    else:  # taken for refreshes: a watch passes over them to the next change
-        assert [(e.action, e.value, e.modifiedIndex) for e in seen] == [("set", "w", other.modifiedIndex)] * 2
-
-
-async def test_a_deleted_key_whose_lease_ran_out(etcd_client: etcd.Client, etcd_prefix: str, api: str) -> None:
-    key = etcd_prefix + "/k"
-    written = await etcd_client.write(key, "x", ttl=2)
-    if api == "v3":
-        v3 = etcd_client.v3_client
-        assert v3 is not None
-        found = await v3.get(key)
-        assert found is not None and found.lease
-        lease = found.lease
-    deleted = await etcd_client.delete(key)
-    live = await etcd_client.watch(key, index=(written.modifiedIndex or 0) + 1)
-    assert live.action == "delete"
-    if api == "v3":
-        # The delete left the lease to run out; once it has, the delete reads as an expiry.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        while (await v3.time_to_live(lease)).ttl >= 0:
-            assert loop.time() < deadline, "the key's lease did not run out"
-            await asyncio.sleep(0.1)
-    later = await etcd_client.watch(key, index=deleted.modifiedIndex)
-    assert later.action == ("delete" if api == "v2" else "expire")
 
 
 async def test_hidden_keys_in_a_recursive_watch_from_history(
@@ -176,3 +91,111 @@ async def test_raft_index_and_raw_requests(etcd_client: etcd.Client, etcd_prefix
         assert written.raft_index is not None and response.status == 200
     else:  # the test's v3 server has no v2 API (as etcd 3.6 and later)
         assert written.raft_index is None and response.status == 404
+
+
+# -- former differences, now as in v2 (each both ways, as above) --------------------------
+
+
+async def test_recursive_delete_of_a_directory(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    p = etcd_prefix
+    await etcd_client.write(p + "/r/m", None, dir=True)
+    made = await etcd_client.write(p + "/r/m/a", "1")
+    await etcd_client.write(p + "/r/m/b", "2")
+    deleted = await etcd_client.delete(p + "/r/m", recursive=True)
+    after = await etcd_client.write(p + "/r/after", "x")
+    index = deleted.modifiedIndex or 0
+    events = await _first(etcd_client, p + "/r", index, 2, recursive=True)
+    # One event of the directory, then the next change (v3: one record of the delete).
+    assert [_seen(e, p) for e in events] == [("delete", "/r/m", True), ("set", "/r/after", False)]
+    assert events[0].modifiedIndex == index and events[0].createdIndex == deleted.createdIndex
+    assert events[0].createdIndex is not None and events[0].createdIndex < (made.modifiedIndex or 0)
+    # The v2 idiom, watch from modifiedIndex + 1, sees the same.
+    first = await etcd_client.watch(p + "/r", index=index, recursive=True)
+    following = await etcd_client.watch(p + "/r", index=(first.modifiedIndex or 0) + 1, recursive=True)
+    assert _seen(first, p) == ("delete", "/r/m", True)
+    assert following.modifiedIndex == after.modifiedIndex
+
+
+async def test_recursive_delete_of_a_directory_made_by_its_keys(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    p = etcd_prefix
+    made = await etcd_client.write(p + "/r/m/a", "1")
+    await etcd_client.write(p + "/r/m/b", "2")
+    deleted = await etcd_client.delete(p + "/r/m", recursive=True)
+    await etcd_client.write(p + "/r/after", "x")
+    events = await _first(etcd_client, p + "/r", deleted.modifiedIndex or 0, 2, recursive=True)
+    assert [_seen(e, p) for e in events] == [("delete", "/r/m", True), ("set", "/r/after", False)]
+    assert events[0].createdIndex == made.createdIndex == deleted.createdIndex
+
+
+async def test_watch_of_a_key_inside_a_deleted_directory(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    p = etcd_prefix
+    await etcd_client.write(p + "/d/e/k", "x")
+    deleted = await etcd_client.delete(p + "/d", recursive=True)
+    for watched in ("/d/e/k", "/d/e", "/d"):
+        event = await etcd_client.watch(p + watched, index=deleted.modifiedIndex)
+        assert event.modifiedIndex == deleted.modifiedIndex
+        # The directory's delete, to a watch of anything in it.
+        assert _seen(event, p) == ("delete", "/d", True)
+
+
+async def test_recursive_delete_seen_live(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    p = etcd_prefix
+    start = await etcd_client.write(p + "/l/m/a", "1")
+    await etcd_client.write(p + "/l/m/b", "2", ttl=30)
+    index = (start.modifiedIndex or 0) + 2
+    inside = asyncio.ensure_future(etcd_client.watch(p + "/l/m/a", index=index))
+    above = asyncio.ensure_future(_first(etcd_client, p + "/l", index, 2, recursive=True))
+    # Watches from the delete's coming index: the same events whether they begin before it or after.
+    deleted = await etcd_client.delete(p + "/l/m", recursive=True)
+    after = await etcd_client.write(p + "/l/after", "x")
+    assert _seen(await asyncio.wait_for(inside, 10), p) == ("delete", "/l/m", True)
+    events = await asyncio.wait_for(above, 10)
+    assert [(_seen(e, p), e.modifiedIndex) for e in events] == [
+        (("delete", "/l/m", True), deleted.modifiedIndex),
+        (("set", "/l/after", False), after.modifiedIndex),
+    ]
+
+
+async def test_a_same_value_write_with_a_ttl(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    key = etcd_prefix + "/s"
+    await etcd_client.write(key, "v")
+    same = await etcd_client.write(key, "v", ttl=30)
+    updated = await etcd_client.write(key, "v", ttl=40, prevExist=True)
+    swapped = await etcd_client.write(key, "v", ttl=50, prevValue="v")
+    untimed = await etcd_client.write(key, "v")
+    refreshed = await etcd_client.write(key, None, ttl=60, refresh=True)
+    other = await etcd_client.write(key, "w")
+    seen = [await etcd_client.watch(key, index=written.modifiedIndex) for written in (same, updated, swapped, untimed)]
+    # Each is an event in v3 too (its action record says what it was).
+    assert [(e.action, e.modifiedIndex) for e in seen] == [
+        ("set", same.modifiedIndex),
+        ("update", updated.modifiedIndex),
+        ("compareAndSwap", swapped.modifiedIndex),
+        ("set", untimed.modifiedIndex),
+    ]
+    assert seen[0].ttl == 30 and seen[3].ttl is None
+    # A refresh still is none.
+    assert (await etcd_client.watch(key, index=refreshed.modifiedIndex)).modifiedIndex == other.modifiedIndex
+
+
+async def test_a_deleted_key_whose_lease_ran_out(etcd_client: etcd.Client, etcd_prefix: str, api: str) -> None:
+    key = etcd_prefix + "/k"
+    written = await etcd_client.write(key, "x", ttl=2)
+    if api == "v3":
+        v3 = etcd_client.v3_client
+        assert v3 is not None
+        found = await v3.get(key)
+        assert found is not None and found.lease
+        lease = found.lease
+    deleted = await etcd_client.delete(key)
+    live = await etcd_client.watch(key, index=(written.modifiedIndex or 0) + 1)
+    assert live.action == "delete"
+    if api == "v3":
+        # The delete left the lease to run out: the watch must not take it for an expiry.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while (await v3.time_to_live(lease)).ttl >= 0:
+            assert loop.time() < deadline, "the key's lease did not run out"
+            await asyncio.sleep(0.1)
+    later = await etcd_client.watch(key, index=deleted.modifiedIndex)
+    assert later.action == "delete"

@@ -34,9 +34,15 @@ of the migrator; empty by default):
   with ``prevExist=False`` are ``create``, with ``prevExist=True``
   ``update``; refreshes are ``refresh``, which watches pass over) puts its
   action there in its own transaction, so a watch reads it at the write's
-  revision. Data written before the record existed, by the migrator, or by
-  plain v3 programs, has none: its events are ``set`` and ``delete`` (or
-  ``expire``).
+  revision. Besides, a ``set`` with a TTL records ``set`` (else a watch
+  would take a same-value write with a new TTL for a refresh), the delete
+  of a key ``delete`` (else a watch that reads it after the key's lease ran
+  out would take it for an expiry), and the delete of a directory ``delete
+  <directory>`` (its one event in watches). Data written before the record
+  existed, by the migrator, or by plain v3 programs, has none: its events
+  are ``set`` and ``delete`` (or ``expire``), a put that keeps the value and
+  moves the key to another lease is a refresh, and a range delete one
+  ``delete`` per key.
 - *Fence keys*, ``P!aio_etcd/fence/<client>/<n>`` (outside the key space
   too), are written only after a write of unknown outcome, on a 24-hour
   lease (``docs/clusters.rst``).

@@ -289,8 +289,9 @@ class KeysOnV3:
 
     async def action_at(self, revision: int) -> str:
         """The v2 action the write of ``revision`` recorded (see :attr:`Layout.action`), or ``""``:
-        a ``set`` or ``delete`` (or a change by a plain v3 program). One serializable read of
-        the record as it was at that revision, remembered for the other watches."""
+        a ``set`` without a TTL (or a change by a plain v3 program, an older aio_etcd or the
+        migrator); ``delete <directory>`` for a directory's delete. One serializable read
+        of the record as it was at that revision, remembered for the other watches."""
         cache = self._actions
         found = cache.get(revision)
         if found is not None:
@@ -305,7 +306,7 @@ class KeysOnV3:
         except EtcdCompacted:
             return ""
         kvs = answer.kvs
-        found = kvs[0].value.decode() if kvs and kvs[0].mod_revision == revision else ""
+        found = kvs[0].value.decode("utf-8", "surrogateescape") if kvs and kvs[0].mod_revision == revision else ""
         cache[revision] = found
         if len(cache) > REMEMBERED:
             cache.popitem(last=False)
@@ -529,7 +530,9 @@ class KeysOnV3:
                 keeper = mark_parent(layout, name)
                 if keeper is not None:
                     txn.then(keeper)
-            if action != "set":
+            if action != "set" or lease:
+                # A set with a TTL too: watches take a put that keeps the value
+                # and moves the key to a new lease, without a record, for a refresh.
                 txn.then(T.put(layout.action, action.encode()))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True), *_read_above(layout, above))
             return txn
@@ -778,8 +781,10 @@ class KeysOnV3:
             keeper = keep_parent(layout, name)
             if keeper is not None:
                 txn.then(keeper)
-            if prevValue is not None or prevIndex is not None:
-                txn.then(T.put(layout.action, b"compareAndDelete"))
+            # "delete" too: without a record, a watch that reads the delete of a key
+            # with a TTL after its lease ran out would take it for an expiry.
+            cad = prevValue is not None or prevIndex is not None
+            txn.then(T.put(layout.action, b"compareAndDelete" if cad else b"delete"))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
             return txn
 
@@ -816,6 +821,8 @@ class KeysOnV3:
         keeper = keep_parent(layout, name)
         if keeper is not None:
             txn.then(keeper)
+        # "delete <name>": watches tell the directory's one event from its keys' deletes.
+        txn.then(T.put(layout.action, b"delete " + name.encode("utf-8", "surrogateescape")))
         txn.else_(T.get(marker + b"\0", range_end=end, limit=1, keys_only=True))  # something besides the marker
         answer = await self._txn(txn, safe=False, op="delete", key=name, timeout=timeout)
         revision = _revision(answer)

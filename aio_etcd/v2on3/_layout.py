@@ -82,7 +82,8 @@ class Layout:
         self._cut = len(self.prefix)
         #: The action record: written (with the v2 action as value) by every write whose
         #: action is not ``set`` or ``delete``, at that write's revision, so that a watch
-        #: can tell ``create``, ``update``, ``compareAndSwap``, ``compareAndDelete``.
+        #: can tell ``create``, ``update``, ``compareAndSwap``, ``compareAndDelete``
+        #: (and ``set`` with a TTL, ``delete``, ``delete <directory>``: see :mod:`aio_etcd.v2on3`).
         self.action = self.prefix + b"!aio_etcd/action"
 
     def file(self, key: str) -> bytes:
