@@ -14,7 +14,8 @@ Every contender does the same HTTP requests:
   ratio to ``floor`` prices the v3 mode against hand-written v2 requests.
 - ``aio_etcd-v3-http1``: ``aio_etcd-v3`` with its v3 client's ordinary
   calls over :mod:`aio_etcd._core.http1` (experimental: its own HTTP/1.1
-  connections instead of aiohttp's for short exchanges over plain HTTP).
+  connections instead of aiohttp's for short exchanges over plain HTTP;
+  needs httptools, the ``http1`` extra, which the ``test`` extra includes).
 - ``python-etcd``: the synchronous original (``pip install python-etcd==0.4.5``,
   or the ``bench`` extra), with a thread pool for the concurrent workloads;
   left out when it is not installed.

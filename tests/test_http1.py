@@ -136,3 +136,49 @@ async def test_chunked_and_closing_answers() -> None:
         assert (second.status, second.body) == (404, b"no length, to the end")
         assert not transport._idle.get(("127.0.0.1", int(url.rsplit(":", 1)[1])))  # closed, not kept
     await transport.close()
+
+
+async def test_answers_without_a_body_and_malformed_ones() -> None:
+    """204 and 304 carry no body whatever their headers say and leave the connection reusable; an answer
+    llhttp refuses, or a head past 64 KiB, is a failure after sending, named as such; bytes after a complete
+    answer make its connection one not to reuse."""
+    answers = [
+        b"HTTP/1.1 204 No Content\r\nX-Etcd-Index: 3\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n",
+        b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+    ]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while answers:
+            await _request(reader)
+            writer.write(answers.pop(0))
+            await writer.drain()
+        await asyncio.sleep(30)
+
+    transport = Http1Transport()
+    async with scripted(handler) as url:
+        where = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        empty = await transport.exchange("POST", url + "/x", body=b"", headers={}, timeout=5)
+        assert (empty.status, empty.body, empty.headers["x-etcd-index"]) == (204, b"", "3")
+        assert len(transport._idle[where]) == 1
+        same = await transport.exchange("POST", url + "/x", body=b"", headers={}, timeout=5)
+        assert (same.status, same.body) == (304, b"") and len(transport._idle[where]) == 1
+        followed = await transport.exchange("POST", url + "/x", body=b"", headers={}, timeout=5)
+        assert (followed.status, followed.body) == (200, b"ok") and not transport._idle[where]
+        for expected in ("not an HTTP/1.1 answer", "not an HTTP/1.1 answer", "longer than 65536 bytes"):
+            with pytest.raises(TransportFailure) as bad:
+                await transport.exchange("POST", url + "/x", body=b"", headers={}, timeout=5)
+            assert bad.value.sent is True and not bad.value.timed_out, expected
+            assert expected in str(bad.value.cause) and not transport._idle[where]
+    await transport.close()
+
+
+def test_without_httptools_it_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aio_etcd._core import http1
+
+    monkeypatch.setattr(http1, "HttpResponseParser", None)
+    with pytest.raises(ImportError, match=r"aio_etcd\[http1\]"):
+        Http1Transport()

@@ -3,7 +3,8 @@
 :class:`Http1Transport` is an :class:`~aio_etcd._core.aiohttp.AiohttpTransport` whose
 ordinary exchanges with ``http://`` members go through keep-alive connections
 of asyncio streams: the request written at once (request line, headers and
-body), the answer read by its ``Content-Length`` or its chunks. On Python 3.11
+body), the answer parsed by httptools (llhttp, the parser of Node.js and of
+uvicorn; the ``http1`` extra: ``pip install 'aio_etcd[http1]'``). On Python 3.11
 aiohttp's POST costs a v3 call (the JSON gateway takes only POST) about 1.8x
 a v2 GET in client CPU; this costs a read about 0.6x (``benchmarks/floors.py``).
 Streams (watches), websockets, redirects to other origins and TLS stay with
@@ -14,6 +15,8 @@ Failures keep the seam's meaning: a connection that cannot be opened is
 the answer's headers if they had arrived); the whole exchange is timed by the
 same watchdog as aiohttp's exchanges. A connection is reused only after a
 complete answer that did not ask to close it, and not once the server closed it.
+An answer llhttp refuses, or a head longer than 64 KiB, is a failure after
+sending. 204 and 304 answers (and answers to HEAD) have no body.
 """
 
 from __future__ import annotations
@@ -29,10 +32,17 @@ from ..exceptions import EtcdException
 from .aiohttp import AiohttpTransport
 from .transport import Response, TransportFailure, uncancel
 
+try:
+    from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
+except ImportError:  # the http1 extra is not installed: Http1Transport() says so
+    HttpResponseParser = None  # type: ignore[assignment,misc]
+
 __all__ = ["Http1Transport"]
 
 #: Longest response head read (status line and headers).
 _MAX_HEAD = 64 * 1024
+#: Most bytes taken from the connection at once.
+_READ = 256 * 1024
 _NO_BODY = {204, 304}
 
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -47,6 +57,11 @@ class Http1Transport(AiohttpTransport):
     HTTP/1.1 connections (see the module). Takes the same arguments."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if HttpResponseParser is None:
+            raise ImportError(
+                "Http1Transport parses answers with httptools, which is not installed: "
+                "pip install 'aio_etcd[http1]'"
+            )
         super().__init__(*args, **kwargs)
         self._idle: dict[tuple[str, int], list[_Conn]] = {}
         self._where: dict[str, tuple[str, int, bytes]] = {}
@@ -85,7 +100,7 @@ class Http1Transport(AiohttpTransport):
         attempt = None if timeout is None else self._watchdog.arm(timeout)
         conn: _Conn | None = None
         sent = False
-        seen: CIMultiDictProxy[str] | None = None
+        answer: _Answer | None = None
         try:
             idle = self._idle.get((host, port))
             while idle:
@@ -107,27 +122,53 @@ class Http1Transport(AiohttpTransport):
                 request.append(b"\r\n")
             writer.write(b"".join(request))
             sent = True
-            status, seen, keep = _head(await reader.readuntil(b"\r\n\r\n"))
-            if method == "HEAD" or status in _NO_BODY or status < 200:
-                data = b""
-            else:
-                data, keep = await _body(reader, seen, keep)
+            answer = _Answer()
+            answer.parser = parser = HttpResponseParser(answer)
+            keep = True
+            fed = 0
+            while not answer.done:
+                # the head, read no further than _MAX_HEAD bytes; then the rest
+                data = await reader.read(_READ if answer.seen is not None else _MAX_HEAD - fed)
+                if not data:  # the server closed the connection
+                    if answer.seen is None or "Content-Length" in answer.seen or "Transfer-Encoding" in answer.seen:
+                        raise EOFError("the connection closed before the whole answer")
+                    keep = False  # an answer without a length ends with the connection
+                    break
+                try:
+                    parser.feed_data(data)
+                except (HttpParserError, HttpParserUpgrade) as exc:
+                    if not answer.done:
+                        raise _Malformed(f"not an HTTP/1.1 answer: {exc}") from None
+                    keep = False  # something after a complete answer: not reused
+                if answer.seen is None:
+                    fed += len(data)
+                    if fed >= _MAX_HEAD:
+                        raise _Malformed(f"an answer's head longer than {_MAX_HEAD} bytes")
+                elif not answer.done and (method == "HEAD" or parser.get_status_code() in _NO_BODY):
+                    break  # no body, whatever its headers say (httptools 0.5 reads one after a 304 with a length)
+            status, seen = parser.get_status_code(), answer.seen
+            if seen is None:  # the loop ends only after the headers
+                raise _Malformed("an answer without its headers")
+            data = b"".join(answer.body)
+            keep = keep and answer.keep and status >= 200 and answer.begun == 1  # one final answer, nothing after
             if keep:
                 self._idle.setdefault((host, port), []).append(conn)
                 conn = None
             return Response(status, seen, data, url)
-        except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, _Malformed) as exc:
+        except (OSError, EOFError, _Malformed) as exc:
             timed_out = attempt is not None and attempt.expired and uncancel(attempt.task)
-            raise TransportFailure(url, exc, sent=sent, timed_out=timed_out, headers=seen) from exc
+            raise TransportFailure(url, exc, sent=sent, timed_out=timed_out, headers=_seen(answer)) from exc
         except asyncio.CancelledError:
             if attempt is not None and attempt.expired and uncancel(attempt.task):
                 raise TransportFailure(
-                    url, asyncio.TimeoutError(), sent=sent, timed_out=True, headers=seen
+                    url, asyncio.TimeoutError(), sent=sent, timed_out=True, headers=_seen(answer)
                 ) from None
             raise
         finally:
             if attempt is not None:
                 self._watchdog.disarm(attempt)
+            if answer is not None:
+                answer.parser = None  # the parser holds the answer's callbacks: no cycle left
             if conn is not None:  # not given back: an answer not read whole, or one that closes
                 conn[1].close()
 
@@ -139,44 +180,45 @@ class Http1Transport(AiohttpTransport):
         await super().close()
 
 
-def _head(raw: bytes) -> tuple[int, CIMultiDictProxy[str], bool]:
-    """Status, headers and whether the connection may be kept, from a response head."""
-    lines = raw[:-4].decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit():
-        raise _Malformed(f"not an HTTP/1 answer: {lines[0][:80]!r}")
-    found: CIMultiDict[str] = CIMultiDict()
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon:
-            raise _Malformed(f"a header line without a colon: {line[:80]!r}")
-        found.add(name.strip(), value.strip())
-    keep = version == "HTTP/1.1" and found.get("Connection", "").lower() != "close"
-    return int(code), CIMultiDictProxy(found), keep
+def _seen(answer: _Answer | None) -> CIMultiDictProxy[str] | None:
+    return None if answer is None else answer.seen
 
 
-async def _body(reader: asyncio.StreamReader, headers: Mapping[str, str], keep: bool) -> tuple[bytes, bool]:
-    """The answer's body, and whether the connection may still be kept."""
-    if "chunked" in headers.get("Transfer-Encoding", "").lower():
-        parts: list[bytes] = []
-        while True:
-            line = await reader.readuntil(b"\r\n")
-            try:
-                size = int(line.split(b";", 1)[0], 16)
-            except ValueError:
-                raise _Malformed(f"a bad chunk size: {line[:40]!r}") from None
-            if not size:
-                while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
-                    pass
-                return b"".join(parts), keep
-            parts.append(await reader.readexactly(size))
-            if await reader.readexactly(2) != b"\r\n":
-                raise _Malformed("a chunk not ended by CRLF")
-    length = headers.get("Content-Length")
-    if length is not None:
-        try:
-            return await reader.readexactly(int(length)), keep
-        except ValueError:
-            raise _Malformed(f"a bad Content-Length: {length[:40]!r}") from None
-    return await reader.read(), False  # ends with the connection
+class _Answer:
+    """One answer as httptools hands it over (its callbacks): headers, body, whether complete."""
+
+    __slots__ = ("parser", "headers", "seen", "body", "begun", "done", "keep")
+
+    def __init__(self) -> None:
+        self.parser: HttpResponseParser | None = None
+        self.headers: CIMultiDict[str] = CIMultiDict()
+        #: The headers, once all of them have arrived.
+        self.seen: CIMultiDictProxy[str] | None = None
+        self.body: list[bytes] = []
+        #: How many answers began (more than one: something followed this one).
+        self.begun = 0
+        self.done = False
+        #: llhttp's rule: HTTP/1.1 without "Connection: close" (or HTTP/1.0 with
+        #: "keep-alive"), and a body that does not end with the connection; read
+        #: with the headers (llhttp forgets it once the answer is complete).
+        self.keep = False
+
+    def on_message_begin(self) -> None:
+        self.begun += 1
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.seen is None:  # not the trailers of a chunked answer
+            self.headers.add(name.decode("latin-1"), value.decode("latin-1"))
+
+    def on_headers_complete(self) -> None:
+        if self.seen is None:
+            self.seen = CIMultiDictProxy(self.headers)
+            if self.parser is not None:
+                self.keep = self.parser.should_keep_alive()
+
+    def on_body(self, body: bytes) -> None:
+        if not self.done:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.done = True
