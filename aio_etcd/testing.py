@@ -390,6 +390,9 @@ class EtcdCluster:
 
         if self.tls is not None:
             options.setdefault("protocol", "https")
+        wire = os.environ.get("AIO_ETCD_V3_TRANSPORT")
+        if wire:
+            options.setdefault("transport", wire)
         return V3Client(*self.endpoints, **options)
 
     def _started(self) -> EtcdCluster:
