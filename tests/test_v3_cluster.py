@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from aio_etcd import v3
-from aio_etcd.testing import EtcdCluster
+from aio_etcd.testing import EtcdCluster, v3_transport
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -105,23 +105,28 @@ async def test_reads_fail_over_and_a_write_to_a_frozen_member_is_outcome_unknown
 ) -> None:
     leader = await _leader(cluster)
     frozen = (leader + 1) % 3
-    async with v3.Client(*_ordered(cluster, frozen)) as etcd:
+    async with (
+        v3.Client(*_ordered(cluster, frozen), transport=v3_transport()) as etcd,
+        v3.Client(*_ordered(cluster, frozen), transport=v3_transport()) as fresh,
+    ):
         await etcd.put(etcd_prefix, b"before")
+        # Connected before the freeze (a gRPC connection to a frozen member is never
+        # ready, so a write made on a new one certainly never left, and goes elsewhere).
+        await fresh.get(etcd_prefix)
         pid = cluster.members[frozen].pid
         assert pid is not None
         os.kill(pid, signal.SIGSTOP)
         kv = await etcd.get(etcd_prefix)  # replayed on another member
         assert kv is not None and kv.value == b"before"
         assert etcd.current_member != cluster.members[frozen].client_url
-        # Pinned elsewhere now; pin the frozen member again to send a write there.
-        async with v3.Client(*_ordered(cluster, frozen)) as fresh:
-            with pytest.raises(v3.EtcdOutcomeUnknown):
-                await fresh.put(etcd_prefix, b"maybe")
+        # `fresh` is still pinned to the frozen member: its write is sent there.
+        with pytest.raises(v3.EtcdOutcomeUnknown):
+            await fresh.put(etcd_prefix, b"maybe")
 
 
 async def test_reads_and_writes_after_the_leader_is_killed(cluster: EtcdCluster, etcd_prefix: str) -> None:
     leader = await _leader(cluster)
-    async with v3.Client(*_ordered(cluster, leader)) as etcd:
+    async with v3.Client(*_ordered(cluster, leader), transport=v3_transport()) as etcd:
         await etcd.put(etcd_prefix, b"1")
         cluster.stop_member(leader, kill=True)
         kv = await etcd.get(etcd_prefix)
@@ -155,7 +160,7 @@ async def test_a_watch_refuses_a_member_without_quorum(cluster: EtcdCluster, etc
 
 
 async def test_member_list_is_learned(cluster: EtcdCluster) -> None:
-    async with v3.Client(cluster.endpoints[0], allow_reconnect=True) as etcd:
+    async with v3.Client(cluster.endpoints[0], allow_reconnect=True, transport=v3_transport()) as etcd:
         assert sorted(await etcd.sync_members()) == sorted(cluster.client_urls)
         assert len(await etcd.members()) == 3
 

@@ -57,8 +57,11 @@ HTTP_STATUS = {
 }
 
 #: Channel options: no message size limit (etcd's own is its --max-request-bytes and
-#: MaxInt32 for answers), and a member that comes back is reconnected to within a second.
+#: MaxInt32 for answers), a member that comes back is reconnected to within a second, and
+#: connections of this client's own (grpc shares them between channels of a process by
+#: default: a new client would inherit another's reconnection backoff to a member that was down).
 _OPTIONS = (
+    ("grpc.use_local_subchannel_pool", 1),
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", -1),
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -228,7 +231,8 @@ class GrpcTransport:
         if code is grpc.StatusCode.UNAVAILABLE and "etcdserver" not in details:
             sent = not any(words in details for words in _NOT_SENT)
             raise TransportFailure(url, ConnectionError(f"gRPC Unavailable: {details}"), sent=sent) from exc
-        if code is grpc.StatusCode.DEADLINE_EXCEEDED and details == "Deadline Exceeded":
+        if code is grpc.StatusCode.DEADLINE_EXCEEDED and "context deadline exceeded" not in details:
+            # This client's own deadline ("Deadline Exceeded", "Stream removed"), not etcd's.
             raise TransportFailure(url, asyncio.TimeoutError(), sent=True, timed_out=True) from exc
         if code is grpc.StatusCode.CANCELLED and "etcdserver" not in details:
             raise TransportFailure(url, ConnectionError(f"gRPC Cancelled: {details}"), sent=True) from exc
