@@ -18,6 +18,14 @@ from aio_etcd.testing import EtcdCluster, v3_transport
 
 pytestmark = pytest.mark.timeout(120)
 
+#: Watch modes: the gateway's two, or gRPC's one shared Watch stream (``AIO_ETCD_V3_TRANSPORT=grpc``).
+MODES = ["grpc"] if v3_transport() == "grpc" else ["websocket", "http"]
+
+
+def _watching(mode: str) -> dict[str, str]:
+    """The client options of a watch mode."""
+    return {"transport": v3_transport(), "watch_transport": "auto" if mode == "grpc" else mode}
+
 
 @pytest.fixture(scope="module")
 def three() -> Iterator[EtcdCluster]:
@@ -57,8 +65,8 @@ async def _watch_through_trouble(cluster: EtcdCluster, prefix: str, trouble: str
     leader = await _leader(cluster)
     follower = (leader + 1) % 3
     async with (
-        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5, watch_transport=mode) as watcher,
-        v3.Client(*_ordered(cluster, leader)) as writer,
+        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5, **_watching(mode)) as watcher,
+        v3.Client(*_ordered(cluster, leader), transport=v3_transport()) as writer,
     ):
         async with watcher.watch(prefix + "/", prefix=True) as events:
             assert events.member == cluster.members[follower].client_url
@@ -90,12 +98,12 @@ async def _take(events: v3.Watch, count: int) -> list[v3.Event]:
     return got
 
 
-@pytest.mark.parametrize("mode", ["websocket", "http"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_watch_resumes_after_its_member_dies(cluster: EtcdCluster, etcd_prefix: str, mode: str) -> None:
     await _watch_through_trouble(cluster, etcd_prefix, "kill", mode)
 
 
-@pytest.mark.parametrize("mode", ["websocket", "http"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_watch_resumes_after_its_member_freezes(cluster: EtcdCluster, etcd_prefix: str, mode: str) -> None:
     await _watch_through_trouble(cluster, etcd_prefix, "freeze", mode)
 
@@ -143,11 +151,11 @@ async def test_reads_and_writes_after_the_leader_is_killed(cluster: EtcdCluster,
         assert kv is not None and kv.value == b"2" and kv.mod_revision == written.revision
 
 
-@pytest.mark.parametrize("mode", ["websocket", "http"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_a_watch_refuses_a_member_without_quorum(cluster: EtcdCluster, etcd_prefix: str, mode: str) -> None:
     cluster.stop_member(1)
     cluster.stop_member(2)
-    async with v3.Client(cluster.endpoints[0], read_timeout=3, watch_transport=mode) as etcd:
+    async with v3.Client(cluster.endpoints[0], read_timeout=3, **_watching(mode)) as etcd:
         for _ in range(100):  # until the member itself notices
             if not (await etcd.status(cluster.members[0].client_url)).leader:
                 break

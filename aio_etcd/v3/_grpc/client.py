@@ -8,8 +8,11 @@ the observer), on a :class:`~aio_etcd.v3._grpc.transport.GrpcTransport`:
 requests are built as messages from the arguments, answers read as messages
 behind the public result classes (:mod:`aio_etcd.v3._grpc.results`).
 
-Not carried over gRPC yet (they raise :class:`~aio_etcd.EtcdException`
-saying so): watches, locks and elections, user and role management
+Watches go through the client's websocket multiplexer
+(:mod:`aio_etcd.v3._mux`), over one gRPC Watch stream per member
+(:class:`~aio_etcd.v3._grpc.transport.WatchStream`), so they resume as on
+the gateway. Not carried over gRPC yet (they raise :class:`~aio_etcd.EtcdException`
+saying so): locks and elections, user and role management
 (``client.auth``), ``ssl=`` contexts, and :meth:`Client.call` for anything
 but the KV paths.
 """
@@ -25,6 +28,7 @@ from google.protobuf.message import DecodeError
 from ..._core import SAFE, UNSAFE, ApiRules, Call, NotEtcd, ReplayRule, Response
 from ...exceptions import EtcdException
 from .. import txn as _txn
+from .._mux import Multiplexer
 from ..client import Client
 from ..errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from
 from ..results import KV, Delete, LeaseGrant, LeaseInfo, Member, Put, Range, Status, TxnResult, to_bytes, value_bytes
@@ -37,7 +41,6 @@ from .transport import GrpcTransport
 if TYPE_CHECKING:
     from ..lease import Lease
     from ..lock import Election, Lock
-    from ..watch import Watch
 
 __all__ = ["GrpcClient"]
 
@@ -90,8 +93,17 @@ class GrpcClient(Client):
             _not_yet("ssl= (an SSLContext; give ca_cert= and cert= files instead)")
         wire = GrpcTransport(ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify)
         self._checks: dict[Any, Callable[[Response], Any]] = {}
+        #: The cluster id answers carried so far, as the int they carry it as.
+        self._cluster_int = 0
         super().__init__(*members, ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify, transport=wire, **options)
         wire.name = ", ".join(self._cluster.members)
+        if self._mux is None:  # every watch of a member shares its one Watch stream, credentials or not
+            self._mux = Multiplexer(wire, self._cluster)
+
+    @property
+    def watch_transport(self) -> str:
+        """``"grpc"``: watches share one gRPC Watch stream per member."""
+        return "grpc"
 
     def _api_rules(self) -> ApiRules:
         return GrpcRules(lambda: self._headers)
@@ -118,10 +130,9 @@ class GrpcClient(Client):
                 except DecodeError:
                     raise NotEtcd(resp, f"not an etcd {cls.DESCRIPTOR.name}", "v3") from None
                 seen = answer.header.cluster_id
-                if seen:
-                    text = str(seen)
-                    if text != cluster.cluster_id:
-                        cluster.guard_cluster_id(text, resp.url)
+                if seen != self._cluster_int and seen:
+                    cluster.guard_cluster_id(str(seen), resp.url)
+                    self._cluster_int = seen
                 return answer
             payload = resp.json_object()
             error = error_from(payload, resp.status, resp.url) if payload is not None else None
@@ -436,9 +447,6 @@ class GrpcClient(Client):
         return int(answer.TTL)
 
     # -- not over gRPC yet ----------------------------------------------------------------
-
-    def watch(self, key: str | bytes, **options: Any) -> Watch:
-        _not_yet("watch()")
 
     def lock(self, name: str | bytes, *, ttl: int = 60, timeout: float | None = None) -> Lock:
         _not_yet("lock()")

@@ -24,6 +24,7 @@ travels as the ``token`` metadata key, as etcd's own clients send it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -32,9 +33,16 @@ import grpc
 
 from ..._core import Response, TransportFailure, WebSocket
 from ...exceptions import EtcdException
+from .calls import _header, _kv
 from .messages import METHODS
+from .messages import etcdserverpb as pb
 
-__all__ = ["GrpcTransport", "HTTP_STATUS"]
+__all__ = ["GrpcTransport", "HTTP_STATUS", "WatchStream"]
+
+_GATEWAY_STATUS = "/v3/maintenance/status"
+_STATUS = "/etcdserverpb.Maintenance/Status"
+_WATCH = "/etcdserverpb.Watch/Watch"
+_FILTERS = {"NOPUT": 0, "NODELETE": 1}
 
 #: The HTTP status grpc-gateway answers for a gRPC code (what ``EtcdServerError.status`` says on the gateway).
 HTTP_STATUS = {
@@ -93,8 +101,9 @@ class GrpcTransport:
     :param ssl_verify: ``False`` is not possible over gRPC (it always verifies): refused.
     """
 
-    #: Watches do not use websockets here.
-    websockets = False
+    #: Watches share one Watch stream per member: :meth:`websocket` opens one
+    #: (:class:`WatchStream`, which speaks the gateway websocket's messages).
+    websockets = True
 
     def __init__(
         self,
@@ -112,6 +121,7 @@ class GrpcTransport:
         self._credentials: Any = None
         self._channels: dict[str, Any] = {}
         self._unary: dict[tuple[str, str], Any] = {}
+        self._by_url: dict[str, Any] = {}
         self._metadata: tuple[Mapping[str, str] | None, tuple[tuple[str, str], ...]] = (None, ())
         self._closed = False
 
@@ -171,6 +181,8 @@ class GrpcTransport:
             lowered = name.lower()
             if lowered == "authorization":
                 pairs.append(("token", value))
+            elif lowered.startswith("grpc-metadata-"):  # the gateway's way to pass metadata
+                pairs.append((lowered[len("grpc-metadata-") :], value))
             elif lowered != "content-type":
                 pairs.append((lowered, value))
         made = tuple(pairs)
@@ -191,14 +203,17 @@ class GrpcTransport:
         foreign: bool = False,
     ) -> Response:
         """One unary gRPC call: ``url`` is a member's base URL plus the method path."""
-        base, _, path = url.partition("://")
-        host, _, rest = path.partition("/")
-        base = f"{base}://{host}"
-        path = "/" + rest
-        method_info = METHODS.get(path)
-        if method_info is not None and method_info.client_streaming:
-            return await self._one_of_stream(base, path, url, body or b"", headers, timeout)
-        call = self._multicallable(base, path)
+        call = self._by_url.get(url)
+        if call is None:
+            if url.endswith(_GATEWAY_STATUS):
+                return await self._gateway_status(url, headers, timeout)
+            scheme, _, rest = url.partition("://")
+            host, _, path = rest.partition("/")
+            base, path = f"{scheme}://{host}", "/" + path
+            method_info = METHODS.get(path)
+            if method_info is not None and method_info.client_streaming:
+                return await self._one_of_stream(base, path, url, body or b"", headers, timeout)
+            call = self._by_url[url] = self._multicallable(base, path)
         try:
             answer = await call(body or b"", timeout=timeout, metadata=self.metadata(headers) or None)
         except grpc.aio.AioRpcError as exc:
@@ -239,18 +254,152 @@ class GrpcTransport:
         payload = json.dumps({"code": value, "message": details}).encode()
         return Response(HTTP_STATUS.get(value, 500), {}, payload, url)
 
+    async def _gateway_status(self, url: str, headers: Mapping[str, str], timeout: float | None) -> Response:
+        """``/v3/maintenance/status`` as the gateway answers it (the watch probes ask it so)."""
+        base = url[: -len(_GATEWAY_STATUS)]
+        resp = await self.exchange("POST", base + _STATUS, body=b"", headers=headers, timeout=timeout)
+        if resp.status != 200:
+            return resp
+        status = pb.StatusResponse.FromString(resp.body)
+        body = {
+            "header": _header(status.header),
+            "version": status.version,
+            "leader": str(status.leader) if status.leader else "",
+            "raftTerm": str(status.raftTerm),
+            "raftIndex": str(status.raftIndex),
+        }
+        return Response(200, {}, json.dumps(body).encode(), url)
+
     async def open_lines(self, method: str, url: str, **options: Any) -> Response:
         """Not over gRPC (watches, lock and campaign streams are not carried yet)."""
         raise EtcdException(f"{url}: line streams are not available over the gRPC transport")
 
     async def websocket(self, url: str, *, headers: Mapping[str, str], timeout: float | None) -> WebSocket:
-        """Not over gRPC."""
-        raise EtcdException(f"{url}: websockets are not available over the gRPC transport")
+        """A Watch stream to the member of ``url`` (``base + "/v3/watch"``), as the multiplexer's websocket.
+
+        :raises TransportFailure: no connection to the member within ``timeout`` (``sent`` is False).
+        """
+        base = url[: -len("/v3/watch")] if url.endswith("/v3/watch") else url
+        channel = self.channel(base)
+        try:
+            await asyncio.wait_for(channel.channel_ready(), timeout)
+        except asyncio.TimeoutError as exc:
+            raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
+        metadata = [pair for pair in self.metadata(headers) if pair[0] != "hasleader"]
+        metadata.append(("hasleader", "true"))
+        call = channel.stream_stream(_WATCH, request_serializer=_identity, response_deserializer=_identity)
+        return WatchStream(call(metadata=tuple(metadata)), url)
 
     async def close(self) -> None:
         """Close every channel (calls under way end). Safe to call twice."""
         self._closed = True
         channels, self._channels = self._channels, {}
         self._unary.clear()
+        self._by_url.clear()
         for channel in channels.values():
             await channel.close()
+
+
+class WatchStream:
+    """One member's bidirectional Watch stream, speaking the gateway websocket's messages.
+
+    :class:`~aio_etcd.v3._mux.Multiplexer` drives it as it drives a
+    websocket: it sends ``{"create_request": ...}`` and ``{"cancel_request": ...}``
+    texts and reads ``{"result": ...}`` answers; here they become
+    ``WatchRequest`` messages and come back from ``WatchResponse`` ones. An
+    error etcd ends the stream with (no leader: the stream carries
+    ``hasleader``) is read as the gateway's error line; a broken stream is a
+    :class:`~aio_etcd._core.TransportFailure`.
+    """
+
+    def __init__(self, rpc: Any, url: str) -> None:
+        self._rpc = rpc
+        self.url = url
+        self._closed = False
+        self._ended = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._ended
+
+    async def send(self, text: str) -> None:
+        request = json.loads(text)
+        create = request.get("create_request")
+        if create is not None:
+            message = pb.WatchRequest(
+                create_request=pb.WatchCreateRequest(
+                    key=_decode(create.get("key")),
+                    range_end=_decode(create.get("range_end")),
+                    start_revision=int(create.get("start_revision") or 0),
+                    progress_notify=bool(create.get("progress_notify")),
+                    filters=[_FILTERS[name] for name in create.get("filters") or ()],
+                    prev_kv=bool(create.get("prev_kv")),
+                    watch_id=int(create.get("watch_id") or 0),
+                )
+            )
+        elif "cancel_request" in request:
+            message = pb.WatchRequest(
+                cancel_request=pb.WatchCancelRequest(watch_id=int(request["cancel_request"].get("watch_id") or 0))
+            )
+        else:
+            message = pb.WatchRequest(progress_request=pb.WatchProgressRequest())
+        try:
+            await self._rpc.write(message.SerializeToString())
+        except grpc.aio.AioRpcError as exc:
+            raise TransportFailure(self.url, ConnectionError(exc.details() or str(exc.code())), sent=True) from exc
+        except asyncio.InvalidStateError as exc:  # written after the stream ended
+            raise TransportFailure(self.url, ConnectionError("the watch stream ended"), sent=True) from exc
+
+    async def receive(self) -> bytes | None:
+        if self._ended:
+            return None
+        try:
+            data = await self._rpc.read()
+        except asyncio.CancelledError:
+            if self._closed:
+                self._ended = True
+                return None
+            raise
+        except grpc.aio.AioRpcError as exc:
+            self._ended = True
+            details = exc.details() or ""
+            if "etcdserver" in details:
+                error = {"code": exc.code().value[0], "message": details}
+                return json.dumps({"error": error}).encode()
+            raise TransportFailure(self.url, ConnectionError(f"gRPC {exc.code().name}: {details}"), sent=True) from exc
+        if data is grpc.aio.EOF:
+            self._ended = True
+            return None
+        return _watch_answer(pb.WatchResponse.FromString(data))
+
+    async def close(self) -> None:
+        self._closed = True
+        self._rpc.cancel()
+
+
+def _decode(raw: Any) -> bytes:
+    return base64.b64decode(raw) if raw else b""
+
+
+def _watch_answer(answer: Any) -> bytes:
+    """A ``WatchResponse`` as the gateway's websocket line (``watch_id`` first: the multiplexer looks for it)."""
+    result: dict[str, Any] = {"watch_id": str(answer.watch_id), "header": _header(answer.header)}
+    if answer.created:
+        result["created"] = True
+    if answer.canceled:
+        result["canceled"] = True
+    if answer.compact_revision:
+        result["compact_revision"] = str(answer.compact_revision)
+    if answer.cancel_reason:
+        result["cancel_reason"] = answer.cancel_reason
+    if answer.events:
+        events = []
+        for event in answer.events:
+            raw: dict[str, Any] = {"kv": _kv(event.kv)}
+            if event.type:
+                raw["type"] = "DELETE"
+            if event.HasField("prev_kv"):
+                raw["prev_kv"] = _kv(event.prev_kv)
+            events.append(raw)
+        result["events"] = events
+    return json.dumps({"result": result}).encode()
