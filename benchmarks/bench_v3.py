@@ -14,8 +14,8 @@ each contender in a process of its own, alternating, for each round:
   with the message classes of ``aio_etcd.v3._grpc`` (no stubs); its watches
   share one Watch stream, told apart by ``watch_id`` (the ``grpc`` extra).
 - ``aio_etcd.v3``: this package through its public API (the gateway).
-- ``aio_etcd.v3-grpc``: the same, with ``transport="grpc"`` (no watches yet:
-  it runs every workload but the fan-outs).
+- ``aio_etcd.v3-grpc``: the same, with ``transport="grpc"`` (its watches
+  share one Watch stream; no ``fanout_http``).
 - ``aetcd`` and ``etcd3-async-client``: gRPC clients, through their public
   API (the ``bench`` extra brings aetcd; etcd3-async-client installs a
   top-level ``etcd`` package over python-etcd's, so install it by hand in a
@@ -203,8 +203,10 @@ async def ours(url: str, n: dict[str, int], transport: str = "gateway") -> dict[
 
         out["range_5000"] = await measure(ranges, n["range_5000"])
 
-    if transport == "grpc":
-        return out  # no watches over gRPC yet
+    if transport == "grpc":  # one Watch stream per member, whatever watch_transport says
+        async with v3.Client(url, per_member=CONCURRENCY, transport="grpc") as etcd:
+            out["fanout"] = await ours_fanout(etcd, n["fanout"])
+        return out
     for mode, name in (("http", "fanout_http"), ("websocket", "fanout")):
         async with v3.Client(url, per_member=CONCURRENCY, watch_transport=mode) as etcd:
             out[name] = await ours_fanout(etcd, n[name])

@@ -19,7 +19,7 @@ but the KV paths.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -28,7 +28,6 @@ from google.protobuf.message import DecodeError
 from ..._core import SAFE, UNSAFE, ApiRules, Call, NotEtcd, ReplayRule, Response
 from ...exceptions import EtcdException
 from .. import txn as _txn
-from .._mux import Multiplexer
 from ..client import Client
 from ..errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from
 from ..results import KV, Delete, LeaseGrant, LeaseInfo, Member, Put, Range, Status, TxnResult, to_bytes, value_bytes
@@ -37,10 +36,12 @@ from . import results as _res
 from .messages import etcdserverpb as pb
 from .rules import GrpcRules, replay_rule
 from .transport import GrpcTransport
+from .watch import GrpcMultiplexer, GrpcWatch
 
 if TYPE_CHECKING:
     from ..lease import Lease
     from ..lock import Election, Lock
+    from ..watch import Watch
 
 __all__ = ["GrpcClient"]
 
@@ -97,8 +98,9 @@ class GrpcClient(Client):
         self._cluster_int = 0
         super().__init__(*members, ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify, transport=wire, **options)
         wire.name = ", ".join(self._cluster.members)
-        if self._mux is None:  # every watch of a member shares its one Watch stream, credentials or not
-            self._mux = Multiplexer(wire, self._cluster)
+        # Every watch of a member shares its one Watch stream, credentials or not (the
+        # multiplexer the gateway client may have made has opened nothing yet).
+        self._mux = GrpcMultiplexer(wire, self._cluster)
 
     @property
     def watch_transport(self) -> str:
@@ -447,6 +449,26 @@ class GrpcClient(Client):
         return int(answer.TTL)
 
     # -- not over gRPC yet ----------------------------------------------------------------
+
+    def watch(
+        self,
+        key: str | bytes,
+        *,
+        prefix: bool = False,
+        range_end: str | bytes | None = None,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        filters: Sequence[str] | set[str] = (),
+        progress_notify: bool = False,
+    ) -> Watch:
+        return GrpcWatch(
+            self,
+            _txn.key_range(key, prefix, range_end),
+            start_revision=start_revision,
+            prev_kv=prev_kv,
+            filters=filters,
+            progress_notify=progress_notify,
+        )
 
     def lock(self, name: str | bytes, *, ttl: int = 60, timeout: float | None = None) -> Lock:
         _not_yet("lock()")

@@ -33,7 +33,7 @@ import grpc
 
 from ..._core import Response, TransportFailure, WebSocket
 from ...exceptions import EtcdException
-from .calls import _header, _kv
+from .calls import _header
 from .messages import METHODS
 from .messages import etcdserverpb as pb
 
@@ -287,7 +287,9 @@ class GrpcTransport:
             raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
         metadata = [pair for pair in self.metadata(headers) if pair[0] != "hasleader"]
         metadata.append(("hasleader", "true"))
-        call = channel.stream_stream(_WATCH, request_serializer=_identity, response_deserializer=_identity)
+        call = channel.stream_stream(
+            _WATCH, request_serializer=_identity, response_deserializer=pb.WatchResponse.FromString
+        )
         return WatchStream(call(metadata=tuple(metadata)), url)
 
     async def close(self) -> None:
@@ -305,8 +307,8 @@ class WatchStream:
 
     :class:`~aio_etcd.v3._mux.Multiplexer` drives it as it drives a
     websocket: it sends ``{"create_request": ...}`` and ``{"cancel_request": ...}``
-    texts and reads ``{"result": ...}`` answers; here they become
-    ``WatchRequest`` messages and come back from ``WatchResponse`` ones. An
+    texts, which become ``WatchRequest`` messages; it reads the
+    ``WatchResponse`` messages as they are (:mod:`aio_etcd.v3._grpc.watch`). An
     error etcd ends the stream with (no leader: the stream carries
     ``hasleader``) is read as the gateway's error line; a broken stream is a
     :class:`~aio_etcd._core.TransportFailure`.
@@ -350,7 +352,8 @@ class WatchStream:
         except asyncio.InvalidStateError as exc:  # written after the stream ended
             raise TransportFailure(self.url, ConnectionError("the watch stream ended"), sent=True) from exc
 
-    async def receive(self) -> bytes | None:
+    async def receive(self) -> Any:
+        """The next ``WatchResponse`` message, an error line (bytes) etcd ended the stream with, or ``None``."""
         if self._ended:
             return None
         try:
@@ -370,7 +373,7 @@ class WatchStream:
         if data is grpc.aio.EOF:
             self._ended = True
             return None
-        return _watch_answer(pb.WatchResponse.FromString(data))
+        return data  # a WatchResponse (the multiplexer's socket reads it as it is)
 
     async def close(self) -> None:
         self._closed = True
@@ -379,27 +382,3 @@ class WatchStream:
 
 def _decode(raw: Any) -> bytes:
     return base64.b64decode(raw) if raw else b""
-
-
-def _watch_answer(answer: Any) -> bytes:
-    """A ``WatchResponse`` as the gateway's websocket line (``watch_id`` first: the multiplexer looks for it)."""
-    result: dict[str, Any] = {"watch_id": str(answer.watch_id), "header": _header(answer.header)}
-    if answer.created:
-        result["created"] = True
-    if answer.canceled:
-        result["canceled"] = True
-    if answer.compact_revision:
-        result["compact_revision"] = str(answer.compact_revision)
-    if answer.cancel_reason:
-        result["cancel_reason"] = answer.cancel_reason
-    if answer.events:
-        events = []
-        for event in answer.events:
-            raw: dict[str, Any] = {"kv": _kv(event.kv)}
-            if event.type:
-                raw["type"] = "DELETE"
-            if event.HasField("prev_kv"):
-                raw["prev_kv"] = _kv(event.prev_kv)
-            events.append(raw)
-        result["events"] = events
-    return json.dumps({"result": result}).encode()
