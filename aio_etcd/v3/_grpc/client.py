@@ -27,12 +27,14 @@ from google.protobuf.message import DecodeError
 
 from ..._core import SAFE, UNSAFE, ApiRules, Call, NotEtcd, ReplayRule, Response
 from ...exceptions import EtcdException
+from .. import _gateway
 from .. import txn as _txn
 from ..client import Client
 from ..errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from
 from ..results import KV, Delete, LeaseGrant, LeaseInfo, Member, Put, Range, Status, TxnResult, to_bytes, value_bytes
 from . import calls as _calls
 from . import results as _res
+from .messages import METHODS
 from .messages import etcdserverpb as pb
 from .rules import GrpcRules, replay_rule
 from .transport import GrpcTransport
@@ -40,7 +42,6 @@ from .watch import GrpcMultiplexer, GrpcWatch
 
 if TYPE_CHECKING:
     from ..lease import Lease
-    from ..lock import Election, Lock
     from ..watch import Watch
 
 __all__ = ["GrpcClient"]
@@ -60,6 +61,63 @@ _GATEWAY_PATHS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], Callable[[
     "/v3/kv/deleterange": (_DELETE, _calls.delete_message, _calls.delete_answer, pb.DeleteRangeResponse),
     "/v3/kv/txn": (_TXN, _calls.txn_message, _calls.txn_answer, pb.TxnResponse),
 }
+
+
+#: The other gateway paths :meth:`GrpcClient.call` takes, by their gRPC method (converted by
+#: protobuf's JSON mapping, which is the gateway's: original field names, int64 as strings,
+#: bytes in base64, enums by name; slower than the KV paths' converters, and off the hot path).
+_GATEWAY_METHODS = {
+    "/v3/kv/compaction": "/etcdserverpb.KV/Compact",
+    "/v3/lease/grant": "/etcdserverpb.Lease/LeaseGrant",
+    "/v3/lease/revoke": "/etcdserverpb.Lease/LeaseRevoke",
+    "/v3/lease/timetolive": "/etcdserverpb.Lease/LeaseTimeToLive",
+    "/v3/lease/leases": "/etcdserverpb.Lease/LeaseLeases",
+    "/v3/lease/keepalive": "/etcdserverpb.Lease/LeaseKeepAlive",
+    "/v3/cluster/member/list": "/etcdserverpb.Cluster/MemberList",
+    "/v3/maintenance/status": "/etcdserverpb.Maintenance/Status",
+    "/v3/maintenance/alarm": "/etcdserverpb.Maintenance/Alarm",
+    "/v3/maintenance/defragment": "/etcdserverpb.Maintenance/Defragment",
+    "/v3/maintenance/hash": "/etcdserverpb.Maintenance/Hash",
+    "/v3/lock/lock": "/v3lockpb.Lock/Lock",
+    "/v3/lock/unlock": "/v3lockpb.Lock/Unlock",
+    "/v3/election/campaign": "/v3electionpb.Election/Campaign",
+    "/v3/election/proclaim": "/v3electionpb.Election/Proclaim",
+    "/v3/election/leader": "/v3electionpb.Election/Leader",
+    "/v3/election/resign": "/v3electionpb.Election/Resign",
+    "/v3/auth/enable": "/etcdserverpb.Auth/AuthEnable",
+    "/v3/auth/disable": "/etcdserverpb.Auth/AuthDisable",
+    "/v3/auth/status": "/etcdserverpb.Auth/AuthStatus",
+    "/v3/auth/authenticate": "/etcdserverpb.Auth/Authenticate",
+    "/v3/auth/user/add": "/etcdserverpb.Auth/UserAdd",
+    "/v3/auth/user/get": "/etcdserverpb.Auth/UserGet",
+    "/v3/auth/user/list": "/etcdserverpb.Auth/UserList",
+    "/v3/auth/user/delete": "/etcdserverpb.Auth/UserDelete",
+    "/v3/auth/user/changepw": "/etcdserverpb.Auth/UserChangePassword",
+    "/v3/auth/user/grant": "/etcdserverpb.Auth/UserGrantRole",
+    "/v3/auth/user/revoke": "/etcdserverpb.Auth/UserRevokeRole",
+    "/v3/auth/role/add": "/etcdserverpb.Auth/RoleAdd",
+    "/v3/auth/role/get": "/etcdserverpb.Auth/RoleGet",
+    "/v3/auth/role/list": "/etcdserverpb.Auth/RoleList",
+    "/v3/auth/role/delete": "/etcdserverpb.Auth/RoleDelete",
+    "/v3/auth/role/grant": "/etcdserverpb.Auth/RoleGrantPermission",
+    "/v3/auth/role/revoke": "/etcdserverpb.Auth/RoleRevokePermission",
+}
+
+
+def _json_mapping(method: str) -> tuple[str, Callable[[dict[str, Any]], Any], Callable[[Any], dict[str, Any]], Any]:
+    """A gateway path's converters through protobuf's JSON mapping."""
+    from google.protobuf import json_format
+
+    info = METHODS[method]
+
+    def to_message(body: dict[str, Any]) -> Any:
+        return json_format.ParseDict(body, info.request())
+
+    def to_body(answer: Any) -> dict[str, Any]:
+        result: dict[str, Any] = json_format.MessageToDict(answer, preserving_proto_field_name=True)
+        return result
+
+    return method, to_message, to_body, info.response
 
 
 def _not_yet(what: str) -> NoReturn:
@@ -157,15 +215,19 @@ class GrpcClient(Client):
         timeout: float | None = None,
         attempt_timeout: float | None = None,
         attempts: int | None = -1,
+        stream: bool = False,
     ) -> Any:
-        """Make the unary gRPC call ``path`` with the message ``request``; the answer's message (class ``answer``)."""
+        """Make the unary gRPC call ``path`` with the message ``request``; the answer's message (class ``answer``).
+
+        :param stream: the answer may take long (a lock, a campaign): no attempt time limit.
+        """
         body = request.SerializeToString()
         if rule is None:
             rule = replay_rule(path)
         check = self._check_of(answer)
         for auth_retry in (True, False):
             token = self._token
-            call = Call("POST", path, self._headers, body=body, rule=rule, op=op or path, key=key)
+            call = Call("POST", path, self._headers, body=body, rule=rule, op=op or path, key=key, stream=stream)
             try:
                 return await self._send(
                     call, check, timeout=timeout, attempt_timeout=attempt_timeout, attempts=attempts
@@ -193,11 +255,14 @@ class GrpcClient(Client):
     ) -> dict[str, Any]:
         """The gateway escape hatch: over gRPC only the KV paths (converted both ways)."""
         known = _GATEWAY_PATHS.get(path)
-        if known is None or stream:
-            _not_yet(f"the gateway call {path}")
+        if known is None:
+            method_path = _GATEWAY_METHODS.get(path)
+            if method_path is None:
+                _not_yet(f"the gateway call {path}")
+            known = _GATEWAY_PATHS[path] = _json_mapping(method_path)
         method, to_message, to_body, answer_cls = known
         if safe is None:
-            rule = replay_rule(method, _txn_writes(request))
+            rule = _gateway.replay_rule(path, request)
         else:
             rule = safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE
         answer = await self.rpc(
@@ -210,6 +275,7 @@ class GrpcClient(Client):
             timeout=timeout,
             attempt_timeout=attempt_timeout,
             attempts=attempts,
+            stream=stream,
         )
         return to_body(answer)
 
@@ -470,12 +536,6 @@ class GrpcClient(Client):
             progress_notify=progress_notify,
         )
 
-    def lock(self, name: str | bytes, *, ttl: int = 60, timeout: float | None = None) -> Lock:
-        _not_yet("lock()")
-
-    def election(self, name: str | bytes, *, ttl: int = 60) -> Election:
-        _not_yet("election()")
-
     # -- cluster --------------------------------------------------------------------------
 
     async def members(self) -> list[Member]:
@@ -493,9 +553,3 @@ class GrpcClient(Client):
         call = Call("POST", "/etcdserverpb.Maintenance/Status", self._headers, body=b"", op="status")
         resp = await self._cluster.ask(self._transport, member.rstrip("/"), call, self._policy.attempt_timeout)
         return _res.status(self._check_of(pb.StatusResponse)(resp))
-
-
-def _txn_writes(request: dict[str, Any]) -> bool:
-    from .._gateway import _txn_writes as writes
-
-    return writes(request)

@@ -214,6 +214,8 @@ class GrpcTransport:
             if method_info is not None and method_info.client_streaming:
                 return await self._one_of_stream(base, path, url, body or b"", headers, timeout)
             call = self._by_url[url] = self._multicallable(base, path)
+        if stream:  # a lock or a campaign waits as long as it takes (the caller's deadline rules)
+            timeout = None
         try:
             answer = await call(body or b"", timeout=timeout, metadata=self.metadata(headers) or None)
         except grpc.aio.AioRpcError as exc:

@@ -12,8 +12,10 @@ with arrive as the gateway's error lines and are read as there.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
+from ..._core import Cluster, Transport
 from .._mux import Multiplexer, _Socket
 from ..errors import token_refused
 from ..results import KV, Event
@@ -65,9 +67,25 @@ class _MessageSocket(_Socket):
 
 
 class GrpcMultiplexer(Multiplexer):
-    """The multiplexer on Watch streams (:class:`~aio_etcd.v3._grpc.transport.WatchStream`)."""
+    """The multiplexer on Watch streams (:class:`~aio_etcd.v3._grpc.transport.WatchStream`).
+
+    A stream carries the token it was opened with (etcd reads it once per
+    stream): a watch made with a renewed token gets a new stream, and the
+    watches of the old one move there (they resume, as after any break).
+    """
 
     socket_class = _MessageSocket
+
+    def __init__(self, transport: Transport, cluster: Cluster) -> None:
+        super().__init__(transport, cluster)
+        self._tokens: dict[str, str | None] = {}
+
+    async def _socket(self, base: str, headers: Mapping[str, str], timeout: float | None) -> _Socket:
+        token = headers.get("Authorization")
+        if base in self._sockets and self._tokens.get(base, token) != token:
+            await self.drop(base)
+        self._tokens[base] = token
+        return await super()._socket(base, headers, timeout)
 
 
 def _result(answer: Any) -> dict[str, Any]:
