@@ -178,8 +178,8 @@ async def test_a_lock_waiter_whose_member_dies_queues_again(cluster: EtcdCluster
     follower = (leader + 1) % 3
     name = etcd_prefix + "-lock"
     async with (
-        v3.Client(*_ordered(cluster, leader)) as holder_client,
-        v3.Client(*_ordered(cluster, follower)) as waiter,
+        v3.Client(*_ordered(cluster, leader), transport=v3_transport()) as holder_client,
+        v3.Client(*_ordered(cluster, follower), transport=v3_transport()) as waiter,
     ):
 
         async def queue() -> list[bytes]:
@@ -206,8 +206,8 @@ async def test_observe_continues_across_failover(cluster: EtcdCluster, etcd_pref
     follower = (leader + 1) % 3
     name = etcd_prefix + "-election"
     async with (
-        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5) as observer,
-        v3.Client(*_ordered(cluster, leader)) as candidate,
+        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5, transport=v3_transport()) as observer,
+        v3.Client(*_ordered(cluster, leader), transport=v3_transport()) as candidate,
     ):
         seen: list[bytes | None] = []
         counted = [asyncio.Event() for _ in range(3)]

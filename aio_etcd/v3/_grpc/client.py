@@ -11,10 +11,9 @@ behind the public result classes (:mod:`aio_etcd.v3._grpc.results`).
 Watches go through the client's websocket multiplexer
 (:mod:`aio_etcd.v3._mux`), over one gRPC Watch stream per member
 (:class:`~aio_etcd.v3._grpc.transport.WatchStream`), so they resume as on
-the gateway. Not carried over gRPC yet (they raise :class:`~aio_etcd.EtcdException`
-saying so): locks and elections, user and role management
-(``client.auth``), ``ssl=`` contexts, and :meth:`Client.call` for anything
-but the KV paths.
+the gateway. Locks, elections and user management go through
+:meth:`GrpcClient.call`, which converts the gateway's bodies to messages and
+back. Not carried yet: ``ssl=`` contexts and ``ssl_verify=False``.
 """
 
 from __future__ import annotations
