@@ -321,6 +321,7 @@ class WatchStream:
         self.url = url
         self._closed = False
         self._ended = False
+        self._writing: asyncio.Lock | None = None
 
     @property
     def closed(self) -> bool:
@@ -347,12 +348,16 @@ class WatchStream:
             )
         else:
             message = pb.WatchRequest(progress_request=pb.WatchProgressRequest())
+        data = message.SerializeToString()
+        if self._writing is None:
+            self._writing = asyncio.Lock()
         try:
-            await self._rpc.write(message.SerializeToString())
+            async with self._writing:  # grpc.aio takes one write at a time
+                await self._rpc.write(data)
         except grpc.aio.AioRpcError as exc:
             raise TransportFailure(self.url, ConnectionError(exc.details() or str(exc.code())), sent=True) from exc
         except asyncio.InvalidStateError as exc:  # written after the stream ended
-            raise TransportFailure(self.url, ConnectionError("the watch stream ended"), sent=True) from exc
+            raise TransportFailure(self.url, ConnectionError(f"the watch stream ended: {exc}"), sent=True) from exc
 
     async def receive(self) -> Any:
         """The next ``WatchResponse`` message, an error line (bytes) etcd ended the stream with, or ``None``."""
