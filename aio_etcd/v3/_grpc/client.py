@@ -223,21 +223,35 @@ class GrpcClient(Client):
         body = request.SerializeToString()
         if rule is None:
             rule = replay_rule(path)
-        check = self._check_of(answer)
-        for auth_retry in (True, False):
-            token = self._token
-            call = Call("POST", path, self._headers, body=body, rule=rule, op=op or path, key=key, stream=stream)
-            try:
+        check = self._checks.get(answer) or self._check_of(answer)
+        call = Call("POST", path, self._headers, body=body, rule=rule, op=op or path, key=key, stream=stream)
+        token = self._token
+        try:
+            if self._closed or not self._discovered or token is None:
                 return await self._send(
                     call, check, timeout=timeout, attempt_timeout=attempt_timeout, attempts=attempts
                 )
-            except EtcdServerError as exc:
-                if auth_retry and self.stale_token(exc):
-                    await self._authenticate(token)
-                    continue
-                exc.args = (f"{call}: {exc.args[0]}",)
+            # The common case, one coroutine less: straight to the core's attempt loop.
+            return await self._cluster.request(
+                self._transport,
+                call,
+                check,
+                self._policy,
+                deadline=self._deadline if timeout is None else timeout,
+                attempt_timeout=attempt_timeout,
+                attempts=attempts,
+            )
+        except EtcdServerError as exc:
+            if not self.stale_token(exc):
+                exc.args = (f"{call}: {exc.args[0]}",)  # name the call, not only the member
                 raise
-        raise AssertionError("unreachable")
+        await self._authenticate(token)  # once: a token refused again is the caller's to see
+        call = Call("POST", path, self._headers, body=body, rule=rule, op=op or path, key=key, stream=stream)
+        try:
+            return await self._send(call, check, timeout=timeout, attempt_timeout=attempt_timeout, attempts=attempts)
+        except EtcdServerError as exc:
+            exc.args = (f"{call}: {exc.args[0]}",)
+            raise
 
     async def call(
         self,
