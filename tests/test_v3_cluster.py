@@ -7,6 +7,7 @@ any member a test stopped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -43,6 +44,25 @@ async def cluster(three: EtcdCluster) -> AsyncIterator[EtcdCluster]:
     for index in stopped:
         three.start_member(index, wait=False)
     await asyncio.to_thread(three.wait_healthy)
+
+
+async def _stopped(pid: int) -> None:
+    """Wait until every thread of ``pid`` is stopped (SIGSTOP is delivered, not obeyed, by kill())."""
+    for _ in range(500):
+        states = _thread_states(pid)
+        if states and all(state in "Tt" for state in states):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"process {pid} did not stop")
+
+
+def _thread_states(pid: int) -> list[str]:
+    """The state letter of each thread of ``pid`` (``/proc``; a few small reads)."""
+    states = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/stat") as stat:
+            states.append(stat.read().rsplit(")", 1)[1].split()[0])
+    return states
 
 
 async def _leader(cluster: EtcdCluster) -> int:
@@ -124,6 +144,7 @@ async def test_reads_fail_over_and_a_write_to_a_frozen_member_is_outcome_unknown
         pid = cluster.members[frozen].pid
         assert pid is not None
         os.kill(pid, signal.SIGSTOP)
+        await _stopped(pid)  # a call right after kill() could still be answered (gRPC's are that quick)
         kv = await etcd.get(etcd_prefix)  # replayed on another member
         assert kv is not None and kv.value == b"before"
         assert etcd.current_member != cluster.members[frozen].client_url
