@@ -1,8 +1,8 @@
 """Reading etcd's answers: results, etcd errors, and answers that are not etcd's.
 
-Each ``*_answer`` function takes a complete :class:`~aio_etcd._http.Response`
+Each ``*_answer`` function takes a complete :class:`~aio_etcd._core.Response`
 and returns what the call gives back, raises the etcd exception an error
-answer stands for, or raises :class:`~aio_etcd.cluster.NotEtcd` when what
+answer stands for, or raises :class:`~aio_etcd._v2.wire.NotEtcd` when what
 answered is not an etcd v2 member (another HTTP service, a proxy's error
 page): the attempt loop then tries the next member.
 """
@@ -15,8 +15,8 @@ from urllib.parse import unquote
 
 from yarl import URL
 
-from ._http import Response
-from .cluster import NotEtcd, parse_machines
+from ._core import Response
+from ._v2.wire import NotEtcd, parse_machines
 from .exceptions import EtcdError, EtcdInsufficientPermissions
 from .result import EtcdResult
 

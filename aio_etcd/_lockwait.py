@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from .exceptions import EtcdCompareFailed, EtcdEventIndexCleared, EtcdKeyNotFound
-
-if TYPE_CHECKING:
-    from .lock import Lock
+from ._lockqueue import LockQueue
+from .exceptions import EtcdCompareFailed, EtcdEventIndexCleared, EtcdKeyNotFound, EtcdLockExpired
 
 __all__ = ["wait_turn"]
 
@@ -29,39 +28,59 @@ log = logging.getLogger("aio_etcd.lock")
 _MAX_INDEX_CLEARED = 3
 #: Seconds after a read within which a cleared index counts as "right after".
 _FRESH = 1.0
-#: Seconds after which a watch that was cancelled but goes on is cancelled again.
-_CANCEL_AGAIN = 0.25
 
 
-async def wait_turn(lock: Lock, key: str, ttl: int | None, blocking: bool, deadline: float | None) -> bool:
-    """Wait until ``key`` is first in the queue; False if not blocking or past the deadline."""
+class Lose(Protocol):
+    """Records that the lock is no longer ours and builds the error saying so (``Lock``'s own)."""
+
+    def __call__(self, key: str, reason: str, *, gone: bool) -> EtcdLockExpired: ...
+
+
+async def wait_turn(
+    queue: LockQueue,
+    key: str,
+    uuid: str,
+    ttl: int | None,
+    blocking: bool,
+    deadline: float | None,
+    *,
+    lose: Lose,
+    write_ttl: Callable[[str, int | None], Awaitable[None]],
+    refresh: Callable[[str, int], Awaitable[None]],
+) -> bool:
+    """Wait until ``key`` (holding ``uuid``) is first in ``queue``; False if not blocking or past the deadline.
+
+    The lock hands in what changes its state: ``lose`` (the key is gone or
+    not ours), ``write_ttl`` (the TTL from the moment the lock is ours) and
+    ``refresh`` (short attempts while waiting).
+    """
     loop = asyncio.get_running_loop()
     waited = False
     cleared = 0
     while True:
-        nodes, index = await lock._queue()
+        nodes, index = await queue.entries()
         position = next((i for i, node in enumerate(nodes) if node.key == key), None)
         if position is None:
-            raise lock._lose(key, f"its key {key} vanished while waiting (TTL ran out, or deleted)", gone=True)
-        if nodes[position].value != lock.uuid:
-            raise lock._lose(key, f"its key {key} was overwritten while waiting", gone=False)
+            raise lose(key, f"its key {key} vanished while waiting (TTL ran out, or deleted)", gone=True)
+        if nodes[position].value != uuid:
+            raise lose(key, f"its key {key} was overwritten while waiting", gone=False)
         if position == 0:
             if waited and ttl is not None:
                 # The TTL counts from the moment the lock is ours.
                 try:
-                    await lock._write_ttl(key, ttl)
+                    await write_ttl(key, ttl)
                 except (EtcdKeyNotFound, EtcdCompareFailed) as exc:
-                    raise lock._lose(key, f"its key {key} vanished", gone=True) from exc
+                    raise lose(key, f"its key {key} vanished", gone=True) from exc
             return True
         if not blocking or (deadline is not None and loop.time() >= deadline):
             return False
         waited = True
         predecessor = nodes[position - 1].key
         assert predecessor is not None
-        log.debug("lock %s: %s waits for %s", lock.path, key, predecessor)
+        log.debug("lock %s: %s waits for %s", queue.path, key, predecessor)
         read_at = loop.time()
         try:
-            changed = await _wait_for_change(lock, key, predecessor, index + 1, ttl, deadline)
+            changed = await _wait_for_change(queue, key, predecessor, index + 1, ttl, deadline, refresh)
         except EtcdEventIndexCleared:
             # More than 1000 events since the read: read again. A watch that ran
             # for a while and then had to resume elsewhere (its member died) is
@@ -77,7 +96,13 @@ async def wait_turn(lock: Lock, key: str, ttl: int | None, blocking: bool, deadl
 
 
 async def _wait_for_change(
-    lock: Lock, key: str, predecessor: str, index: int, ttl: int | None, deadline: float | None
+    queue: LockQueue,
+    key: str,
+    predecessor: str,
+    index: int,
+    ttl: int | None,
+    deadline: float | None,
+    refresh: Callable[[str, int], Awaitable[None]],
 ) -> bool:
     """Wait until the predecessor is gone or our own key changes; False at the deadline.
 
@@ -87,10 +112,9 @@ async def _wait_for_change(
     loop = asyncio.get_running_loop()
     interval = None if ttl is None else ttl / 3
     next_refresh = None if interval is None else loop.time() + interval
-    layout = await lock._layout()
     watches: list[asyncio.Task[Any]] = [
-        asyncio.ensure_future(layout.gone(predecessor, index)),
-        asyncio.ensure_future(layout.changed(key, index)),
+        asyncio.ensure_future(queue.gone(predecessor, index)),
+        asyncio.ensure_future(queue.changed(key, index)),
     ]
     try:
         while True:
@@ -105,25 +129,18 @@ async def _wait_for_change(
             if deadline is not None and now >= deadline:
                 return False
             if ttl is not None and interval is not None and next_refresh is not None and now >= next_refresh:
-                await lock._refresh(key, ttl)  # short attempts: an election costs no place in the queue
+                await refresh(key, ttl)  # short attempts: an election costs no place in the queue
                 next_refresh = loop.time() + interval
     finally:
         await _stop(watches)
 
 
 async def _stop(watches: list[asyncio.Task[Any]]) -> None:
-    """Cancel the watches and wait until they ended.
-
-    A cancellation can be lost: :func:`asyncio.wait_for` before Python 3.12
-    swallows it when the call it waits for completes at the same moment (a
-    watch being opened), and the watch would then wait for an event that may
-    never come. Such a watch is cancelled again.
-    """
-    pending = set(watches)
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=_CANCEL_AGAIN)
+    """Cancel the watches and wait until they ended (a cancelled watch always ends: see
+    :mod:`aio_etcd._core.timeouts`)."""
+    for task in watches:
+        task.cancel()
+    await asyncio.wait(watches)
     for task in watches:
         if not task.cancelled():
             task.exception()  # retrieved: a watch that failed as it was stopped is of no interest

@@ -50,7 +50,7 @@ from collections.abc import Awaitable, Callable, Generator, Hashable, Iterable, 
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
-from ._calls import JSON
+from ._v2.keys import JSON
 from .exceptions import (
     EtcdAlreadyExist,
     EtcdException,
@@ -96,11 +96,7 @@ async def _call(client: Client, method: str, path: str, body: Mapping[str, Any] 
     ``body`` may hold a password: it is sent, never logged or quoted.
     """
     log.debug("auth request %s %s", method, path)
-    if client.api == "v3":
-        raise EtcdException(
-            "v2 users and roles have no v3 form: this client has api='v3' (v3's users and roles are "
-            "client.v3_client.auth, an aio_etcd.v3.auth.Auth)"
-        )
+    client.backend.check_v2_auth()  # a v3 store has none: the backend says so
     data = None if body is None else json.dumps(body).encode()
     # The client's one request path (credentials, member choice, failover,
     # redirects, deadline), asked to return error answers: the auth API

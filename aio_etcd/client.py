@@ -1,19 +1,19 @@
-"""Client: the keys and cluster API of etcd v2, thin over the layers below it.
+"""Client: the keys and cluster API of etcd v2, a facade over one keys backend.
 
-A call builds its request (:class:`~aio_etcd._core.Call`: method, path,
-body, and whether it is safe to repeat, from :mod:`aio_etcd.retry`), the
-core's attempt loop (:class:`aio_etcd._core.Cluster`, given v2's rules:
-:class:`~aio_etcd._v2.rules.V2Rules`) sends it under the client's
-:class:`RetryPolicy`, and a function of :mod:`aio_etcd._answers` turns the
-answer into the result.
+The client holds the options and the lifecycle, checks each call's
+arguments, and hands the call to the keys backend chosen once when it is
+built (:func:`aio_etcd._choose.choose`): etcd's v2 API over HTTP
+(:mod:`aio_etcd._v2.keys`), the same calls on a v3 store
+(:mod:`aio_etcd.v2on3`, ``api="v3"``), or the first of the two the server
+serves (``api="auto"``). See ``docs/architecture.rst``.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import inspect
+import json
 import logging
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
@@ -22,20 +22,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from . import _answers
-from ._calls import FORM, ClusterCalls, flag
-from ._core import AiohttpTransport, Call, Cluster, Observer, Response, Transport, member_url, tls_protocol
-from ._core.discovery import SrvMembers
-from ._keypath import v2_key
-from ._v2.rules import V2Rules
-from ._v2.wire import NotEtcd
+from ._backend import KeysBackend, Options
+from ._choose import choose
+from ._core import SAFE, UNSAFE, Call, NotEtcd, Observer, Response, RetryPolicy, Transport, member_url, tls_protocol
+from ._v2.keys import FORM, JSON, as_is, flag, key_path
 from .exceptions import EtcdException, EtcdKeyNotFound, EtcdValueError, StopWatching
 from .result import EtcdResult
-from .retry import RetryPolicy, replay_rule
-from .v2on3._mode import ApiModes
-from .watch import Watches, follow
 
 if TYPE_CHECKING:
     from .keepalive import KeepAlive
+    from .v3 import Client as V3Client
 
 __all__ = ["Client"]
 
@@ -43,24 +39,14 @@ log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
+#: Where :mod:`aio_etcd.migrate` finds it.
+_key_path = key_path
+
 #: What ``host`` accepts: a name, or a tuple of ``(host, port)`` pairs.
 HostSpec = str | tuple[tuple[str, int], ...]
 
 
-@functools.lru_cache(maxsize=4096)
-def _key_path(key: str) -> str:
-    """The key as a percent-encoded path, with exactly one leading slash (and its trailing one).
-
-    Empty, ``.`` and ``..`` path segments are refused (:func:`~aio_etcd.v2on3._layout.v2_key`):
-    etcd would answer with a redirect to the cleaned path, that is, to another key.
-    """
-    name = v2_key(key)
-    if key.endswith("/") and name != "/":
-        name += "/"
-    return quote(name, safe="/")
-
-
-class Client(ClusterCalls, ApiModes):
+class Client:
     """An asyncio client for one etcd cluster's v2 API.
 
     Building a client does no I/O: the HTTP session is opened on first use,
@@ -111,7 +97,7 @@ class Client(ClusterCalls, ApiModes):
     :param transport: what sends the HTTP requests (default: aiohttp). Tests
         pass a scripted one; see :class:`aio_etcd._core.Transport`.
     :param observer: told of every exchange with a member (tracing, metrics,
-        tests): see :mod:`aio_etcd._core.observer`.
+        tests), whichever API the calls go to: see :mod:`aio_etcd._core.observer`.
     """
 
     def __init__(
@@ -150,8 +136,6 @@ class Client(ClusterCalls, ApiModes):
                 stacklevel=2,
             )
         protocol = tls_protocol(protocol, ssl, ca_cert, cert, ssl_verify)
-        if api not in ("v2", "v3", "auto"):
-            raise ValueError(f"api is 'v2', 'v3' or 'auto', not {api!r}")
         if isinstance(host, str):
             hosts: list[tuple[str, int]] = [(host, int(port))]
             if allow_reconnect is None:
@@ -174,74 +158,45 @@ class Client(ClusterCalls, ApiModes):
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
 
-        self._protocol = protocol
-        self._srv = SrvMembers(srv_domain, protocol, srv_nameservers) if srv_domain is not None else None
-        self._discovered = srv_domain is None
-        self._version_prefix = "/" + version_prefix.strip("/") if version_prefix.strip("/") else ""
-        self._keys = self._version_prefix + "/keys"
-        self._read_timeout = read_timeout
-        self._policy = retry or RetryPolicy()
-        self._deadline = self._policy.deadline if self._policy.deadline is not None else read_timeout
-        self._allow_redirect = allow_redirect
-        self._username = username
-        self._allow_reconnect = allow_reconnect
-        self._use_proxies = use_proxies
+        prefix = "/" + version_prefix.strip("/") if version_prefix.strip("/") else ""
         self._lock_prefix = lock_prefix
+        #: The headers of every v2 request: the HTTP Basic credentials.
         self._headers: dict[str, str] = {}
         if username is not None and password is not None:
             self._headers["Authorization"] = _basic_auth(username, password)
-        self._form_headers = {**self._headers, **FORM}
-        self._cluster = Cluster(
-            [member_url(protocol, h, p) for h, p in hosts],
-            allow_reconnect=allow_reconnect,
+        self._options = Options(
+            seeds=tuple(member_url(protocol, h, p) for h, p in hosts),
+            protocol=protocol,
+            srv_domain=srv_domain,
+            srv_nameservers=srv_nameservers,
+            version_prefix=prefix,
+            read_timeout=read_timeout,
+            retry=retry or RetryPolicy(),
             allow_redirect=allow_redirect,
-            expected_cluster_id=expected_cluster_id,
+            allow_reconnect=allow_reconnect,
             use_proxies=use_proxies,
+            expected_cluster_id=expected_cluster_id,
             per_member=per_host_pool_size,
-            rules=V2Rules(self._version_prefix, self._headers),
-            observer=observer,
-        )
-        self._transport: Transport = transport or AiohttpTransport(
-            protocol,
+            username=username,
+            password=password,
+            headers=self._headers,
             ca_cert=ca_cert,
             cert=cert,
             ssl_verify=ssl_verify,
-            ssl_context=ssl,
-            name=", ".join(self._cluster.members),
+            ssl=ssl,
+            transport=transport,
+            v3_prefix=v3_prefix,
+            observer=observer,
         )
         self._closed = False
-        self._watches = Watches(self)
-        self._init_api(
-            api,
-            v3_prefix,
-            {
-                "ca_cert": ca_cert,
-                "cert": cert,
-                "ssl_verify": ssl_verify,
-                "ssl": ssl,
-                "username": username,
-                "password": password,
-                "expected_cluster_id": expected_cluster_id,
-                "read_timeout": read_timeout,
-                "retry": self._policy,
-                "allow_reconnect": allow_reconnect,
-                "use_proxies": use_proxies,
-                "per_member": per_host_pool_size,
-                "srv_domain": srv_domain,
-                "srv_nameservers": srv_nameservers,
-                "observer": observer,
-                **({"transport": transport} if transport is not None else {}),
-            },
-        )
+        self._backend: KeysBackend = choose(api, self._options)
 
     # -- properties -------------------------------------------------------------------
 
     @property
     def base_uri(self) -> str:
         """The URL of the member requests go to first (``http://host:port``)."""
-        if self._keys3 is not None:
-            return self._keys3.v3.current_member
-        return self._cluster.current
+        return self._backend.current_member
 
     @property
     def host(self) -> str:
@@ -256,17 +211,17 @@ class Client(ClusterCalls, ApiModes):
     @property
     def protocol(self) -> str:
         """``"http"`` or ``"https"``."""
-        return self._protocol
+        return self._options.protocol
 
     @property
     def allow_redirect(self) -> bool:
         """Whether redirects from a member are followed."""
-        return self._allow_redirect
+        return self._options.allow_redirect
 
     @property
     def allow_reconnect(self) -> bool:
         """Whether a failed request moves on to another member."""
-        return self._allow_reconnect
+        return self._options.allow_reconnect
 
     @property
     def lock_prefix(self) -> str:
@@ -276,46 +231,58 @@ class Client(ClusterCalls, ApiModes):
     @property
     def version_prefix(self) -> str:
         """The path of the v2 API (``/v2``)."""
-        return self._version_prefix
+        return self._options.version_prefix
 
     @property
     def key_endpoint(self) -> str:
         """The path of the keys API (``/v2/keys``)."""
-        return self._keys
+        return self._options.keys_path
 
     @property
     def username(self) -> str | None:
         """The user name sent with every request, if any."""
-        return self._username
+        return self._options.username
 
     @property
     def expected_cluster_id(self) -> str | None:
         """The cluster id the client insists on (learned from the first answer if not given)."""
-        if self._keys3 is not None:
-            found = self._keys3.v3.cluster_id
-            return None if found is None else f"{found:x}"
-        return self._cluster.cluster_id
+        return self._backend.cluster_id
 
     @property
     def machines_cache(self) -> list[str]:
         """The member URLs the client currently knows."""
-        if self._keys3 is not None:
-            return self._keys3.v3.members_known
-        return list(self._cluster.members)
+        return self._backend.members_known
 
     @property
     def retry(self) -> RetryPolicy:
         """The :class:`RetryPolicy` every call follows."""
-        return self._policy
+        return self._options.retry
 
     @property
     def read_timeout(self) -> float | None:
         """The default deadline of a call, in seconds (``None``: none)."""
-        return self._deadline
+        return self._options.deadline
+
+    @property
+    def api(self) -> str:
+        """``"v2"`` or ``"v3"``: where the keys calls go (``"auto"`` until the first call decided)."""
+        return self._backend.api
+
+    @property
+    def v3_client(self) -> V3Client | None:
+        """With ``api="v3"``: the :class:`aio_etcd.v3.Client` under the keys calls (its
+        leases, compaction, transactions); ``None`` on the v2 API."""
+        return self._backend.v3_client
+
+    @property
+    def backend(self) -> KeysBackend:
+        """The keys backend the calls go to (:class:`aio_etcd._backend.KeysBackend`): for the
+        modules of ``aio_etcd`` (:mod:`aio_etcd.auth` asks it), not a stable interface."""
+        return self._backend
 
     def __repr__(self) -> str:
-        user = f" user={self._username!r}" if self._username else ""
-        return f"<aio_etcd.Client {self.base_uri}{self._version_prefix}{user}>"
+        user = f" user={self.username!r}" if self.username else ""
+        return f"<aio_etcd.Client {self.base_uri}{self.version_prefix}{user}>"
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -328,23 +295,12 @@ class Client(ClusterCalls, ApiModes):
     async def close(self) -> None:
         """Close the client's connections. Safe to call more than once."""
         self._closed = True
-        self._watches.close()
-        if self._keys3 is not None:
-            await self._keys3.close()
-            await self._keys3.v3.close()
-        await self._cluster.close()
-        await self._transport.close()
+        await self._backend.close()
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
-
-    async def _discover(self) -> None:
-        """Find the members through SRV records (once, on first use)."""
-        assert self._srv is not None
-        await self._srv.apply(self._cluster)
-        self._discovered = True
 
     # -- the one request path -----------------------------------------------------------
 
@@ -356,58 +312,11 @@ class Client(ClusterCalls, ApiModes):
         timeout: float | None = None,
         attempt_timeout: float | None = None,
     ) -> _T:
-        """Make ``call`` under the retry policy; ``check`` reads the answer.
+        """Make ``call`` through the backend's members and attempt loop; ``check`` reads the answer.
 
         :param timeout: the call's deadline (``None``: the client's default, ``math.inf``: none).
         """
-        if self._closed:
-            raise EtcdException("the client is closed")
-        if not self._discovered:
-            await self._discover()
-        try:
-            return await self._cluster.request(
-                self._transport,
-                call,
-                check,
-                self._policy,
-                deadline=self._deadline if timeout is None else timeout,
-                attempt_timeout=attempt_timeout,
-            )
-        except NotEtcd as exc:
-            raise EtcdException(await self._not_etcd(exc)) from None
-
-    async def _not_etcd(self, exc: NotEtcd) -> str:
-        """The message for an answer that is not etcd's; a bare 404 says why v2 is missing."""
-        if exc.response.status != 404:
-            return str(exc)
-        if exc.response.url.endswith("/version"):
-            return f"{exc.response.describe()}: the server has no etcd /version: is it an etcd member?"
-        base = f"{exc.response.describe()}: the server does not serve the etcd v2 API at {self._version_prefix}"
-        # Asked past _send: a /version that is not etcd's must not be explained by asking /version again.
-        call = Call("GET", "/version", self._headers, op="version")
-        try:
-            info = await self._cluster.request(
-                self._transport,
-                call,
-                functools.partial(_answers.json_answer, needs="etcdserver"),
-                self._policy,
-                deadline=self._deadline,
-            )
-        except NotEtcd as again:
-            return f"{base}; its /version is not etcd's either (HTTP {again.response.status}): is it an etcd member?"
-        except EtcdException:
-            return base
-        server = str(info.get("etcdserver", ""))
-        parts = server.split(".")
-        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and (int(parts[0]), int(parts[1])) >= (3, 6):
-            return (
-                f"{base} (etcd {server} removed the v2 API; Client(api=\"auto\") or api=\"v3\" serves the same "
-                "calls on its v3 store)"
-            )
-        return (
-            f"{base} (etcd {server} serves v2 only when started with --enable-v2=true; Client(api=\"auto\") or "
-            "api=\"v3\" serves the same calls on its v3 store)"
-        )
+        return await self._backend.send(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
 
     async def sync_members(self) -> list[str]:
         """Learn the cluster's member list now, and return :attr:`machines_cache`.
@@ -417,21 +326,8 @@ class Client(ClusterCalls, ApiModes):
         failover; this waits for it. A member list that cannot be read leaves
         the list as it was (the failure is logged, not raised).
         """
-        keys3 = await self._v3_store()
-        if keys3 is not None:
-            await keys3.v3.sync_members()
-            return self.machines_cache
-        if self._allow_reconnect and not self._use_proxies:
-            if not self._discovered:
-                await self._discover()
-            await self._cluster.sync(self._transport, self._policy)
+        await self._backend.sync_members()
         return self.machines_cache
-
-    def _key_url(self, key: str, query: Mapping[str, str]) -> str:
-        path = self._keys + _key_path(key)
-        if query:
-            return path + "?" + urlencode(query, quote_via=quote)
-        return path
 
     # -- keys -----------------------------------------------------------------------------
 
@@ -481,51 +377,20 @@ class Client(ClusterCalls, ApiModes):
             raise EtcdValueError("refresh=True needs a ttl")
         if dir and append:
             raise EtcdValueError("dir=True and append=True cannot be combined")
-        if self._keys3 is not None or self._auto:
-            keys3 = await self._v3_store()
-            if keys3 is not None:
-                return await keys3.write(
-                    key,
-                    value,
-                    ttl=None if ttl is None else int(ttl),
-                    dir=dir,
-                    append=append,
-                    prevValue=prevValue,
-                    prevIndex=prevIndex,
-                    prevExist=prevExist,
-                    refresh=refresh,
-                    noValueOnSuccess=noValueOnSuccess,
-                    timeout=timeout,
-                )
-        form: dict[str, str] = {}
-        if value is not None:
-            form["value"] = str(value)
-        if ttl is not None:
-            form["ttl"] = str(int(ttl))
-        if dir:
-            form["dir"] = "true"
-        if prevValue is not None:
-            form["prevValue"] = str(prevValue)
-        if prevIndex is not None:
-            form["prevIndex"] = str(int(prevIndex))
-        if prevExist is not None:
-            form["prevExist"] = flag(prevExist)
-        if refresh:
-            form["refresh"] = "true"
-        if noValueOnSuccess:
-            form["noValueOnSuccess"] = "true"
-        method = "POST" if append else "PUT"
-        call = Call(
-            method,
-            self._keys + _key_path(key),
-            self._form_headers,
-            body=urlencode(form).encode(),
-            rule=replay_rule(method, form),
-            op="append to" if append else "write",
-            key=key,
+        return await self._backend.write(
+            key,
+            value,
+            ttl=ttl,
+            dir=dir,
+            append=append,
+            prevValue=prevValue,
+            prevIndex=prevIndex,
+            prevExist=prevExist,
+            refresh=refresh,
+            noValueOnSuccess=noValueOnSuccess,
+            timeout=timeout,
+            attempt_timeout=attempt_timeout,
         )
-        check = _answers.nodeless_key_answer if noValueOnSuccess else _answers.key_answer
-        return await self._send(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
 
     async def set(self, key: str, value: Any, ttl: int | None = None) -> EtcdResult:
         """Write ``value`` to ``key``; the same as :meth:`write` without conditions."""
@@ -607,21 +472,11 @@ class Client(ClusterCalls, ApiModes):
         """
         if waitIndex is not None and not wait:
             raise EtcdValueError("waitIndex needs wait=True")
-        query: dict[str, str] = {}
-        if recursive is not None:
-            query["recursive"] = flag(recursive)
-        if sorted is not None:
-            query["sorted"] = flag(sorted)
-        if quorum is not None:
-            query["quorum"] = flag(quorum)
-        if self._keys3 is not None or self._auto:
-            keys3 = await self._v3_store()
-            if keys3 is not None and not wait:
-                return await keys3.read(key, recursive=recursive, quorum=quorum, timeout=timeout)
         if wait:
-            return await self._watches.wait(key, query, waitIndex, timeout)
-        call = Call("GET", self._key_url(key, query), self._headers, op="read", key=key)
-        return await self._send(call, _answers.key_answer, timeout=timeout)
+            return await self._backend.wait(
+                key, index=waitIndex, recursive=recursive, sorted=sorted, quorum=quorum, timeout=timeout
+            )
+        return await self._backend.read(key, recursive=recursive, sorted=sorted, quorum=quorum, timeout=timeout)
 
     async def get(self, key: str) -> EtcdResult:
         """Read ``key``; the same as :meth:`read` without options."""
@@ -657,25 +512,9 @@ class Client(ClusterCalls, ApiModes):
             been applied, or a repeated delete found the key gone after an
             attempt of unknown outcome.
         """
-        if self._keys3 is not None or self._auto:
-            keys3 = await self._v3_store()
-            if keys3 is not None:
-                return await keys3.delete(
-                    key, recursive=recursive, dir=dir, prevValue=prevValue, prevIndex=prevIndex, timeout=timeout
-                )
-        query: dict[str, str] = {}
-        if recursive is not None:
-            query["recursive"] = flag(recursive)
-        if dir is not None:
-            query["dir"] = flag(dir)
-        if prevValue is not None:
-            query["prevValue"] = str(prevValue)
-        if prevIndex is not None:
-            query["prevIndex"] = str(int(prevIndex))
-        call = Call(
-            "DELETE", self._key_url(key, query), self._headers, rule=replay_rule("DELETE", query), op="delete", key=key
+        return await self._backend.delete(
+            key, recursive=recursive, dir=dir, prevValue=prevValue, prevIndex=prevIndex, timeout=timeout
         )
-        return await self._send(call, _answers.key_answer, timeout=timeout)
 
     async def pop(
         self,
@@ -715,10 +554,7 @@ class Client(ClusterCalls, ApiModes):
         :param timeout: give up after this many seconds with :class:`EtcdWatchTimedOut`.
         :raises EtcdEventIndexCleared: ``index`` is older than the events etcd keeps.
         """
-        query = {} if recursive is None else {"recursive": flag(recursive)}
-        if self._auto:
-            await self._v3_store()
-        return await self._watches.wait(key, query, index, timeout)
+        return await self._backend.wait(key, index=index, recursive=recursive, timeout=timeout)
 
     async def eternal_watch(
         self,
@@ -738,7 +574,7 @@ class Client(ClusterCalls, ApiModes):
 
         :returns: the index to continue watching from.
         """
-        async with contextlib.aclosing(follow(self, key, index, recursive)) as changes:
+        async with contextlib.aclosing(self._backend.follow(key, index, recursive)) as changes:
             async for event, index in changes:
                 try:
                     outcome = callback(event)
@@ -746,7 +582,7 @@ class Client(ClusterCalls, ApiModes):
                         await outcome
                 except StopWatching:
                     return index
-        raise AssertionError("follow() ends only by raising")
+        raise AssertionError("follow ends only by raising")
 
     async def watch_iter(
         self, key: str, index: int | None = None, recursive: bool | None = None
@@ -765,13 +601,142 @@ class Client(ClusterCalls, ApiModes):
         when the iterator is garbage-collected: call ``aclose()`` to close it
         at once).
         """
-        async with contextlib.aclosing(follow(self, key, index, recursive)) as changes:
+        async with contextlib.aclosing(self._backend.follow(key, index, recursive)) as changes:
             async for event, _ in changes:
                 yield event
 
+    # -- the cluster and the low level ----------------------------------------------------------
 
-def _any(resp: Response) -> Response:
-    return resp
+    async def machines(self) -> list[str]:
+        """The client URLs of the cluster's members, as etcd lists them."""
+        return await self._backend.machines()
+
+    async def members(self) -> dict[str, dict[str, Any]]:
+        """The cluster's members, by member id (``id``, ``name``, ``peerURLs``, ``clientURLs``)."""
+        return await self._backend.members()
+
+    async def leader(self) -> dict[str, Any]:
+        """The member that leads the cluster now."""
+        return await self._backend.leader()
+
+    async def stats(self) -> dict[str, Any]:
+        """The answering member's own statistics (``/stats/self``)."""
+        return await self._backend.stats()
+
+    async def leader_stats(self) -> dict[str, Any]:
+        """The leader's view of its followers (``/stats/leader``; only the leader answers; v2 only)."""
+        return await self._backend.leader_stats()
+
+    async def store_stats(self) -> dict[str, Any]:
+        """Counters of the key store (``/stats/store``)."""
+        return await self._backend.store_stats()
+
+    async def versions(self) -> dict[str, str]:
+        """``/version``: ``{"etcdserver": ..., "etcdcluster": ...}``."""
+        return await self._backend.versions()
+
+    @property
+    def version(self) -> Awaitable[str]:
+        """The server's version; use as ``await client.version``."""
+        return self._version_field("etcdserver")
+
+    @property
+    def cluster_version(self) -> Awaitable[str]:
+        """The cluster's version; use as ``await client.cluster_version``."""
+        return self._version_field("etcdcluster")
+
+    async def _version_field(self, field: str) -> str:
+        return str((await self.versions()).get(field, ""))
+
+    # -- low level ------------------------------------------------------------------------
+
+    async def api_execute(
+        self,
+        path: str,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        data: bytes | str | Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        replay_safe: bool | None = None,
+        raise_for_status: bool = True,
+    ) -> Response:
+        """Send a request to a route the client does not wrap and return the answer.
+
+        It takes the client's path for every call: its credentials, member
+        choice, failover, deadline and retry policy.
+
+        :param path: the path, already percent-encoded (``/v2/stats/self``).
+        :param params: query parameters.
+        :param data: the body: bytes or str as is, a mapping as a form.
+        :param headers: more request headers (the client's credentials are added).
+        :param replay_safe: whether the request may be sent again after an
+            attempt that may have reached a member. By default only ``GET``
+            (and ``HEAD``) are; pass ``True`` for a request you know to be
+            idempotent, ``False`` to forbid replaying even a ``GET``. A request
+            that may not be replayed raises :class:`EtcdOutcomeUnknown` when
+            its outcome is unknown.
+        :param raise_for_status: raise the :class:`EtcdException` an error
+            answer stands for (default); with ``False`` every answer the
+            server gave is returned, errors included (5xx answers are still
+            retried first, as for every call).
+        :returns: the answer, with ``status``, ``headers``, ``body``, ``text()`` and ``json()``.
+        """
+        method = method.upper()
+        if params:
+            path += ("&" if "?" in path else "?") + urlencode(
+                {k: flag(v) if isinstance(v, bool) else str(v) for k, v in params.items()}, quote_via=quote
+            )
+        body: bytes | None
+        send_headers = dict(self._headers)
+        if isinstance(data, Mapping):
+            body = urlencode({k: str(v) for k, v in data.items()}).encode()
+            send_headers.update(FORM)
+        elif isinstance(data, str):
+            body = data.encode()
+        else:
+            body = data
+        if headers:
+            send_headers.update(headers)
+        if replay_safe is None:
+            replay_safe = method in ("GET", "HEAD")
+        call = Call(method, path, send_headers, body=body, rule=SAFE if replay_safe else UNSAFE)
+        return await self._send(call, _answers.any_answer if raise_for_status else as_is, timeout=timeout)
+
+    async def api_execute_json(
+        self,
+        path: str,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+        *,
+        timeout: float | None = None,
+        replay_safe: bool | None = None,
+    ) -> Any:
+        """Like :meth:`api_execute`, sending ``data`` as JSON and decoding the JSON answer.
+
+        :returns: the decoded answer, or ``None`` for an empty one (``204``).
+        """
+        body = None if data is None else json.dumps(data).encode()
+        resp = await self.api_execute(
+            path, method, params, body, timeout=timeout, headers=JSON, replay_safe=replay_safe
+        )
+        return resp.json() if resp.body.strip() else None
+
+    async def raise_for_answer(self, resp: Response) -> None:
+        """Raise the :class:`EtcdException` an error answer stands for, as every call of the client does.
+
+        For answers got with ``api_execute(..., raise_for_status=False)``.
+        Does nothing for an answer below 300. A bare 404 (a member without
+        the v2 API) is explained: v2 not enabled, or etcd 3.6 and later.
+        """
+        if resp.status < 300:
+            return
+        try:
+            _answers.raise_error(resp)
+        except NotEtcd as exc:
+            raise EtcdException(await self._backend.explain(exc)) from None
 
 
 def _basic_auth(username: str, password: str) -> str:

@@ -16,6 +16,7 @@ import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._lockqueue import TTLRanOut
 from .exceptions import EtcdCompareFailed, EtcdException, EtcdKeyNotFound
 
 if TYPE_CHECKING:
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["KeepAlive", "Refresher", "TTLRanOut"]
 
 log = logging.getLogger(__name__)
-
-
-class TTLRanOut(Exception):
-    """No refresh got through before the key's TTL ran out (the key may be gone)."""
 
 
 def check_ttl(value: object, name: str = "ttl") -> int:

@@ -5,7 +5,8 @@ Every :class:`Lock` that wants the lock adds a key holding its
 the queue. Every other contender watches only the key just before its own
 (and its own key), so a release wakes exactly one waiter.
 
-Where the queue lives is chosen once, from the client's keys backend:
+Where the queue lives is the client's keys backend's choice
+(:meth:`aio_etcd._backend.KeysBackend.lock_queue`), made once:
 
 - the v2 API (:class:`AppendQueue`): in-order keys appended to the directory
   ``<client.lock_prefix>/<name>``; etcd names them with increasing 20-digit
@@ -26,8 +27,9 @@ import logging
 import uuid as _uuid
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from ._lockqueue import Entry, LockQueue
 from ._lockwait import wait_turn
 from .client import Client
 from .exceptions import (
@@ -39,9 +41,6 @@ from .exceptions import (
     EtcdOutcomeUnknown,
 )
 from .keepalive import Refresher, TTLRanOut, check_ttl
-
-if TYPE_CHECKING:
-    from .v2on3._keys import KeysOnV3
 
 __all__ = ["Lock"]
 
@@ -69,70 +68,6 @@ async def _shielded(coro: Coroutine[Any, Any, _T]) -> _T:
     _background.add(task)
     task.add_done_callback(_background.discard)
     return await asyncio.shield(task)
-
-
-class Entry(NamedTuple):
-    """One key of a lock's queue."""
-
-    #: The key's name.
-    key: str
-    #: Its value: the :attr:`Lock.uuid` of the contender that made it (empty
-    #: for keys of other tools: ``etcdctl lock``, Go's ``concurrency.Mutex``).
-    value: str
-    #: The index (v2) or revision (v3) etcd created it at: its place in the queue.
-    created: int
-    #: The v3 lease it is attached to (0: none, and always 0 on the v2 API).
-    lease: int = 0
-
-
-class LockQueue(Protocol):
-    """Where and how one contender's key lives: the layout a :class:`Lock` runs on.
-
-    A :class:`Lock` keeps the state (held, waiting, lost, keep-alive) and
-    the rules (fairness, cancellation, TTLs); its queue does the requests. A
-    queue serves one :class:`Lock` object, and may remember things about its
-    keys (their leases). Errors: :class:`~aio_etcd.EtcdKeyNotFound` for a key
-    that is gone, :class:`~aio_etcd.EtcdCompareFailed` for a key that holds
-    another value.
-    """
-
-    #: Where the lock's keys live (shown by :attr:`Lock.path`).
-    path: str
-
-    async def entries(self, quorum: bool | None = None) -> tuple[list[Entry], int]:
-        """The keys of the queue, first (the holder) first, and the index or revision of the read."""
-        ...
-
-    async def append(self, uuid: str, ttl: int | None) -> Entry:
-        """Add a key holding ``uuid`` at the end of the queue (an outcome unknown is looked for and made again)."""
-        ...
-
-    def adopt(self, entry: Entry) -> None:
-        """Take ``entry`` (found by :meth:`Lock.set_uuid`) as this contender's key."""
-        ...
-
-    async def write_ttl(self, key: str, uuid: str, ttl: int | None) -> None:
-        """Give ``key`` the TTL ``ttl`` (``None``: none) from now, if it still holds ``uuid``."""
-        ...
-
-    async def refresh(self, key: str, uuid: str, ttl: int, expires_at: float) -> float | None:
-        """Renew ``key``'s TTL with short attempts; when it expires now (loop time), ``None`` if it is gone.
-
-        :raises TTLRanOut: no renewal got through before ``expires_at``.
-        """
-        ...
-
-    async def delete(self, key: str, uuid: str) -> None:
-        """Delete ``key`` if it holds ``uuid`` (repeated after an outcome unknown)."""
-        ...
-
-    async def gone(self, key: str, index: int) -> None:
-        """Return once ``key`` is deleted or expires (at or after ``index``), or its history is lost."""
-        ...
-
-    async def changed(self, key: str, index: int) -> None:
-        """Return at the first change of ``key`` at or after ``index``."""
-        ...
 
 
 class AppendQueue:
@@ -280,11 +215,10 @@ class Lock:
             )
         self._client = client
         self._name = lock_name
-        self._path = "/" + "/".join(part for part in (client.lock_prefix.strip("/"), lock_name.strip("/")) if part)
-        # Where the queue lives, chosen once from the client's keys backend
-        # (with api="auto", at the first call: see _layout()).
-        self._layout_chosen: LockQueue | None = None
-        self._choose_layout(client._keys3 if client.api != "auto" else None, decided=client.api != "auto")
+        path = "/" + "/".join(part for part in (client.lock_prefix.strip("/"), lock_name.strip("/")) if part)
+        # Where the queue lives: the backend's choice, the append queue on the
+        # keys API or its own lock layout (with api="auto", decided at the first call).
+        self._places: LockQueue = client.backend.lock_queue(lock_name, AppendQueue(client, path))
         self._ttl = ttl
         self._keepalive_interval = keepalive_interval
         self._uuid = _uuid.uuid4().hex
@@ -328,7 +262,7 @@ class Lock:
         the name as given (the keys are ``<name>/<lease id in hex>``). With
         ``api="auto"``, the v2 directory until the first call has decided.
         """
-        return self._layout_chosen.path if self._layout_chosen is not None else self._path
+        return self._places.path
 
     @property
     def uuid(self) -> str:
@@ -530,7 +464,6 @@ class Lock:
         if self._key is not None:
             return True
         nodes, _ = await self._queue()
-        layout = await self._layout()  # chosen by the read: no await really waits here
         node = next((node for node in nodes if node.value == value), None)
         found = node.key if node is not None else None
         if self._key is not None or self._acquiring:  # acquire() started meanwhile
@@ -540,7 +473,7 @@ class Lock:
         self._created_index = node.created if node is not None else None
         self._held = False
         if node is not None:
-            layout.adopt(node)
+            self._places.adopt(node)
         log.debug("lock %s: uuid set, existing key: %s", self.path, found)
         return found is not None
 
@@ -584,28 +517,14 @@ class Lock:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _choose_layout(self, store: KeysOnV3 | None, *, decided: bool) -> None:
-        """Choose where the queue lives from the client's keys backend: ``store`` is its
-        v3 store (``None``: the v2 API); nothing is chosen until ``decided``."""
-        if decided and self._layout_chosen is None:
-            chosen = AppendQueue(self._client, self._path) if store is None else store.lock_queue(self._name)
-            self._layout_chosen = chosen
-
-    async def _layout(self) -> LockQueue:
-        """Where the queue lives (``api="auto"`` decides at the first call)."""
-        if self._layout_chosen is None:
-            self._choose_layout(await self._client._v3_store(), decided=True)
-        assert self._layout_chosen is not None
-        return self._layout_chosen
-
     async def _queue(self, quorum: bool | None = None) -> tuple[list[Entry], int]:
         """The keys of the lock's queue in order, and the etcd index (revision) of the read."""
-        return await (await self._layout()).entries(quorum)
+        return await self._places.entries(quorum)
 
     async def _write_ttl(self, key: str, ttl: int | None) -> None:
         """Give our key ``ttl`` (None: none) from now, if it still holds our uuid."""
         sent = asyncio.get_running_loop().time()
-        await (await self._layout()).write_ttl(key, self._uuid, ttl)
+        await self._places.write_ttl(key, self._uuid, ttl)
         self._key_ttl = ttl
         self._expires_at = None if ttl is None else sent + ttl
 
@@ -656,7 +575,17 @@ class Lock:
             key = await self._create(ttl)
         acquired = False
         try:
-            acquired = await wait_turn(self, key, ttl, blocking, deadline)
+            acquired = await wait_turn(
+                self._places,
+                key,
+                self._uuid,
+                ttl,
+                blocking,
+                deadline,
+                lose=self._lose,
+                write_ttl=self._write_ttl,
+                refresh=self._refresh,
+            )
         finally:
             if not acquired:
                 await _shielded(self._remove(key))
@@ -678,8 +607,7 @@ class Lock:
         before the cancellation propagates.
         """
         sent = asyncio.get_running_loop().time()
-        layout = await self._layout()
-        request = asyncio.ensure_future(layout.append(self._uuid, ttl))
+        request = asyncio.ensure_future(self._places.append(self._uuid, ttl))
         try:
             result = await asyncio.shield(request)
         except BaseException:
@@ -689,7 +617,7 @@ class Lock:
         self._created_index = result.created
         self._key_ttl = ttl
         self._expires_at = None if ttl is None else sent + ttl
-        log.debug("lock %s: queued as %s", layout.path, result.key)
+        log.debug("lock %s: queued as %s", self.path, result.key)
         return result.key
 
     async def _undo_create(self, request: asyncio.Future[Entry]) -> None:
@@ -721,7 +649,7 @@ class Lock:
 
     async def _delete_own(self, key: str) -> None:
         """Delete our key if it still holds our uuid."""
-        await (await self._layout()).delete(key, self._uuid)
+        await self._places.delete(key, self._uuid)
 
     async def _remove(self, key: str) -> None:
         """Delete our key after a failed acquire; errors are logged, not raised."""
@@ -778,7 +706,7 @@ class Lock:
         now = asyncio.get_running_loop().time()
         expires_at = self._expires_at if self._expires_at is not None else now + ttl
         try:
-            renewed = await (await self._layout()).refresh(key, self._uuid, ttl, expires_at)
+            renewed = await self._places.refresh(key, self._uuid, ttl, expires_at)
         except TTLRanOut as exc:
             raise self._lose(key, f"no refresh of its key {key} got through in time", gone=False) from exc
         if renewed is None:

@@ -1,42 +1,36 @@
-"""v2 watches: long-poll requests shared between callers, resumed across members.
+"""v2 watches: requests shared between callers, and following a key from event to event.
 
 - Callers watching the same key, with the same options, from the same index,
-  while a request is pending, share that one request. Each caller waits on a
-  future of its own, with its own timeout and cancellation; the request is
-  cancelled when its last caller leaves. A failed request hands each caller
-  an exception of its own (one object raised in many tasks would grow one
-  shared traceback).
-- A request that breaks is sent to the next member from the same index; a
-  watch without an index that broke after the member answered its headers
-  continues from that member's ``X-Etcd-Index + 1``.
-- An empty ``200`` is not an event: the request is sent again from where it
-  started. An empty answer without ``X-Etcd-Index`` is not etcd's, and raises.
-- :func:`next_event` turns etcd's "index cleared" (401) into a fresh read, for
+  while a request is pending, share that one request (:class:`Watches`). Each
+  caller waits on a future of its own, with its own timeout and cancellation;
+  the request is cancelled when its last caller leaves. A failed request hands
+  each caller an exception of its own (one object raised in many tasks would
+  grow one shared traceback). What the request is belongs to the keys backend:
+  a v2 long poll (:mod:`aio_etcd._v2.keys`, which resumes it across members),
+  or a v3 watch on a v3 store (:mod:`aio_etcd.v2on3._backend`).
+- :func:`next_event` turns etcd's "index cleared" (401) into a fresh read, and
+  :func:`follow` is the loop of
   :meth:`Client.eternal_watch <aio_etcd.Client.eternal_watch>` and
-  :meth:`Client.watch_iter <aio_etcd.Client.watch_iter>`; :func:`follow` is
-  their loop: one long poll per event on the v2 API, one v3 watch for all
-  events on a v3 store (``api="v3"``).
+  :meth:`Client.watch_iter <aio_etcd.Client.watch_iter>` on the v2 API: one
+  wait per event (on a v3 store one v3 watch streams them, see
+  :mod:`aio_etcd.v2on3._backend`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import functools
 import logging
-import math
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING
 
-from ._answers import key_answer
-from ._http import Response, TransportFailure
-from .cluster import Call, NotEtcd
+from ._core import within
 from .exceptions import EtcdEventIndexCleared, EtcdException, EtcdWatchTimedOut
 from .result import EtcdResult
 
 if TYPE_CHECKING:
-    from .client import Client
+    from ._backend import KeysBackend
 
 __all__ = ["Watches", "follow", "next_event"]
 
@@ -64,23 +58,12 @@ def _own_copy(error: BaseException) -> BaseException:
     return clone
 
 
-#: What waits for one change: ``(key, path, query, index)`` to the event (a v2 long poll of
-#: ``path`` by default).
-Request = Callable[[str, str, dict[str, str], "int | None"], Awaitable[EtcdResult]]
-
-
 class Watches:
-    """The pending watch requests of one client.
+    """The pending watch requests of one keys backend, shared by the callers asking the same."""
 
-    :param request: waits for one change in place of the v2 long poll
-        (``Client(api="v3")`` waits on a v3 watch).
-    """
-
-    def __init__(self, client: Client, request: Request | None = None) -> None:
-        self._client = client
-        self._pending: dict[str, _Shared] = {}
+    def __init__(self) -> None:
+        self._pending: dict[Hashable, _Shared] = {}
         self._closed = False
-        self._fetch: Request = request or self._long_poll
 
     def close(self) -> None:
         """End every pending watch: its callers get an :class:`EtcdException` saying the client closed."""
@@ -88,15 +71,16 @@ class Watches:
         for shared in list(self._pending.values()):
             shared.task.cancel()
 
-    async def wait(self, key: str, query: dict[str, str], index: int | None, timeout: float | None) -> EtcdResult:
-        """The next change of ``key`` at or after ``index``: one request shared by every caller asking the same."""
-        query = {**query, "wait": "true"}
-        if index is not None:
-            query["waitIndex"] = str(int(index))
-        path = self._client._key_url(key, query)
+    async def wait(
+        self, path: Hashable, key: str, fetch: Callable[[], Awaitable[EtcdResult]], timeout: float | None
+    ) -> EtcdResult:
+        """The next change of ``key``: ``fetch()``, or the pending request of the same ``path``.
+
+        :param path: what the request asks (key, options, index): equal paths share one request.
+        """
         shared = self._pending.get(path)
         if shared is None:
-            shared = self._pending[path] = _Shared(asyncio.ensure_future(self._fetch(key, path, query, index)))
+            shared = self._pending[path] = _Shared(asyncio.ensure_future(fetch()))
             shared.task.add_done_callback(functools.partial(self._deliver, path, shared))
         waiter: asyncio.Future[EtcdResult] = asyncio.get_running_loop().create_future()
         shared.waiters.add(waiter)
@@ -105,7 +89,7 @@ class Watches:
                 result = await waiter
             else:
                 try:
-                    result = await asyncio.wait_for(waiter, timeout)
+                    result = await within(waiter, timeout)
                 except asyncio.TimeoutError as exc:
                     raise EtcdWatchTimedOut(f"no change of {key!r} within {timeout}s", cause=exc) from exc
         finally:
@@ -117,11 +101,11 @@ class Watches:
                 shared.task.cancel()
         return result.copy()
 
-    def _forget(self, path: str, shared: _Shared) -> None:
+    def _forget(self, path: Hashable, shared: _Shared) -> None:
         if self._pending.get(path) is shared:
             del self._pending[path]
 
-    def _deliver(self, path: str, shared: _Shared, task: asyncio.Future[EtcdResult]) -> None:
+    def _deliver(self, path: Hashable, shared: _Shared, task: asyncio.Future[EtcdResult]) -> None:
         """Hand the shared request's outcome to every caller still waiting."""
         self._forget(path, shared)
         if task.cancelled():
@@ -139,83 +123,29 @@ class Watches:
                 waiter.set_exception(error if first else _own_copy(error))
                 first = False
 
-    async def _long_poll(self, key: str, path: str, query: dict[str, str], index: int | None) -> EtcdResult:
-        start = index
-        call = Call("GET", path, self._client._headers, stream=True, op="watch", key=key)
 
-        def resume(failure: TransportFailure) -> None:
-            # A watch without an index that broke after the headers arrived
-            # continues on the next member from where it started, so no event
-            # in between is lost.
-            nonlocal start
-            if start is None and failure.headers is not None:
-                began = failure.headers.get("X-Etcd-Index")
-                if began is not None and began.isdigit():
-                    start = int(began) + 1
-                    call.path += f"&waitIndex={start}"
-
-        call.resume = resume
-        while True:
-            answer = await self._client._send(call, _watch_answer, timeout=math.inf)
-            if isinstance(answer, EtcdResult):
-                return answer
-            # The server (or a proxy) ended the watch without an event: ask
-            # again from where it started, so nothing is skipped.
-            if start is None:
-                start = answer + 1
-                call.path += f"&waitIndex={start}"
-            log.debug("empty watch answer for %s, watching again from %s", key, start)
-
-
-def _watch_answer(resp: Response) -> EtcdResult | int:
-    """A watch's event, or for an empty answer the ``X-Etcd-Index`` it started at."""
-    if resp.status == 200 and not resp.body.strip():
-        began = resp.header_int("X-Etcd-Index")
-        if began is None:
-            raise NotEtcd(resp, "an empty watch answer without X-Etcd-Index")
-        return began
-    return key_answer(resp)
-
-
-async def next_event(client: Client, key: str, index: int | None, recursive: bool | None) -> tuple[EtcdResult, int]:
+async def next_event(
+    keys: KeysBackend, key: str, index: int | None, recursive: bool | None
+) -> tuple[EtcdResult, int]:
     """The next change at or after ``index``, and the index to continue from.
 
     When etcd no longer holds the events since ``index`` (errorCode 401), the
     key's current state stands in for them.
     """
     try:
-        event = await client.watch(key, index=index, recursive=recursive)
+        event = await keys.wait(key, index=index, recursive=recursive)
         return event, (event.modifiedIndex or 0) + 1
     except EtcdEventIndexCleared:
         log.info("events of %s since index %s are gone; reading it again", key, index)
-        snapshot = await client.read(key, recursive=recursive)
+        snapshot = await keys.read(key, recursive=recursive, sorted=None, quorum=None, timeout=None)
         return snapshot, (snapshot.etcd_index or 0) + 1
 
 
 async def follow(
-    client: Client, key: str, index: int | None, recursive: bool | None
+    keys: KeysBackend, key: str, index: int | None, recursive: bool | None
 ) -> AsyncGenerator[tuple[EtcdResult, int], None]:
-    """Every change of ``key`` from ``index`` on, in order, each with the index to continue from.
-
-    On the v2 API each change is one :func:`next_event`. On a v3 store the
-    changes come from one v3 watch for as long as this runs (a watch per
-    event would start in the past each time, which etcd catches up only
-    every 100 ms); when its history was compacted, the key is read again as
-    :func:`next_event` does, and a new v3 watch follows from that read.
-    """
+    """Every change of ``key`` from ``index`` on, in order, each with the index to continue
+    from: one :func:`next_event` after the other."""
     while True:
-        stream = await client._v3_changes(key, index, recursive)
-        if stream is None:
-            event, index = await next_event(client, key, index, recursive)
-            yield event, index
-            continue
-        try:
-            async with contextlib.aclosing(stream):
-                async for event in stream:
-                    index = (event.modifiedIndex or 0) + 1
-                    yield event, index
-        except EtcdEventIndexCleared:
-            log.info("events of %s since index %s are gone; reading it again", key, index)
-            snapshot = await client.read(key, recursive=recursive)
-            index = (snapshot.etcd_index or 0) + 1
-            yield snapshot, index
+        event, index = await next_event(keys, key, index, recursive)
+        yield event, index

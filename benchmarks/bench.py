@@ -12,13 +12,17 @@ Every contender does the same HTTP requests:
 - ``aio_etcd-v3``: the same calls with ``Client(api="v3")``: the v2 keys API on
   the same etcd's v3 store (filled alike), through the JSON gateway; its
   ratio to ``floor`` prices the v3 mode against hand-written v2 requests.
+- ``aio_etcd-v3-http1``: ``aio_etcd-v3`` with its v3 client's ordinary
+  calls over :mod:`aio_etcd._core.http1` (experimental: its own HTTP/1.1
+  connections instead of aiohttp's for short exchanges over plain HTTP).
 - ``python-etcd``: the synchronous original (``pip install python-etcd==0.4.5``,
   or the ``bench`` extra), with a thread pool for the concurrent workloads;
   left out when it is not installed.
 
 The table shows medians over the rounds: operations per second, client CPU
 microseconds per operation (process CPU time / operations), p50 and p99
-latency, and each contender's CPU per operation relative to ``floor``.
+latency, each contender's CPU per operation relative to ``floor``, and the
+etcd process's CPU per operation during the same workload (from /proc).
 """
 
 from __future__ import annotations
@@ -41,8 +45,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 VALUE = "v" * 100
 TREE_DIRS, TREE_KEYS = 50, 100
-WORKLOADS = ["read_seq", "write_seq", "read_conc", "write_conc", "tree_read", "watch_fanout"]
-CONTENDERS = ["floor", "aio_etcd", "aio_etcd-v3", "python-etcd"]
+WORKLOADS = ["read_seq", "write_seq", "read_conc", "write_conc", "tree_read", "tree_list", "watch_fanout"]
+CONTENDERS = ["floor", "aio_etcd", "aio_etcd-v3", "aio_etcd-v3-http1", "python-etcd"]
 
 
 def counts(quick: bool) -> dict[str, int]:
@@ -53,6 +57,7 @@ def counts(quick: bool) -> dict[str, int]:
         "read_conc": 20000 // scale,
         "write_conc": 10000 // scale,
         "tree_read": max(20 // scale, 2),
+        "tree_list": max(200 // scale, 2),
         "watch_fanout": 1000 // scale,
     }
 
@@ -65,8 +70,21 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+#: The etcd process whose CPU time the workloads also count (``--etcd-pid``; 0: none).
+ETCD_PID = 0
+
+
+def etcd_cpu() -> float:
+    """CPU seconds the etcd process used so far (user + system; 0 without ``ETCD_PID``)."""
+    if not ETCD_PID:
+        return 0.0
+    with open(f"/proc/{ETCD_PID}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Meter:
-    """Wall time, process CPU time and per-operation latencies of one workload."""
+    """Wall time, process CPU time (this one's and etcd's) and per-operation latencies of one workload."""
 
     def __init__(self) -> None:
         self.latencies: list[float] = []
@@ -75,11 +93,13 @@ class Meter:
         gc.collect()
         self.wall = time.perf_counter()
         self.cpu = time.process_time()
+        self.etcd = etcd_cpu()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self.wall
         self.cpu = time.process_time() - self.cpu
+        self.etcd = etcd_cpu() - self.etcd
 
     def result(self, ops: int, **extra: float) -> dict[str, float]:
         lat = sorted(self.latencies) or [0.0]
@@ -87,6 +107,7 @@ class Meter:
             "ops": ops,
             "ops_per_s": ops / self.wall,
             "cpu_us_per_op": self.cpu / ops * 1e6,
+            **({"etcd_cpu_us_per_op": self.etcd / ops * 1e6} if ETCD_PID else {}),
             "p50_ms": lat[len(lat) // 2] * 1e3,
             "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3,
             **extra,
@@ -143,6 +164,11 @@ async def bench_floor(endpoint: str, n: dict[str, int], workloads: list[str]) ->
                     seen += len(node["key"]) + len(node["value"])
             return seen
 
+        async def listing(_: int) -> int:
+            async with session.get(base + "/bench/tree") as resp:
+                body = json.loads(await resp.read())
+            return sum(len(node["key"]) for node in body["node"].get("nodes", []))
+
         async def watch(index: int) -> Any:
             async with session.get(base + f"/bench/watch?wait=true&waitIndex={index}") as resp:
                 return json.loads(await resp.read())
@@ -151,16 +177,23 @@ async def bench_floor(endpoint: str, n: dict[str, int], workloads: list[str]) ->
             async with session.put(base + "/bench/watch", data={"value": "w"}) as resp:
                 return int(json.loads(await resp.read())["node"]["modifiedIndex"])
 
-        await run_workloads(out, workloads, n, read, write, tree, watch, put_watch)
+        await run_workloads(out, workloads, n, read, write, tree, listing, watch, put_watch)
     return out
 
 
-async def bench_aio_etcd(endpoint: str, n: dict[str, int], workloads: list[str], api: str = "v2") -> dict[str, Any]:
+async def bench_aio_etcd(
+    endpoint: str, n: dict[str, int], workloads: list[str], api: str = "v2", http1: bool = False
+) -> dict[str, Any]:
     import aio_etcd as etcd
 
     host, port = endpoint.rsplit("//", 1)[1].rsplit(":", 1)
     out: dict[str, Any] = {}
-    async with etcd.Client(host=host, port=int(port), api=api) as client:
+    options: dict[str, Any] = {}
+    if http1:
+        from aio_etcd._core.http1 import Http1Transport
+
+        options["transport"] = Http1Transport()
+    async with etcd.Client(host=host, port=int(port), api=api, **options) as client:
 
         async def read(_: int) -> Any:
             return await client.read("/bench/read")
@@ -175,13 +208,17 @@ async def bench_aio_etcd(endpoint: str, n: dict[str, int], workloads: list[str],
                 seen += len(leaf.key or "") + len(leaf.value or "")
             return seen
 
+        async def listing(_: int) -> int:
+            result = await client.read("/bench/tree")
+            return sum(len(child.key or "") for child in result.children)
+
         async def watch(index: int) -> Any:
             return await client.watch("/bench/watch", index=index)
 
         async def put_watch() -> int:
             return (await client.write("/bench/watch", "w")).modifiedIndex or 0
 
-        await run_workloads(out, workloads, n, read, write, tree, watch, put_watch)
+        await run_workloads(out, workloads, n, read, write, tree, listing, watch, put_watch)
     return out
 
 
@@ -192,6 +229,7 @@ async def run_workloads(
     read: Callable[[int], Awaitable[Any]],
     write: Callable[[int], Awaitable[Any]],
     tree: Callable[[int], Awaitable[int]],
+    listing: Callable[[int], Awaitable[int]],
     watch: Callable[[int], Awaitable[Any]],
     put_watch: Callable[[], Awaitable[int]],
 ) -> None:
@@ -213,6 +251,9 @@ async def run_workloads(
         elif name == "tree_read":
             with meter:
                 await run_sequentially(meter, n[name], tree)
+        elif name == "tree_list":
+            with meter:
+                await run_sequentially(meter, n[name], listing)
         elif name == "watch_fanout":
             out[name] = await fanout(n[name], watch, put_watch)
             continue
@@ -305,7 +346,9 @@ def bench_python_etcd(endpoint: str, n: dict[str, int], workloads: list[str]) ->
     return out
 
 
-def child(contender: str, endpoint: str, quick: bool, workloads: list[str]) -> None:
+def child(contender: str, endpoint: str, quick: bool, workloads: list[str], etcd_pid: int = 0) -> None:
+    global ETCD_PID
+    ETCD_PID = etcd_pid
     n = counts(quick)
     if contender == "floor":
         result = asyncio.run(bench_floor(endpoint, n, workloads))
@@ -313,6 +356,8 @@ def child(contender: str, endpoint: str, quick: bool, workloads: list[str]) -> N
         result = asyncio.run(bench_aio_etcd(endpoint, n, workloads))
     elif contender == "aio_etcd-v3":
         result = asyncio.run(bench_aio_etcd(endpoint, n, workloads, api="v3"))
+    elif contender == "aio_etcd-v3-http1":
+        result = asyncio.run(bench_aio_etcd(endpoint, n, workloads, api="v3", http1=True))
     else:
         result = bench_python_etcd(endpoint, n, workloads)
     print(json.dumps(result))
@@ -365,6 +410,9 @@ def table(results: dict[str, dict[str, list[dict[str, float]]]], contenders: lis
             p99 = median(contender, workload, "p99_ms") or 0
             ratio = f"{cpu / floor_cpu:.2f}x" if floor_cpu else "-"
             cell = f"{ops:,.0f} op/s, {cpu:,.0f} µs CPU/op ({ratio}), p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+            etcd = median(contender, workload, "etcd_cpu_us_per_op")
+            if etcd is not None:
+                cell += f", etcd {etcd:,.0f} µs CPU/op"
             if workload == "watch_fanout":
                 rss = median(contender, workload, "rss_bytes_per_watcher") or 0
                 cell = (
@@ -385,13 +433,14 @@ def main() -> int:
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--etcd-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     workloads = [w for w in args.workloads.split(",") if w]
     unknown = set(workloads) - set(WORKLOADS)
     if unknown:
         parser.error(f"unknown workloads: {sorted(unknown)}")
     if args.child:
-        child(args.child, args.endpoint, args.quick, workloads)
+        child(args.child, args.endpoint, args.quick, workloads, args.etcd_pid)
         return 0
 
     from aio_etcd.testing import EtcdCluster
@@ -402,11 +451,12 @@ def main() -> int:
     results: dict[str, dict[str, list[dict[str, float]]]] = {c: {} for c in running}
     with EtcdCluster() as server:
         asyncio.run(fill(server.url))
-        if "aio_etcd-v3" in running:
+        if "aio_etcd-v3" in running or "aio_etcd-v3-http1" in running:
             asyncio.run(fill(server.url, api="v3"))
         for round_number in range(1, args.rounds + 1):
             for contender in running:
                 cmd = [sys.executable, __file__, "--child", contender, "--endpoint", server.url]
+                cmd += ["--etcd-pid", str(server.members[0].pid or 0)]
                 cmd += ["--workloads", ",".join(workloads)] + (["--quick"] if args.quick else [])
                 done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
                 if done.returncode != 0:

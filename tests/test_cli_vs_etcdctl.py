@@ -65,10 +65,6 @@ class Line:
     today_only: bool = False
 
 
-_UPDATEDIR_ON_A_KEY = (
-    "etcd 3.5's v2 store empties a key given to updatedir (PUT dir=true prevExist=true); the v2 keys API on "
-    "a v3 store (aio_etcd.v2on3) answers 100 Key not found (no such directory): a library choice, not the CLI's"
-)
 _UPDATEDIR_TTL = (
     "etcd 3.5.1's v2 store fails to update a directory's TTL (300 Raft Internal Error, which etcdctl reports "
     "as 'has no leader'); on a v3 store the update works"
@@ -114,7 +110,7 @@ def _lines() -> list[Line]:
         Line("rm -r {p}/d", v3=True),
         Line("rmdir {p}/d", v3=True),
         Line("setdir {p}/k", v3=True),
-        Line("updatedir {p}/k", v3=True, xfail_today=_UPDATEDIR_ON_A_KEY),
+        Line("updatedir {p}/k", v3=True),
         Line("updatedir {p}/empty --ttl 30", v3=True, xfail_today=_UPDATEDIR_TTL),
         Line("updatedir {p}/nope", v3=True),
         # a value from standard input, or none

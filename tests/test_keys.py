@@ -75,6 +75,39 @@ async def test_hidden_keys(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     assert (await etcd_client.read(etcd_prefix + "/h/_hidden")).value == "secret"
 
 
+async def test_a_listing_gives_each_child_its_indexes(etcd_client: etcd.Client, etcd_prefix: str) -> None:
+    """A read without recursive lists the children: keys with values, directories with their
+    indexes (the oldest write in them) but not their contents; a directory holding only hidden
+    keys is listed too, and the directory read has the index of its first write."""
+    c, p = etcd_client, etcd_prefix
+    first = await c.write(p + "/d/x", "1")
+    await c.write(p + "/d/y/z", "2")
+    hid = await c.write(p + "/h/_x", "3")
+    a = await c.write(p + "/a", "4")
+    await c.write(p + "/_hidden", "5")
+    made = await c.write(p + "/m", None, dir=True)
+    listing = await c.read(p)
+    assert (listing.dir, listing.createdIndex, listing.modifiedIndex) == (True, first.createdIndex, first.createdIndex)
+    children = {n.key: (n.dir, n.value, n.createdIndex, n.modifiedIndex) for n in listing.children}
+    assert children == {
+        p + "/a": (False, "4", a.createdIndex, a.modifiedIndex),
+        p + "/d": (True, None, first.createdIndex, first.createdIndex),
+        p + "/h": (True, None, hid.createdIndex, hid.createdIndex),
+        p + "/m": (True, None, made.createdIndex, made.createdIndex),
+    }
+    assert all("nodes" not in raw for raw in listing._children)
+    # The whole tree: the same directories and indexes, /h without children (its key is hidden).
+    tree = await c.read(p, recursive=True)
+    assert (tree.createdIndex, tree.modifiedIndex) == (first.createdIndex, first.createdIndex)
+    tops = {n["key"]: (n.get("dir", False), n.get("createdIndex"), len(n.get("nodes", []))) for n in tree._children}
+    assert tops == {
+        p + "/a": (False, a.createdIndex, 0),
+        p + "/d": (True, first.createdIndex, 2),
+        p + "/h": (True, hid.createdIndex, 0),
+        p + "/m": (True, made.createdIndex, 0),
+    }
+
+
 async def test_directory_with_ttl(etcd_client: etcd.Client, etcd_prefix: str) -> None:
     created = await etcd_client.write(etcd_prefix + "/d", None, dir=True, ttl=100)
     assert created.dir and created.value is None and created.ttl == 100

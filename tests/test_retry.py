@@ -28,6 +28,7 @@ from scripted import (
 
 import aio_etcd as etcd
 from aio_etcd._http import Response
+from aio_etcd._v2.keys import HttpKeys
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -485,7 +486,9 @@ async def test_a_failed_member_list_costs_one_wait_and_is_tried_again(make: Any)
         return node(sent)
 
     broken, _ = make(handler, hosts=1, allow_reconnect=True)
-    broken._cluster.RELIST_AFTER = 0.05
+    backend = broken.backend
+    assert isinstance(backend, HttpKeys)
+    backend.cluster.RELIST_AFTER = 0.05
     assert (await broken.read("/k")).value == "v"
     assert broken.machines_cache == [A]  # the read of the list failed: it stays as it was
     assert (await broken.read("/k")).value == "v"  # and is not tried again at once

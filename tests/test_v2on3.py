@@ -8,6 +8,7 @@ it: the layout in v3, atomicity under concurrency, api="auto", failover.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -334,10 +335,12 @@ async def test_the_leases_a_client_remembers_are_bounded(
     keys: etcd.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aio_etcd.v2on3 import _keys
+    from aio_etcd.v2on3._backend import StoreKeys
 
     monkeypatch.setattr(_keys, "REMEMBERED", 2)
-    store = keys._keys3
-    assert store is not None
+    backend = keys.backend
+    assert isinstance(backend, StoreKeys)
+    store = backend.store
     store.granted.clear()
     written = [await keys.write(f"{etcd_prefix}/k{i}", "v", ttl=30) for i in range(5)]
     assert len(store.granted) == 2  # a service writing TTL keys all day holds no more
@@ -351,3 +354,104 @@ async def test_the_leases_a_client_remembers_are_bounded(
     assert (newest.modifiedIndex or 0) > (written[4].modifiedIndex or 0)
     oldest = await keys.refresh(f"{etcd_prefix}/k0", ttl=30)  # forgotten: the key moves to a new lease
     assert (oldest.modifiedIndex or 0) > (written[4].modifiedIndex or 0) and oldest.ttl == 30
+
+
+async def test_a_listing_reads_the_children_only(
+    keys: etcd.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read without recursive passes over what large sub-directories hold: each range stops
+    at a limit, and one that was inside a sub-directory from its first key on is followed by
+    one past it."""
+    from aio_etcd.v2on3 import _keys
+
+    monkeypatch.setattr(_keys, "LIST_BATCH", 4)
+    monkeypatch.setattr(_keys, "LIST_PEEK", 2)
+    p = etcd_prefix
+    await keys.write(p + "/a", "1")
+    # Written last to first: the oldest is the last in key order, never in the first range.
+    big = [await keys.write(f"{p}/big/k{i:03}", "v") for i in reversed(range(30))]
+    made = await keys.write(p + "/m", None, dir=True, ttl=60)
+    await keys.write(p + "/m/x", "2")
+    await keys.write(p + "/_h", "3")
+    await keys.write(p + "/hid/_x", "4")
+    files = [await keys.write(f"{p}/z{i}", str(i)) for i in range(6)]  # more than a range holds
+    await keys.write(p + "/zz/y/x", "5")
+    from aio_etcd.v2on3._backend import StoreKeys
+
+    backend = keys.backend
+    assert isinstance(backend, StoreKeys)
+    store = backend.store
+    read: list[bytes] = []
+    call = store._call
+
+    async def counting(path: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        answer = await call(path, body, **kw)
+        read.extend(base64.b64decode(kv["key"]) for kv in answer.get("kvs") or [])
+        return answer
+
+    monkeypatch.setattr(store, "_call", counting)
+    listing = await keys.read(p)
+    children = {n.key: (n.dir, n.value, n.createdIndex, n.ttl is not None) for n in listing.children}
+    assert children == {
+        p + "/a": (False, "1", listing.createdIndex, False),
+        p + "/big": (True, None, big[0].createdIndex, False),
+        p + "/hid": (True, None, children[p + "/hid"][2], False),
+        p + "/m": (True, None, made.createdIndex, True),
+        **{f"{p}/z{i}": (False, str(i), files[i].createdIndex, False) for i in range(6)},
+        p + "/zz": (True, None, children[p + "/zz"][2], False),
+    }
+    assert children[p + "/hid"][2] < files[0].createdIndex < children[p + "/zz"][2]
+    # Of the 30 keys in /big, two ranges' worth at most, and the oldest (for its index).
+    assert len([k for k in read if k.startswith(f"{p}/big/".encode())]) <= 2 * 4 + 1
+    assert f"{p}/big/k000".encode() in read and f"{p}/zz/y/x".encode() in read  # /zz: its first and oldest
+    # The same children as the whole tree read at once shows, with their indexes.
+    whole = await keys.read(p, recursive=True)
+    tops = {n["key"]: (n.get("dir", False), n.get("createdIndex")) for n in whole._children}
+    assert {k: (v[0], v[2]) for k, v in children.items()} == tops
+
+
+async def test_changes_without_an_action_record_read_as_before(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str
+) -> None:
+    """Writes of an older aio_etcd, of the migrator and of plain v3 programs record no action:
+    a put that changes only the lease stays a refresh, a deleted key whose lease is gone
+    an expiry, and a range delete one delete per key."""
+    p = etcd_prefix
+    await keys.write(p + "/o/k", "v")
+    grant = await raw.grant(60)
+    moved = await raw.put(f"{p}/o/k", "v", lease=grant)  # an older client's refresh: another lease
+    changed = await keys.write(p + "/o/k", "w")
+    event = await keys.watch(p + "/o/k", index=moved.revision)
+    assert (event.action, event.modifiedIndex) == ("set", changed.modifiedIndex)
+
+    short = await raw.grant(2)
+    await raw.put(f"{p}/o/t", "x", lease=short)
+    deleted = await raw.delete(f"{p}/o/t")
+    await raw.revoke(short)  # the lease gone: the delete cannot be told from its end
+    event = await keys.watch(p + "/o/t", index=deleted.revision)
+    assert event.action == "expire"
+
+    await keys.write(p + "/o/d/a", "1")
+    await keys.write(p + "/o/d/b", "2")
+    swept = await raw.delete(f"{p}/o/d/", prefix=True)
+    events = keys.watch_iter(p + "/o", index=swept.revision, recursive=True)
+    try:
+        seen = [await asyncio.wait_for(anext(events), 10) for _ in range(2)]
+    finally:
+        await events.aclose()
+    assert [(e.action, e.key) for e in seen] == [("delete", f"{p}/o/d/a"), ("delete", f"{p}/o/d/b")]
+
+
+async def test_the_action_records_of_sets_and_deletes(keys: etcd.Client, raw: v3.Client, etcd_prefix: str) -> None:
+    """The layout's records (aio_etcd.v2on3): what each write leaves at its revision."""
+    p = etcd_prefix
+
+    async def record_of(result: etcd.EtcdResult) -> bytes | None:
+        found = (await raw.range("!aio_etcd/action", revision=result.modifiedIndex or 0)).kvs
+        return found[0].value if found and found[0].mod_revision == result.modifiedIndex else None
+
+    assert await record_of(await keys.write(p + "/a/k", "v")) is None  # a set without a TTL: none
+    assert await record_of(await keys.write(p + "/a/k", "v", ttl=30)) == b"set"
+    assert await record_of(await keys.delete(p + "/a/k")) == b"delete"
+    await keys.write(p + "/a/b c/k", "v")
+    assert await record_of(await keys.delete(p + "/a/b c", recursive=True)) == f"delete {p}/a/b c".encode()

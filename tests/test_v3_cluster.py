@@ -7,9 +7,6 @@ any member a test stopped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -37,32 +34,13 @@ def three() -> Iterator[EtcdCluster]:
 @pytest.fixture
 async def cluster(three: EtcdCluster) -> AsyncIterator[EtcdCluster]:
     yield three
-    for member in three.members:
-        if member.running and member.pid is not None:
-            os.kill(member.pid, signal.SIGCONT)
+    for index, member in enumerate(three.members):
+        if member.running:
+            three.resume_member(index)
     stopped = [i for i, member in enumerate(three.members) if not member.running]
     for index in stopped:
         three.start_member(index, wait=False)
     await asyncio.to_thread(three.wait_healthy)
-
-
-async def _stopped(pid: int) -> None:
-    """Wait until every thread of ``pid`` is stopped (SIGSTOP is delivered, not obeyed, by kill())."""
-    for _ in range(500):
-        states = _thread_states(pid)
-        if states and all(state in "Tt" for state in states):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"process {pid} did not stop")
-
-
-def _thread_states(pid: int) -> list[str]:
-    """The state letter of each thread of ``pid`` (``/proc``; a few small reads)."""
-    states = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/stat") as stat:
-            states.append(stat.read().rsplit(")", 1)[1].split()[0])
-    return states
 
 
 async def _leader(cluster: EtcdCluster) -> int:
@@ -97,9 +75,7 @@ async def _watch_through_trouble(cluster: EtcdCluster, prefix: str, trouble: str
                         if trouble == "kill":
                             cluster.stop_member(follower, kill=True)
                         else:
-                            pid = cluster.members[follower].pid
-                            assert pid is not None
-                            os.kill(pid, signal.SIGSTOP)
+                            cluster.pause_member(follower)
                     await writer.put(f"{prefix}/{i % 7}", str(i))
 
             writing = asyncio.create_task(write())
@@ -141,10 +117,7 @@ async def test_reads_fail_over_and_a_write_to_a_frozen_member_is_outcome_unknown
         # Connected before the freeze (a gRPC connection to a frozen member is never
         # ready, so a write made on a new one certainly never left, and goes elsewhere).
         await fresh.get(etcd_prefix)
-        pid = cluster.members[frozen].pid
-        assert pid is not None
-        os.kill(pid, signal.SIGSTOP)
-        await _stopped(pid)  # a call right after kill() could still be answered (gRPC's are that quick)
+        cluster.pause_member(frozen)  # returns once it is stopped: the read cannot slip in before
         kv = await etcd.get(etcd_prefix)  # replayed on another member
         assert kv is not None and kv.value == b"before"
         assert etcd.current_member != cluster.members[frozen].client_url

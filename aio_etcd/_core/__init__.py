@@ -17,6 +17,9 @@ One module per job:
   core, and :class:`MemberProbe`.
 - :mod:`~aio_etcd._core.observer`: :class:`Observer`, told of every exchange.
 - :mod:`~aio_etcd._core.discovery`: members from DNS SRV records.
+- :mod:`~aio_etcd._core.timeouts`: :func:`within`, the time limit of one
+  awaitable that never loses its caller's cancellation (not
+  :func:`asyncio.wait_for`).
 
 Nothing here imports from aio_etcd outside this package but
 :mod:`aio_etcd.exceptions` (``tests/test_imports.py`` checks it).
@@ -30,6 +33,7 @@ from .members import Members, member_url
 from .observer import Exchange, Observer
 from .policy import GUARDED, SAFE, UNSAFE, ReplayRule, RetryPolicy
 from .rules import ApiRules, Classifier, MemberProbe
+from .timeouts import within
 from .transport import LineStream, Response, Transport, TransportFailure, WebSocket
 
 __all__ = [
@@ -55,4 +59,5 @@ __all__ = [
     "WebSocket",
     "member_url",
     "tls_protocol",
+    "within",
 ]

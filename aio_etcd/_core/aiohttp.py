@@ -25,6 +25,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from ..exceptions import EtcdException
+from .timeouts import within
 from .transport import MAX_LINE, LineStream, Response, TransportFailure, uncancel
 
 __all__ = ["AiohttpTransport", "AiohttpWebSocket", "tls_protocol"]
@@ -386,9 +387,7 @@ class AiohttpTransport:
             return LineStream(resp.status, resp.headers, line, url, reader, resp.close)
 
         try:
-            if timeout is None or math.isinf(timeout):
-                return await opening()
-            return await asyncio.wait_for(opening(), timeout)
+            return await within(opening(), timeout)
         except BaseException as exc:
             if resp is not None:
                 resp.close()
@@ -413,10 +412,7 @@ class AiohttpTransport:
                 timeout=aiohttp.ClientWSTimeout(ws_close=1.0),
                 max_msg_size=MAX_LINE,
             )
-            if timeout is None or math.isinf(timeout):
-                ws = await connecting
-            else:
-                ws = await asyncio.wait_for(connecting, timeout)
+            ws = await within(connecting, timeout, discard=lambda ws: ws.close())  # 3.10: opened as cancelled
         except (aiohttp.ClientError, OSError, RuntimeError, asyncio.TimeoutError) as exc:
             failure = _failure(exc, url, session, None)
             if isinstance(failure, TransportFailure):

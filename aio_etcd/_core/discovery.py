@@ -11,6 +11,7 @@ import aiodns.error
 
 from ..exceptions import EtcdConnectionFailed, EtcdException
 from .members import Members, member_url
+from .timeouts import within
 
 __all__ = ["SrvMembers", "discover", "srv_names"]
 
@@ -106,7 +107,7 @@ async def discover(
 
 
 async def _query(resolver: aiodns.DNSResolver, name: str, timeout: float) -> list[tuple[str, int]]:
-    answer = await asyncio.wait_for(resolver.query_dns(name, "SRV"), timeout)
+    answer = await within(resolver.query_dns(name, "SRV"), timeout)
     records = []
     for record in answer.answer:
         data = record.data

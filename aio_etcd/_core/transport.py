@@ -268,12 +268,11 @@ class Transport(Protocol):
 def uncancel(task: asyncio.Task[Any]) -> bool:
     """Take back a cancellation this library made (a watchdog's, a vigil's).
 
-    ``False`` if somebody else cancelled the task too (then it stands).
+    ``False`` if somebody else cancelled the task too: then theirs stands (the
+    caller lets the :exc:`asyncio.CancelledError` go on), and ours is taken
+    back all the same, so that an :func:`asyncio.timeout` that expired at the
+    same moment still finds only its own and raises :exc:`TimeoutError`.
     """
-    cancelling = getattr(task, "cancelling", None)
-    if cancelling is None:  # Python 3.10: cancellations are not counted
+    if getattr(task, "cancelling", None) is None:  # Python 3.10: cancellations are not counted
         return True
-    if cancelling() > 1:
-        return False
-    task.uncancel()  # type: ignore[attr-defined,unused-ignore]  # 3.11+, as cancelling() above
-    return True
+    return int(task.uncancel()) == 0  # type: ignore[attr-defined,unused-ignore]  # 3.11+

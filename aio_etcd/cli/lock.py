@@ -22,6 +22,7 @@ import signal
 import sys
 from typing import Any
 
+from .._core import within
 from ..exceptions import EtcdConnectionFailed, EtcdException
 from ..lock import Lock
 from .options import explain, make_client
@@ -53,7 +54,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError):
         proc.terminate()
     try:
-        await asyncio.wait_for(proc.wait(), GRACE)
+        await within(proc.wait(), GRACE)
     except asyncio.TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()

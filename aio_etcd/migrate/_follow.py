@@ -10,9 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .._answers import raise_error
-from .._http import LineStream, Response, TransportFailure
+from .._core import Call, LineStream, Response, TransportFailure, within
+from .._v2.wire import NotEtcd
 from ..client import Client, _key_path
-from ..cluster import Call, NotEtcd
 from ..exceptions import EtcdEventIndexCleared
 from ..v2on3 import Layout
 from ..v2on3._layout import keep_parent, mark_parent, parent
@@ -146,7 +146,7 @@ async def _follow(
         else:
             timeout = max(0.0, min(next_poll - time.monotonic(), 0.5))
             try:
-                item = await asyncio.wait_for(changes.queue.get(), timeout)
+                item = await within(changes.queue.get(), timeout)
             except asyncio.TimeoutError:
                 item = None
         while item is not None:

@@ -41,7 +41,7 @@ def progress_key(prefix: str = "/", dest_prefix: str = "") -> bytes:
 
 #: What every report says about hidden keys.
 HIDDEN_NOTE = (
-    "v2 keys whose name starts with '_' are hidden: recursive reads and watches never show them, "
+    "v2 keys whose name starts with '_' are hidden: recursive reads and live watches never show them, "
     "so only those named with hidden= (--hidden) were copied; others cannot be seen"
 )
 

@@ -17,22 +17,35 @@ of the migrator; empty by default):
 - A key (or directory) with a TTL is attached to a lease granted for that TTL
   when it was written; a refresh with the same TTL renews that lease, one
   with another TTL (or of a lease this client did not grant: the migrator's
-  are shared by the keys expiring in the same second) moves the key to a new
-  lease.
+  are shared by keys whose v2 expiry lies within 0.5 s of its end) moves the
+  key to a new lease.
 - ``modifiedIndex`` and ``createdIndex`` are the v3 ``mod_revision`` and
-  ``create_revision``; a result's ``etcd_index`` is the store revision.
+  ``create_revision``; a result's ``etcd_index`` is the store revision when
+  it was answered (a watch's: when the watch began, as in v2).
 - In-order keys (``append=True``) are named by 20 digits, each above every
   name made before in its directory (the store revision before the write).
 - Names starting with ``_`` are hidden from listings and from recursive
-  watches that wait for the next change (a v2 server shows them to a
-  recursive watch answered from history; here they stay hidden).
+  watches, live or answered from history (a v2 server shows them to a
+  recursive watch answered from its history; here they stay hidden).
 - The *action record*, the v3 key ``P!aio_etcd/action`` (outside the key
   space: v2 listings, ranges of ``P/`` and the migrator never meet it): a
   write whose v2 action is not ``set`` or ``delete`` (``create``, ``update``,
-  ``compareAndSwap``, ``compareAndDelete``; appends are ``create``) puts its
+  ``compareAndSwap``, ``compareAndDelete``; appends and ``dir=True`` writes
+  with ``prevExist=False`` are ``create``, with ``prevExist=True``
+  ``update``; refreshes are ``refresh``, which watches pass over) puts its
   action there in its own transaction, so a watch reads it at the write's
-  revision. Data written before the record existed, or by plain v3 programs,
-  has none: its events are ``set`` and ``delete`` (or ``expire``).
+  revision. Besides, a ``set`` with a TTL records ``set`` (else a watch
+  would take a same-value write with a new TTL for a refresh), the delete
+  of a key ``delete`` (else a watch that reads it after the key's lease ran
+  out would take it for an expiry), and the delete of a directory ``delete
+  <directory>`` (its one event in watches). Data written before the record
+  existed, by the migrator, or by plain v3 programs, has none: its events
+  are ``set`` and ``delete`` (or ``expire``), a put that keeps the value and
+  moves the key to another lease is a refresh, and a range delete one
+  ``delete`` per key.
+- *Fence keys*, ``P!aio_etcd/fence/<client>/<n>`` (outside the key space
+  too), are written only after a write of unknown outcome, on a 24-hour
+  lease (``docs/clusters.rst``).
 
 Every v2 rule is kept by v3 transactions (see :mod:`aio_etcd.v2on3._keys`);
 ``docs/v2-on-v3.rst`` lists what differs from a v2 server, and why.

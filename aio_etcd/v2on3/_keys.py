@@ -18,14 +18,26 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import EtcdException, EtcdOutcomeUnknown
+from .._core import GUARDED, ReplayRule
+from ..exceptions import EtcdException, EtcdNotFile, EtcdOutcomeUnknown
 from ..result import EtcdResult
-from ..retry import GUARDED, ReplayRule
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ..v3.errors import EtcdCompacted, EtcdFutureRevision
 from ..v3.results import b64
-from ._layout import Layout, NodeTTL, ancestors, empty, error, keep_parent, leases_of, mark_parent, unb64, v2_key
+from ._layout import (
+    Layout,
+    Listing,
+    NodeTTL,
+    ancestors,
+    empty,
+    error,
+    keep_parent,
+    leases_of,
+    mark_parent,
+    unb64,
+    v2_key,
+)
 
 if TYPE_CHECKING:
     from ._lock import MutexQueue
@@ -34,6 +46,10 @@ __all__ = ["KeysOnV3"]
 
 #: How often an append or a refresh is tried again when others changed the directory or key meanwhile.
 RACES = 50
+#: How many keys a range of a directory listing reads at most (see :class:`Listing`).
+LIST_BATCH = 1000
+#: How many keys the range after one that passed over a sub-directory reads.
+LIST_PEEK = 64
 #: How many of its own leases a client remembers (the newest).
 REMEMBERED = 10_000
 #: Seconds a fence key lives (see :meth:`KeysOnV3._guarded`): far longer
@@ -273,8 +289,9 @@ class KeysOnV3:
 
     async def action_at(self, revision: int) -> str:
         """The v2 action the write of ``revision`` recorded (see :attr:`Layout.action`), or ``""``:
-        a ``set`` or ``delete`` (or a change by a plain v3 program). One serializable read of
-        the record as it was at that revision, remembered for the other watches."""
+        a ``set`` without a TTL (or a change by a plain v3 program, an older aio_etcd or the
+        migrator); ``delete <directory>`` for a directory's delete. One serializable read
+        of the record as it was at that revision, remembered for the other watches."""
         cache = self._actions
         found = cache.get(revision)
         if found is not None:
@@ -289,7 +306,7 @@ class KeysOnV3:
         except EtcdCompacted:
             return ""
         kvs = answer.kvs
-        found = kvs[0].value.decode() if kvs and kvs[0].mod_revision == revision else ""
+        found = kvs[0].value.decode("utf-8", "surrogateescape") if kvs and kvs[0].mod_revision == revision else ""
         cache[revision] = found
         if len(cache) > REMEMBERED:
             cache.popitem(last=False)
@@ -343,6 +360,13 @@ class KeysOnV3:
         serializable = not quorum
         start, end = layout.below(name)
         if name == "/":
+            if not recursive:
+                for _ in range(RACES):
+                    try:
+                        return await self._listing(name, serializable, 0, timeout)
+                    except (EtcdFutureRevision, EtcdCompacted):
+                        continue  # a later range went to a member behind the first, or compacted: again
+                raise EtcdException(f"read of {name!r}: {RACES} attempts met members behind others; try again")
             answer = await self._range(start, end, serializable=serializable, key=name, timeout=timeout)
             kvs = answer.get("kvs") or []
         else:
@@ -351,13 +375,19 @@ class KeysOnV3:
                 answer = await self._range(own, None, serializable=serializable, key=name, timeout=timeout)
                 kvs = answer.get("kvs")
                 if kvs:
-                    ttls = await self.ttls(leases_of(kvs))
-                    return self._result("get", layout.file_node(kvs[0], ttls), _revision(answer))
+                    kv = kvs[0]
+                    ttls = await self.ttls(leases_of(kvs)) if "lease" in kv else {}
+                    return self._result("get", layout.file_node(kv, ttls, name), _revision(answer))
                 # Not a key at that revision: the directory is read at the same
                 # revision, so the answer, or the error's index, holds at one
                 # revision. (Not as one read-only transaction: etcd 3.5.1 panics
                 # when a client leaves such a transaction before its answer.)
                 revision = _revision(answer)
+                if not recursive:
+                    try:
+                        return await self._listing(name, serializable, revision, timeout)
+                    except (EtcdFutureRevision, EtcdCompacted):
+                        continue  # a member behind the first, or compacted meanwhile: again
                 try:
                     answer = await self._range(
                         start, end, serializable=serializable, key=name, timeout=timeout, revision=revision
@@ -371,7 +401,58 @@ class KeysOnV3:
         if not kvs and name != "/":
             raise error(100, name, revision)
         ttls = await self.ttls(leases_of(kvs))
-        return self._result("get", layout.tree(name, kvs, bool(recursive), ttls), revision)
+        return self._result("get", layout.tree(name, kvs, ttls), revision)
+
+    async def _listing(self, name: str, serializable: bool, revision: int, timeout: float | None) -> EtcdResult:
+        """The directory ``name`` without recursion: its children only (see :class:`Listing`), read
+        at ``revision`` (0: the first range's)."""
+        listing = Listing(self.layout, name)
+        limit = LIST_BATCH
+        values = True
+        while listing.cursor is not None:
+            body = T.range_request(
+                listing.cursor, range_end=listing.end, limit=limit, revision=revision,
+                keys_only=not values, serializable=serializable,
+            )  # fmt: skip
+            answer = await self._call("/v3/kv/range", body, safe=True, op="read", key=name, timeout=timeout)
+            if not revision:
+                revision = _revision(answer)
+            listing.add(answer.get("kvs") or [], bool(answer.get("more")), values)
+            values = False  # after the first range: keys only, the values of the keys found read after
+            # Past a large sub-directory, look at the next one with a short range first.
+            limit = LIST_PEEK if listing.passed_over else min(limit * 4, LIST_BATCH)
+        if not listing.found and name != "/":
+            raise error(100, name, revision)
+        wanted = listing.oldest_wanted()
+        asks = [
+            T.range_request(start, range_end=end, limit=1, revision=revision, keys_only=True,
+                            sort=("create", "asc"), serializable=serializable)
+            for _, start, end in wanted
+        ] + [
+            T.range_request(first, range_end=last + b"\0", revision=revision, serializable=serializable)
+            for first, last in listing.runs
+        ]  # fmt: skip
+        if asks:
+            calls = [
+                asyncio.ensure_future(self._call("/v3/kv/range", ask, safe=True, op="read", key=name, timeout=timeout))
+                for ask in asks
+            ]
+            try:
+                answers = await asyncio.gather(*calls)
+            except BaseException:
+                for call in calls:  # one failed (or this read was cancelled): the others are not waited for
+                    call.cancel()
+                await asyncio.gather(*calls, return_exceptions=True)
+                raise
+            for (path, _, _), answer in zip(wanted, answers, strict=False):
+                kvs = answer.get("kvs") or []
+                if kvs:
+                    listing.set_oldest(path, int(kvs[0]["create_revision"]))
+            for answer in answers[len(wanted) :]:
+                listing.set_values(answer.get("kvs") or [])
+        leases = listing.leases()
+        ttls = await self.ttls(leases) if leases else {}
+        return self._result("get", listing.node(ttls), revision)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -419,12 +500,15 @@ class KeysOnV3:
         prev_index: int | None,
         prev_exist: bool | None,
         timeout: float | None,
+        lease: int | None = None,
     ) -> EtcdResult:
+        """A key's value (``lease``: one granted for ``ttl`` already)."""
         layout = self.layout
         own = layout.file(name)
         start, end = layout.below(name)
         above = ancestors(name)
-        lease = await self._grant(ttl) if ttl is not None else 0
+        if lease is None:
+            lease = await self._grant(ttl) if ttl is not None else 0
         conditional = prev_value is not None or prev_index is not None or prev_exist is not None
         if prev_value is not None or prev_index is not None:
             action = "compareAndSwap"
@@ -446,7 +530,9 @@ class KeysOnV3:
                 keeper = mark_parent(layout, name)
                 if keeper is not None:
                     txn.then(keeper)
-            if action != "set":
+            if action != "set" or lease:
+                # A set with a TTL too: watches take a put that keeps the value
+                # and moves the key to a new lease, without a record, for a refresh.
                 txn.then(T.put(layout.action, action.encode()))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True), *_read_above(layout, above))
             return txn
@@ -515,11 +601,29 @@ class KeysOnV3:
         return error(101, _causes(current[0], prev_value, prev_index), revision)
 
     async def _mkdir(self, name: str, ttl: int | None, prev_exist: bool | None, timeout: float | None) -> EtcdResult:
+        lease = await self._grant(ttl) if ttl is not None else 0
+        if not prev_exist:
+            return await self._mkdir_once(name, ttl, lease, prev_exist, timeout)
+        # An update of a directory. As in v2, an update with dir=true of a
+        # key updates the key: its value becomes "" (and its TTL the one given).
+        for _ in range(RACES):
+            try:
+                return await self._mkdir_once(name, ttl, lease, prev_exist, timeout)
+            except EtcdNotFile:
+                pass  # a key, not a directory
+            try:
+                return await self._set(name, "", ttl, None, None, True, timeout, lease=lease)
+            except EtcdNotFile:
+                continue  # a directory again meanwhile
+        raise EtcdException(f"update of {name!r}: {RACES} attempts met it a key, then a directory; try again")
+
+    async def _mkdir_once(
+        self, name: str, ttl: int | None, lease: int, prev_exist: bool | None, timeout: float | None
+    ) -> EtcdResult:
         layout = self.layout
         own = layout.file(name)
         start, end = layout.below(name)
         above = ancestors(name)
-        lease = await self._grant(ttl) if ttl is not None else 0
         txn = T.txn().if_(*_no_key_above(layout, above))
         if prev_exist:
             txn.if_(_some(start, end))  # the directory exists: this changes its TTL
@@ -541,7 +645,7 @@ class KeysOnV3:
             if refused is not None:
                 raise refused
             if prev_exist:
-                raise error(100, name, revision)
+                raise error(102 if _kvs(responses[0]) else 100, name, revision)
             if _kvs(responses[1]):
                 raise error(105 if prev_exist is False else 102, name, revision)
             raise error(105, name, revision)
@@ -677,8 +781,10 @@ class KeysOnV3:
             keeper = keep_parent(layout, name)
             if keeper is not None:
                 txn.then(keeper)
-            if prevValue is not None or prevIndex is not None:
-                txn.then(T.put(layout.action, b"compareAndDelete"))
+            # "delete" too: without a record, a watch that reads the delete of a key
+            # with a TTL after its lease ran out would take it for an expiry.
+            cad = prevValue is not None or prevIndex is not None
+            txn.then(T.put(layout.action, b"compareAndDelete" if cad else b"delete"))
             txn.else_(T.get(own), T.get(start, range_end=end, limit=1, keys_only=True))
             return txn
 
@@ -715,6 +821,8 @@ class KeysOnV3:
         keeper = keep_parent(layout, name)
         if keeper is not None:
             txn.then(keeper)
+        # "delete <name>": watches tell the directory's one event from its keys' deletes.
+        txn.then(T.put(layout.action, b"delete " + name.encode("utf-8", "surrogateescape")))
         txn.else_(T.get(marker + b"\0", range_end=end, limit=1, keys_only=True))  # something besides the marker
         answer = await self._txn(txn, safe=False, op="delete", key=name, timeout=timeout)
         revision = _revision(answer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import datetime
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -81,7 +82,8 @@ class Layout:
         self._cut = len(self.prefix)
         #: The action record: written (with the v2 action as value) by every write whose
         #: action is not ``set`` or ``delete``, at that write's revision, so that a watch
-        #: can tell ``create``, ``update``, ``compareAndSwap``, ``compareAndDelete``.
+        #: can tell ``create``, ``update``, ``compareAndSwap``, ``compareAndDelete``
+        #: (and ``set`` with a TTL, ``delete``, ``delete <directory>``: see :mod:`aio_etcd.v2on3`).
         self.action = self.prefix + b"!aio_etcd/action"
 
     def file(self, key: str) -> bytes:
@@ -124,69 +126,285 @@ class Layout:
             _add_ttl(node, marker, ttls)
         return node
 
-    def tree(
-        self, key: str, kvs: Iterable[Mapping[str, Any]], recursive: bool, ttls: Mapping[int, NodeTTL]
-    ) -> dict[str, Any]:
-        """The v2 directory node ``key`` from the v3 keys inside it.
+    def tree(self, key: str, kvs: Iterable[Mapping[str, Any]], ttls: Mapping[int, NodeTTL]) -> dict[str, Any]:
+        """The v2 directory node ``key`` with everything below it, from the v3 keys inside it (in key order).
 
-        Names starting with ``_`` are hidden, with everything under them. A
-        directory without a marker takes its indexes from the oldest key in
-        it. Without ``recursive``, sub-directories come without their contents.
-        Children are in key order.
+        A name starting with ``_`` is hidden, with everything under it; the
+        directories above it show (as in v2, a directory holding only hidden
+        keys is listed, without children). A directory without a marker takes
+        its indexes from the oldest key below it. Children are in key order.
         """
         base = "" if key == "/" else key
         root: dict[str, Any] = {"dir": True} if key == "/" else {"key": key, "dir": True}
-        root["nodes"] = []
-        dirs: dict[str, dict[str, Any]] = {base: root}
-        marked: set[str] = set()  # directories whose indexes come from their marker
+        none = 1 << 63
+        dirs: dict[str, dict[str, Any]] = {base: root}  # every directory's node, parents first
+        lists: dict[str, list[dict[str, Any]]] = {base: []}  # its children
+        low: dict[str, int] = {base: none}  # the oldest create revision below it
+        marked: dict[str, Mapping[str, Any]] = {}
         cut = self._cut
         inside = len(base) + 1
+        # The directory the last key was in: its v3 keys start with ``at`` (one
+        # key after another in it costs no path splitting).
+        at = b""
+        at_len = 0
+        at_path = base
+        at_list = lists[base]
         for kv in kvs:
-            name = a2b(kv["key"])[cut:].decode("utf-8", "surrogateescape")
-            is_marker = name.endswith("/")
+            raw = a2b(kv["key"])
+            created = int(kv["create_revision"])
+            if at_len and raw.startswith(at):
+                tail = raw[at_len:]
+                if tail and tail[0] != 95 and b"/" not in tail:  # 95: "_"
+                    node = {
+                        "key": raw[cut:].decode("utf-8", "surrogateescape"),
+                        "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
+                        "modifiedIndex": int(kv["mod_revision"]),
+                        "createdIndex": created,
+                    }
+                    if "lease" in kv:
+                        _add_ttl(node, kv, ttls)
+                    at_list.append(node)
+                    if created < low[at_path]:
+                        low[at_path] = created
+                    continue
+            at_len = 0
+            name = raw[cut:].decode("utf-8", "surrogateescape")
+            is_marker = name[-1:] == "/"
             rest = name[inside:-1] if is_marker else name[inside:]
+            if created < low[base]:
+                low[base] = created
             if not rest:  # the directory's own marker
                 if key != "/":
-                    root.update(self.dir_node(key, kv, ttls))
-                    marked.add(base)
+                    marked[base] = kv
                 continue
-            if hidden(rest):
+            parts = rest.split("/")
+            last = len(parts) - 1
+            path = base
+            for depth, part in enumerate(parts):
+                if part[:1] == "_" or (depth == last and not is_marker):
+                    break
+                above, path = path, path + "/" + part
+                if path in dirs:
+                    if created < low[path]:
+                        low[path] = created
+                else:
+                    node = dirs[path] = {"key": path, "dir": True}
+                    lists[above].append(node)
+                    lists[path] = []
+                    low[path] = created
+            else:  # a marker, nothing hidden on the way
+                marked[path] = kv
                 continue
-            if not recursive and "/" in rest:  # deeper down: only the child directory shows
-                self._directory(dirs, name[: inside + rest.index("/")])
-                continue
-            if is_marker:
-                path = name[:-1]
-                self._directory(dirs, path).update(self.dir_node(path, kv, ttls))
-                marked.add(path)
-                continue
-            above = name.rpartition("/")[0]
-            holder = dirs.get(above) or self._directory(dirs, above)
-            holder["nodes"].append(self.file_node(kv, ttls, name))
-        for directory in dirs.values():
-            if directory["nodes"]:
-                directory["nodes"].sort(key=_by_key)
-            else:
-                del directory["nodes"]
-        if key != "/":
-            _index_unmarked(root, marked, base)
+            if depth < last or part[:1] == "_":
+                continue  # hidden
+            node = {
+                "key": name,
+                "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
+                "modifiedIndex": int(kv["mod_revision"]),
+                "createdIndex": created,
+            }
+            if "lease" in kv:
+                _add_ttl(node, kv, ttls)
+            at_list = lists[path]
+            at_list.append(node)
+            at_path = path
+            at = raw[: raw.rindex(b"/") + 1]
+            at_len = len(at)
+        by_key = _BY_KEY
+        for path in reversed(dirs):  # children before their parents
+            node = dirs[path]
+            children = lists[path]
+            if children:
+                if len(children) > 1:
+                    children.sort(key=by_key)
+                node["nodes"] = children
+            oldest = low[path]
+            if path != base:
+                above = path.rpartition("/")[0]
+                if oldest < low[above]:
+                    low[above] = oldest
+            marker = marked.get(path)
+            if marker is not None:
+                node.update(self.dir_node(path, marker, ttls))
+            elif oldest != none and (path or key != "/"):
+                node["modifiedIndex"] = node["createdIndex"] = oldest
         return root
 
-    @staticmethod
-    def _directory(dirs: dict[str, dict[str, Any]], path: str) -> dict[str, Any]:
-        """The node of the directory ``path``, made (with its parents) on first sight."""
-        node = dirs.get(path)
-        if node is None:
-            node = dirs[path] = {"key": path, "dir": True, "nodes": []}
-            holder = dirs.get(path.rpartition("/")[0])
-            if holder is None:
-                holder = Layout._directory(dirs, path.rpartition("/")[0])
-            holder["nodes"].append(node)
-        return node
+
+class Listing:
+    """The children of the directory ``key`` (a non-recursive read), gathered from ranges over its
+    keys that pass over the contents of its sub-directories.
+
+    The layout keeps a directory's keys together (``[key/, key0)``) but does
+    not tell a child from a grandchild by its position: each range
+    (:meth:`add`) reads up to a limit, and when it stops inside a
+    sub-directory the next one starts past it (:attr:`cursor`). What a
+    range passed over is asked for afterwards (:meth:`oldest_wanted`,
+    :meth:`values_wanted`): the oldest key of each sub-directory without a
+    marker (its indexes) and the values of keys read without them.
+    """
+
+    def __init__(self, layout: Layout, key: str) -> None:
+        self.layout = layout
+        self.key = key
+        self.base = "" if key == "/" else key
+        self._inside = len(self.base) + 1
+        self.start, self.end = layout.below(key)
+        #: Where the next range starts (``None``: all was read).
+        self.cursor: bytes | None = self.start
+        #: Anything in the directory at all.
+        self.found = False
+        #: The directory's own marker.
+        self.marker: Mapping[str, Any] | None = None
+        #: The oldest create revision seen; exact unless :attr:`skipped`.
+        self.oldest = 0
+        #: Some sub-directory was passed over.
+        self.skipped = False
+        #: The last range ended in a sub-directory that it passed over.
+        self.passed_over = False
+        #: Visible keys: name -> key-value (without its value when read with keys_only).
+        self.files: dict[str, Mapping[str, Any]] = {}
+        #: Keys read with keys_only (no value; no lease on etcd 3.6+), to read again: runs of
+        #: consecutive keys, as ``[first, last]`` v3 keys.
+        self.runs: list[list[bytes]] = []
+        #: Visible sub-directories: path -> [marker or None, oldest create revision seen, all of it seen].
+        self.dirs: dict[str, list[Any]] = {}
+
+    def add(self, kvs: list[dict[str, Any]], more: bool, values: bool) -> None:
+        """Take in a range's key-values (read from :attr:`cursor`); ``more``: it stopped at its limit.
+
+        A range that stopped inside a sub-directory it was inside of from its
+        first key on (a large one) is followed by one past that sub-directory;
+        one that stopped in a sub-directory met on the way goes on from there
+        (most sub-directories are small: passing over one costs a request for
+        its indexes).
+        """
+        cut = self.layout._cut
+        prefix = self.layout.prefix
+        inside = self._inside
+        base = self.base
+        files, dirs = self.files, self.dirs
+        oldest = self.oldest
+        run: list[bytes] | None = None
+        below: bytes | None = None  # the v3 keys inside the sub-directory met last start so
+        entry: list[Any] | None = None  # its entry in dirs (None: hidden)
+        path = first_dir = ""
+        raw = b""
+        for number, kv in enumerate(kvs):
+            raw = a2b(kv["key"])
+            created = int(kv["create_revision"])
+            if created < oldest or not oldest:
+                oldest = created
+            if below is not None and raw.startswith(below):  # deeper in the same sub-directory
+                if entry is not None and created < entry[1]:
+                    entry[1] = created
+                continue
+            rest = raw[cut:].decode("utf-8", "surrogateescape")[inside:]
+            child, slash, deeper = rest.partition("/")
+            if not slash:
+                below = None
+                path = ""
+                if not child:  # the directory's own marker
+                    self.marker = kv
+                    continue
+                visible = child[0] != "_"
+                if not values:  # its value is read afterwards, with the keys next to it
+                    if run is not None:
+                        run[1] = raw
+                    elif visible:
+                        run = [raw, raw]
+                        self.runs.append(run)
+                if visible:
+                    files[base + "/" + child] = kv
+                continue
+            run = None
+            path = base + "/" + child
+            if number == 0:
+                first_dir = path
+            below = prefix + path.encode("utf-8", "surrogateescape") + b"/"
+            if child[0] == "_":
+                entry = None
+                continue
+            entry = dirs.get(path)
+            if entry is None:
+                entry = dirs[path] = [None, created, True]
+            elif created < entry[1]:
+                entry[1] = created
+            if not deeper:
+                entry[0] = kv
+                if not values:  # keys_only leaves out the lease on etcd 3.6+: read it again
+                    self.runs.append([raw, raw])
+        if kvs:
+            self.found = True
+        self.oldest = oldest
+        self.passed_over = False
+        if not more:
+            self.cursor = None
+        elif path and path == first_dir:  # all of it inside one sub-directory: go past it
+            self.skipped = self.passed_over = True
+            if entry is not None:
+                entry[2] = False
+            self.cursor = prefix + path.encode("utf-8", "surrogateescape") + b"0"
+        else:
+            self.cursor = raw + b"\0"
+
+    def oldest_wanted(self) -> list[tuple[str, bytes, bytes]]:
+        """``(path, start, end)`` of each directory whose indexes need its oldest key: one without a
+        marker passed over in part (this directory itself when anything was passed over)."""
+        wanted = []
+        if self.key != "/" and self.marker is None and self.skipped:
+            wanted.append((self.key, self.start, self.end))
+        for path, (marker, _, whole) in self.dirs.items():
+            if marker is None and not whole:
+                start, end = self.layout.below(path)
+                wanted.append((path, start, end))
+        return wanted
+
+    def set_oldest(self, path: str, created: int) -> None:
+        if path == self.key:
+            self.oldest = created
+        else:
+            self.dirs[path][1] = created
+
+    def set_values(self, kvs: list[dict[str, Any]]) -> None:
+        """The key-values (with values and leases) of the keys read with keys_only."""
+        files, dirs = self.files, self.dirs
+        for kv in kvs:
+            name = self.layout.name(a2b(kv["key"]))
+            if name in files:
+                files[name] = kv
+            elif name[-1:] == "/" and name[:-1] in dirs:
+                dirs[name[:-1]][0] = kv
+
+    def leases(self) -> set[int]:
+        found = leases_of(self.files.values())
+        markers = [self.marker] if self.marker is not None else []
+        markers += [d[0] for d in self.dirs.values() if d[0] is not None]
+        return found | leases_of(markers)
+
+    def node(self, ttls: Mapping[int, NodeTTL]) -> dict[str, Any]:
+        """The v2 node: the directory with its children, in key order."""
+        layout = self.layout
+        key = self.key
+        nodes = [layout.file_node(kv, ttls, name) for name, kv in self.files.items()]
+        for path, (marker, oldest, _) in self.dirs.items():
+            if marker is not None:
+                nodes.append(layout.dir_node(path, marker, ttls))
+            else:
+                nodes.append({"key": path, "dir": True, "modifiedIndex": oldest, "createdIndex": oldest})
+        if key == "/":
+            root: dict[str, Any] = {"dir": True}
+        elif self.marker is not None:
+            root = layout.dir_node(key, self.marker, ttls)
+        else:
+            root = {"key": key, "dir": True, "modifiedIndex": self.oldest, "createdIndex": self.oldest}
+        if nodes:
+            nodes.sort(key=_BY_KEY)
+            root["nodes"] = nodes
+        return root
 
 
-def _by_key(node: dict[str, Any]) -> str:
-    return str(node.get("key", ""))
+_BY_KEY = operator.itemgetter("key")
 
 
 def _add_ttl(node: dict[str, Any], kv: Mapping[str, Any], ttls: Mapping[int, NodeTTL]) -> None:
@@ -196,20 +414,6 @@ def _add_ttl(node: dict[str, Any], kv: Mapping[str, Any], ttls: Mapping[int, Nod
         if ttl is not None:
             node["expiration"] = ttl.expiration
             node["ttl"] = ttl.ttl
-
-
-def _index_unmarked(node: dict[str, Any], marked: set[str], path: str) -> int:
-    """Give each directory without a marker the indexes of the oldest node in it; the oldest index."""
-    oldest = [
-        _index_unmarked(child, marked, child["key"]) if child.get("dir") else int(child["createdIndex"])
-        for child in node.get("nodes", ())
-    ]
-    if path in marked or ("createdIndex" in node and not oldest):
-        return int(node.get("createdIndex", 0))
-    if oldest:
-        node["modifiedIndex"] = node["createdIndex"] = min(oldest)
-        return min(oldest)
-    return int(node.get("createdIndex", 0))
 
 
 def empty(start: bytes, end: bytes) -> T.Compare:

@@ -31,9 +31,8 @@ import contextlib
 import logging
 import secrets
 
+from .._lockqueue import Entry, TTLRanOut
 from ..exceptions import EtcdCompareFailed, EtcdException, EtcdKeyNotFound, EtcdOutcomeUnknown
-from ..keepalive import TTLRanOut
-from ..lock import Entry
 from ..v3 import Client as V3Client
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 from ..v3.errors import EtcdCompacted, EtcdLeaseNotFound

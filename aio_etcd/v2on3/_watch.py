@@ -9,10 +9,16 @@ etcd catches up a watch that starts in the past only every 100 ms), and
 
 - ``PUT`` is ``set``, ``DELETE`` is ``delete``, or ``expire`` when the key's
   lease is gone, unless the write recorded its action (``create``, ``update``,
-  ``compareAndSwap``, ``compareAndDelete``) in the action record at its
-  revision (:attr:`~aio_etcd.v2on3.Layout.action`), read once per revision.
-- Refreshes (their action record says ``refresh``) and other writes that
-  change only a key's lease are not events, as v2's refreshes are not.
+  ``compareAndSwap``, ``compareAndDelete``, ``set``, ``delete``) in the action
+  record at its revision (:attr:`~aio_etcd.v2on3.Layout.action`), read once
+  per revision.
+- Refreshes (their action record says ``refresh``) are not events, as v2's
+  refreshes are not, nor are puts without a record that keep the value and
+  move the key to another lease (an older aio_etcd's refreshes, the
+  migrator's TTL updates).
+- A directory's delete (the record ``delete <directory>``) is one event, the
+  directory's, to a watch of it, of anything in it, or a recursive one
+  above it; its keys' deletes at that revision are not events.
 - A directory marker written together with a change inside its directory
   (bookkeeping: the directory must outlive its keys) is not an event; one
   written alone (a ``dir=True`` write) is.
@@ -23,6 +29,7 @@ etcd catches up a watch that starts in the past only every 100 ms), and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -37,6 +44,9 @@ if TYPE_CHECKING:
     from ._keys import KeysOnV3
 
 __all__ = ["changes", "next_change"]
+
+#: The actions a put records (``set`` only with a TTL).
+_PUTS = frozenset({"set", "create", "update", "compareAndSwap"})
 
 
 async def next_change(keys: KeysOnV3, name: str, index: int | None, recursive: bool) -> EtcdResult:
@@ -67,6 +77,7 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
             # an answer from history, when it was asked for); a follow-up of
             # watch_iter asks at the earliest after the event before it.
             asked = events.created_revision
+            swept = 0  # the revision of a recursive delete already told (or not this watch's)
             async for event in events:
                 raw = event.kv.key
                 if raw != own and not raw.startswith(inside):
@@ -78,10 +89,28 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
                 elif event.type == "PUT" and revision == changed:
                     continue  # a directory kept alive beside a change inside it
                 result: EtcdResult | None
+                if event.type == "DELETE":
+                    if revision == swept:
+                        continue  # one of the keys of a directory deleted at once
+                    recorded = await keys.action_at(revision)
+                    if recorded.startswith("delete "):
+                        # A recursive delete (or a dir=True one): one event, the directory's.
+                        swept = gone = revision
+                        result = await _tree_deleted(keys, name, recursive, recorded[7:], event)
+                        if result is not None:
+                            result.etcd_index = asked or revision
+                            asked = max(asked, revision)
+                            yield result
+                        continue
                 if raw not in (own, marker):
                     if not recursive:
                         if event.type == "DELETE" and revision != gone and name != "/":
                             gone = revision  # one look per revision
+                            # This version's deletes of one key keep the directory (with
+                            # a marker); only deletes of others may have left it empty.
+                            recorded = await keys.action_at(revision)
+                            if recorded in ("delete", "compareAndDelete"):
+                                continue
                             result = await _directory_gone(keys, name, event, inside, end)
                             if result is not None:
                                 result.etcd_index = asked or revision
@@ -113,6 +142,48 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
     raise EtcdException(f"the watch of {name!r} ended: the client was closed")
 
 
+def _concerns(name: str, recursive: bool, tree: str) -> bool:
+    """Whether v2 tells a watch of ``name`` that the directory ``tree`` was deleted: a watch
+    of the directory, of anything in it, or a recursive one above it (hidden names left out)."""
+    if tree == name or name.startswith(tree + "/"):
+        return True
+    if recursive and (name == "/" or tree.startswith(name + "/")):
+        return not hidden(tree if name == "/" else tree[len(name) :])
+    return False
+
+
+async def _tree_deleted(keys: KeysOnV3, name: str, recursive: bool, tree: str, event: Event) -> EtcdResult | None:
+    """The ``delete`` of the directory ``tree``, deleted at ``event``'s revision, if it is an
+    event of the watch of ``name``; its ``createdIndex`` is its marker's or its oldest key's,
+    as the delete's own answer has it."""
+    if not _concerns(name, recursive, tree):
+        return None
+    revision = event.mod_revision
+    prev: Mapping[str, Any] = event._raw.get("prev_kv") or {}
+    created = int(prev.get("create_revision") or revision)
+    start, end = keys.layout.below(tree)
+    if event.kv.key == start:
+        return _deleted_dir(tree, revision, created)  # its marker (the first of its keys a delete removes)
+    try:
+        marker, oldest = await asyncio.gather(
+            keys.v3.range(start, revision=revision - 1, keys_only=True),
+            keys.v3.range(start, range_end=end, revision=revision - 1, limit=1, sort=("create", "asc"), keys_only=True),
+        )
+    except EtcdCompacted:
+        pass  # the directory's keys seen by this watch are all there is
+    else:
+        found = marker.kvs or oldest.kvs
+        if found:
+            created = found[0].create_revision
+    return _deleted_dir(tree, revision, created)
+
+
+def _deleted_dir(name: str, revision: int, created: int) -> EtcdResult:
+    node = {"key": name, "dir": True, "modifiedIndex": revision, "createdIndex": created}
+    body = {"action": "delete", "node": node, "prevNode": {**node, "modifiedIndex": created}}
+    return EtcdResult.from_response(body, etcd_index=revision, raft_index=None)
+
+
 async def _directory_gone(
     keys: KeysOnV3, name: str, event: Event, inside: bytes, end: bytes
 ) -> EtcdResult | None:
@@ -127,10 +198,16 @@ async def _directory_gone(
     if left.count:
         return None
     prev: Mapping[str, Any] = event._raw.get("prev_kv") or {}
-    created = int(prev.get("create_revision") or revision)
-    node = {"key": name, "dir": True, "modifiedIndex": revision, "createdIndex": created}
-    body = {"action": "delete", "node": node, "prevNode": {**node, "modifiedIndex": created}}
-    return EtcdResult.from_response(body, etcd_index=revision, raft_index=None)
+    return _deleted_dir(name, revision, int(prev.get("create_revision") or revision))
+
+
+def _lease_only(prev: Mapping[str, Any] | None, kv: Mapping[str, Any]) -> bool:
+    """Whether a put kept the value and moved the key to another lease (not off its lease:
+    refreshes never do that, and v2 writes copied by the migrator may)."""
+    if prev is None or prev.get("value") != kv.get("value"):
+        return False
+    lease = int(kv.get("lease") or 0)
+    return lease != 0 and lease != int(prev.get("lease") or 0)
 
 
 async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -> EtcdResult | None:
@@ -144,15 +221,20 @@ async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -
     if prev is not None:
         prev_node = layout.dir_node(key, prev, {}) if is_marker else layout.file_node(prev, {}, key)
     if event.type == "PUT":
-        if prev is not None and prev.get("value") == kv.get("value") and prev.get("lease") != kv.get("lease"):
-            return None  # a refresh: only the lease changed
+        action = await keys.action_at(revision)
+        if action == "refresh":
+            return None  # a refresh takes an index but wakes no watcher, as in v2
+        if not action and _lease_only(prev, kv):
+            # Only the lease changed, and no action says why (this version's sets
+            # with a TTL record one): a refresh by an older aio_etcd, the migrator's
+            # TTL update, or a plain v3 program's lease change.
+            return None
+        if action not in _PUTS:
+            action = "set"
         lease = int(kv.get("lease") or 0)
         ttls = await keys.ttls({lease}) if lease else {}
         node = layout.dir_node(key, kv, ttls) if is_marker else layout.file_node(kv, ttls, key)
         node["modifiedIndex"] = revision
-        action = await keys.action_at(revision) or "set"
-        if action == "refresh":
-            return None  # a refresh takes an index but wakes no watcher, as in v2
     else:
         node = {"key": key, "modifiedIndex": revision}
         if is_marker:
@@ -161,8 +243,9 @@ async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -
         if prev_node is not None:
             node["createdIndex"] = prev_node.get("createdIndex", 0)
             lease = int(prev.get("lease") or 0) if prev is not None else 0
-            if not is_marker and await keys.action_at(revision) == "compareAndDelete":
-                action = "compareAndDelete"
+            recorded = "" if is_marker else await keys.action_at(revision)
+            if recorded in ("compareAndDelete", "delete"):
+                action = recorded  # a deleted key's lease may have run out since: not an expiry
             elif lease and lease not in await keys.ttls({lease}):
                 action = "expire"
     body: dict[str, Any] = {"action": action, "node": node}

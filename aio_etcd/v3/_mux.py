@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket
+from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket, within
 from .watch import ask_status, leads
 
 __all__ = ["Multiplexer"]
@@ -225,10 +225,7 @@ class Multiplexer:
         request["create_request"]["watch_id"] = str(watch_id)
         try:
             await sock.ws.send(json.dumps(request))
-            if timeout is None:
-                first = await queue.get()
-            else:
-                first = await asyncio.wait_for(queue.get(), timeout)
+            first = await within(queue.get(), timeout)
         except asyncio.TimeoutError as exc:
             sock.cancel(watch_id)
             raise TransportFailure(url, exc, sent=True, timed_out=True) from exc

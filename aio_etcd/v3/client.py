@@ -440,6 +440,33 @@ class Client:
             attempts=attempts,
         )
 
+    async def exchange(
+        self,
+        call: Call,
+        check: Callable[[Response], _T],
+        *,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+    ) -> _T:
+        """Make ``call`` as it is (its own headers: no token is added) through this client's
+        members, attempt loop and transport; ``check`` reads the answer.
+
+        Package-internal: the requests of :class:`aio_etcd.Client` with ``api="v3"`` that are
+        not v3 calls (``/version``, ``api_execute``), so that the client has one session.
+        """
+        if self._closed:
+            raise EtcdException("the client is closed")
+        if not self._discovered:
+            await self._discover()
+        return await self._cluster.request(
+            self._transport,
+            call,
+            check,
+            self._policy,
+            deadline=self._deadline if timeout is None else timeout,
+            attempt_timeout=attempt_timeout,
+        )
+
     # -- auth tokens ----------------------------------------------------------------------
 
     def stale_token(self, exc: EtcdServerError) -> bool:

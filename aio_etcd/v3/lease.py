@@ -15,6 +15,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
+from .._core import within
 from ..exceptions import EtcdException
 from .errors import EtcdLeaseNotFound
 from .results import LeaseInfo
@@ -143,7 +144,7 @@ class KeepAlives:
             wait = min(lease._due for lease in self._leases) - loop.time()
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(wait, 0.0))
+                await within(self._wake.wait(), max(wait, 0.0))
 
     async def _renew(self, lease: Lease) -> None:
         loop = asyncio.get_running_loop()

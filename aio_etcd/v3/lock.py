@@ -24,6 +24,7 @@ import math
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from .._core import within
 from ..exceptions import EtcdException, EtcdOutcomeUnknown
 from . import txn as T  # noqa: N812 (the documented spelling)
 from .errors import EtcdLeaseLost, EtcdLockTimeout, EtcdServerError, EtcdSessionExpired
@@ -50,7 +51,7 @@ async def _queue(
             left = None if end is None else end - loop.time()
             if left is not None and left <= 0:
                 raise asyncio.TimeoutError
-            answer = await asyncio.wait_for(_wait_turn(client, lease, path, request, what), left)
+            answer = await within(_wait_turn(client, lease, path, request, what), left)
             return lease, answer
         except (EtcdOutcomeUnknown, EtcdSessionExpired, EtcdLeaseLost) as exc:
             # Our queued key, if any, is on our lease: revoking it leaves nothing behind.

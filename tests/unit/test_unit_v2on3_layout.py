@@ -53,34 +53,32 @@ def test_a_file_node() -> None:
     assert layout.file_node(kv(b"/p/a", lease=9), {}) == bare
 
 
-def test_a_tree_recursive_and_not() -> None:
+def test_a_tree() -> None:
     layout = Layout()
-    kvs = [
+    kvs = [  # in key order, as a range answers
         kv(b"/d/", create=2),  # /d's marker
-        kv(b"/d/a", b"1", create=3),
         kv(b"/d/_hidden", b"h", create=4),
-        kv(b"/d/sub/x", b"2", create=6),
-        kv(b"/d/sub/_y/z", b"3", create=5),
+        kv(b"/d/a", b"1", create=3),
         kv(b"/d/e/", create=7),  # an empty directory, kept by its marker
+        kv(b"/d/sub/_y/z", b"3", create=5),
+        kv(b"/d/sub/x", b"2", create=6),
     ]
-    full = layout.tree("/d", kvs, True, {})
+    full = layout.tree("/d", kvs, {})
     assert full["key"] == "/d" and full["dir"] and full["createdIndex"] == 2
     assert [n["key"] for n in full["nodes"]] == ["/d/a", "/d/e", "/d/sub"]
     sub = full["nodes"][2]
     assert sub["dir"] and [n["key"] for n in sub["nodes"]] == ["/d/sub/x"]
-    assert sub["createdIndex"] == 6  # unmarked: the oldest key shown in it (hidden ones do not count)
+    # unmarked: made (as in v2) with the oldest key below it, hidden or not
+    assert sub["createdIndex"] == sub["modifiedIndex"] == 5
     assert full["nodes"][1] == {"key": "/d/e", "dir": True, "modifiedIndex": 7, "createdIndex": 7}
-    flat = layout.tree("/d", kvs, False, {})
-    assert [n["key"] for n in flat["nodes"]] == ["/d/a", "/d/e", "/d/sub"]
-    assert "nodes" not in flat["nodes"][2]  # a child directory comes without its contents
 
 
 def test_the_root_and_an_unmarked_directory() -> None:
     layout = Layout()
-    root = layout.tree("/", [kv(b"/b", b"2", create=9), kv(b"/a/x", b"1", create=4)], True, {})
+    root = layout.tree("/", [kv(b"/b", b"2", create=9), kv(b"/a/x", b"1", create=4)], {})
     assert "key" not in root and root["dir"]
     assert [n["key"] for n in root["nodes"]] == ["/a", "/b"]
     assert "createdIndex" not in root  # the root has no indexes in v2
-    made = layout.tree("/a", [kv(b"/a/y", create=8), kv(b"/a/x", create=4)], True, {})
+    made = layout.tree("/a", [kv(b"/a/x", create=4), kv(b"/a/y", create=8)], {})
     assert made["createdIndex"] == made["modifiedIndex"] == 4
-    assert layout.tree("/e", [], True, {}) == {"key": "/e", "dir": True}
+    assert layout.tree("/e", [], {}) == {"key": "/e", "dir": True}
