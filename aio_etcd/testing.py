@@ -65,6 +65,7 @@ __all__ = [
     "etcd_version",
     "find_etcd",
     "free_port",
+    "v3_transport",
     "wait_for_watchers",
 ]
 
@@ -283,6 +284,11 @@ class EtcdMember:
             return "(no log)"
 
 
+
+def v3_transport() -> str:
+    """The transport the v3 tests use: ``AIO_ETCD_V3_TRANSPORT`` (``"gateway"`` or ``"grpc"``), else ``"gateway"``."""
+    return os.environ.get("AIO_ETCD_V3_TRANSPORT") or "gateway"
+
 class EtcdCluster:
     """One or more real etcd members on loopback, started and stopped by this object.
 
@@ -390,6 +396,7 @@ class EtcdCluster:
 
         if self.tls is not None:
             options.setdefault("protocol", "https")
+        options.setdefault("transport", v3_transport())
         return V3Client(*self.endpoints, **options)
 
     def _started(self) -> EtcdCluster:

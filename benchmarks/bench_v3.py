@@ -14,6 +14,8 @@ each contender in a process of its own, alternating, for each round:
   with the message classes of ``aio_etcd.v3._grpc`` (no stubs); its watches
   share one Watch stream, told apart by ``watch_id`` (the ``grpc`` extra).
 - ``aio_etcd.v3``: this package through its public API (the gateway).
+- ``aio_etcd.v3-grpc``: the same, with ``transport="grpc"`` (its watches
+  share one Watch stream; no ``fanout_http``).
 - ``aetcd`` and ``etcd3-async-client``: gRPC clients, through their public
   API (the ``bench`` extra brings aetcd; etcd3-async-client installs a
   top-level ``etcd`` package over python-etcd's, so install it by hand in a
@@ -50,10 +52,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = ["get_seq", "put_seq", "get_conc", "put_conc", "range_5000", "fanout", "fanout_http"]
-CONTENDERS = ["floor", "grpc-floor", "aio_etcd.v3", "aetcd", "etcd3-async-client"]
+CONTENDERS = ["floor", "grpc-floor", "aio_etcd.v3", "aio_etcd.v3-grpc", "aetcd", "etcd3-async-client"]
 # Looked for, not imported: aetcd's and etcd3-async-client's generated modules both fill protobuf's
 # default pool with etcd's messages, and one process cannot import both ("duplicate symbol").
-MODULES = {"grpc-floor": "grpc", "aetcd": "aetcd", "etcd3-async-client": "etcd_client"}
+MODULES = {"grpc-floor": "grpc", "aio_etcd.v3-grpc": "grpc", "aetcd": "aetcd", "etcd3-async-client": "etcd_client"}
 CONCURRENCY = 64
 RANGE_KEYS = 5000
 
@@ -166,12 +168,12 @@ async def floor(url: str, n: dict[str, int]) -> dict[str, Any]:
     return out
 
 
-async def ours(url: str, n: dict[str, int]) -> dict[str, Any]:
+async def ours(url: str, n: dict[str, int], transport: str = "gateway") -> dict[str, Any]:
     sys.path.insert(0, str(HERE.parent))
     from aio_etcd import v3
 
     out: dict[str, Any] = {}
-    async with v3.Client(url, per_member=CONCURRENCY, watch_transport="http") as etcd:
+    async with v3.Client(url, per_member=CONCURRENCY, watch_transport="http", transport=transport) as etcd:
         await etcd.put("/bench/k", "v" * 100)
         value = b"v" * 100
 
@@ -201,6 +203,10 @@ async def ours(url: str, n: dict[str, int]) -> dict[str, Any]:
 
         out["range_5000"] = await measure(ranges, n["range_5000"])
 
+    if transport == "grpc":  # one Watch stream per member, whatever watch_transport says
+        async with v3.Client(url, per_member=CONCURRENCY, transport="grpc") as etcd:
+            out["fanout"] = await ours_fanout(etcd, n["fanout"])
+        return out
     for mode, name in (("http", "fanout_http"), ("websocket", "fanout")):
         async with v3.Client(url, per_member=CONCURRENCY, watch_transport=mode) as etcd:
             out[name] = await ours_fanout(etcd, n[name])
@@ -476,6 +482,7 @@ RUNNERS = {
     "floor": floor,
     "grpc-floor": grpc_floor,
     "aio_etcd.v3": ours,
+    "aio_etcd.v3-grpc": lambda url, n: ours(url, n, "grpc"),
     "aetcd": bench_aetcd,
     "etcd3-async-client": bench_etcd3_async_client,
 }

@@ -74,7 +74,23 @@ async def _no_loop_errors() -> AsyncIterator[None]:
     # Let finalizers of the test's objects run while the handler listens.
     await asyncio.sleep(0)
     loop.set_exception_handler(previous)
+    if os.environ.get("AIO_ETCD_V3_TRANSPORT") == "grpc":
+        seen = [context for context in seen if not stale_grpc_event(context)]
     assert not seen, f"the event loop reported: {seen}"
+
+
+def stale_grpc_event(context: dict[str, Any]) -> bool:
+    """grpc.aio's poller handing an event of an earlier test's call to that test's closed loop.
+
+    grpc.aio serves every event loop of the process from one completion queue: the last events
+    of a call cancelled in one test can reach its loop after that loop closed, and the next
+    test's loop then reports "Event loop is closed" from ``PollerCompletionQueue._handle_events``
+    (tests/test_v3_grpc_protocol.py says more). Only that report is let through, only when the
+    v3 tests run on the gRPC transport (``AIO_ETCD_V3_TRANSPORT=grpc``).
+    """
+    handle = repr(context.get("handle", ""))
+    exc = context.get("exception")
+    return "PollerCompletionQueue._handle_events" in handle and "Event loop is closed" in str(exc)
 
 
 async def no_watchers(client: etcd.Client) -> int:

@@ -12,9 +12,17 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from aio_etcd import v3
-from aio_etcd.testing import EtcdCluster
+from aio_etcd.testing import EtcdCluster, v3_transport
 
 pytestmark = pytest.mark.timeout(120)
+
+#: Watch modes: the gateway's two, or gRPC's one shared Watch stream (``AIO_ETCD_V3_TRANSPORT=grpc``).
+MODES = ["grpc"] if v3_transport() == "grpc" else ["websocket", "http"]
+
+
+def _watching(mode: str) -> dict[str, str]:
+    """The client options of a watch mode."""
+    return {"transport": v3_transport(), "watch_transport": "auto" if mode == "grpc" else mode}
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +63,8 @@ async def _watch_through_trouble(cluster: EtcdCluster, prefix: str, trouble: str
     leader = await _leader(cluster)
     follower = (leader + 1) % 3
     async with (
-        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5, watch_transport=mode) as watcher,
-        v3.Client(*_ordered(cluster, leader)) as writer,
+        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5, **_watching(mode)) as watcher,
+        v3.Client(*_ordered(cluster, leader), transport=v3_transport()) as writer,
     ):
         async with watcher.watch(prefix + "/", prefix=True) as events:
             assert events.member == cluster.members[follower].client_url
@@ -86,12 +94,12 @@ async def _take(events: v3.Watch, count: int) -> list[v3.Event]:
     return got
 
 
-@pytest.mark.parametrize("mode", ["websocket", "http"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_watch_resumes_after_its_member_dies(cluster: EtcdCluster, etcd_prefix: str, mode: str) -> None:
     await _watch_through_trouble(cluster, etcd_prefix, "kill", mode)
 
 
-@pytest.mark.parametrize("mode", ["websocket", "http"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_watch_resumes_after_its_member_freezes(cluster: EtcdCluster, etcd_prefix: str, mode: str) -> None:
     await _watch_through_trouble(cluster, etcd_prefix, "freeze", mode)
 
@@ -101,21 +109,26 @@ async def test_reads_fail_over_and_a_write_to_a_frozen_member_is_outcome_unknown
 ) -> None:
     leader = await _leader(cluster)
     frozen = (leader + 1) % 3
-    async with v3.Client(*_ordered(cluster, frozen)) as etcd:
+    async with (
+        v3.Client(*_ordered(cluster, frozen), transport=v3_transport()) as etcd,
+        v3.Client(*_ordered(cluster, frozen), transport=v3_transport()) as fresh,
+    ):
         await etcd.put(etcd_prefix, b"before")
+        # Connected before the freeze (a gRPC connection to a frozen member is never
+        # ready, so a write made on a new one certainly never left, and goes elsewhere).
+        await fresh.get(etcd_prefix)
         cluster.pause_member(frozen)  # returns once it is stopped: the read cannot slip in before
         kv = await etcd.get(etcd_prefix)  # replayed on another member
         assert kv is not None and kv.value == b"before"
         assert etcd.current_member != cluster.members[frozen].client_url
-        # Pinned elsewhere now; pin the frozen member again to send a write there.
-        async with v3.Client(*_ordered(cluster, frozen)) as fresh:
-            with pytest.raises(v3.EtcdOutcomeUnknown):
-                await fresh.put(etcd_prefix, b"maybe")
+        # `fresh` is still pinned to the frozen member: its write is sent there.
+        with pytest.raises(v3.EtcdOutcomeUnknown):
+            await fresh.put(etcd_prefix, b"maybe")
 
 
 async def test_reads_and_writes_after_the_leader_is_killed(cluster: EtcdCluster, etcd_prefix: str) -> None:
     leader = await _leader(cluster)
-    async with v3.Client(*_ordered(cluster, leader)) as etcd:
+    async with v3.Client(*_ordered(cluster, leader), transport=v3_transport()) as etcd:
         await etcd.put(etcd_prefix, b"1")
         cluster.stop_member(leader, kill=True)
         kv = await etcd.get(etcd_prefix)
@@ -132,11 +145,11 @@ async def test_reads_and_writes_after_the_leader_is_killed(cluster: EtcdCluster,
         assert kv is not None and kv.value == b"2" and kv.mod_revision == written.revision
 
 
-@pytest.mark.parametrize("mode", ["websocket", "http"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_a_watch_refuses_a_member_without_quorum(cluster: EtcdCluster, etcd_prefix: str, mode: str) -> None:
     cluster.stop_member(1)
     cluster.stop_member(2)
-    async with v3.Client(cluster.endpoints[0], read_timeout=3, watch_transport=mode) as etcd:
+    async with v3.Client(cluster.endpoints[0], read_timeout=3, **_watching(mode)) as etcd:
         for _ in range(100):  # until the member itself notices
             if not (await etcd.status(cluster.members[0].client_url)).leader:
                 break
@@ -149,7 +162,7 @@ async def test_a_watch_refuses_a_member_without_quorum(cluster: EtcdCluster, etc
 
 
 async def test_member_list_is_learned(cluster: EtcdCluster) -> None:
-    async with v3.Client(cluster.endpoints[0], allow_reconnect=True) as etcd:
+    async with v3.Client(cluster.endpoints[0], allow_reconnect=True, transport=v3_transport()) as etcd:
         assert sorted(await etcd.sync_members()) == sorted(cluster.client_urls)
         assert len(await etcd.members()) == 3
 
@@ -159,8 +172,8 @@ async def test_a_lock_waiter_whose_member_dies_queues_again(cluster: EtcdCluster
     follower = (leader + 1) % 3
     name = etcd_prefix + "-lock"
     async with (
-        v3.Client(*_ordered(cluster, leader)) as holder_client,
-        v3.Client(*_ordered(cluster, follower)) as waiter,
+        v3.Client(*_ordered(cluster, leader), transport=v3_transport()) as holder_client,
+        v3.Client(*_ordered(cluster, follower), transport=v3_transport()) as waiter,
     ):
 
         async def queue() -> list[bytes]:
@@ -187,8 +200,8 @@ async def test_observe_continues_across_failover(cluster: EtcdCluster, etcd_pref
     follower = (leader + 1) % 3
     name = etcd_prefix + "-election"
     async with (
-        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5) as observer,
-        v3.Client(*_ordered(cluster, leader)) as candidate,
+        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5, transport=v3_transport()) as observer,
+        v3.Client(*_ordered(cluster, leader), transport=v3_transport()) as candidate,
     ):
         seen: list[bytes | None] = []
         counted = [asyncio.Event() for _ in range(3)]

@@ -14,12 +14,18 @@ from collections.abc import AsyncIterator
 import pytest
 
 from aio_etcd import v3
-from aio_etcd.testing import EtcdCluster
+from aio_etcd.testing import EtcdCluster, v3_transport
+
+#: How watches reach etcd: on the gateway, a shared websocket or one HTTP stream per watch;
+#: on gRPC (``AIO_ETCD_V3_TRANSPORT=grpc``), one shared Watch stream per member, whatever is asked.
+MODES = ["grpc"] if v3_transport() == "grpc" else ["websocket", "http"]
+SHARED = ("websocket", "grpc")
 
 
-@pytest.fixture(params=["websocket", "http"])
+@pytest.fixture(params=MODES)
 async def etcd3(request: pytest.FixtureRequest, etcd_v3_server: EtcdCluster) -> AsyncIterator[v3.Client]:
-    async with etcd_v3_server.v3_client(watch_transport=request.param) as client:
+    mode = "auto" if request.param == "grpc" else request.param
+    async with etcd_v3_server.v3_client(watch_transport=mode) as client:
         assert client.watch_transport == request.param
         yield client
 
@@ -96,14 +102,14 @@ async def test_compacted_start_raises(etcd3: v3.Client, etcd_prefix: str) -> Non
     assert isinstance(caught.value, v3.EtcdWatchCanceled)
 
 
-@pytest.mark.parametrize("mode", ["websocket", "http"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_leaving_closes_the_stream(etcd_v3_server: EtcdCluster, etcd_prefix: str, mode: str) -> None:
-    async with etcd_v3_server.v3_client(watch_transport=mode) as etcd:
+    async with etcd_v3_server.v3_client(watch_transport="auto" if mode == "grpc" else mode) as etcd:
         before = await asyncio.to_thread(_watchers, etcd_v3_server)
         async with etcd.watch(etcd_prefix) as first, etcd.watch(etcd_prefix + "/x"):
             assert await asyncio.to_thread(_watchers, etcd_v3_server) == before + 2
             assert first.member == etcd.current_member
-        if mode == "websocket":  # leaving waited for etcd's confirmation of the cancels
+        if mode in SHARED:  # leaving waited for etcd's confirmation of the cancels
             assert await asyncio.to_thread(_watchers, etcd_v3_server) == before
         for _ in range(100):  # etcd drops a watcher as soon as it notices the closed connection
             if await asyncio.to_thread(_watchers, etcd_v3_server) == before:
@@ -120,7 +126,7 @@ async def test_many_watches_leave_ordinary_calls_working(etcd3: v3.Client, etcd_
         await asyncio.wait_for(etcd3.put(etcd_prefix + "/7", b"x"), 5)
         (event,) = await asyncio.wait_for(_take(watches[7], 1), 5)
         assert event.kv.value == b"x"
-        if etcd3.watch_transport == "websocket":
+        if etcd3.watch_transport in SHARED:
             assert etcd3._mux is not None and etcd3._mux.sockets == 1  # all on one socket
     finally:
         for w in watches:

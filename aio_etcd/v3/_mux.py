@@ -172,6 +172,9 @@ class Multiplexer:
         through it, in its observer's sight.
     """
 
+    #: What a member's socket is (the gRPC transport's reads messages, not JSON).
+    socket_class: type[_Socket] = _Socket
+
     def __init__(self, transport: Transport, cluster: Cluster) -> None:
         self.transport = transport
         self.cluster = cluster
@@ -261,7 +264,7 @@ class Multiplexer:
                 opening.set_exception(exc)
                 opening.exception()  # retrieved: waiters raise it themselves
                 raise
-            opening.set_result(_Socket(ws, base, self))
+            opening.set_result(self.socket_class(ws, base, self))
         return await asyncio.shield(opening)
 
     async def websocket(self, url: str, *, headers: Mapping[str, str], timeout: float | None) -> WebSocket:

@@ -22,6 +22,7 @@ from .._core import (
     SAFE,
     UNSAFE,
     AiohttpTransport,
+    ApiRules,
     Call,
     Cluster,
     NotEtcd,
@@ -143,8 +144,12 @@ class Client:
         websocket; ``"http"``: one HTTP stream per watch; ``"auto"`` (the
         default): websocket without credentials, HTTP streams with them (on
         etcd 3.5 the websocket drops the auth token).
-    :param transport: what sends HTTP (default: aiohttp); tests script one.
-        Watches share websockets when it opens them (its ``websockets``).
+    :param transport: ``"gateway"`` (the default) or ``"auto"``: the JSON
+        gateway; ``"grpc"``: etcd's gRPC API (needs the ``grpc`` extra; the
+        client is then a :class:`~aio_etcd.v3._grpc.client.GrpcClient`, which
+        carries part of the client so far: docs/v3.rst says which); or a
+        :class:`~aio_etcd._core.Transport` that sends HTTP (tests script one;
+        watches share websockets when it opens them: its ``websockets``).
     :param observer: told of every exchange with a member (tracing, metrics,
         tests): see :mod:`aio_etcd._core.observer`.
     """
@@ -171,9 +176,15 @@ class Client:
         per_member: int = 10,
         watch_probe_interval: float = 5.0,
         watch_transport: str = "auto",
-        transport: Transport | None = None,
+        transport: Transport | str | None = None,
         observer: Observer | None = None,
     ) -> None:
+        if isinstance(transport, str):
+            if transport not in ("auto", "gateway", "grpc"):
+                raise ValueError(f"transport is 'auto', 'gateway' or 'grpc' (or a Transport), not {transport!r}")
+            if transport == "grpc":
+                raise ValueError("transport='grpc' makes the client v3.Client(...) itself: not for a subclass")
+            transport = None  # "auto" is the gateway until the gRPC transport carries the whole client
         protocol = tls_protocol(protocol, ssl, ca_cert, cert, ssl_verify)
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
@@ -213,7 +224,7 @@ class Client:
             expected_cluster_id=self._cluster_id,
             use_proxies=use_proxies,
             per_member=per_member,
-            rules=_gateway.GatewayRules(lambda: self._headers),
+            rules=self._api_rules(),
             observer=observer,
         )
         tls = "https" if any(url.startswith("https://") for url in urls) else protocol
@@ -237,7 +248,26 @@ class Client:
         self._keepalives = KeepAlives(self)
         self._probes = Probes(self)
 
+    def __new__(cls, *members: MemberSpec, transport: Transport | str | None = None, **options: Any) -> Client:
+        if transport == "grpc" and cls is Client:
+            try:
+                from ._grpc.client import GrpcClient
+            except ImportError as exc:
+                needs = 'transport="grpc" needs the grpc extra: pip install "aio_etcd[grpc]"'
+                raise ImportError(f"{needs}: {exc}") from exc
+            return object.__new__(GrpcClient)
+        return object.__new__(cls)
+
+    def _api_rules(self) -> ApiRules:
+        """The core's rules of this client's wire (the gateway's)."""
+        return _gateway.GatewayRules(lambda: self._headers)
+
     # -- properties and lifecycle ------------------------------------------------------
+
+    @property
+    def transport(self) -> str:
+        """``"gateway"`` or ``"grpc"``: how this client's calls reach etcd."""
+        return "gateway"
 
     @property
     def members_known(self) -> list[str]:

@@ -1,0 +1,391 @@
+"""The gRPC wire under the core: a :class:`~aio_etcd._core.Transport` whose exchanges are gRPC calls.
+
+The core (:class:`~aio_etcd._core.Cluster`) drives it as it drives aiohttp:
+``exchange("POST", member + method_path, body=serialized request, ...)``.
+The URL's path is the gRPC method path (``/etcdserverpb.KV/Range``), the body
+the request message already serialized, and the answer a
+:class:`~aio_etcd._core.Response` whose body is the response message as it
+came off the wire (status 200), so the attempt loop, member pinning,
+failover, replay rules, vigils and the observer apply unchanged, and the
+message is parsed once, by the caller's check.
+
+An error etcd answered (a gRPC status with etcd's words) becomes a response
+with the HTTP status grpc-gateway would give it and the gateway's error body
+(``{"code": ..., "message": ...}``), read by the same
+:func:`~aio_etcd.v3.errors.error_from` as the gateway's. A call that never
+reached etcd (no connection), broke off, or outlived its time limit is a
+:class:`~aio_etcd._core.TransportFailure`, ``sent`` as the core needs it.
+
+One ``grpc.aio`` channel per member (HTTP/2 multiplexes every call on it),
+made on first use and closed by :meth:`GrpcTransport.close`. The auth token
+travels as the ``token`` metadata key, as etcd's own clients send it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+
+from ..._core import Response, TransportFailure, WebSocket
+from ...exceptions import EtcdException
+from .calls import _header
+from .messages import METHODS
+from .messages import etcdserverpb as pb
+
+__all__ = ["GrpcTransport", "HTTP_STATUS", "WatchStream"]
+
+_GATEWAY_STATUS = "/v3/maintenance/status"
+_STATUS = "/etcdserverpb.Maintenance/Status"
+_WATCH = "/etcdserverpb.Watch/Watch"
+_FILTERS = {"NOPUT": 0, "NODELETE": 1}
+
+#: The HTTP status grpc-gateway answers for a gRPC code (what ``EtcdServerError.status`` says on the gateway).
+HTTP_STATUS = {
+    1: 499,
+    2: 500,
+    3: 400,
+    4: 504,
+    5: 404,
+    6: 409,
+    7: 403,
+    8: 429,
+    9: 400,
+    10: 409,
+    11: 400,
+    12: 501,
+    13: 500,
+    14: 503,
+    15: 500,
+    16: 401,
+}
+
+#: Channel options: no message size limit (etcd's own is its --max-request-bytes and
+#: MaxInt32 for answers), a member that comes back is reconnected to within a second, and
+#: connections of this client's own (grpc shares them between channels of a process by
+#: default: a new client would inherit another's reconnection backoff to a member that was down).
+_OPTIONS = (
+    ("grpc.use_local_subchannel_pool", 1),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", -1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.enable_retries", 0),
+)
+
+#: What grpc says when a call could not be given to any connection: it never left.
+_NOT_SENT = ("failed to connect to all addresses", "Connection refused", "DNS resolution failed", "Name resolution")
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def _target(url: str) -> tuple[str, str, bool]:
+    """``(member base URL, host:port, tls)`` of ``http(s)://host:port/path``."""
+    scheme, _, rest = url.partition("://")
+    hostport, _, _path = rest.partition("/")
+    return f"{scheme}://{hostport}", hostport, scheme == "https"
+
+
+class GrpcTransport:
+    """gRPC calls to etcd members, as the core's :class:`~aio_etcd._core.Transport`.
+
+    :param ca_cert: CA bundle (PEM file) for ``https`` members (default: the system's roots).
+    :param cert: client certificate: one PEM file holding certificate and key, or ``(certificate, key)``.
+    :param ssl_verify: ``False`` is not possible over gRPC (it always verifies): refused.
+    """
+
+    #: Watches share one Watch stream per member: :meth:`websocket` opens one
+    #: (:class:`WatchStream`, which speaks the gateway websocket's messages).
+    websockets = True
+
+    def __init__(
+        self,
+        *,
+        ca_cert: str | None = None,
+        cert: str | tuple[str, str] | None = None,
+        ssl_verify: bool = True,
+        name: str = "",
+    ) -> None:
+        if not ssl_verify:
+            raise ValueError("ssl_verify=False is not available over the gRPC transport (grpc always verifies)")
+        self.name = name
+        self._ca_cert = ca_cert
+        self._cert = cert
+        self._credentials: Any = None
+        self._channels: dict[str, Any] = {}
+        self._unary: dict[tuple[str, str], Any] = {}
+        self._by_url: dict[str, Any] = {}
+        self._metadata: tuple[Mapping[str, str] | None, tuple[tuple[str, str], ...]] = (None, ())
+        self._closed = False
+
+    # -- channels ------------------------------------------------------------------------
+
+    def _tls(self) -> Any:
+        if self._credentials is None:
+
+            def read(path: str | None) -> bytes | None:
+                if path is None:
+                    return None
+                with open(path, "rb") as handle:
+                    return handle.read()
+
+            if isinstance(self._cert, tuple):
+                chain, key = read(self._cert[0]), read(self._cert[1])
+            elif self._cert is not None:
+                chain = key = read(self._cert)  # one PEM file: grpc finds each part in it
+            else:
+                chain = key = None
+            self._credentials = grpc.ssl_channel_credentials(
+                root_certificates=read(self._ca_cert), private_key=key, certificate_chain=chain
+            )
+        return self._credentials
+
+    def channel(self, base: str) -> Any:
+        """The channel to the member ``base`` (``http(s)://host:port``), made on first use."""
+        channel = self._channels.get(base)
+        if channel is None:
+            if self._closed:
+                raise EtcdException("the client is closed")
+            _, hostport, tls = _target(base + "/")
+            if tls:
+                channel = grpc.aio.secure_channel(hostport, self._tls(), options=_OPTIONS)
+            else:
+                channel = grpc.aio.insecure_channel(hostport, options=_OPTIONS)
+            self._channels[base] = channel
+        return channel
+
+    def _multicallable(self, base: str, path: str) -> Any:
+        key = (base, path)
+        call = self._unary.get(key)
+        if call is None:
+            if path not in METHODS:
+                raise EtcdException(f"{path} is not a gRPC method of etcd this client knows")
+            call = self.channel(base).unary_unary(path, request_serializer=_identity, response_deserializer=_identity)
+            self._unary[key] = call
+        return call
+
+    def metadata(self, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """The call's metadata: the auth token (given as ``Authorization``) as ``token``."""
+        seen, made = self._metadata
+        if headers is seen:
+            return made
+        pairs = []
+        for name, value in headers.items():
+            lowered = name.lower()
+            if lowered == "authorization":
+                pairs.append(("token", value))
+            elif lowered.startswith("grpc-metadata-"):  # the gateway's way to pass metadata
+                pairs.append((lowered[len("grpc-metadata-") :], value))
+            elif lowered != "content-type":
+                pairs.append((lowered, value))
+        made = tuple(pairs)
+        self._metadata = (headers, made)
+        return made
+
+    # -- the Transport protocol ------------------------------------------------------------
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        stream: bool = False,
+        foreign: bool = False,
+    ) -> Response:
+        """One unary gRPC call: ``url`` is a member's base URL plus the method path."""
+        call = self._by_url.get(url)
+        if call is None:
+            if url.endswith(_GATEWAY_STATUS):
+                return await self._gateway_status(url, headers, timeout)
+            scheme, _, rest = url.partition("://")
+            host, _, path = rest.partition("/")
+            base, path = f"{scheme}://{host}", "/" + path
+            method_info = METHODS.get(path)
+            if method_info is not None and method_info.client_streaming:
+                return await self._one_of_stream(base, path, url, body or b"", headers, timeout)
+            call = self._by_url[url] = self._multicallable(base, path)
+        if stream:  # a lock or a campaign waits as long as it takes (the caller's deadline rules)
+            timeout = None
+        try:
+            answer = await call(body or b"", timeout=timeout, metadata=self.metadata(headers) or None)
+        except grpc.aio.AioRpcError as exc:
+            return self._failed(exc, url)
+        return Response(200, {}, answer, url)
+
+    async def _one_of_stream(
+        self, base: str, path: str, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
+    ) -> Response:
+        """One request and its first answer on a bidirectional stream (a lease keep-alive)."""
+        call = self.channel(base).stream_stream(path, request_serializer=_identity, response_deserializer=_identity)
+        rpc = call(timeout=timeout, metadata=self.metadata(headers) or None)
+        try:
+            await rpc.write(body)
+            answer = await rpc.read()
+        except grpc.aio.AioRpcError as exc:
+            return self._failed(exc, url)
+        finally:
+            rpc.cancel()
+        if answer is grpc.aio.EOF:
+            raise TransportFailure(url, EtcdException("the stream ended without an answer"), sent=True)
+        return Response(200, {}, answer, url)
+
+    @staticmethod
+    def _failed(exc: grpc.aio.AioRpcError, url: str) -> Response:
+        """An etcd error as the gateway's error answer; raises for failures below etcd."""
+        code = exc.code()
+        details = exc.details() or ""
+        value = code.value[0]
+        if code is grpc.StatusCode.UNAVAILABLE and "etcdserver" not in details:
+            sent = not any(words in details for words in _NOT_SENT)
+            raise TransportFailure(url, ConnectionError(f"gRPC Unavailable: {details}"), sent=sent) from exc
+        if code is grpc.StatusCode.DEADLINE_EXCEEDED and "context deadline exceeded" not in details:
+            # This client's own deadline ("Deadline Exceeded", "Stream removed"), not etcd's.
+            raise TransportFailure(url, asyncio.TimeoutError(), sent=True, timed_out=True) from exc
+        if code is grpc.StatusCode.CANCELLED and "etcdserver" not in details:
+            raise TransportFailure(url, ConnectionError(f"gRPC Cancelled: {details}"), sent=True) from exc
+        payload = json.dumps({"code": value, "message": details}).encode()
+        return Response(HTTP_STATUS.get(value, 500), {}, payload, url)
+
+    async def _gateway_status(self, url: str, headers: Mapping[str, str], timeout: float | None) -> Response:
+        """``/v3/maintenance/status`` as the gateway answers it (the watch probes ask it so)."""
+        base = url[: -len(_GATEWAY_STATUS)]
+        resp = await self.exchange("POST", base + _STATUS, body=b"", headers=headers, timeout=timeout)
+        if resp.status != 200:
+            return resp
+        status = pb.StatusResponse.FromString(resp.body)
+        body = {
+            "header": _header(status.header),
+            "version": status.version,
+            "leader": str(status.leader) if status.leader else "",
+            "raftTerm": str(status.raftTerm),
+            "raftIndex": str(status.raftIndex),
+        }
+        return Response(200, {}, json.dumps(body).encode(), url)
+
+    async def open_lines(self, method: str, url: str, **options: Any) -> Response:
+        """Not over gRPC (watches, lock and campaign streams are not carried yet)."""
+        raise EtcdException(f"{url}: line streams are not available over the gRPC transport")
+
+    async def websocket(self, url: str, *, headers: Mapping[str, str], timeout: float | None) -> WebSocket:
+        """A Watch stream to the member of ``url`` (``base + "/v3/watch"``), as the multiplexer's websocket.
+
+        :raises TransportFailure: no connection to the member within ``timeout`` (``sent`` is False).
+        """
+        base = url[: -len("/v3/watch")] if url.endswith("/v3/watch") else url
+        channel = self.channel(base)
+        try:
+            await asyncio.wait_for(channel.channel_ready(), timeout)
+        except asyncio.TimeoutError as exc:
+            raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
+        metadata = [pair for pair in self.metadata(headers) if pair[0] != "hasleader"]
+        metadata.append(("hasleader", "true"))
+        call = channel.stream_stream(
+            _WATCH, request_serializer=_identity, response_deserializer=pb.WatchResponse.FromString
+        )
+        return WatchStream(call(metadata=tuple(metadata)), url)
+
+    async def close(self) -> None:
+        """Close every channel (calls under way end). Safe to call twice."""
+        self._closed = True
+        channels, self._channels = self._channels, {}
+        self._unary.clear()
+        self._by_url.clear()
+        for channel in channels.values():
+            await channel.close()
+
+
+class WatchStream:
+    """One member's bidirectional Watch stream, speaking the gateway websocket's messages.
+
+    :class:`~aio_etcd.v3._mux.Multiplexer` drives it as it drives a
+    websocket: it sends ``{"create_request": ...}`` and ``{"cancel_request": ...}``
+    texts, which become ``WatchRequest`` messages; it reads the
+    ``WatchResponse`` messages as they are (:mod:`aio_etcd.v3._grpc.watch`). An
+    error etcd ends the stream with (no leader: the stream carries
+    ``hasleader``) is read as the gateway's error line; a broken stream is a
+    :class:`~aio_etcd._core.TransportFailure`.
+    """
+
+    def __init__(self, rpc: Any, url: str) -> None:
+        self._rpc = rpc
+        self.url = url
+        self._closed = False
+        self._ended = False
+        self._writing: asyncio.Lock | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._ended
+
+    async def send(self, text: str) -> None:
+        request = json.loads(text)
+        create = request.get("create_request")
+        if create is not None:
+            message = pb.WatchRequest(
+                create_request=pb.WatchCreateRequest(
+                    key=_decode(create.get("key")),
+                    range_end=_decode(create.get("range_end")),
+                    start_revision=int(create.get("start_revision") or 0),
+                    progress_notify=bool(create.get("progress_notify")),
+                    filters=[_FILTERS[name] for name in create.get("filters") or ()],
+                    prev_kv=bool(create.get("prev_kv")),
+                    watch_id=int(create.get("watch_id") or 0),
+                )
+            )
+        elif "cancel_request" in request:
+            message = pb.WatchRequest(
+                cancel_request=pb.WatchCancelRequest(watch_id=int(request["cancel_request"].get("watch_id") or 0))
+            )
+        else:
+            message = pb.WatchRequest(progress_request=pb.WatchProgressRequest())
+        data = message.SerializeToString()
+        if self._writing is None:
+            self._writing = asyncio.Lock()
+        try:
+            async with self._writing:  # grpc.aio takes one write at a time
+                await self._rpc.write(data)
+        except grpc.aio.AioRpcError as exc:
+            raise TransportFailure(self.url, ConnectionError(exc.details() or str(exc.code())), sent=True) from exc
+        except asyncio.InvalidStateError as exc:  # written after the stream ended
+            raise TransportFailure(self.url, ConnectionError(f"the watch stream ended: {exc}"), sent=True) from exc
+
+    async def receive(self) -> Any:
+        """The next ``WatchResponse`` message, an error line (bytes) etcd ended the stream with, or ``None``."""
+        if self._ended:
+            return None
+        try:
+            data = await self._rpc.read()
+        except asyncio.CancelledError:
+            if self._closed:
+                self._ended = True
+                return None
+            raise
+        except grpc.aio.AioRpcError as exc:
+            self._ended = True
+            details = exc.details() or ""
+            if "etcdserver" in details:
+                error = {"code": exc.code().value[0], "message": details}
+                return json.dumps({"error": error}).encode()
+            raise TransportFailure(self.url, ConnectionError(f"gRPC {exc.code().name}: {details}"), sent=True) from exc
+        if data is grpc.aio.EOF:
+            self._ended = True
+            return None
+        return data  # a WatchResponse (the multiplexer's socket reads it as it is)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._rpc.cancel()
+
+
+def _decode(raw: Any) -> bytes:
+    return base64.b64decode(raw) if raw else b""

@@ -1,0 +1,114 @@
+"""v3.Client(transport="grpc") against a real etcd: how it is chosen, and that its answers and
+errors are the gateway client's (the v3 test modules run on it whole with AIO_ETCD_V3_TRANSPORT=grpc)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from conftest import stale_grpc_event
+
+from aio_etcd import v3
+from aio_etcd.testing import EtcdCluster, free_port
+from aio_etcd.v3 import txn as T
+
+
+@pytest.fixture(autouse=True)
+async def _no_loop_errors() -> AsyncIterator[None]:
+    """conftest's check, letting through only grpc.aio's late event of an earlier test's call."""
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    yield
+    await asyncio.sleep(0)
+    loop.set_exception_handler(previous)
+    unexpected = [context for context in seen if not stale_grpc_event(context)]
+    assert not unexpected, f"the event loop reported: {unexpected}"
+
+
+@pytest_asyncio.fixture
+async def both(etcd_v3_server: EtcdCluster) -> AsyncIterator[tuple[v3.Client, v3.Client]]:
+    async with (
+        etcd_v3_server.v3_client(transport="gateway") as gateway,
+        etcd_v3_server.v3_client(transport="grpc") as grpc_client,
+    ):
+        yield gateway, grpc_client
+
+
+def test_choosing_the_transport() -> None:
+    assert type(v3.Client()).__name__ == "Client" and v3.Client().transport == "gateway"
+    assert v3.Client(transport="auto").transport == "gateway"  # until gRPC carries everything
+    client = v3.Client(transport="grpc")
+    assert isinstance(client, v3.Client) and client.transport == "grpc" and client.watch_transport == "grpc"
+    with pytest.raises(ValueError, match="transport is"):
+        v3.Client(transport="http2")
+    with pytest.raises(ValueError, match="ssl_verify"):
+        v3.Client(transport="grpc", ssl_verify=False)
+    with pytest.raises(v3.EtcdException, match="not available over the gRPC transport"):
+        v3.Client(transport="grpc", ssl=ssl.create_default_context())
+
+
+def test_importing_the_v3_client_imports_no_grpc() -> None:
+    code = "import sys, aio_etcd.v3; print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google')))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
+
+
+async def test_the_same_answers_as_the_gateway(both: tuple[v3.Client, v3.Client], etcd_prefix: str) -> None:
+    gateway, grpc_client = both
+    await gateway.put(etcd_prefix + "/a", b"1")
+    put = await grpc_client.put(etcd_prefix + "/b", "2", prev_kv=True)
+    assert isinstance(put, v3.Put) and put.prev_kv is None and put.revision > 0
+    got = [await c.get(etcd_prefix + "/a") for c in both]
+    assert all(isinstance(kv, v3.KV) for kv in got) and got[0] == got[1] and got[1] == got[0]
+    ranges = [await c.range(etcd_prefix + "/", prefix=True, sort=("key", "desc")) for c in both]
+    expected = [(etcd_prefix + "/b").encode(), (etcd_prefix + "/a").encode()]
+    assert [kv.key for kv in ranges[0]] == [kv.key for kv in ranges[1]] == expected
+    assert ranges[0].kvs == ranges[1].kvs and ranges[0].revision == ranges[1].revision
+    txns = [
+        await c.txn()
+        .if_(T.value(etcd_prefix + "/a") == b"1")
+        .then(T.get(etcd_prefix + "/b"), T.txn().then(T.get(etcd_prefix + "/a")))
+        .commit()
+        for c in both
+    ]
+    assert all(t.succeeded for t in txns)
+    for gw, pb in zip(txns[0].responses, txns[1].responses, strict=True):
+        assert type(pb).__mro__[1] is type(gw)  # the message-backed view is a subclass of the same class
+    inner = [t.responses[1] for t in txns]
+    assert isinstance(inner[1], v3.TxnResult) and [kv.text for kv in inner[1].responses[0]] == ["1"]
+    statuses = [await c.status() for c in both]
+    assert statuses[0].member_id == statuses[1].member_id and statuses[1].leader
+    members = [await c.members() for c in both]
+    assert [m.client_urls for m in members[0]] == [m.client_urls for m in members[1]]
+    assert gateway.cluster_id == grpc_client.cluster_id
+
+
+async def test_the_same_errors_as_the_gateway(both: tuple[v3.Client, v3.Client], etcd_prefix: str) -> None:
+    errors = []
+    for client in both:
+        with pytest.raises(v3.EtcdFutureRevision) as caught:
+            await client.range(etcd_prefix, revision=10**12)
+        errors.append(caught.value)
+    assert [(e.code, e.grpc_message, e.status) for e in errors[:1]] == [
+        (e.code, e.grpc_message, e.status) for e in errors[1:]
+    ]
+    for client in both:
+        with pytest.raises(v3.EtcdLeaseNotFound):
+            await client.revoke(12345)
+
+
+async def test_no_member_listening_is_a_connection_failure_and_a_write_is_not_unknown() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    # Nobody listens there: nothing was sent, so even a write fails plainly (not "outcome unknown").
+    async with v3.Client(url, transport="grpc", read_timeout=5) as client:
+        with pytest.raises(v3.EtcdConnectionFailed) as caught:
+            await client.put("/k", b"v")
+        assert not isinstance(caught.value, v3.EtcdOutcomeUnknown)
