@@ -91,8 +91,10 @@ def without_revisions(answer: Any) -> Any:
 
 async def test_reads_answer_the_same_dicts(both: Both, etcd_v3_client: v3.Client, etcd_prefix: str) -> None:
     lease = await etcd_v3_client.grant(60)
-    for i in range(5):
+    puts = [
         await etcd_v3_client.put(f"{etcd_prefix}/k{i}", b"\0\xff" * i, lease=lease if i == 3 else None)
+        for i in range(5)
+    ]
     bodies = [
         T.range_request(etcd_prefix + "/k1"),
         T.range_request(etcd_prefix + "/missing"),
@@ -100,7 +102,7 @@ async def test_reads_answer_the_same_dicts(both: Both, etcd_v3_client: v3.Client
         T.range_request(etcd_prefix, prefix=True, limit=2, sort=("mod", "desc")),
         T.range_request(etcd_prefix, prefix=True, keys_only=True, serializable=True),
         T.range_request(etcd_prefix, prefix=True, count_only=True),
-        T.range_request(etcd_prefix + "/k0", range_end=etcd_prefix + "/k3", revision=1),
+        T.range_request(etcd_prefix + "/k0", range_end=etcd_prefix + "/k3", revision=puts[1].revision),  # history
     ]
     for body in bodies:
         assert await both.grpc("/v3/kv/range", body) == await both.gateway("/v3/kv/range", body), body
