@@ -33,7 +33,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .._core import LineStream, TransportFailure
-from ..exceptions import EtcdEventIndexCleared
+from ..exceptions import EtcdEventIndexCleared, EtcdWatchTimedOut
 from ..result import EtcdResult
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ __all__ = ["Changes"]
 
 log = logging.getLogger(__name__)
 
-#: The longest wait for a change v2's history holds (it answers at once): past it, the member is stuck.
+#: How long a wait for a change v2's history holds may take (it answers at once): when none
+#: comes, the history has no change of the key up to the stream's start.
 HISTORY_WAIT = 10.0
 
 
@@ -123,7 +124,13 @@ class Changes:
         assert self.after is not None
         while self.after < upto:
             before = self.after
-            event = await self.next(timeout=HISTORY_WAIT)
+            try:
+                event = await self.next(timeout=HISTORY_WAIT)
+            except EtcdWatchTimedOut:
+                # v2 answers from its history at once: no change of the key in
+                # (after, upto] (the index moved for other keys); the stream has the rest.
+                log.info("follow: no change of %s between index %d and %d", self.key, before, upto)
+                return
             if self.after > upto:
                 self.after = before
                 return  # the stream has this one
