@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._core import Call, NotEtcd, Response
+from .._core import Call, LineStream, NotEtcd, Response
 from .._keypath import v2_key
 from .._v2.keys import not_v2_message, read_query, version_answer
 from ..exceptions import EtcdEventIndexCleared, EtcdException
@@ -220,6 +220,9 @@ class StoreKeys:
                 snapshot = await self.read(key, recursive=recursive, sorted=None, quorum=None, timeout=None)
                 index = (snapshot.etcd_index or 0) + 1
                 yield snapshot, index
+
+    async def open_stream(self, key: str, *, recursive: bool) -> tuple[LineStream, int]:
+        raise EtcdException("a v2 watch stream has no v3 form (api='v3'); follow() and watch_iter() follow a key")
 
     # -- the cluster ---------------------------------------------------------------------
 
