@@ -266,8 +266,8 @@ class Client:
                 self._mux = Multiplexer(self._transport, self._cluster)
             elif watch_transport == "websocket":
                 raise ValueError("watch_transport='websocket' needs a transport that opens websockets")
-        #: Package-internal: what aio_etcd's own modules use of this client besides its
-        #: public methods (see :class:`Session`). Not part of the public API.
+        # Package-internal (not part of the public API, so not in the user docs): what
+        # aio_etcd's own modules use of this client besides its public methods (Session, below).
         self.session = Session(self)
         #: Users, roles, enabling auth: :class:`aio_etcd.v3.auth.Auth`.
         self.auth: Auth = Auth(self)

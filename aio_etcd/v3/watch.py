@@ -41,7 +41,7 @@ from .results import Event, revision_of
 if TYPE_CHECKING:
     from ._mux import Multiplexer
 
-__all__ = ["Probes", "Watch", "ask_status", "leads"]
+__all__ = ["Probes", "Watch", "WatchClient", "ask_status", "leads"]
 
 log = logging.getLogger(__name__)
 
