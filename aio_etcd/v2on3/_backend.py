@@ -121,7 +121,7 @@ class StoreKeys:
             # (GatewayRules.cluster_id_header is None): a v2 answer through this
             # one session (api_execute on a server with both APIs) is not
             # compared with it, in either form (hex in a v2 header, decimal in v3).
-            return await self._v3.exchange(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
+            return await self._v3.session.send_as_is(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
         except NotEtcd as exc:
             raise EtcdException(await self.explain(exc)) from None
 
@@ -129,7 +129,7 @@ class StoreKeys:
         return await not_v2_message(exc, self._prefix, self._version_past_send)
 
     async def _version_past_send(self) -> dict[str, Any]:
-        return await self._v3.exchange(Call("GET", "/version", self._headers, op="version"), version_answer)
+        return await self._v3.session.send_as_is(Call("GET", "/version", self._headers, op="version"), version_answer)
 
     async def sync_members(self) -> None:
         await self._v3.sync_members()
