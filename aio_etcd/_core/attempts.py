@@ -290,8 +290,8 @@ class Cluster(Members):
 
     @staticmethod
     def _given_up(base: str, call: Call, vigil: Vigil) -> TransportFailure:
-        # Not applied, and never will be: as good as never sent (the next member may have it).
-        failure = TransportFailure(base + call.path, asyncio.TimeoutError(), sent=not vigil.not_applied, timed_out=True)
+        # It may have been applied, or may be later: it is not sent again (the caller is told).
+        failure = TransportFailure(base + call.path, asyncio.TimeoutError(), sent=True, timed_out=True)
         failure.limit_name = f"waited while the member answered; then {vigil.abandoned}"
         return failure
 

@@ -43,8 +43,9 @@ class MemberProbe:
         that changes whenever the member follows a new leader (its id and
         term, say), ``None`` when it has no leader.
     :param settle: makes a linearizable read through the member: once it is
-        answered after a new leader took over, every proposal the member made
-        under an earlier leader has been applied, or never will be.
+        answered after a new leader took over, the member serves the new
+        leader, and an attempt held there is given up as of unknown outcome
+        (it is not sent again: see :class:`~aio_etcd._core.vigils.Vigil`).
     :param settled: whether an answer to ``settle`` is the read's own (not a
         refusal made before the read, such as a permission error).
     """

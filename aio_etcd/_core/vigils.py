@@ -37,15 +37,17 @@ class Vigil:
     :attr:`~aio_etcd.RetryPolicy.attempt_timeout`, the member is asked
     (the API's :class:`~aio_etcd._core.rules.MemberProbe`) every half ``attempt_timeout`` whether it still
     answers; the attempt is abandoned, by cancelling the task that waits for
-    it, when it did not answer twice in a row, or, for a ``guarded`` request
+    it, when it did not answer twice in a row, when it follows a new leader
+    and answers a linearizable read through it (the outcome stays unknown:
+    the request may still be applied later), or, for a ``guarded`` request
     (one whose late arrival is harmless), as soon as it does not answer or has
-    no leader. One :class:`Vigils` timer looks after every vigil of a core:
-    a timer per request costs noticeably more CPU under concurrency.
+    no leader. An abandoned attempt is never sent again by the core. One
+    :class:`Vigils` timer looks after every vigil of a core: a timer per
+    request costs noticeably more CPU under concurrency.
     """
 
     __slots__ = (
         "_cluster", "_transport", "_base", "_task", "_per", "_guarded", "_attempt", "due", "_prober", "abandoned",
-        "not_applied",
     )
 
     def __init__(
@@ -72,8 +74,6 @@ class Vigil:
         self.due = now + per / 2
         #: Set when the vigil gave up on the member and cancelled the attempt.
         self.abandoned = ""
-        #: Set when the request certainly was not applied (and never will be).
-        self.not_applied = False
 
     def start(self) -> None:
         self._prober = self._task.get_loop().create_task(self._watch())
@@ -95,13 +95,17 @@ class Vigil:
                     return self._abandon(f"{base} lost its leader")
                 if moved and await cluster.read_through(transport, base, per, attempt):
                     # A new leader took over after the request reached the
-                    # member, and a linearizable read through the member has
-                    # been answered since: whatever the member proposed under
-                    # the old leader has been applied by now (its answer is on
-                    # its way: give it a moment) or never will be.
-                    await asyncio.sleep(self._per / 2)
-                    self.not_applied = True
-                    return self._abandon(f"{base} follows a new leader and did not apply it")
+                    # member, and the member serves reads through it. The
+                    # request may still be applied: not only from the old
+                    # leader's log, but from wherever it waits unproposed
+                    # (the member's own queues under load, or a proposal
+                    # forwarded to the old leader, which forwards it again to
+                    # the new one when it comes back: raft proposals carry no
+                    # term). So it is never sent again from here (issue 20's
+                    # robustness run saw such a copy applied a second after its
+                    # resend was acknowledged); waiting on would only last
+                    # until etcd's own request timeout, with the same outcome.
+                    return self._abandon(f"{base} follows a new leader; it may still apply the request")
                 if first is None:
                     first = view
             await asyncio.sleep(per / 2)
