@@ -260,13 +260,16 @@ class Cluster(Members):
         when the member stops answering (see there).
         """
         loop = asyncio.get_running_loop()
-        # Let the loop read what is waiting on idle connections first: a
-        # member that died left an end-of-stream there, and a request sent on
-        # such a connection has an outcome the client could not tell from a
-        # member dying with it (the first yield queues those reads behind
-        # this task, the second lets them run before it goes on).
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        if getattr(transport, "reads_on_loop", True):
+            # Let the loop read what is waiting on idle connections first: a
+            # member that died left an end-of-stream there, and a request sent on
+            # such a connection has an outcome the client could not tell from a
+            # member dying with it (the first yield queues those reads behind
+            # this task, the second lets them run before it goes on). A
+            # transport whose connections are read off the loop (gRPC's
+            # C core) says ``reads_on_loop = False``: the yields would not help it.
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
         # What is left of the deadline, rounded up to a quarter second: the
         # transport keeps one timeout object per distinct limit.
         now = loop.time()

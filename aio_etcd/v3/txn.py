@@ -56,6 +56,18 @@ def key_range(key: str | bytes, prefix: bool = False, range_end: str | bytes | N
     return fields
 
 
+def raw_range(key: str | bytes, prefix: bool = False, range_end: str | bytes | None = None) -> tuple[bytes, bytes]:
+    """``(key, range_end)`` as bytes (``b""``: no range end), checked as :func:`key_range` checks them."""
+    raw = to_bytes(key)
+    if prefix:
+        if range_end is not None:
+            raise ValueError("give prefix=True or range_end, not both")
+        return raw, prefix_end(raw)
+    if range_end is not None:
+        return raw, to_bytes(range_end, "range_end")
+    return raw, b""
+
+
 def prefix_end(prefix: bytes) -> bytes:
     """The first key after every key that starts with ``prefix`` (``b"\\0"``: no end)."""
     end = bytearray(prefix)
@@ -68,38 +80,58 @@ def prefix_end(prefix: bytes) -> bytes:
 
 
 class Compare:
-    """One comparison of a transaction's ``if_`` (made by ``T.value(key) == ...`` and the like)."""
+    """One comparison of a transaction's ``if_`` (made by ``T.value(key) == ...`` and the like).
 
-    __slots__ = ("fields",)
+    :attr:`fields` is it as the gateway's JSON; :attr:`raw`, when not ``None``,
+    the same as the fields of etcd's ``Compare`` message (bytes, ints, enum
+    numbers), which the gRPC transport builds its message from.
+    """
 
-    def __init__(self, fields: dict[str, Any]) -> None:
+    __slots__ = ("fields", "raw")
+
+    def __init__(self, fields: dict[str, Any], raw: dict[str, Any] | None = None) -> None:
         self.fields = fields
+        self.raw = raw
 
     def __repr__(self) -> str:
         return f"<Compare {self.fields}>"
 
 
 _RESULTS = {"==": "EQUAL", "!=": "NOT_EQUAL", "<": "LESS", ">": "GREATER"}
+#: etcd's enum numbers (``etcdserverpb.Compare``'s CompareResult and CompareTarget).
+_RESULT_NUMBERS = {"EQUAL": 0, "GREATER": 1, "LESS": 2, "NOT_EQUAL": 3}
+_TARGET_NUMBERS = {"VERSION": 0, "CREATE": 1, "MOD": 2, "VALUE": 3, "LEASE": 4}
 
 
 class _Target:
     """A key's value, version, create or mod revision, or lease, waiting for a comparison."""
 
-    __slots__ = ("_fields", "_target", "_field")
+    __slots__ = ("_fields", "_target", "_field", "_range")
 
     def __init__(self, key: str | bytes, target: str, field: str, prefix: bool, range_end: str | bytes | None) -> None:
         self._fields = key_range(key, prefix, range_end)
+        self._range = raw_range(key, prefix, range_end)
         self._target = target
         self._field = field
 
     def _compare(self, op: str, other: object) -> Compare:
         if self._target == "VALUE":
-            operand: Any = b64(to_bytes(other, "a value"))  # type: ignore[arg-type]
+            given: Any = to_bytes(other, "a value")  # type: ignore[arg-type]
+            operand: Any = b64(given)
         else:
             if isinstance(other, bool) or not isinstance(other, int):
                 raise TypeError(f"a {self._field} compares with an int, not {type(other).__name__}")
-            operand = str(other)
-        return Compare({**self._fields, "target": self._target, "result": _RESULTS[op], self._field: operand})
+            given, operand = other, str(other)
+        result = _RESULTS[op]
+        start, end = self._range
+        raw = {
+            "key": start,
+            "range_end": end,
+            "target": _TARGET_NUMBERS[self._target],
+            "result": _RESULT_NUMBERS[result],
+            self._field: given,
+        }
+        return Compare({**self._fields, "target": self._target, "result": result, self._field: operand}, raw)
 
     def __eq__(self, other: object) -> Compare:  # type: ignore[override]
         return self._compare("==", other)
@@ -152,13 +184,21 @@ def lease(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | No
 
 
 class Op:
-    """One operation of a transaction branch; :attr:`writes` tells a change from a read."""
+    """One operation of a transaction branch; :attr:`writes` tells a change from a read.
 
-    __slots__ = ("fields", "writes")
+    :attr:`fields` is it as the gateway's JSON; :attr:`raw`, when not ``None``,
+    ``(kind, fields)``: the ``RequestOp`` field (``"request_put"``...) and the
+    fields of its message as bytes, ints and enum numbers (for
+    ``"request_txn"``: the nested transaction's ``(compares, success,
+    failure)``), which the gRPC transport builds its message from.
+    """
 
-    def __init__(self, fields: dict[str, Any], writes: bool) -> None:
+    __slots__ = ("fields", "writes", "raw")
+
+    def __init__(self, fields: dict[str, Any], writes: bool, raw: tuple[str, Any] | None = None) -> None:
         self.fields = fields
         self.writes = writes
+        self.raw = raw
 
     def __repr__(self) -> str:
         return f"<Op {self.fields}>"
@@ -211,6 +251,8 @@ def put_request(
 
 _SORT_TARGETS = {"key": "KEY", "version": "VERSION", "create": "CREATE", "mod": "MOD", "value": "VALUE"}
 _SORT_ORDERS = {"asc": "ASCEND", "desc": "DESCEND", "ascend": "ASCEND", "descend": "DESCEND"}
+#: etcd's enum numbers (``etcdserverpb.RangeRequest``'s SortTarget and SortOrder).
+_SORT_NUMBERS = {"KEY": 0, "VERSION": 1, "CREATE": 2, "MOD": 3, "VALUE": 4, "ASCEND": 1, "DESCEND": 2}
 
 
 def range_request(
@@ -263,7 +305,9 @@ def delete_request(
 
 def put(key: str | bytes, value: str | bytes | int | float, *, lease: Any = None, prev_kv: bool = False) -> Op:
     """Put ``value`` at ``key`` (with a lease, as a :class:`~aio_etcd.v3.Client.put`)."""
-    return Op({"request_put": put_request(key, value, lease=lease, prev_kv=prev_kv)}, True)
+    fields = put_request(key, value, lease=lease, prev_kv=prev_kv)
+    raw = {"key": to_bytes(key), "value": value_bytes(value), "lease": lease_id(lease), "prev_kv": prev_kv}
+    return Op({"request_put": fields}, True, ("request_put", raw))
 
 
 def get(
@@ -280,14 +324,22 @@ def get(
     fields = range_request(
         key, prefix=prefix, range_end=range_end, limit=limit, keys_only=keys_only, count_only=count_only, sort=sort
     )
-    return Op({"request_range": fields}, False)
+    start, end = raw_range(key, prefix, range_end)
+    raw = {"key": start, "range_end": end, "limit": limit, "keys_only": keys_only, "count_only": count_only}
+    if sort is not None:
+        raw["sort_target"] = _SORT_NUMBERS[fields["sort_target"]]
+        raw["sort_order"] = _SORT_NUMBERS[fields["sort_order"]]
+    return Op({"request_range": fields}, False, ("request_range", raw))
 
 
 def delete(
     key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None, prev_kv: bool = False
 ) -> Op:
     """Delete a key or range."""
-    return Op({"request_delete_range": delete_request(key, prefix=prefix, range_end=range_end, prev_kv=prev_kv)}, True)
+    fields = delete_request(key, prefix=prefix, range_end=range_end, prev_kv=prev_kv)
+    start, end = raw_range(key, prefix, range_end)
+    raw = {"key": start, "range_end": end, "prev_kv": prev_kv}
+    return Op({"request_delete_range": fields}, True, ("request_delete_range", raw))
 
 
 class Txn:
@@ -351,7 +403,8 @@ def _ops(ops: tuple[Op | Txn, ...]) -> list[Op]:
     out = []
     for op in ops:
         if isinstance(op, Txn):
-            out.append(Op({"request_txn": op.request()}, op.writes))
+            nested = (list(op.compares), list(op.success), list(op.failure))
+            out.append(Op({"request_txn": op.request()}, op.writes, ("request_txn", nested)))
         elif isinstance(op, Op):
             out.append(op)
         else:

@@ -148,3 +148,49 @@ async def test_writes_answer_the_same_dicts(both: Both, etcd_v3_client: v3.Clien
         deleted = txn.responses[1]
         assert txn.succeeded and isinstance(deleted, v3.Delete) and [kv.value for kv in deleted.prev_kvs] == [b"c"]
         assert v3.Delete(answer[3]).deleted == 3 and v3.Delete(answer[4]).deleted == 0
+
+
+def _transactions() -> list[T.Txn]:
+    nested = T.txn().if_(T.version("/z") == 0).then(T.put("/z", "")).else_(T.delete("/z"))
+    return [
+        T.txn(),
+        T.txn().if_(T.version("/k") == 3).then(T.put("/k", "v" * 100)).else_(T.get("/k")),
+        T.txn()
+        .if_(
+            T.value("/a") == b"1",
+            T.version("/b") > 0,
+            T.create("/c") == 0,
+            T.mod("/d") < 7,
+            T.lease("/e", prefix=True) != 5,
+            T.value("/f", range_end="/g") == "x",
+        )
+        .then(
+            T.put("/a", b"2", lease=77, prev_kv=True),
+            T.get("/b", prefix=True, limit=3, keys_only=True, sort=("mod", "desc")),
+            T.get("/q", count_only=True, range_end=""),
+            T.get("/s", sort=("key", "asc")),
+            T.delete("/tmp/", prefix=True, prev_kv=True),
+            T.put("/n", 12),
+        )
+        .else_(nested, T.get(b"\xff\xff", prefix=True)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_transactions_built_as_messages_match_the_converted_bodies(index: int) -> None:
+    """The gRPC client's transactions, built from the operations' raw fields, are the messages
+    the gateway's bodies convert to (the converters above are checked against the gateway)."""
+    txn = _transactions()[index]
+    direct = calls.txn_request(txn)
+    assert direct == calls.txn_message(txn.request())
+    assert direct.SerializeToString(deterministic=True) == calls.txn_message(txn.request()).SerializeToString(
+        deterministic=True
+    )
+
+
+def test_a_nested_transaction_is_taken_as_it_was_when_added() -> None:
+    inner = T.txn().then(T.put("/x", "1"))
+    outer = T.txn().then(inner)
+    inner.then(T.put("/y", "2"))  # after it was added: neither body carries it
+    assert calls.txn_request(outer) == calls.txn_message(outer.request())
+    assert len(calls.txn_request(outer).success[0].request_txn.success) == 1

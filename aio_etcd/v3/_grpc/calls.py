@@ -1,4 +1,4 @@
-"""Prototype (not wired into the client): the v3 client's KV calls over gRPC, in the gateway's shapes.
+"""The v3 client's KV calls over gRPC in the gateway's shapes (GrpcClient.call), and transactions built as messages.
 
 aio_etcd.v3 builds each request as the gateway's JSON body (keys and values
 in base64, int64 as strings, enums by name: :mod:`aio_etcd.v3.txn`) and reads
@@ -63,6 +63,7 @@ __all__ = [
     "range_message",
     "txn_answer",
     "txn_message",
+    "txn_request",
 ]
 
 _decode = base64.b64decode
@@ -158,6 +159,44 @@ def txn_message(fields: dict[str, Any]) -> Any:
         success=[_request_op(op) for op in fields.get("success", ())],
         failure=[_request_op(op) for op in fields.get("failure", ())],
     )
+
+
+# -- transactions straight from the builders' objects --------------------------------------------
+
+_OP_MESSAGES = {
+    "request_put": pb.PutRequest,
+    "request_range": pb.RangeRequest,
+    "request_delete_range": pb.DeleteRangeRequest,
+}
+
+
+def _compare_of(compare: Any) -> Any:
+    raw = compare.raw
+    return pb.Compare(**raw) if raw is not None else _compare(compare.fields)
+
+
+def _op_of(op: Any) -> Any:
+    raw = op.raw
+    if raw is None:  # made by hand from the gateway's fields
+        return _request_op(op.fields)
+    kind, fields = raw
+    if kind == "request_txn":
+        return pb.RequestOp(request_txn=_txn_of(*fields))
+    return pb.RequestOp(**{kind: _OP_MESSAGES[kind](**fields)})
+
+
+def _txn_of(compares: Any, success: Any, failure: Any) -> Any:
+    return pb.TxnRequest(
+        compare=[_compare_of(c) for c in compares],
+        success=[_op_of(op) for op in success],
+        failure=[_op_of(op) for op in failure],
+    )
+
+
+def txn_request(txn: Any) -> Any:
+    """An :class:`aio_etcd.v3.txn.Txn` as an ``etcdserverpb.TxnRequest``, built from its
+    comparisons' and operations' :attr:`raw` fields (no base64 round trip)."""
+    return _txn_of(txn.compares, txn.success, txn.failure)
 
 
 # -- answers: messages to the gateway's JSON shapes --------------------------------------------

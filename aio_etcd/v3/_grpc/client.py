@@ -467,8 +467,8 @@ class GrpcClient(Client):
         return _res.PbDelete(answer)
 
     async def _commit(self, txn: _txn.Txn) -> TxnResult:
-        # The comparisons and operations are built as the gateway's fields (aio_etcd.v3.txn), converted here.
-        request = _calls.txn_message(txn.request())
+        # The message straight from the comparisons' and operations' raw fields (aio_etcd.v3.txn).
+        request = _calls.txn_request(txn)
         rule = UNSAFE if txn.writes else SAFE
         answer = await self.rpc(_TXN, request, pb.TxnResponse, rule=rule, op="txn")
         return _res.PbTxnResult(answer)

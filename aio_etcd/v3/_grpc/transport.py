@@ -27,6 +27,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import grpc
@@ -82,6 +83,10 @@ _OPTIONS = (
 _NOT_SENT = ("failed to connect to all addresses", "Connection refused", "DNS resolution failed", "Name resolution")
 
 
+#: The headers of every answer (gRPC's are not read): one shared empty mapping.
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
 def _identity(data: bytes) -> bytes:
     return data
 
@@ -104,6 +109,11 @@ class GrpcTransport:
     #: Watches share one Watch stream per member: :meth:`websocket` opens one
     #: (:class:`WatchStream`, which speaks the gateway websocket's messages).
     websockets = True
+
+    #: grpc's C core reads the connections on threads of its own, not on the
+    #: asyncio loop: a call that must not be sent twice gains nothing by
+    #: letting the loop run first (:meth:`aio_etcd._core.Cluster._exchange_once`).
+    reads_on_loop = False
 
     def __init__(
         self,
@@ -216,11 +226,14 @@ class GrpcTransport:
             call = self._by_url[url] = self._multicallable(base, path)
         if stream:  # a lock or a campaign waits as long as it takes (the caller's deadline rules)
             timeout = None
+        seen, metadata = self._metadata
+        if headers is not seen:
+            metadata = self.metadata(headers)
         try:
-            answer = await call(body or b"", timeout=timeout, metadata=self.metadata(headers) or None)
+            answer = await call(body or b"", timeout=timeout, metadata=metadata or None)
         except grpc.aio.AioRpcError as exc:
             return self._failed(exc, url)
-        return Response(200, {}, answer, url)
+        return Response(200, _NO_HEADERS, answer, url)
 
     async def _one_of_stream(
         self, base: str, path: str, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
