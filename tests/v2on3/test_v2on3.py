@@ -22,6 +22,9 @@ from aio_etcd.testing import EtcdCluster
 
 pytestmark = pytest.mark.timeout(120)
 
+#: The module's own 3-member cluster (``three``) serves v3 only: its client takes api="v3".
+V2 = False
+
 
 @pytest.fixture
 async def keys(etcd_v3_server: EtcdCluster) -> AsyncIterator[etcd.Client]:
