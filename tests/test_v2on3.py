@@ -18,7 +18,7 @@ from conftest import no_watchers
 
 import aio_etcd as etcd
 from aio_etcd import v3
-from aio_etcd.testing import EtcdCluster
+from aio_etcd.testing import EtcdCluster, wait_for_watchers
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -263,9 +263,9 @@ async def test_the_v3_transport_carries_the_keys_and_the_http_requests(
     async with etcd_v3_server.client(v3_transport=transport) as client:
         assert client.v3_client is not None and client.v3_client.transport == transport
         await client.write(etcd_prefix + "/t", "v", ttl=30)
+        await no_watchers(client)  # store_stats: the /metrics of the member watched
         watcher = asyncio.ensure_future(client.watch(etcd_prefix + "/t"))
-        while not int((await client.store_stats())["watchers"]):  # the /metrics of the member watched
-            await asyncio.sleep(0.02)
+        await wait_for_watchers(client, 1)
         await client.write(etcd_prefix + "/t", "w")
         assert (await watcher).value == "w"
         versions = await client.versions()
