@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import EtcdEventIndexCleared, EtcdException
 from ..result import EtcdResult
 from ..v3.errors import EtcdCompacted
-from ..v3.results import KV, Event, b64
+from ..v3.results import Event, b64
 from ._layout import MESSAGES, hidden
 
 if TYPE_CHECKING:
@@ -142,10 +142,18 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
     raise EtcdException(f"the watch of {name!r} ended: the client was closed")
 
 
-def _fields(kv: KV | None) -> dict[str, Any] | None:
-    """A key-value of an event in the gateway's JSON shape, which the layout reads, from the
-    event's public view: the same on the gateway and on gRPC (zero fields left out, as the
-    gateway leaves them out)."""
+def _fields(event: Event, which: str) -> dict[str, Any] | None:
+    """The ``kv`` or ``prev_kv`` of ``event`` in the gateway's JSON shape, which the layout reads.
+
+    A gateway event holds that JSON: it is read as it is. Any other (a gRPC
+    event) is read through the public view (zero fields left out, as the
+    gateway leaves them out), about 5 us more per event.
+    """
+    raw = getattr(event, "_raw", None)
+    if isinstance(raw, dict):
+        found = raw.get(which)
+        return found if isinstance(found, dict) else None
+    kv = event.kv if which == "kv" else event.prev_kv
     if kv is None:
         return None
     fields: dict[str, Any] = {
@@ -234,8 +242,8 @@ def _lease_only(prev: Mapping[str, Any] | None, kv: Mapping[str, Any]) -> bool:
 async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -> EtcdResult | None:
     """The v2 event a v3 event stands for, or ``None`` when it is not one."""
     layout = keys.layout
-    kv: Mapping[str, Any] = _fields(event.kv) or {}
-    prev: Mapping[str, Any] | None = _fields(event.prev_kv)
+    kv: Mapping[str, Any] = _fields(event, "kv") or {}
+    prev: Mapping[str, Any] | None = _fields(event, "prev_kv")
     revision = event.mod_revision
     key = shown[:-1] if is_marker else shown
     prev_node = None
