@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ._core import Call, NotEtcd, Observer, Response, RetryPolicy, Transport
+from ._core import Call, LineStream, NotEtcd, Observer, Response, RetryPolicy, Transport
 from ._lockqueue import LockQueue
 from .result import EtcdResult
 
@@ -185,6 +185,11 @@ class KeysBackend(Protocol):
     ) -> AsyncGenerator[tuple[EtcdResult, int], None]:
         """Every change of ``key`` from ``index`` on, each with the index to continue from; a
         read of the key (action ``get``) stands in for changes etcd no longer holds."""
+
+    async def open_stream(self, key: str, *, recursive: bool) -> tuple[LineStream, int]:
+        """A v2 watch stream of ``key`` (``stream=true``) and the ``X-Etcd-Index`` it starts
+        after, for :class:`aio_etcd._v2.follow.Changes` (the migrator's follower of a v2
+        store; a v3 store has no such stream and raises)."""
 
     # -- the cluster -------------------------------------------------------------------
 

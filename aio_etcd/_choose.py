@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._backend import KeysBackend, Options
-from ._core import Call, NotEtcd, Response
+from ._core import Call, LineStream, NotEtcd, Response
 from ._keypath import check_prefix
 from ._lockqueue import Entry, LockQueue
 from ._v2.keys import HttpKeys, as_is
@@ -149,6 +149,9 @@ class AutoKeys:
         async with contextlib.aclosing(backend.follow(key, index, recursive)) as changes:
             async for change in changes:
                 yield change
+
+    async def open_stream(self, key: str, *, recursive: bool) -> tuple[LineStream, int]:
+        return await (await self._decide()).open_stream(key, recursive=recursive)
 
     async def versions(self) -> dict[str, str]:
         return await self._now.versions()

@@ -8,12 +8,12 @@
   grow one shared traceback). What the request is belongs to the keys backend:
   a v2 long poll (:mod:`aio_etcd._v2.keys`, which resumes it across members),
   or a v3 watch on a v3 store (:mod:`aio_etcd.v2on3._backend`).
-- :func:`next_event` turns etcd's "index cleared" (401) into a fresh read, and
-  :func:`follow` is the loop of
+- :func:`follow` is the loop of
   :meth:`Client.eternal_watch <aio_etcd.Client.eternal_watch>` and
-  :meth:`Client.watch_iter <aio_etcd.Client.watch_iter>` on the v2 API: one
-  wait per event (on a v3 store one v3 watch streams them, see
-  :mod:`aio_etcd.v2on3._backend`).
+  :meth:`Client.watch_iter <aio_etcd.Client.watch_iter>` on the v2 API: the
+  v2 follow engine (:mod:`aio_etcd._v2.follow`), one wait per event, a fresh
+  read when etcd's "index cleared" (401) says the events are gone (on a v3
+  store one v3 watch streams them, see :mod:`aio_etcd.v2on3._backend`).
 """
 
 from __future__ import annotations
@@ -21,21 +21,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
-import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING
 
 from ._core import within
-from .exceptions import EtcdEventIndexCleared, EtcdException, EtcdWatchTimedOut
+from ._v2.follow import Changes
+from .exceptions import EtcdException, EtcdWatchTimedOut
 from .result import EtcdResult
 
 if TYPE_CHECKING:
     from ._backend import KeysBackend
 
-__all__ = ["Watches", "follow", "next_event"]
-
-log = logging.getLogger(__name__)
-
+__all__ = ["Watches", "follow"]
 
 class _Shared:
     """A pending watch request and the futures of the callers waiting on it."""
@@ -124,28 +121,13 @@ class Watches:
                 first = False
 
 
-async def next_event(
-    keys: KeysBackend, key: str, index: int | None, recursive: bool | None
-) -> tuple[EtcdResult, int]:
-    """The next change at or after ``index``, and the index to continue from.
-
-    When etcd no longer holds the events since ``index`` (errorCode 401), the
-    key's current state stands in for them.
-    """
-    try:
-        event = await keys.wait(key, index=index, recursive=recursive)
-        return event, (event.modifiedIndex or 0) + 1
-    except EtcdEventIndexCleared:
-        log.info("events of %s since index %s are gone; reading it again", key, index)
-        snapshot = await keys.read(key, recursive=recursive, sorted=None, quorum=None, timeout=None)
-        return snapshot, (snapshot.etcd_index or 0) + 1
-
-
 async def follow(
     keys: KeysBackend, key: str, index: int | None, recursive: bool | None
 ) -> AsyncGenerator[tuple[EtcdResult, int], None]:
     """Every change of ``key`` from ``index`` on, in order, each with the index to continue
-    from: one :func:`next_event` after the other."""
+    from: the v2 follow engine (:class:`aio_etcd._v2.follow.Changes`), one long poll per
+    change, the key's current state standing in for changes etcd no longer holds."""
+    changes = Changes(keys, key, None if index is None else index - 1, recursive=recursive)
     while True:
-        event, index = await next_event(keys, key, index, recursive)
-        yield event, index
+        event = await changes.next_or_current()
+        yield event, (changes.after or 0) + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 from collections.abc import Mapping
@@ -14,6 +15,17 @@ from aio_etcd.testing import EtcdCluster, EtcdNotAvailable, find_etcd
 ETCDCTL = [str(Path(find_etcd()).parent / "etcdctl")]
 #: aio-etcd, as python -m aio_etcd.
 OURS = [sys.executable, "-m", "aio_etcd"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Tls:
+    """An etcd serving https, and the files a client needs (and one it must not trust)."""
+
+    cluster: EtcdCluster
+    ca: str
+    cert: str
+    key: str
+    other_ca: str  # signed nothing etcd presents
 
 
 def newest_etcd() -> EtcdCluster:

@@ -1,5 +1,10 @@
 """Shared fixtures. The real-etcd fixtures come from aio_etcd.pytest_plugin
 (loaded through pytest's addopts): ``etcd_server``, ``etcd_client``, ``etcd_prefix``.
+Here: ``three`` and ``cluster`` (a 3-member cluster of a module's own) and
+``auth_server`` (an etcd of a module's own for auth, which is server-wide); a
+module that sets ``V2 = False`` gets them without the v2 API (v3 only).
+For the command-line tests: ``today`` (today's etcd, no v2 API) and
+``tls_server`` (an etcd serving https, with the files a client needs).
 
 A test module that sets ``BOTH_APIS = True`` runs each test that uses
 ``etcd_client`` (or ``make_client``) twice: ``[v2]`` on the v2 API of
@@ -13,13 +18,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from cli import Tls, newest_etcd
 
 import aio_etcd as etcd
+from aio_etcd._dev import _certificates
 from aio_etcd.testing import EtcdCluster
 
 #: Builds a client of the test's server in the test's api mode (``async with make_client() as c``).
@@ -85,13 +92,61 @@ def stale_grpc_event(context: dict[str, Any]) -> bool:
     grpc.aio serves every event loop of the process from one completion queue: the last events
     of a call cancelled in one test can reach its loop after that loop closed, and the next
     test's loop then reports "Event loop is closed" from ``PollerCompletionQueue._handle_events``
-    (tests/test_v3_grpc_protocol.py says more). Only that report is let through, only when the
+    (tests/v3/test_v3_grpc_protocol.py says more). Only that report is let through, only when the
     v3 tests run on the gRPC transport (``AIO_ETCD_V3_TRANSPORT=grpc``).
     """
     # The handle is named in the message too: its repr is "<Handle cancelled>" once cancelled.
     where = repr(context.get("handle", "")) + str(context.get("message", ""))
     exc = context.get("exception")
     return "PollerCompletionQueue._handle_events" in where and "Event loop is closed" in str(exc)
+
+
+def _v2(request: pytest.FixtureRequest) -> bool:
+    """Whether the module's own servers serve the v2 API (a module sets ``V2 = False`` for v3 only)."""
+    return bool(getattr(request.module, "V2", True))
+
+
+@pytest.fixture(scope="module")
+def three(request: pytest.FixtureRequest) -> Iterator[EtcdCluster]:
+    """A 3-member cluster of the test module's own: its tests stop, pause and kill members."""
+    with EtcdCluster(size=3, v2=_v2(request)) as cluster:
+        yield cluster
+
+
+@pytest_asyncio.fixture
+async def cluster(three: EtcdCluster) -> AsyncIterator[EtcdCluster]:
+    """``three``, with every member running and the cluster healthy again after the test."""
+    yield three
+    for index, member in enumerate(three.members):
+        if member.running:
+            three.resume_member(index)
+    stopped = [i for i, member in enumerate(three.members) if not member.running]
+    for index in stopped:
+        three.start_member(index, wait=False)
+    await asyncio.to_thread(three.wait_healthy)
+
+
+@pytest.fixture(scope="module")
+def auth_server(request: pytest.FixtureRequest) -> Iterator[EtcdCluster]:
+    """An etcd of the test module's own: users, roles and auth's switch are server-wide."""
+    with EtcdCluster(v2=_v2(request)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def today() -> Iterator[EtcdCluster]:
+    """Today's etcd without a v2 API (3.7 where tools/etcd/build.sh built it, else 3.5.1 v3-only)."""
+    with newest_etcd() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tls]:
+    """An etcd of the module's own serving https (no client certificate required)."""
+    ca, server, server_key, cert, key = _certificates(tmp_path_factory.mktemp("tls"), "127.0.0.1")
+    other_ca = _certificates(tmp_path_factory.mktemp("other"), "127.0.0.1")[0]
+    with EtcdCluster(tls=(server, server_key, ca)) as cluster:
+        yield Tls(cluster, ca, cert, key, other_ca)
 
 
 async def no_watchers(client: etcd.Client) -> int:

@@ -22,7 +22,7 @@ One module per job:
   :func:`asyncio.wait_for`).
 
 Nothing here imports from aio_etcd outside this package but
-:mod:`aio_etcd.exceptions` (``tests/test_imports.py`` checks it).
+:mod:`aio_etcd.exceptions` (``tests/project/test_imports.py`` checks it).
 """
 
 from __future__ import annotations

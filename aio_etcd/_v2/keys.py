@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from .. import _answers
-from .._core import AiohttpTransport, Call, Cluster, NotEtcd, Response, Transport, TransportFailure
+from .._core import AiohttpTransport, Call, Cluster, LineStream, NotEtcd, Response, Transport, TransportFailure
 from .._core.discovery import SrvMembers
 from .._keypath import v2_key
 from ..exceptions import EtcdException
@@ -131,6 +131,17 @@ async def not_v2_message(
         f"{base} (etcd {server} serves v2 only when started with --enable-v2=true; Client(api=\"auto\") or "
         "api=\"v3\" serves the same calls on its v3 store)"
     )
+
+
+def _stream_answer(resp: Response) -> tuple[LineStream, int]:
+    """An open watch stream and the index it starts after, or the error the answer stands for."""
+    head = resp.header_int("X-Etcd-Index")
+    if isinstance(resp, LineStream) and head is not None:
+        return resp, head
+    if isinstance(resp, LineStream):
+        resp.close()
+    _answers.raise_error(resp)  # an etcd error answer (a bare 404: a server without v2)
+    raise V2NotEtcd(resp, "a v2 watch stream without X-Etcd-Index")
 
 
 #: How an answer of ``/version`` is read.
@@ -357,6 +368,13 @@ class HttpKeys:
     ) -> AsyncGenerator[tuple[EtcdResult, int], None]:
         # One long poll per event: no request is open between events.
         return follow(self, key, index, recursive)
+
+    async def open_stream(self, key: str, *, recursive: bool) -> tuple[LineStream, int]:
+        """A v2 stream of ``key``'s changes (``stream=true``) registered at a member, and the
+        ``X-Etcd-Index`` it starts after (for :class:`aio_etcd._v2.follow.Changes`)."""
+        query = {"wait": "true", "recursive": flag(recursive), "stream": "true"}
+        call = Call("GET", self._keys + key_query(key, query), self._headers, lines=True, head_only=True, op="follow")
+        return await self.send(call, _stream_answer)
 
     async def _long_poll(self, key: str, path: str, index: int | None) -> EtcdResult:
         """One watch request, resumed across members; an empty answer is asked again."""

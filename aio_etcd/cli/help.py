@@ -1,7 +1,7 @@
 """etcdctl v2's help for each command, as etcd 3.5.1's etcdctl prints it (with its name changed).
 
 Taken from ``ETCDCTL_API=2 etcdctl COMMAND [SUBCOMMAND] --help``, one line a string;
-``tests/test_cli_vs_etcdctl.py`` compares them with etcdctl's.
+``tests/cli/test_cli_vs_etcdctl.py`` compares them with etcdctl's.
 """
 
 from __future__ import annotations

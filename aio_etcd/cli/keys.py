@@ -4,7 +4,7 @@
 ``rm``, ``rmdir`` and ``ls``.
 
 Output and exit statuses follow etcd 3.5.1's ``etcdctl`` (``ETCDCTL_API=2``),
-case by case; ``tests/test_cli_keys.py`` runs both tools on the same commands
+case by case; ``tests/cli/test_cli_keys.py`` runs both tools on the same commands
 and compares them.
 """
 

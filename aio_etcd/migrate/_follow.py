@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
-from .._answers import raise_error
-from .._core import Call, LineStream, Response, TransportFailure, within
-from .._v2.wire import NotEtcd
-from ..client import Client, _key_path
+from .._core import within
+from .._v2.follow import Changes
+from ..client import Client
 from ..exceptions import EtcdEventIndexCleared
+from ..result import EtcdResult
 from ..v2on3 import Layout
 from ..v2on3._layout import keep_parent, mark_parent, parent
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
@@ -23,104 +21,16 @@ from ._write import Item, _batches, _copy, _Put, _Writer
 log = logging.getLogger(__name__)
 
 
-class _Changes:
-    """Every v2 change under a prefix after an index, in order, buffered as it arrives.
+class _Changes(Changes):
+    """Every v2 change under a prefix after an index, in order, buffered as it arrives: the v2
+    follow engine's stream (:class:`aio_etcd._v2.follow.Changes`) on the source's backend.
 
-    v2 streams (``stream=true``) deliver only changes after the moment they
-    are registered (from an old ``waitIndex`` they give one event and stop),
-    so a stream is opened first, and the changes between the index wanted
-    and the stream's own ``X-Etcd-Index`` are read from v2's history one by
-    one. The same happens when a stream breaks. A gap v2's history no longer
-    covers puts :class:`~aio_etcd.EtcdEventIndexCleared` in the queue.
+    A gap v2's history no longer covers puts :class:`~aio_etcd.EtcdEventIndexCleared`
+    in the queue (or raises it from :meth:`start`).
     """
 
     def __init__(self, source: Client, prefix: str, after: int) -> None:
-        self.source = source
-        self.prefix = prefix
-        #: The last index delivered (or the index to follow from).
-        self.after = after
-        self.queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self._path = source.key_endpoint + _key_path(prefix)
-
-    async def start(self, *, fresh: bool = False) -> None:
-        """Open the stream; changes then arrive in :attr:`queue`.
-
-        :param fresh: follow from the stream's own start (the caller reads a
-            snapshot after this); otherwise the changes after :attr:`after`
-            are read first.
-        :raises EtcdEventIndexCleared: v2 no longer has the changes after :attr:`after`.
-        """
-        stream, head = await self._open()
-        try:
-            if fresh:
-                self.after = head
-            else:
-                await self._gap(head)
-        except BaseException:
-            stream.close()
-            raise
-        self.after = max(self.after, head)
-        self._task = asyncio.get_running_loop().create_task(self._run(stream))
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _open(self) -> tuple[LineStream, int]:
-        """A stream registered at the server, and the index it starts after."""
-        query = "?wait=true&recursive=true&stream=true"
-        call = Call("GET", self._path + query, self.source._headers, lines=True, head_only=True, op="follow")
-
-        def check(resp: Response) -> tuple[LineStream, int]:
-            head = resp.header_int("X-Etcd-Index")
-            if isinstance(resp, LineStream) and head is not None:
-                return resp, head
-            if isinstance(resp, LineStream):
-                resp.close()
-            raise_error(resp)  # an etcd error answer (a bare 404: a server without v2)
-            raise NotEtcd(resp, "a v2 watch stream without X-Etcd-Index")
-
-        return await self.source._send(call, check)
-
-    async def _gap(self, upto: int) -> None:
-        """Queue the changes after :attr:`after` up to ``upto`` from v2's history."""
-        while self.after < upto:
-            params = {"wait": "true", "recursive": "true", "waitIndex": str(self.after + 1)}
-            resp = await self.source.api_execute(self._path, "GET", params, raise_for_status=False, timeout=10.0)
-            body = resp.json_object() or {}
-            if body.get("errorCode") == 401:
-                raise EtcdEventIndexCleared(f"v2 no longer has the changes after index {self.after}", body)
-            await self.source.raise_for_answer(resp)
-            index = int(body["node"]["modifiedIndex"])
-            if index > upto:
-                return  # the stream has this one
-            self.queue.put_nowait(body)
-            self.after = index
-
-    async def _run(self, stream: LineStream) -> None:
-        try:
-            while True:
-                try:
-                    while line := await stream.next_line():
-                        event = json.loads(line)
-                        index = int(event["node"]["modifiedIndex"])
-                        if index > self.after:
-                            self.queue.put_nowait(event)
-                            self.after = index
-                except (TransportFailure, ValueError, KeyError) as exc:
-                    log.info("follow: the v2 stream broke (%s); again after index %d", exc, self.after)
-                finally:
-                    stream.close()
-                stream, head = await self._open()
-                await self._gap(head)
-                self.after = max(self.after, head)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            self.queue.put_nowait(exc)
+        super().__init__(source.backend, prefix, after, recursive=True)
 
 
 async def _follow(
@@ -138,7 +48,7 @@ async def _follow(
     dirs: dict[str, float] = {}  # directory -> expiry, as the last poll saw it
     next_poll = time.monotonic() + ttl_poll
     while True:
-        events: list[dict[str, Any]] = []
+        events: list[EtcdResult] = []
         if stop.is_set():  # apply what was read already, then end
             if changes.queue.empty():
                 return
@@ -167,20 +77,20 @@ async def _follow(
             next_poll = time.monotonic() + ttl_poll
 
 
-async def _apply(events: list[dict[str, Any]], writer: _Writer, report: Report) -> None:
+async def _apply(events: list[EtcdResult], writer: _Writer, report: Report) -> None:
     items: list[Item] = []
     applied = writer.applied
     last = report.last_index
     now = time.time()
     for event in events:
-        node = event.get("node") or {}
-        index = int(node.get("modifiedIndex", 0))
+        index = int(event.modifiedIndex or 0)
         if index <= report.snapshot_index:
             continue  # the copy has it
-        key = str(node.get("key", ""))
-        action = event.get("action")
+        key = str(event.key or "")
+        action = event.action
         dest_key = writer.dest_key(key)
-        if node.get("dir"):
+        node = {"expiration": event.expiration, "ttl": event.ttl}
+        if event.dir:
             if action in _DELETES:
                 items.append((dest_key + b"/", T.delete(dest_key + b"/", prefix=True)))
                 items.extend(_kept(writer, key, keep_parent))
@@ -191,7 +101,7 @@ async def _apply(events: list[dict[str, Any]], writer: _Writer, report: Report) 
             pass  # already written as it was at a later index (the TTL poll, or a re-read)
         elif action in _PUTS:
             expires = _expiry(node, now)
-            items.append((dest_key, _Put(key, str(node.get("value", "")), index, expires)))
+            items.append((dest_key, _Put(key, str(event.value or ""), index, expires)))
             if expires is not None:
                 items.extend(_kept(writer, key, mark_parent))
         elif action in _DELETES:

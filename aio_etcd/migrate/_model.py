@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..client import Client, _key_path
+from .._v2.keys import key_path
+from ..client import Client
 from ..exceptions import EtcdKeyNotFound
 from ..v2on3._layout import parent
 from ..v3 import Client as V3Client
@@ -179,7 +180,7 @@ class _Tree:
 
 async def _read_tree(source: Client, key: str, tree: _Tree, *, required: bool = True) -> None:
     """Add the v2 subtree at ``key`` to ``tree`` (its index is the answer's ``X-Etcd-Index``)."""
-    path = source.key_endpoint + _key_path(key)
+    path = source.key_endpoint + key_path(key)
     resp = await source.api_execute(
         path, "GET", {"recursive": "true", "sorted": "false"}, timeout=math.inf, raise_for_status=False
     )

@@ -23,7 +23,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._core import Call, NotEtcd, Response
+from .._core import Call, LineStream, NotEtcd, Response
 from .._keypath import v2_key
 from .._v2.keys import not_v2_message, read_query, version_answer
 from ..exceptions import EtcdEventIndexCleared, EtcdException
@@ -154,7 +154,7 @@ class StoreKeys:
             # (GatewayRules.cluster_id_header is None): a v2 answer through this
             # one session (api_execute on a server with both APIs) is not
             # compared with it, in either form (hex in a v2 header, decimal in v3).
-            return await self.http.exchange(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
+            return await self.http.session.send_as_is(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
         except NotEtcd as exc:
             raise EtcdException(await self.explain(exc)) from None
 
@@ -162,7 +162,7 @@ class StoreKeys:
         return await not_v2_message(exc, self._prefix, self._version_past_send)
 
     async def _version_past_send(self) -> dict[str, Any]:
-        return await self.http.exchange(Call("GET", "/version", self._headers, op="version"), version_answer)
+        return await self.http.session.send_as_is(Call("GET", "/version", self._headers, op="version"), version_answer)
 
     async def sync_members(self) -> None:
         await self._v3.sync_members()
@@ -253,6 +253,9 @@ class StoreKeys:
                 snapshot = await self.read(key, recursive=recursive, sorted=None, quorum=None, timeout=None)
                 index = (snapshot.etcd_index or 0) + 1
                 yield snapshot, index
+
+    async def open_stream(self, key: str, *, recursive: bool) -> tuple[LineStream, int]:
+        raise EtcdException("a v2 watch stream has no v3 form (api='v3'); follow() and watch_iter() follow a key")
 
     # -- the cluster ---------------------------------------------------------------------
 

@@ -69,7 +69,8 @@ async def store_stats(v3: V3Client, member: str) -> dict[str, Any]:
     url = member + "/metrics"
     try:
         call = Call("GET", "/metrics", {}, op="store stats")
-        resp = await v3._cluster.ask(v3._transport, member, call, v3.retry.attempt_timeout * 2)
+        session = v3.session
+        resp = await session.cluster.ask(session.transport, member, call, v3.retry.attempt_timeout * 2)
     except TransportFailure as failure:
         raise EtcdConnectionFailed(f"store stats: {failure}", cause=failure.cause) from failure.cause
     found = _WATCHERS.search(resp.body) if resp.status == 200 else None

@@ -145,11 +145,13 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
 def _fields(event: Event, which: str) -> dict[str, Any] | None:
     """The ``kv`` or ``prev_kv`` of ``event`` in the gateway's JSON shape, which the layout reads.
 
-    A gateway event holds that JSON: it is read as it is. Any other (a gRPC
-    event) is read through the public view (zero fields left out, as the
-    gateway leaves them out), about 5 us more per event.
+    A gateway event holds that JSON: it is read as it is (its private ``_raw``,
+    as this module read it before gRPC; a public accessor in
+    :mod:`aio_etcd.v3.results` would replace it). Any other (a gRPC event,
+    which holds a message) is read through the public view (zero fields left
+    out, as the gateway leaves them out), about 5 us more per event.
     """
-    raw = getattr(event, "_raw", None)
+    raw = event._raw
     if isinstance(raw, dict):
         found = raw.get(which)
         return found if isinstance(found, dict) else None

@@ -7,7 +7,9 @@
   in the ``header`` of each answer's body, which the client's check reads
   (there is no header for the core to read).
 - A member is asked about itself with ``/v3/maintenance/status`` (its leader
-  and term), and read through with a linearizable count of one key.
+  and term), and read through with a linearizable count of one key;
+  :func:`ask_status` asks one named member (the watch probes, the
+  multiplexer's leader check, ``Client.status(member)``).
 - What may be sent again is :func:`replay_rule`'s table.
 """
 
@@ -16,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._core import SAFE, UNSAFE, Call, MemberProbe, NotEtcd, ReplayRule, Response
+from .._core import SAFE, UNSAFE, Call, Cluster, MemberProbe, NotEtcd, ReplayRule, Response, Transport
 from ..exceptions import EtcdException
 from .errors import error_from, is_transient
 
-__all__ = ["GatewayRules", "error_body", "replay_rule"]
+__all__ = ["GatewayRules", "ask_status", "error_body", "leads", "replay_rule"]
 
 #: Gateway calls that read, or that doing twice is doing once: sent again
 #: after an attempt that may have reached a member. Every other call is not,
@@ -144,3 +146,17 @@ class GatewayRules:
     def _read_call(self) -> Call:
         """A linearizable read that costs etcd nothing but the read index (a count of one key)."""
         return Call("POST", "/v3/kv/range", self._headers(), body=b'{"key":"AA==","count_only":true}', op="read")
+
+
+async def ask_status(
+    cluster: Cluster, transport: Transport, base: str, headers: Mapping[str, str], timeout: float | None
+) -> Response:
+    """One member's ``/v3/maintenance/status`` answer (one attempt, no failover, in the observer's sight)."""
+    call = Call("POST", "/v3/maintenance/status", headers, body=b"{}", op="status")
+    return await cluster.ask(transport, base, call, timeout)
+
+
+def leads(resp: Response) -> bool:
+    """Whether a 200 status answer names a leader (a member cut off from quorum names none)."""
+    body = resp.json_object()
+    return body is not None and bool(body.get("leader"))

@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 
 from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket, within
-from .watch import ask_status, leads
+from ._gateway import ask_status, leads
 
 __all__ = ["Multiplexer"]
 

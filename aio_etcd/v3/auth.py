@@ -12,22 +12,27 @@ Permissions are granted on a key, a prefix (``prefix=True``) or a range::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .txn import key_range
 
-if TYPE_CHECKING:
-    from .client import Client
-
-__all__ = ["Auth"]
+__all__ = ["Auth", "AuthClient"]
 
 _PERMS = {"read": "READ", "write": "WRITE", "readwrite": "READWRITE"}
+
+
+class AuthClient(Protocol):
+    """What :class:`Auth` uses of its :class:`~aio_etcd.v3.Client`."""
+
+    async def call(
+        self, path: str, request: dict[str, Any], *, safe: bool | None = ..., op: str = ...
+    ) -> dict[str, Any]: ...
 
 
 class Auth:
     """The auth API of a :class:`~aio_etcd.v3.Client` (``client.auth``)."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: AuthClient) -> None:
         self._client = client
 
     async def _change(self, path: str, request: dict[str, Any], op: str) -> dict[str, Any]:

@@ -12,11 +12,12 @@ raise :class:`~aio_etcd.EtcdOutcomeUnknown`): the gateway's table
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from ssl import SSLContext
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .._core import (
     SAFE,
@@ -39,7 +40,10 @@ from ..exceptions import EtcdException
 from . import _gateway
 from . import txn as _txn
 from ._mux import Multiplexer
+from .auth import Auth
 from .errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from
+from .lease import KeepAlives, Lease
+from .lock import Election, Lock
 from .results import (
     KV,
     Delete,
@@ -53,12 +57,7 @@ from .results import (
     revision_of,
     to_bytes,
 )
-
-if TYPE_CHECKING:
-    from .auth import Auth
-    from .lease import Lease
-    from .lock import Election, Lock
-    from .watch import Watch
+from .watch import Probes, Watch
 
 __all__ = ["Client"]
 
@@ -70,6 +69,34 @@ _T = TypeVar("_T")
 MemberSpec = tuple[str, int] | str
 
 _JSON = {"Content-Type": "application/json"}
+
+#: The names ``transport=`` takes, and the client each makes: ``None`` is :class:`Client`
+#: itself (the JSON gateway); otherwise ``("module:Class", extra)``, a subclass of
+#: :class:`Client` imported only when asked for, and the extra that installs its libraries.
+#: A second v3 transport is its module plus its line here.
+TRANSPORTS: dict[str, tuple[str, str] | None] = {
+    "auto": None,  # the gateway until the gRPC transport carries the whole client
+    "gateway": None,
+    "grpc": ("aio_etcd.v3._grpc.client:GrpcClient", "grpc"),
+}
+
+
+def _transport_names() -> str:
+    names = [repr(name) for name in TRANSPORTS]
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _client_class(name: str, target: str, extra: str) -> type[Client]:
+    """The client class registered for ``transport=name``, imported now."""
+    module, _, attribute = target.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), attribute)
+    except ImportError as exc:
+        needs = f'transport="{name}" needs the {extra} extra: pip install "aio_etcd[{extra}]"'
+        raise ImportError(f"{needs}: {exc}") from exc
+    if not (isinstance(found, type) and issubclass(found, Client)):
+        raise TypeError(f"{target} (transport={name!r}) is not a v3.Client")
+    return found
 
 
 def _cluster_id(expected: int | str | None) -> str | None:
@@ -180,11 +207,11 @@ class Client:
         observer: Observer | None = None,
     ) -> None:
         if isinstance(transport, str):
-            if transport not in ("auto", "gateway", "grpc"):
-                raise ValueError(f"transport is 'auto', 'gateway' or 'grpc' (or a Transport), not {transport!r}")
-            if transport == "grpc":
-                raise ValueError("transport='grpc' makes the client v3.Client(...) itself: not for a subclass")
-            transport = None  # "auto" is the gateway until the gRPC transport carries the whole client
+            if transport not in TRANSPORTS:
+                raise ValueError(f"transport is {_transport_names()} (or a Transport), not {transport!r}")
+            if TRANSPORTS[transport] is not None:
+                raise ValueError(f"transport={transport!r} makes the client v3.Client(...) itself: not for a subclass")
+            transport = None  # Client itself: the gateway
         protocol = tls_protocol(protocol, ssl, ca_cert, cert, ssl_verify)
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
@@ -239,23 +266,19 @@ class Client:
                 self._mux = Multiplexer(self._transport, self._cluster)
             elif watch_transport == "websocket":
                 raise ValueError("watch_transport='websocket' needs a transport that opens websockets")
-        from .auth import Auth
-        from .lease import KeepAlives
-        from .watch import Probes
-
+        # Package-internal (not part of the public API, so not in the user docs): what
+        # aio_etcd's own modules use of this client besides its public methods (Session, below).
+        self.session = Session(self)
         #: Users, roles, enabling auth: :class:`aio_etcd.v3.auth.Auth`.
         self.auth: Auth = Auth(self)
-        self._keepalives = KeepAlives(self)
-        self._probes = Probes(self)
+        self._keepalives: KeepAlives = KeepAlives(self)
+        self._probes: Probes = Probes(self)
 
     def __new__(cls, *members: MemberSpec, transport: Transport | str | None = None, **options: Any) -> Client:
-        if transport == "grpc" and cls is Client:
-            try:
-                from ._grpc.client import GrpcClient
-            except ImportError as exc:
-                needs = 'transport="grpc" needs the grpc extra: pip install "aio_etcd[grpc]"'
-                raise ImportError(f"{needs}: {exc}") from exc
-            return object.__new__(GrpcClient)
+        if cls is Client and isinstance(transport, str):
+            registered = TRANSPORTS.get(transport)
+            if registered is not None:
+                return object.__new__(_client_class(transport, *registered))
         return object.__new__(cls)
 
     def _api_rules(self) -> ApiRules:
@@ -438,33 +461,6 @@ class Client:
             deadline=self._deadline if timeout is None else timeout,
             attempt_timeout=attempt_timeout,
             attempts=attempts,
-        )
-
-    async def exchange(
-        self,
-        call: Call,
-        check: Callable[[Response], _T],
-        *,
-        timeout: float | None = None,
-        attempt_timeout: float | None = None,
-    ) -> _T:
-        """Make ``call`` as it is (its own headers: no token is added) through this client's
-        members, attempt loop and transport; ``check`` reads the answer.
-
-        Package-internal: the requests of :class:`aio_etcd.Client` with ``api="v3"`` that are
-        not v3 calls (``/version``, ``api_execute``), so that the client has one session.
-        """
-        if self._closed:
-            raise EtcdException("the client is closed")
-        if not self._discovered:
-            await self._discover()
-        return await self._cluster.request(
-            self._transport,
-            call,
-            check,
-            self._policy,
-            deadline=self._deadline if timeout is None else timeout,
-            attempt_timeout=attempt_timeout,
         )
 
     # -- auth tokens ----------------------------------------------------------------------
@@ -673,8 +669,6 @@ class Client:
 
     def lease(self, ttl: int, *, lease_id: int = 0) -> Lease:
         """A lease to use as ``async with``: granted on entry, kept alive, revoked on exit."""
-        from .lease import Lease
-
         return Lease(self, ttl, lease_id=lease_id)
 
     async def grant(self, ttl: int, *, lease_id: int = 0) -> LeaseGrant:
@@ -751,8 +745,6 @@ class Client:
             must not be compacted: ``EtcdCompacted``).
         :param filters: ``{"noput"}`` and/or ``{"nodelete"}``: leave those events out.
         """
-        from .watch import Watch
-
         return Watch(
             self,
             _txn.key_range(key, prefix, range_end),
@@ -768,14 +760,10 @@ class Client:
         :param ttl: the TTL of the lease the client grants for it and keeps alive.
         :param timeout: give up after this many seconds (:class:`EtcdLockTimeout`).
         """
-        from .lock import Lock
-
         return Lock(self, name, ttl=ttl, timeout=timeout)
 
     def election(self, name: str | bytes, *, ttl: int = 60) -> Election:
         """An election (``/v3/election``): campaign, proclaim, resign, leader, observe."""
-        from .lock import Election
-
         return Election(self, name, ttl=ttl)
 
     # -- cluster --------------------------------------------------------------------------
@@ -789,9 +777,7 @@ class Client:
         """The status of ``member`` (a client URL; default: the member calls go to)."""
         if member is None:
             return Status(await self.call("/v3/maintenance/status", {}, op="status"))
-        from .watch import ask_status
-
-        resp = await ask_status(
+        resp = await _gateway.ask_status(
             self._cluster, self._transport, member.rstrip("/"), self._headers, self._policy.attempt_timeout
         )
         return Status(self._check(resp))
@@ -805,3 +791,92 @@ class Client:
         """The store's current revision."""
         answer = await self.call("/v3/kv/range", _txn.range_request(b"\0", count_only=True), op="revision")
         return revision_of(answer)
+
+
+class Session:
+    """The package-internal side of a v3 client (``client.session``): not part of the public API.
+
+    The service modules (:mod:`~aio_etcd.v3.watch`, :mod:`~aio_etcd.v3.lease`,
+    :mod:`~aio_etcd.v3.lock`, :mod:`~aio_etcd.v3.auth`) and :mod:`aio_etcd.v2on3`
+    use the client through its public methods and through this, never through
+    the client's private names; each states at its top, as a ``Protocol``, what
+    it uses (so none imports this module: no import circle). It holds no state
+    of its own: it reads the client's, so a subclass (the gRPC client) that
+    replaces a part (its multiplexer, how it authenticates) is seen here too.
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @property
+    def cluster(self) -> Cluster:
+        """The client's core: its members, attempt loop, cluster id and observer."""
+        return self._client._cluster
+
+    @property
+    def transport(self) -> Transport:
+        """The client's transport (the one its ordinary calls go through)."""
+        return self._client._transport
+
+    @property
+    def mux(self) -> Multiplexer | None:
+        """The watch multiplexer (``None``: each watch is a stream of its own)."""
+        return self._client._mux
+
+    @property
+    def probes(self) -> Probes:
+        """The freeze probes of the client's watches (a watch adds itself while it streams)."""
+        return self._client._probes
+
+    @property
+    def keepalives(self) -> KeepAlives:
+        """The keep-alive timer of the client's leases (a granted lease adds itself)."""
+        return self._client._keepalives
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether the client was given a user name and password (its token can be renewed)."""
+        return self._client._username is not None
+
+    def check(self, resp: Response) -> dict[str, Any]:
+        """A gateway answer as its JSON object, or the error it holds, raised."""
+        return self._client._check(resp)
+
+    async def send(self, call: Call, check: Callable[[Response], _T], *, watch: bool = False) -> _T:
+        """Make ``call`` under the client's retry policy (its token added when just got);
+        ``check`` reads the answer. ``watch``: over the multiplexer when there is one."""
+        return await self._client._send(call, check, watch=watch)
+
+    async def send_as_is(
+        self,
+        call: Call,
+        check: Callable[[Response], _T],
+        *,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+    ) -> _T:
+        """Make ``call`` as it is (its own headers: no token is added) through the client's
+        members, attempt loop and transport; ``check`` reads the answer.
+
+        For the requests of :class:`aio_etcd.Client` with ``api="v3"`` that are not v3
+        calls (``/version``, ``api_execute``), so that that client has one session.
+        """
+        client = self._client
+        if client._closed:
+            raise EtcdException("the client is closed")
+        if not client._discovered:
+            await client._discover()
+        return await client._cluster.request(
+            client._transport,
+            call,
+            check,
+            client._policy,
+            deadline=client._deadline if timeout is None else timeout,
+            attempt_timeout=attempt_timeout,
+        )
+
+    async def authenticate(self, stale: str | None) -> None:
+        """Get a new token (once for concurrent callers); ``stale`` is the token that was refused."""
+        await self._client._authenticate(stale)

@@ -13,19 +13,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from .._core import within
+from .._core import RetryPolicy, within
 from ..exceptions import EtcdException
 from .errors import EtcdLeaseNotFound
-from .results import LeaseInfo
+from .results import LeaseGrant, LeaseInfo
 
-if TYPE_CHECKING:
-    from .client import Client
-
-__all__ = ["KeepAlives", "Lease"]
+__all__ = ["KeepAlives", "Lease", "LeaseClient"]
 
 log = logging.getLogger(__name__)
+
+
+class LeaseSession(Protocol):
+    """What a lease uses of its client's package-internal side
+    (:class:`aio_etcd.v3.client.Session`, ``client.session``)."""
+
+    @property
+    def keepalives(self) -> KeepAlives: ...
+
+
+class LeaseClient(Protocol):
+    """What a lease and the keep-alive timer use of their :class:`~aio_etcd.v3.Client`."""
+
+    @property
+    def session(self) -> LeaseSession: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    async def grant(self, ttl: int, *, lease_id: int = ...) -> LeaseGrant: ...
+    async def revoke(self, lease: int) -> None: ...
+    async def time_to_live(self, lease: Lease, *, keys: bool = ...) -> LeaseInfo: ...
+    async def keep_alive_once(
+        self, lease: int, *, timeout: float | None = ..., attempt_timeout: float | None = ...
+    ) -> int: ...
 
 
 class Lease:
@@ -40,7 +62,7 @@ class Lease:
     does not raise.
     """
 
-    def __init__(self, client: Client, ttl: int, *, lease_id: int = 0) -> None:
+    def __init__(self, client: LeaseClient, ttl: int, *, lease_id: int = 0) -> None:
         if ttl < 1:
             raise ValueError("a lease's ttl is at least 1 second")
         self.client = client
@@ -68,7 +90,7 @@ class Lease:
         grant = await self.client.grant(self.ttl, lease_id=self._wanted_id)
         self.id, self._granted_ttl = grant.id, grant.ttl or self.ttl
         self._expires = sent + self._granted_ttl
-        self.client._keepalives.add(self, sent)
+        self.client.session.keepalives.add(self, sent)
         return self
 
     async def __aenter__(self) -> Lease:
@@ -79,7 +101,7 @@ class Lease:
 
     async def revoke(self) -> None:
         """Stop keeping the lease alive and revoke it (its keys go). A lease already gone is fine."""
-        self.client._keepalives.discard(self)
+        self.client.session.keepalives.discard(self)
         if not self.id or self.revoked or self.lost.is_set() or self.client.closed:
             return
         self.revoked = True
@@ -103,7 +125,7 @@ class Lease:
 class KeepAlives:
     """The client's one keep-alive timer: renews each lease a third of its TTL after the last renewal."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: LeaseClient) -> None:
         self.client = client
         self._leases: set[Lease] = set()
         self._task: asyncio.Task[None] | None = None

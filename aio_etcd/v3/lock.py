@@ -22,25 +22,43 @@ import base64
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core import within
 from ..exceptions import EtcdException, EtcdOutcomeUnknown
 from . import txn as T  # noqa: N812 (the documented spelling)
 from .errors import EtcdLeaseLost, EtcdLockTimeout, EtcdServerError, EtcdSessionExpired
-from .lease import Lease
-from .results import KV, b64, to_bytes
+from .lease import Lease, LeaseClient
+from .results import KV, Range, b64, to_bytes
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .watch import Watch
 
-__all__ = ["Election", "Lock", "Term"]
+__all__ = ["Election", "Lock", "LockClient", "Term"]
 
 log = logging.getLogger(__name__)
 
 
+class LockClient(LeaseClient, Protocol):
+    """What a lock and an election use of their :class:`~aio_etcd.v3.Client`."""
+
+    async def call(
+        self,
+        path: str,
+        request: dict[str, Any],
+        *,
+        safe: bool | None = ...,
+        op: str = ...,
+        timeout: float | None = ...,
+        stream: bool = ...,
+    ) -> dict[str, Any]: ...
+    async def get(self, key: str | bytes) -> KV | None: ...
+    async def range(self, key: str | bytes, *, prefix: bool = ...) -> Range: ...
+    def watch(self, key: str | bytes, *, prefix: bool = ..., start_revision: int = ...) -> Watch: ...
+
+
 async def _queue(
-    client: Client, ttl: int, timeout: float | None, path: str, request: Callable[[int], dict[str, Any]], what: str
+    client: LockClient, ttl: int, timeout: float | None, path: str, request: Callable[[int], dict[str, Any]], what: str
 ) -> tuple[Lease, dict[str, Any]]:
     """Wait in etcd's queue at ``path`` under a lease of our own; the lease and etcd's answer once first."""
     loop = asyncio.get_running_loop()
@@ -66,7 +84,7 @@ async def _queue(
 
 
 async def _wait_turn(
-    client: Client, lease: Lease, path: str, request: Callable[[int], dict[str, Any]], what: str
+    client: LockClient, lease: Lease, path: str, request: Callable[[int], dict[str, Any]], what: str
 ) -> dict[str, Any]:
     await lease.grant()
     waiting = asyncio.ensure_future(
@@ -107,7 +125,7 @@ class Lock:
     :class:`~aio_etcd.v3.EtcdLeaseLost`.
     """
 
-    def __init__(self, client: Client, name: str | bytes, *, ttl: int = 60, timeout: float | None = None) -> None:
+    def __init__(self, client: LockClient, name: str | bytes, *, ttl: int = 60, timeout: float | None = None) -> None:
         if ttl < 2:
             raise ValueError("a lock's ttl is at least 2 seconds (etcd's shortest lease)")
         self.client = client
@@ -276,7 +294,7 @@ class _Campaign:
 class Election:
     """An election by name: :meth:`campaign`, :meth:`leader`, :meth:`observe`."""
 
-    def __init__(self, client: Client, name: str | bytes, *, ttl: int = 60) -> None:
+    def __init__(self, client: LockClient, name: str | bytes, *, ttl: int = 60) -> None:
         if ttl < 2:
             raise ValueError("a campaign's ttl is at least 2 seconds (etcd's shortest lease)")
         self.client = client

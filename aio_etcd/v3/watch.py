@@ -22,11 +22,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .._core import Call, Cluster, LineStream, NotEtcd, Response, Transport, TransportFailure
+from .._core import Call, Cluster, LineStream, NotEtcd, Response, RetryPolicy, Transport, TransportFailure
 from ..exceptions import EtcdException
+from ._gateway import ask_status, leads
 from .errors import (
     EtcdServerError,
     EtcdWatchCanceled,
@@ -38,11 +39,46 @@ from .errors import (
 from .results import Event, revision_of
 
 if TYPE_CHECKING:
-    from .client import Client
+    from ._mux import Multiplexer
 
-__all__ = ["Probes", "Watch", "ask_status", "leads"]
+__all__ = ["Probes", "Watch", "WatchClient", "ask_status", "leads"]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+class WatchSession(Protocol):
+    """What a watch and the probes use of their client's package-internal side
+    (:class:`aio_etcd.v3.client.Session`, ``client.session``)."""
+
+    @property
+    def cluster(self) -> Cluster: ...
+    @property
+    def transport(self) -> Transport: ...
+    @property
+    def mux(self) -> Multiplexer | None: ...
+    @property
+    def probes(self) -> Probes: ...
+    @property
+    def has_credentials(self) -> bool: ...
+    def check(self, resp: Response) -> dict[str, Any]: ...
+    async def send(self, call: Call, check: Callable[[Response], _T], *, watch: bool = ...) -> _T: ...
+    async def authenticate(self, stale: str | None) -> None: ...
+
+
+class WatchClient(Protocol):
+    """What a watch and the probes use of their :class:`~aio_etcd.v3.Client`."""
+
+    @property
+    def session(self) -> WatchSession: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def watch_probe_interval(self) -> float: ...
+    def stale_token(self, exc: EtcdServerError) -> bool: ...
 
 _FILTERS = {"noput": "NOPUT", "nodelete": "NODELETE"}
 
@@ -62,7 +98,7 @@ class Watch:
 
     def __init__(
         self,
-        client: Client,
+        client: WatchClient,
         fields: dict[str, str],
         *,
         start_revision: int = 0,
@@ -138,7 +174,7 @@ class Watch:
         self._drop()
 
     def _drop(self) -> None:
-        self._client._probes.discard(self)
+        self._client.session.probes.discard(self)
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.close()
@@ -169,7 +205,7 @@ class Watch:
                 if not line:
                     raise _Resume(self._aborted or f"{self._base} ended the watch stream")
                 if self._take(line):
-                    await self._client._authenticate(self._client.headers.get("Authorization"))
+                    await self._client.session.authenticate(self._client.headers.get("Authorization"))
                     raise _Resume("the token was refused; renewed it")
             except _Resume as why:
                 if self._closed:
@@ -181,6 +217,7 @@ class Watch:
 
     async def _open(self) -> None:
         client = self._client
+        session = client.session
         while True:
             request = dict(self._request)
             if self._next:
@@ -197,24 +234,24 @@ class Watch:
                 key=_key_text(request),
             )
             try:
-                await client._send(call, self._created, watch=True)
+                await session.send(call, self._created, watch=True)
             except EtcdWatchCanceled as exc:
                 if token_refused(exc.reason) and self._may_reauthenticate():
-                    await client._authenticate(token)
+                    await session.authenticate(token)
                     continue
                 raise
             except EtcdServerError as exc:
                 if client.stale_token(exc) and self._may_reauthenticate():
-                    await client._authenticate(token)
+                    await session.authenticate(token)
                     continue
                 raise
             self._aborted = None
-            client._probes.add(self)
+            session.probes.add(self)
             return
 
     def _may_reauthenticate(self) -> bool:
         """Once per watch, with credentials: a stale token cancels a watch in the words of a real denial."""
-        if self._client._username is None or self._reauthenticated:
+        if not self._client.session.has_credentials or self._reauthenticated:
             return False
         self._reauthenticated = True
         return True
@@ -222,7 +259,7 @@ class Watch:
     def _created(self, resp: Response) -> LineStream:
         """The first line of a watch stream: ``created`` (the watch is established) or why not."""
         if not isinstance(resp, LineStream):
-            self._client._check(resp)  # raises the error it holds
+            self._client.session.check(resp)  # raises the error it holds
             raise NotEtcd(resp, "a watch answer that is not a stream", "v3")
         try:
             result = self._result(resp.body, resp)
@@ -230,8 +267,9 @@ class Watch:
                 raise NotEtcd(resp, "the first line of a watch is not 'created'", "v3")
             header = result.get("header") or {}
             seen = header.get("cluster_id")
-            if seen is not None and seen != self._client._cluster.cluster_id:
-                self._client._cluster.guard_cluster_id(seen, resp.url)
+            cluster = self._client.session.cluster
+            if seen is not None and seen != cluster.cluster_id:
+                cluster.guard_cluster_id(seen, resp.url)
             if result.get("canceled"):
                 self._canceled(result)
             if not self.created_revision:
@@ -310,7 +348,7 @@ class Watch:
         self._drop()
         self.resumes += 1
         log.info("watch of %r: %s; resuming at revision %d", _key_text(self._request), why, self._next)
-        self._client._cluster.avoid(base)
+        self._client.session.cluster.avoid(base)
         await self._open()
 
     def __repr__(self) -> str:
@@ -326,7 +364,7 @@ def _key_text(request: dict[str, Any]) -> str:
 class Probes:
     """The freeze check of a client's watches: one probe per member, only when its watches are silent."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: WatchClient) -> None:
         self.client = client
         self._watches: dict[str, set[Watch]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -374,31 +412,19 @@ class Probes:
                         log.warning("moving the watches on %s: %s", base, trouble)
                         for watch in list(self._watches.get(base, ())):
                             watch.abort(f"{base}: {trouble}")
-                        if self.client._mux is not None:
-                            await self.client._mux.drop(base)
+                        mux = self.client.session.mux
+                        if mux is not None:
+                            await mux.drop(base)
 
     async def _probe(self, base: str) -> str | None:
         """What is wrong with ``base`` (``None``: it answered and has a leader)."""
         client = self.client
         with contextlib.suppress(Exception):
+            session = client.session
             resp = await ask_status(
-                client._cluster, client._transport, base, client.headers, client.retry.attempt_timeout
+                session.cluster, session.transport, base, client.headers, client.retry.attempt_timeout
             )
             if resp.status == 200 and not leads(resp):
                 return "it has no leader"
             return None  # it answered: alive (auth or other refusals are not our business here)
         return f"no answer to a status probe within {client.retry.attempt_timeout:g}s"
-
-
-async def ask_status(
-    cluster: Cluster, transport: Transport, base: str, headers: Mapping[str, str], timeout: float | None
-) -> Response:
-    """One member's ``/v3/maintenance/status`` answer (one attempt, no failover, in the observer's sight)."""
-    call = Call("POST", "/v3/maintenance/status", headers, body=b"{}", op="status")
-    return await cluster.ask(transport, base, call, timeout)
-
-
-def leads(resp: Response) -> bool:
-    """Whether a 200 status answer names a leader (a member cut off from quorum names none)."""
-    body = resp.json_object()
-    return body is not None and bool(body.get("leader"))

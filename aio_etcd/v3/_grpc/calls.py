@@ -7,7 +7,7 @@ zero values left out, int64 as strings, bytes in base64). This module maps
 such a body to etcd's message (``*_message``) and an answer message back to
 the dict the gateway would have sent (``*_answer``), for Range, Put,
 DeleteRange and Txn, so that the client could run on gRPC without touching
-its request builders or its results (tests/test_v3_grpc_calls.py checks the
+its request builders or its results (tests/v3/test_v3_grpc_calls.py checks the
 dicts against the gateway's own).
 
 What it costs (``benchmarks/grpc_conversion.py``, client CPU per operation,

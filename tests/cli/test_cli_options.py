@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-from cli import ETCDCTL, OURS, run
+from cli import ETCDCTL, OURS, Tls, run
 
 import aio_etcd as etcd
-from aio_etcd._dev import _certificates
 from aio_etcd.auth import Auth, EtcdUser
 from aio_etcd.testing import EtcdCluster, free_port
 
@@ -28,17 +26,9 @@ async def test_a_refused_connection_exits_2() -> None:
         assert ours[2].startswith("Error:  ") and "127.0.0.1" in ours[2]
 
 
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EtcdCluster, tuple[str, ...]]]:
-    files = _certificates(tmp_path_factory.mktemp("tls"), "127.0.0.1")
-    other = _certificates(tmp_path_factory.mktemp("other"), "127.0.0.1")
-    ca, server, server_key, _, _ = files
-    with EtcdCluster(tls=(server, server_key, ca)) as cluster:
-        yield cluster, (*files, other[0])
-
-
-async def test_tls_options_and_variables(tls_server: tuple[EtcdCluster, tuple[str, ...]]) -> None:
-    cluster, (ca, _, _, client, client_key, other_ca) = tls_server
+async def test_tls_options_and_variables(tls_server: Tls) -> None:
+    cluster, ca, client, client_key, other_ca = (tls_server.cluster, tls_server.ca, tls_server.cert, tls_server.key,
+                                                 tls_server.other_ca)
     flags = ["--endpoints", cluster.url, "--ca-file", ca, "--cert-file", client, "--key-file", client_key]
     theirs, ours = await _both([*flags, "set", "/tls/k", "v"], {})
     assert ours == theirs == (0, "v\n", "")
@@ -60,24 +50,25 @@ async def test_tls_options_and_variables(tls_server: tuple[EtcdCluster, tuple[st
 
 
 @pytest.fixture(scope="module")
-def auth_server() -> Iterator[EtcdCluster]:
-    with EtcdCluster() as cluster:
+def auth_enabled(auth_server: EtcdCluster) -> EtcdCluster:
+    """The module's ``auth_server`` with a root user, a secret key and auth on."""
+    cluster = auth_server
 
-        async def enable() -> None:
-            async with cluster.client() as client:
-                root = EtcdUser(client, "root")
-                root.password = "rootpw"
-                await root.write()
-                await client.write("/secret/k", "v")
-                await Auth(client).enable()
-            async with cluster.client(username="root", password="rootpw") as root_client:
-                guest = etcd.auth.EtcdRole(root_client, "guest")
-                await guest.read()
-                guest.acls = {}
-                await guest.write()
+    async def enable() -> None:
+        async with cluster.client() as client:
+            root = EtcdUser(client, "root")
+            root.password = "rootpw"
+            await root.write()
+            await client.write("/secret/k", "v")
+            await Auth(client).enable()
+        async with cluster.client(username="root", password="rootpw") as root_client:
+            guest = etcd.auth.EtcdRole(root_client, "guest")
+            await guest.read()
+            guest.acls = {}
+            await guest.write()
 
-        asyncio.run(enable())
-        yield cluster
+    asyncio.run(enable())
+    return cluster
 
 
 @pytest.mark.parametrize(
@@ -92,8 +83,8 @@ def auth_server() -> Iterator[EtcdCluster]:
     ],
     ids=["-u", "--username", "prompt", "ETCDCTL_USERNAME", "anonymous", "wrong-password"],
 )
-async def test_credentials(auth_server: EtcdCluster, args: list[str], env: dict[str, str], stdin: bytes) -> None:
-    theirs, ours = await _both(["--endpoints", auth_server.url, *args], env, stdin)
+async def test_credentials(auth_enabled: EtcdCluster, args: list[str], env: dict[str, str], stdin: bytes) -> None:
+    theirs, ours = await _both(["--endpoints", auth_enabled.url, *args], env, stdin)
     assert ours[:2] == theirs[:2]
     assert (ours[2] == "") == (theirs[2] == "")
     if theirs[2]:

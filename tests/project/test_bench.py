@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
 WORKLOADS = ["read_seq", "write_seq", "read_conc", "write_conc", "tree_read", "watch_fanout"]
 
 

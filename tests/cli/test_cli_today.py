@@ -6,21 +6,13 @@ without its v2 API.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from cli import OURS, newest_etcd, run
+from cli import OURS, run
 
 import aio_etcd as etcd
 from aio_etcd.testing import EtcdCluster
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def today() -> Iterator[EtcdCluster]:
-    with newest_etcd() as server:
-        yield server
 
 
 async def test_commands_work_without_choosing_an_api(today: EtcdCluster, etcd_prefix: str) -> None:

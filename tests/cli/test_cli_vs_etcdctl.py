@@ -20,16 +20,14 @@ import asyncio
 import contextlib
 import dataclasses
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cli import ETCDCTL, OURS, newest_etcd, run
+from cli import ETCDCTL, OURS, Tls, run
 from test_cli_keys import CASES as KEY_CASES
 from test_cli_keys import _normalise, _sort_nodes
 
 import aio_etcd as etcd
-from aio_etcd._dev import _certificates
 from aio_etcd.testing import EtcdCluster, free_port
 
 pytestmark = pytest.mark.timeout(180)
@@ -340,25 +338,11 @@ async def _one(line: Line, index: int, servers: _Servers, gate: asyncio.Semaphor
 
 
 @pytest.fixture(scope="module")
-def today() -> Iterator[EtcdCluster]:
-    with newest_etcd() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EtcdCluster, tuple[str, ...]]]:
-    files = _certificates(tmp_path_factory.mktemp("vs-tls"), "127.0.0.1")
-    ca, server, server_key, _, _ = files
-    with EtcdCluster(tls=(server, server_key, ca)) as cluster:
-        yield cluster, files
-
-
-@pytest.fixture(scope="module")
 def results(
-    etcd_server: EtcdCluster, today: EtcdCluster, tls: tuple[EtcdCluster, tuple[str, ...]]
+    etcd_server: EtcdCluster, today: EtcdCluster, tls_server: Tls
 ) -> dict[str, dict[str, Any]]:
-    cluster, (ca, _, _, cert, key) = tls
-    servers = _Servers(etcd_server, today, cluster, ca, cert, key)
+    tls = tls_server
+    servers = _Servers(etcd_server, today, tls.cluster, tls.ca, tls.cert, tls.key)
 
     async def everything() -> list[dict[str, Any]]:
         gate = asyncio.Semaphore(4)

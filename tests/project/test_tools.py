@@ -7,7 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-BUILD = Path(__file__).resolve().parent.parent / "tools" / "etcd" / "build.sh"
+BUILD = Path(__file__).resolve().parents[2] / "tools" / "etcd" / "build.sh"
 
 
 def _script(path: Path, text: str) -> None:

@@ -25,7 +25,7 @@ from aio_etcd import v3
 from aio_etcd.lock import Lock
 from aio_etcd.testing import EtcdCluster, v3_transport
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Rounds of each in-process worker, and the etcdctl holders (processes) in all.
 ROUNDS = 4

@@ -27,7 +27,7 @@ def test_a_v2_client_on_a_v3_store_loads_the_v3_client_when_built() -> None:
     assert "aio_etcd.v2on3._keys" in loaded
 
 
-CORE = Path(__file__).resolve().parent.parent / "aio_etcd" / "_core"
+CORE = Path(__file__).resolve().parents[2] / "aio_etcd" / "_core"
 
 
 def _imported(path: Path) -> list[tuple[int, str]]:

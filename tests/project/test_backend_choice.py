@@ -83,6 +83,11 @@ def foreign_privates(source: str) -> list[tuple[int, str]]:
     own |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)}
     found = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.module.rpartition(".")[2].startswith("_"):
+            # ``from ..client import _key_path``: a private name of a public module (``from . import
+            # _answers`` names a private module)
+            found += [(node.lineno, f"{node.module}.{a.name}") for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
         if (
             isinstance(node, ast.Attribute)
             and node.attr.startswith("_")
@@ -105,12 +110,36 @@ def test_the_check_sees_the_branches_of_the_past() -> None:
     assert mode_branches('if api not in ("v2", "v3", "auto"):\n    raise ValueError(api)\n') == []
     reached = foreign_privates("self._client._send(call)\nclient._headers\nself._backend.send(call)\n")
     assert sorted(reached) == [(1, "self._client._send"), (2, "client._headers")]
+    assert foreign_privates("from ..client import Client, _key_path\nfrom ._write import _copy\n") == [
+        (1, "client._key_path")
+    ]
 
 
 @pytest.mark.parametrize("module", ["client.py", "auth.py", "watch.py", "_backend.py", "_choose.py",
-                                    "_v2/keys.py", "v2on3/_backend.py", "lock.py", "_lockwait.py"])
+                                    "_v2/keys.py", "_v2/follow.py", "v2on3/_backend.py", "v2on3/_cluster.py", "lock.py",
+                                    "_lockwait.py",
+                                    *(f"migrate/{p.name}" for p in sorted((PACKAGE / "migrate").glob("*.py")))])
 def test_the_facade_and_the_backends_use_no_private_name_of_another_object(module: str) -> None:
     assert foreign_privates((PACKAGE / module).read_text()) == []
+
+
+#: The v3 client and its service modules (the gRPC transport's modules, ``v3/_grpc/``, are not walked).
+V3_MODULES = [f"v3/{p.name}" for p in sorted((PACKAGE / "v3").glob("*.py"))]
+
+
+@pytest.mark.parametrize("module", V3_MODULES)
+def test_the_v3_services_use_the_client_through_its_session_not_its_private_names(module: str) -> None:
+    assert foreign_privates((PACKAGE / module).read_text()) == []
+
+
+def test_no_v3_service_module_imports_the_v3_client() -> None:
+    """The services state what they use of their client as a Protocol; only the client imports them."""
+    for module in V3_MODULES:
+        if module == "v3/client.py" or module == "v3/__init__.py":
+            continue
+        tree = ast.parse((PACKAGE / module).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "client" not in imported, module
 
 
 def test_the_choice() -> None:

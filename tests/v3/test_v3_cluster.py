@@ -7,7 +7,6 @@ any member a test stopped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -16,6 +15,9 @@ from aio_etcd.testing import EtcdCluster, v3_transport
 
 pytestmark = pytest.mark.timeout(120)
 
+#: The module's own cluster (``three``, ``cluster``) serves v3 only.
+V2 = False
+
 #: Watch modes: the gateway's two, or gRPC's one shared Watch stream (``AIO_ETCD_V3_TRANSPORT=grpc``).
 MODES = ["grpc"] if v3_transport() == "grpc" else ["websocket", "http"]
 
@@ -23,24 +25,6 @@ MODES = ["grpc"] if v3_transport() == "grpc" else ["websocket", "http"]
 def _watching(mode: str) -> dict[str, str]:
     """The client options of a watch mode."""
     return {"transport": v3_transport(), "watch_transport": "auto" if mode == "grpc" else mode}
-
-
-@pytest.fixture(scope="module")
-def three() -> Iterator[EtcdCluster]:
-    with EtcdCluster(size=3, v2=False) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-async def cluster(three: EtcdCluster) -> AsyncIterator[EtcdCluster]:
-    yield three
-    for index, member in enumerate(three.members):
-        if member.running:
-            three.resume_member(index)
-    stopped = [i for i, member in enumerate(three.members) if not member.running]
-    for index in stopped:
-        three.start_member(index, wait=False)
-    await asyncio.to_thread(three.wait_healthy)
 
 
 async def _leader(cluster: EtcdCluster) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -235,12 +235,6 @@ async def test_watch_iter_and_eternal_watch_follow_one_v3_watch(
     await no_watchers(keys)
 
 
-@pytest.fixture(scope="module")
-def v3_three() -> Iterator[EtcdCluster]:
-    with EtcdCluster(size=3, v2=False) as cluster:
-        yield cluster
-
-
 async def test_auto_picks_the_api_the_server_has(etcd_server: EtcdCluster, etcd_v3_server: EtcdCluster) -> None:
     async with etcd.Client(host=etcd_server.host, port=etcd_server.port, api="auto") as on_v2:
         assert on_v2.api == "auto"
@@ -279,15 +273,15 @@ async def test_the_v3_transport_carries_the_keys_and_the_http_requests(
         etcd.Client(api="v3", v3_transport="grpc", transport=object())  # type: ignore[arg-type]
 
 
-async def test_failover_and_a_watch_across_a_member_kill(v3_three: EtcdCluster, etcd_prefix: str) -> None:
-    async with v3_three.client() as client:
+async def test_failover_and_a_watch_across_a_member_kill(three: EtcdCluster, etcd_prefix: str) -> None:
+    async with three.client() as client:
         key = etcd_prefix + "/ha"
         written = await client.write(key, "before")
         pinned = client.base_uri
-        victim = next(i for i, m in enumerate(v3_three.members) if m.client_url == pinned)
+        victim = next(i for i, m in enumerate(three.members) if m.client_url == pinned)
         watching = asyncio.create_task(client.watch(key, index=(written.modifiedIndex or 0) + 1))
         await asyncio.sleep(0)
-        v3_three.stop_member(victim, kill=True)
+        three.stop_member(victim, kill=True)
         try:
             after = await client.write(key, "after")  # another member takes it
             assert (await client.read(key)).value == "after"
@@ -295,7 +289,7 @@ async def test_failover_and_a_watch_across_a_member_kill(v3_three: EtcdCluster, 
             assert (event.value, event.modifiedIndex) == ("after", after.modifiedIndex)
             assert client.base_uri != pinned
         finally:
-            v3_three.start_member(victim)
+            three.start_member(victim)
 
 
 async def _app_view(client: etcd.Client, top: str) -> list[tuple[str | None, str | None, bool]]:

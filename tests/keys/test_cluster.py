@@ -7,7 +7,6 @@ the next test (the ``cluster`` fixture makes sure every member runs).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -16,22 +15,6 @@ from aio_etcd import v3
 from aio_etcd.testing import EtcdCluster, free_port
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture(scope="module")
-def three() -> Iterator[EtcdCluster]:
-    with EtcdCluster(size=3) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-async def cluster(three: EtcdCluster) -> AsyncIterator[EtcdCluster]:
-    yield three
-    stopped = [i for i, member in enumerate(three.members) if not member.running]
-    for index in stopped:
-        three.start_member(index, wait=False)
-    if stopped:
-        await asyncio.to_thread(three.wait_healthy)
 
 
 def _index_of(cluster: EtcdCluster, base_uri: str) -> int:

@@ -21,7 +21,7 @@ from aio_etcd.v3._grpc import messages
 from aio_etcd.v3._grpc._descriptors import DESCRIPTOR_SET
 
 pb = messages.etcdserverpb
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _stale_grpc_event(context: dict[str, Any]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -24,13 +24,6 @@ WRONG_PW = "wrong-pw-Lm27cR"
 
 def _basic(user: str, password: str) -> str:
     return base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-@pytest.fixture(scope="module")
-def auth_server() -> Iterator[EtcdCluster]:
-    """An etcd for this module alone: auth state is server-wide."""
-    with EtcdCluster() as server:
-        yield server
 
 
 @pytest.fixture

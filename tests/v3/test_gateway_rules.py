@@ -1,8 +1,8 @@
 """The v3 gateway's table of what may be sent again (aio_etcd.v3._gateway.replay_rule).
 
 A pure function; v2's table is tested in tests/unit/test_unit_retry_rules.py,
-and the behaviour both drive on fake and real servers (tests/test_retry.py,
-tests/test_faults.py, tests/test_v3_fake_server.py, tests/test_core.py).
+and the behaviour both drive on fake and real servers (tests/core/test_retry.py,
+tests/keys/test_faults.py, tests/v3/test_v3_fake_server.py, tests/core/test_core.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import trustme
@@ -14,11 +14,8 @@ from aio_etcd.testing import EtcdCluster
 
 pytestmark = pytest.mark.timeout(90)
 
-
-@pytest.fixture(scope="module")
-def auth_server() -> Iterator[EtcdCluster]:
-    with EtcdCluster(v2=False) as server:
-        yield server
+#: The module's own ``auth_server`` serves v3 only.
+V2 = False
 
 
 @pytest.fixture

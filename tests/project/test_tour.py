@@ -10,7 +10,7 @@ from pathlib import Path
 import aio_etcd as etcd
 from aio_etcd.testing import EtcdCluster
 
-TOUR = Path(__file__).resolve().parent.parent / "examples" / "tour.py"
+TOUR = Path(__file__).resolve().parents[2] / "examples" / "tour.py"
 
 
 def _run_tour(env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
