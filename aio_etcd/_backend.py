@@ -6,7 +6,8 @@ chosen once when the client is built (:func:`aio_etcd._choose.choose`):
 
 - ``api="v2"``: :class:`aio_etcd._v2.keys.HttpKeys`, etcd's v2 API over HTTP;
 - ``api="v3"``: :class:`aio_etcd.v2on3._backend.StoreKeys`, the same calls on
-  a v3 store, through one :class:`aio_etcd.v3.Client` (loaded only then);
+  a v3 store, through one :class:`aio_etcd.v3.Client` (loaded only then), on
+  the gateway or gRPC (``Options.v3_transport``);
 - ``api="auto"``: :class:`aio_etcd._choose.AutoKeys`, which asks the server
   at the first keys call and from then on is one of the two.
 
@@ -67,6 +68,8 @@ class Options:
     v3_prefix: str
     #: Told of every exchange with a member, by whichever backend makes it.
     observer: Observer | None = None
+    #: How a v3 store is reached (``v3_transport=``): ``"auto"``, ``"gateway"`` or ``"grpc"``.
+    v3_transport: str = "auto"
 
     @property
     def deadline(self) -> float | None:

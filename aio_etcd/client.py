@@ -87,11 +87,19 @@ class Client:
         ``cert`` and ``ssl_verify``.
     :param api: ``"v2"`` (the default): etcd's v2 API, which etcd 3.4 and 3.5
         serve with ``--enable-v2=true``. ``"v3"``: the same calls, results and
-        exceptions on etcd's v3 store, through its JSON gateway (etcd 3.x, 3.6
-        and later included), in the layout of :mod:`aio_etcd.v2on3`.
+        exceptions on etcd's v3 store (etcd 3.x, 3.6 and later included), in
+        the layout of :mod:`aio_etcd.v2on3`, through etcd's JSON gateway or its
+        gRPC API (``v3_transport``).
         ``"auto"``: v2 where the server serves it, else v3 (decided at the first call).
     :param v3_prefix: with ``api="v3"``, where the key space lives in v3
         (the ``--dest-prefix`` of a migration).
+    :param v3_transport: how the calls reach a v3 store (``api="v3"``, or
+        ``"auto"`` on a server without v2): the ``transport=`` of the
+        :class:`aio_etcd.v3.Client` under them. ``"gateway"``: etcd's JSON
+        gateway; ``"grpc"``: etcd's gRPC API (needs the ``grpc`` extra);
+        ``"auto"`` (the default): what ``v3.Client(transport="auto")`` picks
+        (the gateway for now). The requests made as they are (``versions()``,
+        ``api_execute``) stay HTTP requests: see ``docs/v2-on-v3.rst``.
     :param retry: how calls are retried: attempts, per-attempt timeout,
         backoff (see :class:`RetryPolicy` and ``docs/clusters.rst``).
     :param transport: what sends the HTTP requests (default: aiohttp). Tests
@@ -128,6 +136,7 @@ class Client:
         api: str = "v2",
         v3_prefix: str = "",
         observer: Observer | None = None,
+        v3_transport: str = "auto",
     ) -> None:
         if loop is not None:
             warnings.warn(
@@ -157,6 +166,10 @@ class Client:
             raise ValueError("read_timeout must be positive, or None for no limit")
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
+        if v3_transport not in ("auto", "gateway", "grpc"):
+            raise ValueError(f"v3_transport is 'auto', 'gateway' or 'grpc', not {v3_transport!r}")
+        if transport is not None and v3_transport == "grpc":
+            raise ValueError("transport= (HTTP requests) and v3_transport='grpc' exclude each other: give one")
 
         prefix = "/" + version_prefix.strip("/") if version_prefix.strip("/") else ""
         self._lock_prefix = lock_prefix
@@ -187,6 +200,7 @@ class Client:
             transport=transport,
             v3_prefix=v3_prefix,
             observer=observer,
+            v3_transport=v3_transport,
         )
         self._closed = False
         self._backend: KeysBackend = choose(api, self._options)

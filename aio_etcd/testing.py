@@ -378,7 +378,8 @@ class EtcdCluster:
 
         ``options`` go to the client (``username=``, ``ca_cert=``, ``retry=``...).
         A cluster without the v2 API gets ``api="v3"`` (the v2 keys API on its
-        v3 store). Close it, or use it as ``async with cluster.client() as client:``.
+        v3 store), on the transport of :func:`v3_transport` (unless ``transport=``
+        names an HTTP transport). Close it, or use it as ``async with cluster.client() as client:``.
         """
         from .client import Client
 
@@ -386,6 +387,8 @@ class EtcdCluster:
             options.setdefault("protocol", "https")
         if not self.v2:
             options.setdefault("api", "v3")
+        if options.get("transport") is None:
+            options.setdefault("v3_transport", v3_transport())
         if len(self._started().members) == 1:
             return Client(host=self.host, port=self.port, **options)
         return Client(host=self.endpoints, **options)

@@ -11,6 +11,8 @@ under one fresh directory, and removes that directory when it is done.
 With ``AIO_ETCD_API=v3`` every client uses ``api="v3"``: the same v2 calls
 on etcd's v3 store, as on etcd 3.6 and later (its own cluster then serves
 only v3; ``ETCD_BIN`` may name an etcd 3.6 or 3.7). ``auto`` works too.
+``AIO_ETCD_V3_TRANSPORT=grpc`` takes the v3 calls over etcd's gRPC API (the
+``grpc`` extra) instead of its JSON gateway.
 
 Each step prints what it did, or why it was skipped (skipped steps are counted
 apart, not as passed); the exit status is 1 if any step failed.
@@ -40,6 +42,8 @@ OWN_CLUSTER: EtcdCluster | None = None
 MEMBERS: list[str] = []
 #: How the tour's clients reach their keys: "v2", "v3" (the v2 calls on a v3 store) or "auto".
 API = os.environ.get("AIO_ETCD_API", "v2")
+#: How they reach a v3 store: "gateway", "grpc" (the grpc extra) or "auto".
+V3_TRANSPORT = os.environ.get("AIO_ETCD_V3_TRANSPORT", "auto")
 
 
 def step(name: str) -> Callable[[Step], Step]:
@@ -216,7 +220,9 @@ async def lock(client: etcd.Client, top: str) -> str:
     # clean-up removes them too. With api="v3" they are etcd's own lock keys,
     # <name>/<lease id>, outside the v2 key space; the names are the tour's own.
     names = top.strip("/")
-    async with etcd.Client(host=client.host, port=client.port, lock_prefix=f"{top}/_locks", api=API) as locker:
+    async with etcd.Client(
+        host=client.host, port=client.port, lock_prefix=f"{top}/_locks", api=API, v3_transport=V3_TRANSPORT
+    ) as locker:
         counter = f"{top}/counter"
         await locker.write(counter, 0)
 
@@ -290,19 +296,25 @@ async def tls(client: etcd.Client, top: str) -> str:
         server_cert.private_key_pem.write_to_path(paths["server.key"])
         client_cert.private_key_and_cert_chain_pem.write_to_path(paths["client.pem"])
         tls_server = EtcdCluster(tls=(paths["server.pem"], paths["server.key"], paths["ca.pem"]), v2=API == "v2")
-        async with tls_server, etcd.Client(
-            host=tls_server.host,
-            port=tls_server.port,
-            protocol="https",
-            ca_cert=paths["ca.pem"],
-            cert=paths["client.pem"],
-            api=API,
-        ) as secure:
+        async with (
+            tls_server,
+            etcd.Client(
+                host=tls_server.host,
+                port=tls_server.port,
+                protocol="https",
+                ca_cert=paths["ca.pem"],
+                cert=paths["client.pem"],
+                api=API,
+                v3_transport=V3_TRANSPORT,
+            ) as secure,
+        ):
             url = tls_server.url
             await secure.write("/tour/tls", "private")
             value = (await secure.read("/tour/tls")).value
             check(value == "private", f"read {value!r} over TLS")
-            async with etcd.Client(host=tls_server.host, port=tls_server.port, protocol="https", api=API) as stranger:
+            async with etcd.Client(
+                host=tls_server.host, port=tls_server.port, protocol="https", api=API, v3_transport=V3_TRANSPORT
+            ) as stranger:
                 await refusal(stranger.read("/tour/tls"), etcd.EtcdConnectionFailed)
     return f"wrote and read over verified TLS with a client certificate at {url}; a client without the CA was refused"
 
@@ -319,7 +331,7 @@ async def failover(client: etcd.Client, top: str) -> str:
     hosts = sorted(cluster.endpoints, key=lambda hp: cluster.endpoints.index(hp) != leader)
     loop = asyncio.get_running_loop()
     async with (
-        etcd.Client(host=tuple(hosts), api=API) as multi,
+        etcd.Client(host=tuple(hosts), api=API, v3_transport=V3_TRANSPORT) as multi,
         multi.keep_alive(f"{top}/services/worker", "10.0.0.7:80", ttl=3) as alive,
     ):
         await multi.write(f"{top}/ha", "before")
@@ -355,7 +367,7 @@ async def failover(client: etcd.Client, top: str) -> str:
 
 @step("v3: keys, ranges and a transaction")
 async def v3_keys(client: etcd.Client, top: str) -> str:
-    async with v3.Client(*MEMBERS) as etcd3:
+    async with v3.Client(*MEMBERS, transport=V3_TRANSPORT) as etcd3:
         await etcd3.put(f"{top}/v3/cfg/a", b"1")
         await etcd3.put(f"{top}/v3/cfg/b", "two")
         found = await etcd3.range(f"{top}/v3/cfg/", prefix=True)
@@ -379,7 +391,7 @@ async def v3_keys(client: etcd.Client, top: str) -> str:
 
 @step("v3: watch, lease, lock and election")
 async def v3_coordination(client: etcd.Client, top: str) -> str:
-    async with v3.Client(*MEMBERS) as etcd3:
+    async with v3.Client(*MEMBERS, transport=V3_TRANSPORT) as etcd3:
         async with etcd3.watch(f"{top}/v3/svc/", prefix=True) as events:
             async with etcd3.lease(ttl=5) as lease:
                 await etcd3.put(f"{top}/v3/svc/worker", b"10.0.0.7:80", lease=lease)
@@ -405,7 +417,7 @@ async def v3_failover(client: etcd.Client, top: str) -> str:
     if OWN_CLUSTER is None:
         return "skipped: it kills a member, so it runs only on the tour's own cluster"
     cluster = OWN_CLUSTER
-    async with v3.Client(*MEMBERS) as etcd3:
+    async with v3.Client(*MEMBERS, transport=V3_TRANSPORT) as etcd3:
         async with etcd3.watch(f"{top}/v3/ha/", prefix=True) as events:
             victim = MEMBERS.index(events.member)
             for i in range(20):
@@ -475,7 +487,9 @@ async def main() -> int:
             host, port, protocol = OWN_CLUSTER.host, OWN_CLUSTER.port, "http"
             MEMBERS.extend(OWN_CLUSTER.client_urls)
             print("etcd is up at " + ", ".join(OWN_CLUSTER.client_urls))
-        client = await stack.enter_async_context(etcd.Client(host=host, port=port, protocol=protocol, api=API))
+        client = await stack.enter_async_context(
+            etcd.Client(host=host, port=port, protocol=protocol, api=API, v3_transport=V3_TRANSPORT)
+        )
         try:
             failures, skipped = await run_steps(client, top)
         finally:

@@ -558,6 +558,7 @@ TOP_HELP: tuple[str, ...] = (
     "   --timeout value                  connection timeout per request (default: 2s)",
     "   --total-timeout value            timeout for the command execution (except watch) (default: 5s)",
     '   --api value                      v2, v3 or auto: auto is v2 where the server serves it, else v3 (default: "auto") [$AIO_ETCD_API]',  # noqa: E501
+    '   --v3-transport value             gateway, grpc or auto: how a v3 store is reached (default: "auto") [$AIO_ETCD_V3_TRANSPORT]',  # noqa: E501
     "   --help, -h                       show help",
     "   --version, -v                    print the version",
     "   ",

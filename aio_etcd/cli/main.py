@@ -45,7 +45,7 @@ _GROUPS = {
 #: Global options that take a value (the next word, or after ``=``).
 _VALUE_OPTIONS = {
     "endpoints", "peers", "C", "endpoint", "discovery-srv", "D", "username", "u", "cert-file", "key-file", "ca-file",
-    "timeout", "total-timeout", "api", "output", "o",
+    "timeout", "total-timeout", "api", "v3-transport", "output", "o",
 }  # fmt: skip
 _SWITCHES = {"no-sync", "help", "h", "version", "v"}
 
@@ -258,6 +258,9 @@ def _main(argv: list[str]) -> int:
     except PlainExit as exc:
         print(exc, file=sys.stderr)
         return exc.code
+    except ImportError as exc:  # --v3-transport grpc without the grpc extra
+        print(f"Error:  {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -4,7 +4,7 @@
 
     aio-etcd migrate --from URL[,URL...] --to URL[,URL...] [--prefix /] [--dest-prefix P]
                      [--follow] [--verify] [--copy] [--dry-run] [--overwrite]
-                     [--keep-empty-dirs] [--hidden KEY ...]
+                     [--keep-empty-dirs] [--hidden KEY ...] [--to-transport auto|gateway|grpc]
 
 Without ``--verify`` it copies (and with ``--follow`` keeps following until
 SIGINT or SIGTERM); ``--verify`` alone only compares and copies nothing (its
@@ -69,6 +69,13 @@ def parser() -> argparse.ArgumentParser:
         group.add_argument(f"--{side}-ca-file", help="CA bundle")
         group.add_argument(f"--{side}-cert-file", help="client certificate")
         group.add_argument(f"--{side}-key-file", help="client key")
+    group.add_argument(  # the v3 side's group
+        "--to-transport",
+        choices=("auto", "gateway", "grpc"),
+        default=os.environ.get("AIO_ETCD_V3_TRANSPORT") or "auto",
+        help="how the v3 side is reached: etcd's JSON gateway, or gRPC (the grpc extra); "
+        "auto: what aio_etcd.v3.Client picks [$AIO_ETCD_V3_TRANSPORT, default auto]",
+    )
     return p
 
 
@@ -94,13 +101,13 @@ def _ask(prompt: str) -> str:
     return getpass.getpass(prompt)
 
 
-def _v3_client(endpoints: str, options: dict[str, Any]) -> V3Client:
+def _v3_client(endpoints: str, options: dict[str, Any], transport: str = "auto") -> V3Client:
     urls = [url.strip() for url in endpoints.split(",") if url.strip()]
     if not urls or not all(url.startswith(("http://", "https://")) for url in urls):
         raise UsageError(f"--to takes http(s):// URLs, not {endpoints!r}")
     if len({url.split("://")[0] for url in urls}) > 1:
         raise UsageError("the --to endpoints mix http and https")
-    return V3Client(*urls, protocol=urls[0].split("://")[0], **options)
+    return V3Client(*urls, protocol=urls[0].split("://")[0], transport=transport, **options)
 
 
 class _Progress:
@@ -133,7 +140,7 @@ class _Progress:
 async def _run(args: argparse.Namespace) -> int:
     copy = args.copy or args.follow or not args.verify
     source = client_for(args.source, _side_options(args, "from"))
-    dest = _v3_client(args.dest, _side_options(args, "to"))
+    dest = _v3_client(args.dest, _side_options(args, "to"), args.to_transport)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -218,6 +225,9 @@ def main(argv: Sequence[str]) -> int:
     except EtcdConnectionFailed as exc:
         print(f"Error:  {exc}", file=sys.stderr)
         return 3
+    except ImportError as exc:  # --to-transport grpc without the grpc extra
+        print(f"Error:  {exc}", file=sys.stderr)
+        return 2
     except (EtcdException, ValueError) as exc:
         print(f"Error:  {exc}", file=sys.stderr)
         return 4

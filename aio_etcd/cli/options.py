@@ -77,6 +77,12 @@ def add_global_options(parser: argparse.ArgumentParser, env: Mapping[str, str] =
         help="auto: v2 where the server serves it, else the same commands on etcd's v3 store (etcd 3.6 and "
         "later); v2 or v3: only that one [$AIO_ETCD_API, default auto]",
     )
+    group.add_argument(
+        "--v3-transport",
+        default=env.get("AIO_ETCD_V3_TRANSPORT") or "auto",
+        help="how commands reach a v3 store: gateway (etcd's JSON gateway), grpc (the grpc extra) or auto "
+        "[$AIO_ETCD_V3_TRANSPORT, default auto]",
+    )
 
 
 def ask_password(prompt: str = "New password: ") -> str:
@@ -115,11 +121,14 @@ def client_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :class:`Client` options the global options stand for (asks for a missing password, once)."""
     if args.api not in ("v2", "v3", "auto"):
         raise UsageError(f"AIO_ETCD_API is v2, v3 or auto, not {args.api!r}")
+    if args.v3_transport not in ("auto", "gateway", "grpc"):
+        raise UsageError(f"--v3-transport (AIO_ETCD_V3_TRANSPORT) is auto, gateway or grpc, not {args.v3_transport!r}")
     options: dict[str, Any] = {
         "read_timeout": args.total_timeout,
         "retry": RetryPolicy(attempt_timeout=args.attempt_timeout),
         "use_proxies": args.no_sync,
         "api": args.api,
+        "v3_transport": args.v3_transport,
     }
     if args.username:
         user, sep, password = args.username.partition(":")

@@ -6,11 +6,18 @@ keys calls (:class:`~aio_etcd.v2on3._keys.KeysOnV3`), the watches
 (:mod:`aio_etcd.v2on3._watch`), the cluster calls
 (:mod:`aio_etcd.v2on3._cluster`) and the requests the client makes as they are
 (``/version``, ``api_execute``).
+
+On the gRPC transport (``v3_transport="grpc"``) the requests made as they are
+(``/version``, ``/metrics``, ``api_execute``) are HTTP requests, which gRPC
+does not carry: they go through a gateway client of the same members and
+options (:meth:`StoreKeys.http`, made at the first such request), starting at
+the member the gRPC calls go to; etcd serves both on its client port.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import AsyncGenerator, Callable
@@ -38,8 +45,13 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-def v3_client(options: Options) -> V3Client:
-    """The v3 client of the client's options (the same members, TLS, credentials, retries)."""
+def v3_client(options: Options, transport: str | None = None) -> V3Client:
+    """The v3 client of the client's options (the same members, TLS, credentials, retries).
+
+    :param transport: ``"gateway"`` or ``"grpc"`` (default: the options' ``v3_transport``);
+        the options' HTTP transport, when they have one, is used in any case (the
+        client refuses it with ``v3_transport="grpc"``).
+    """
     members = [] if options.srv_domain is not None else list(options.seeds)
     return V3Client(
         *members,
@@ -58,10 +70,9 @@ def v3_client(options: Options) -> V3Client:
         per_member=options.per_member,
         srv_domain=options.srv_domain,
         srv_nameservers=options.srv_nameservers,
-        transport=options.transport,
+        transport=options.transport if options.transport is not None else transport or options.v3_transport,
         observer=options.observer,
     )
-
 
 
 class StoreKeys:
@@ -71,12 +82,32 @@ class StoreKeys:
     """
 
     def __init__(self, options: Options) -> None:
+        self._options = options
         self._prefix = options.version_prefix
         self._headers = options.headers
         #: The v2 keys calls in v3 transactions (package-internal: tests look at its leases).
         self.store = KeysOnV3(v3_client(options), options.v3_prefix)
         self._v3 = self.store.v3
+        self._side: V3Client | None = None
         self._watches = Watches()
+
+    @property
+    def http(self) -> V3Client:
+        """The client of the HTTP requests made as they are (``/version``, ``/metrics``,
+        ``api_execute``): the v3 client itself on the gateway; on gRPC, which carries none
+        of them, a gateway client of the same members and options, made at the first such
+        request, starting at the member the gRPC calls go to then."""
+        if self._v3.transport != "grpc":
+            return self._v3
+        if self._side is None:
+            options = self._options
+            known = self._v3.members_known
+            if known:
+                first = self._v3.current_member
+                seeds = (first, *(m for m in known if m != first)) if options.allow_reconnect else (first,)
+                options = dataclasses.replace(options, seeds=seeds, srv_domain=None)
+            self._side = v3_client(options, "gateway")
+        return self._side
 
     # -- what the client shows -----------------------------------------------------------
 
@@ -105,6 +136,8 @@ class StoreKeys:
         self._watches.close()
         await self.store.close()
         await self._v3.close()
+        if self._side is not None:
+            await self._side.close()
 
     # -- requests as they are ------------------------------------------------------------
 
@@ -121,7 +154,7 @@ class StoreKeys:
             # (GatewayRules.cluster_id_header is None): a v2 answer through this
             # one session (api_execute on a server with both APIs) is not
             # compared with it, in either form (hex in a v2 header, decimal in v3).
-            return await self._v3.session.send_as_is(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
+            return await self.http.session.send_as_is(call, check, timeout=timeout, attempt_timeout=attempt_timeout)
         except NotEtcd as exc:
             raise EtcdException(await self.explain(exc)) from None
 
@@ -129,7 +162,7 @@ class StoreKeys:
         return await not_v2_message(exc, self._prefix, self._version_past_send)
 
     async def _version_past_send(self) -> dict[str, Any]:
-        return await self._v3.session.send_as_is(Call("GET", "/version", self._headers, op="version"), version_answer)
+        return await self.http.session.send_as_is(Call("GET", "/version", self._headers, op="version"), version_answer)
 
     async def sync_members(self) -> None:
         await self._v3.sync_members()
@@ -245,7 +278,7 @@ class StoreKeys:
         raise EtcdException("leader_stats() has no v3 form (api='v3'); v3.Client.status() names the leader")
 
     async def store_stats(self) -> dict[str, Any]:
-        return await _cluster.store_stats(self._v3)
+        return await _cluster.store_stats(self.http, self._v3.current_member)
 
     def check_v2_auth(self) -> None:
         raise EtcdException(

@@ -63,9 +63,9 @@ async def stats(v3: V3Client) -> dict[str, Any]:
     }
 
 
-async def store_stats(v3: V3Client) -> dict[str, Any]:
-    """``{"watchers": n}``: the watchers of the member calls go to (from its ``/metrics``)."""
-    member = v3.current_member
+async def store_stats(v3: V3Client, member: str) -> dict[str, Any]:
+    """``{"watchers": n}``: the watchers of ``member`` (from its ``/metrics``, asked through
+    ``v3``, a client that sends HTTP: on gRPC the backend's gateway client)."""
     url = member + "/metrics"
     try:
         call = Call("GET", "/metrics", {}, op="store stats")

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import EtcdEventIndexCleared, EtcdException
 from ..result import EtcdResult
 from ..v3.errors import EtcdCompacted
-from ..v3.results import Event
+from ..v3.results import Event, b64
 from ._layout import MESSAGES, hidden
 
 if TYPE_CHECKING:
@@ -142,6 +142,37 @@ async def changes(keys: KeysOnV3, name: str, index: int | None, recursive: bool)
     raise EtcdException(f"the watch of {name!r} ended: the client was closed")
 
 
+def _fields(event: Event, which: str) -> dict[str, Any] | None:
+    """The ``kv`` or ``prev_kv`` of ``event`` in the gateway's JSON shape, which the layout reads.
+
+    A gateway event holds that JSON: it is read as it is (its private ``_raw``,
+    as this module read it before gRPC; a public accessor in
+    :mod:`aio_etcd.v3.results` would replace it). Any other (a gRPC event,
+    which holds a message) is read through the public view (zero fields left
+    out, as the gateway leaves them out), about 5 us more per event.
+    """
+    raw = event._raw
+    if isinstance(raw, dict):
+        found = raw.get(which)
+        return found if isinstance(found, dict) else None
+    kv = event.kv if which == "kv" else event.prev_kv
+    if kv is None:
+        return None
+    fields: dict[str, Any] = {
+        "key": b64(kv.key),
+        "create_revision": kv.create_revision,
+        "mod_revision": kv.mod_revision,
+        "version": kv.version,
+    }
+    value = kv.value
+    if value:
+        fields["value"] = b64(value)
+    lease = kv.lease
+    if lease:
+        fields["lease"] = lease
+    return fields
+
+
 def _concerns(name: str, recursive: bool, tree: str) -> bool:
     """Whether v2 tells a watch of ``name`` that the directory ``tree`` was deleted: a watch
     of the directory, of anything in it, or a recursive one above it (hidden names left out)."""
@@ -159,8 +190,8 @@ async def _tree_deleted(keys: KeysOnV3, name: str, recursive: bool, tree: str, e
     if not _concerns(name, recursive, tree):
         return None
     revision = event.mod_revision
-    prev: Mapping[str, Any] = event._raw.get("prev_kv") or {}
-    created = int(prev.get("create_revision") or revision)
+    prev = event.prev_kv
+    created = (prev.create_revision if prev is not None else 0) or revision
     start, end = keys.layout.below(tree)
     if event.kv.key == start:
         return _deleted_dir(tree, revision, created)  # its marker (the first of its keys a delete removes)
@@ -197,8 +228,8 @@ async def _directory_gone(
         return None  # long past: the directory's later history is what the watch reads next
     if left.count:
         return None
-    prev: Mapping[str, Any] = event._raw.get("prev_kv") or {}
-    return _deleted_dir(name, revision, int(prev.get("create_revision") or revision))
+    prev = event.prev_kv
+    return _deleted_dir(name, revision, (prev.create_revision if prev is not None else 0) or revision)
 
 
 def _lease_only(prev: Mapping[str, Any] | None, kv: Mapping[str, Any]) -> bool:
@@ -213,8 +244,8 @@ def _lease_only(prev: Mapping[str, Any] | None, kv: Mapping[str, Any]) -> bool:
 async def _v2_event(keys: KeysOnV3, event: Event, shown: str, is_marker: bool) -> EtcdResult | None:
     """The v2 event a v3 event stands for, or ``None`` when it is not one."""
     layout = keys.layout
-    kv: Mapping[str, Any] = event._raw.get("kv") or {}
-    prev: Mapping[str, Any] | None = event._raw.get("prev_kv")
+    kv: Mapping[str, Any] = _fields(event, "kv") or {}
+    prev: Mapping[str, Any] | None = _fields(event, "prev_kv")
     revision = event.mod_revision
     key = shown[:-1] if is_marker else shown
     prev_node = None

@@ -239,3 +239,11 @@ async def test_the_same_commands_on_a_v3_store(etcd_v3_server: EtcdCluster, etcd
     assert kv is not None and kv.value == b"on v3"
     status, _, err = await run(OURS, ["--api", "v2", "get", key], url=etcd_v3_server.url)  # v2 on a server without it
     assert status != 0 and "v2" in err
+    for transport in ("grpc", "gateway"):  # --v3-transport: how the commands reach the v3 store
+        status, out, err = await run(
+            OURS, ["--api", "v3", "--v3-transport", transport, "get", key], url=etcd_v3_server.url
+        )
+        assert (status, out) == (0, "on v3\n"), err
+    wrong = {"AIO_ETCD_API": "v3", "AIO_ETCD_V3_TRANSPORT": "http"}
+    status, _, err = await run(OURS, ["get", key], url=etcd_v3_server.url, env=wrong)
+    assert status != 0 and "--v3-transport (AIO_ETCD_V3_TRANSPORT) is auto, gateway or grpc" in err, err

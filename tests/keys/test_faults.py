@@ -22,7 +22,7 @@ import pytest
 
 import aio_etcd as etcd
 from aio_etcd import v3
-from aio_etcd.testing import EtcdCluster
+from aio_etcd.testing import EtcdCluster, v3_transport
 from aio_etcd.v3 import txn as T
 
 pytestmark = pytest.mark.timeout(90)
@@ -69,6 +69,7 @@ def others(cluster: EtcdCluster, index: int) -> tuple[tuple[str, int], ...]:
 async def client_of(
     cluster: EtcdCluster, api: str, hosts: tuple[tuple[str, int], ...], **options: Any
 ) -> AsyncIterator[etcd.Client]:
+    options.setdefault("v3_transport", v3_transport())
     async with etcd.Client(host=hosts, api=api, **options) as client:
         yield client
 
@@ -82,7 +83,7 @@ async def status(client: v3.Client, member: str) -> tuple[int, int]:
 async def new_leader(cluster: EtcdCluster, paused_index: int) -> None:
     """Wait until the members that run elected a leader other than the paused one."""
     running = [m.client_url for i, m in enumerate(cluster.members) if i != paused_index]
-    async with v3.Client(*others(cluster, paused_index), allow_reconnect=False) as c:
+    async with v3.Client(*others(cluster, paused_index), allow_reconnect=False, transport=v3_transport()) as c:
         for _ in range(300):
             try:
                 seen = [await status(c, url) for url in running]
@@ -191,7 +192,7 @@ async def test_a_compare_and_swap_waits_for_its_member_while_it_answers(
             assert loop.time() - started >= 2.5
             assert (await a.read("/faults/cas", quorum=True)).value == "2"
         return
-    async with v3.Client(*endpoints(cluster, leader)) as c:
+    async with v3.Client(*endpoints(cluster, leader), transport=v3_transport()) as c:
         await c.put("/faults/cas3", b"1")
         with paused(cluster, *followers):
             swap3 = asyncio.ensure_future(

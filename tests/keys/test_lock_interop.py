@@ -23,7 +23,7 @@ import pytest
 import aio_etcd as etcd
 from aio_etcd import v3
 from aio_etcd.lock import Lock
-from aio_etcd.testing import EtcdCluster
+from aio_etcd.testing import EtcdCluster, v3_transport
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -235,9 +235,9 @@ async def test_a_leader_kill_costs_no_lock() -> None:
         endpoints = list(cluster.endpoints)
         endpoints.insert(0, endpoints.pop(leader))  # talk to the leader first: the hardest case
         async with (
-            etcd.Client(host=tuple(endpoints), api="v3") as client,
-            v3.Client(*endpoints) as v3client,
-            v3.Client(*reversed(endpoints)) as observer,
+            etcd.Client(host=tuple(endpoints), api="v3", v3_transport=v3_transport()) as client,
+            v3.Client(*endpoints, transport=v3_transport()) as v3client,
+            v3.Client(*reversed(endpoints), transport=v3_transport()) as observer,
         ):
             async with Lock(client, name, ttl=3) as lock:
                 assert lock.key is not None

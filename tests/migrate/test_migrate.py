@@ -258,12 +258,16 @@ def v3_only(etcd_v3_server: EtcdCluster) -> EtcdCluster:
 async def test_two_etcds_and_bad_input(etcd_server: EtcdCluster, v3_only: EtcdCluster, etcd_prefix: str) -> None:
     async with etcd_server.client() as source:
         await _fill(source, etcd_prefix, 20)
-    done = await asyncio.to_thread(_cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix)
+    # Copied over gRPC, compared through the gateway (--to-transport: the v3 side's transport).
+    done = await asyncio.to_thread(
+        _cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix, "--to-transport", "grpc"
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["keys_copied"] == 20
     checked = await asyncio.to_thread(
-        _cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix, "--verify"
-    )
+        _cli, "--from", etcd_server.url, "--to", v3_only.url, "--prefix", etcd_prefix, "--verify",
+        "--to-transport", "gateway",
+    )  # fmt: skip
     assert checked.returncode == 0, checked.stderr
     verified = json.loads(checked.stdout)
     assert verified["differences"] == [] and verified["keys_copied"] == 0 and verified["v2_keys"] == 20
@@ -294,6 +298,8 @@ async def test_two_etcds_and_bad_input(etcd_server: EtcdCluster, v3_only: EtcdCl
     assert no_v2.returncode == 4 and "v2" in no_v2.stderr
     bad = await asyncio.to_thread(_cli, "--from", etcd_server.url, "--to", "not-a-url")
     assert bad.returncode == 2
+    bad = await asyncio.to_thread(_cli, "--from", etcd_server.url, "--to", v3_only.url, "--to-transport", "http")
+    assert bad.returncode == 2 and "--to-transport" in bad.stderr
 
 
 def _into_closed_pipe(*args: str) -> tuple[int, str]:

@@ -18,7 +18,7 @@ from conftest import no_watchers
 
 import aio_etcd as etcd
 from aio_etcd import v3
-from aio_etcd.testing import EtcdCluster
+from aio_etcd.testing import EtcdCluster, wait_for_watchers
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -243,11 +243,37 @@ async def test_auto_picks_the_api_the_server_has(etcd_server: EtcdCluster, etcd_
         assert on_v2.api == "auto"
         await on_v2.write("/auto-probe", "v")
         assert on_v2.api == "v2" and on_v2.v3_client is None
-    async with etcd.Client(host=etcd_v3_server.host, port=etcd_v3_server.port, api="auto") as on_v3:
+    async with etcd_v3_server.client(api="auto") as on_v3:  # on the transport of AIO_ETCD_V3_TRANSPORT
         assert (await on_v3.write("/auto-probe", "v")).value == "v"
         assert on_v3.api == "v3" and on_v3.v3_client is not None
     with pytest.raises(ValueError, match="api"):
         etcd.Client(api="v4")
+
+
+@pytest.mark.parametrize("transport", ["gateway", "grpc"])
+async def test_the_v3_transport_carries_the_keys_and_the_http_requests(
+    etcd_v3_server: EtcdCluster, etcd_prefix: str, transport: str
+) -> None:
+    # v3_transport picks the v3 client's transport; the requests made as they are (/version,
+    # /metrics, api_execute) are HTTP, which gRPC does not carry: on gRPC a gateway client of the
+    # same members sends them, and they answer as on the gateway.
+    async with etcd_v3_server.client(v3_transport=transport) as client:
+        assert client.v3_client is not None and client.v3_client.transport == transport
+        await client.write(etcd_prefix + "/t", "v", ttl=30)
+        await no_watchers(client)  # store_stats: the /metrics of the member watched
+        watcher = asyncio.ensure_future(client.watch(etcd_prefix + "/t"))
+        await wait_for_watchers(client, 1)
+        await client.write(etcd_prefix + "/t", "w")
+        assert (await watcher).value == "w"
+        versions = await client.versions()
+        assert versions["etcdserver"].startswith("3.") and versions["etcdcluster"].startswith("3.")
+        answer = await client.api_execute("/health", "GET")
+        assert answer.status == 200 and b"true" in answer.body
+        assert (await client.read(etcd_prefix + "/t")).value == "w"
+    with pytest.raises(ValueError, match="v3_transport"):
+        etcd.Client(api="v3", v3_transport="http")
+    with pytest.raises(ValueError, match="exclude each other"):
+        etcd.Client(api="v3", v3_transport="grpc", transport=object())  # type: ignore[arg-type]
 
 
 async def test_failover_and_a_watch_across_a_member_kill(three: EtcdCluster, etcd_prefix: str) -> None:
@@ -293,7 +319,7 @@ async def test_an_app_moves_from_v2_to_api_v3_after_a_migration(
         async with etcd_v3_server.v3_client() as dest:
             report = await migrate(on_v2, dest, prefix=top, keep_empty_dirs=True, verify_after=True)
         assert report.differences == [] and report.conflicts == []
-    async with etcd.Client(host=etcd_v3_server.host, port=etcd_v3_server.port, api="v3") as on_v3:
+    async with etcd_v3_server.client(api="v3") as on_v3:
         assert await _app_view(on_v3, top) == before  # the same tree, node for node
         svc = await on_v3.read(top + "/svc/web/1")
         assert svc.value == "10.0.0.1" and svc.ttl is not None and 50 <= svc.ttl <= 60
