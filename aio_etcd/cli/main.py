@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import dataclasses
 import io
+import logging
 import os
 import sys
 
@@ -143,12 +144,19 @@ def _flag_positions(argv: list[str]) -> set[int]:
     return positions
 
 
+def _outlived(record: logging.LogRecord) -> bool:
+    """Leave out asyncio's word that a child outlived the loop (``exec-watch``, ``lock`` stopped
+    while their command runs): as with etcdctl, the command goes on by itself; not the tool's output."""
+    return not str(record.msg).startswith("Loop %r that handles pid %r is closed")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``aio-etcd`` with ``argv`` (default: the process's arguments); the exit status.
 
     A reader that goes away (``aio-etcd migrate ... | head``) ends the
     command quietly with status 141, as a shell tool killed by SIGPIPE does.
     """
+    logging.getLogger("asyncio").addFilter(_outlived)
     try:
         return _main(sys.argv[1:] if argv is None else argv)
     except BrokenPipeError:
