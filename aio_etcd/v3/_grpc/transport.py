@@ -190,6 +190,9 @@ class GrpcTransport:
         self._unary: dict[tuple[str, str], Any] = {}
         self._by_url: dict[str, Any] = {}
         self._metadata: tuple[Mapping[str, str] | None, tuple[tuple[str, str], ...]] = (None, ())
+        #: The last headers' metadata as grpc takes it (``None``: none), made once for them:
+        #: a tuple is made into a ``grpc.aio.Metadata`` at each call (1 us).
+        self._call_metadata: tuple[Mapping[str, str] | None, Any] = (None, None)
         self._closed = False
         #: The calls under way by their time limit (seconds).
         self._limits: dict[float, _Limits] = {}
@@ -285,10 +288,12 @@ class GrpcTransport:
             call = self._by_url[url] = self._multicallable(base, path)
         if stream:  # a lock or a campaign waits as long as it takes (the caller's deadline rules)
             timeout = None
-        seen, metadata = self._metadata
+        seen, metadata = self._call_metadata
         if headers is not seen:
-            metadata = self.metadata(headers)
-        rpc = call(body or b"", metadata=metadata or None)
+            pairs = self.metadata(headers)
+            metadata = grpc.aio.Metadata(*pairs) if pairs else None
+            self._call_metadata = (headers, metadata)
+        rpc = call(body or b"", metadata=metadata)
         if timeout is None or timeout == math.inf:
             try:
                 answer = await rpc
