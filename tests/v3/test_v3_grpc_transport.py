@@ -159,3 +159,22 @@ async def test_calls_past_their_time_limit_end_then_as_timeouts_and_a_cancellati
             assert (await wire.exchange("POST", url, body=body, headers={}, timeout=5)).status == 200
         finally:
             await wire.close()
+
+
+async def test_the_transport_keeps_no_timer_per_distinct_limit_for_ever(etcd_v3_server: EtcdCluster) -> None:
+    """Limits cut short by a call's deadline are all different: the idle ones are forgotten."""
+    from aio_etcd.v3._grpc.messages import etcdserverpb as pb
+    from aio_etcd.v3._grpc.transport import GrpcTransport
+
+    wire = GrpcTransport()
+    url = etcd_v3_server.url + "/etcdserverpb.KV/Range"
+    body = pb.RangeRequest(key=b"/k").SerializeToString()
+    try:
+        for step in range(100):
+            answered = await wire.exchange("POST", url, body=body, headers={}, timeout=5 + step / 1000)
+            assert answered.status == 200
+        assert len(wire._limits) <= 32
+        assert all(not limits.calls for limits in wire._limits.values())
+    finally:
+        await wire.close()
+    assert not wire._limits
