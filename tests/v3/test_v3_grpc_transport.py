@@ -112,3 +112,69 @@ async def test_no_member_listening_is_a_connection_failure_and_a_write_is_not_un
         with pytest.raises(v3.EtcdConnectionFailed) as caught:
             await client.put("/k", b"v")
         assert not isinstance(caught.value, v3.EtcdOutcomeUnknown)
+
+
+async def test_calls_past_their_time_limit_end_then_as_timeouts_and_a_cancellation_stays_one() -> None:
+    """The transport keeps the time limits (one timer per limit, not a gRPC deadline per call): calls
+    to a frozen member end at their own limits, in their order, as timeouts of calls that may have
+    left; a caller's cancellation stays a cancellation; nothing stays behind."""
+    from aio_etcd._core import TransportFailure
+    from aio_etcd.v3._grpc.messages import etcdserverpb as pb
+    from aio_etcd.v3._grpc.transport import GrpcTransport
+
+    with EtcdCluster(v2=False) as server:  # its own: it is frozen
+        wire = GrpcTransport()
+        url = server.url + "/etcdserverpb.KV/Range"
+        body = pb.RangeRequest(key=b"/k").SerializeToString()
+        loop = asyncio.get_running_loop()
+
+        async def timed(limit: float) -> tuple[float, BaseException]:
+            started = loop.time()
+            try:
+                await wire.exchange("POST", url, body=body, headers={}, timeout=limit)
+            except TransportFailure as failure:
+                return loop.time() - started, failure
+            raise AssertionError("a frozen member answered")
+
+        try:
+            assert (await wire.exchange("POST", url, body=body, headers={}, timeout=5)).status == 200
+            server.pause_member(0)
+            try:
+                cancelled = asyncio.create_task(wire.exchange("POST", url, body=body, headers={}, timeout=0.2))
+                results = await asyncio.gather(timed(0.6), timed(0.3), timed(0.3))
+                waiting = asyncio.create_task(wire.exchange("POST", url, body=body, headers={}, timeout=5))
+                await asyncio.sleep(0.1)
+                waiting.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await waiting
+                with pytest.raises(TransportFailure) as early:
+                    await cancelled
+            finally:
+                server.resume_member(0)
+            assert early.value.timed_out and early.value.sent
+            for (took, failure), limit in zip(results, (0.6, 0.3, 0.3), strict=True):
+                assert isinstance(failure, TransportFailure) and failure.timed_out and failure.sent
+                assert limit <= took < limit + 0.25, (limit, took)
+            assert all(not limits.calls and not limits.expired for limits in wire._limits.values())
+            assert (await wire.exchange("POST", url, body=body, headers={}, timeout=5)).status == 200
+        finally:
+            await wire.close()
+
+
+async def test_the_transport_keeps_no_timer_per_distinct_limit_for_ever(etcd_v3_server: EtcdCluster) -> None:
+    """Limits cut short by a call's deadline are all different: the idle ones are forgotten."""
+    from aio_etcd.v3._grpc.messages import etcdserverpb as pb
+    from aio_etcd.v3._grpc.transport import GrpcTransport
+
+    wire = GrpcTransport()
+    url = etcd_v3_server.url + "/etcdserverpb.KV/Range"
+    body = pb.RangeRequest(key=b"/k").SerializeToString()
+    try:
+        for step in range(100):
+            answered = await wire.exchange("POST", url, body=body, headers={}, timeout=5 + step / 1000)
+            assert answered.status == 200
+        assert len(wire._limits) <= 32
+        assert all(not limits.calls for limits in wire._limits.values())
+    finally:
+        await wire.close()
+    assert not wire._limits

@@ -19,6 +19,18 @@ reached etcd (no connection), broke off, or outlived its time limit is a
 One ``grpc.aio`` channel per member (HTTP/2 multiplexes every call on it),
 made on first use and closed by :meth:`GrpcTransport.close`. The auth token
 travels as the ``token`` metadata key, as etcd's own clients send it.
+
+A unary call's time limit is kept here, not given to grpc as the call's
+deadline: a deadline costs grpc a timer of its own per call and etcd a
+``grpc-timeout`` header to parse and a context timer (about 8 us of client
+CPU a call, 64 at a time: a tenth of the call). Calls with the same limit
+end in the order they started, so one loop timer per distinct limit, set for
+the first call under way, is enough (:class:`_Limits`): a late call is
+cancelled at its time limit, as grpc would have, and is a timed-out
+:class:`~aio_etcd._core.TransportFailure`. The cancellation reaches etcd as
+the stream's reset, which ends the request's context there as the deadline
+did; what etcd no longer knows is the limit of a call whose connection is
+gone (then it could not answer anyway).
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -91,6 +104,50 @@ def _identity(data: bytes) -> bytes:
     return data
 
 
+def _cancelling() -> bool:
+    """Whether the current task was asked to stop (Python 3.11 and later tell; on 3.10 a
+    cancelled call that outlived its limit is taken as the limit's)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling is not None and cancelling())
+
+
+class _Limits:
+    """The unary calls under way with one time limit, and the one timer that ends the late ones.
+
+    Their ends come in the order they started (the loop's clock only goes
+    forward), so the dict, in insertion order, is also in order of their
+    ends: the timer is set for the first; when it fires it cancels every call
+    past its end and is set again for the first one left.
+    """
+
+    __slots__ = ("calls", "expired", "timer", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        #: call -> the loop time it ends by.
+        self.calls: dict[Any, float] = {}
+        #: The calls cancelled for their limit (until they have ended).
+        self.expired: set[Any] = set()
+        self.timer: asyncio.TimerHandle | None = None
+        self.loop = loop
+
+    def fire(self) -> None:
+        self.timer = None
+        now = self.loop.time()
+        for rpc, due in self.calls.items():
+            if due > now:
+                self.timer = self.loop.call_at(due, self.fire)
+                return
+            if rpc not in self.expired:
+                self.expired.add(rpc)
+                rpc.cancel()  # what it does takes effect in the call's task, later: the dict stays as it is
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
 def _target(url: str) -> tuple[str, str, bool]:
     """``(member base URL, host:port, tls)`` of ``http(s)://host:port/path``."""
     scheme, _, rest = url.partition("://")
@@ -133,7 +190,12 @@ class GrpcTransport:
         self._unary: dict[tuple[str, str], Any] = {}
         self._by_url: dict[str, Any] = {}
         self._metadata: tuple[Mapping[str, str] | None, tuple[tuple[str, str], ...]] = (None, ())
+        #: The last headers' metadata as grpc takes it (``None``: none), made once for them:
+        #: a tuple is made into a ``grpc.aio.Metadata`` at each call (1 us).
+        self._call_metadata: tuple[Mapping[str, str] | None, Any] = (None, None)
         self._closed = False
+        #: The calls under way by their time limit (seconds).
+        self._limits: dict[float, _Limits] = {}
 
     # -- channels ------------------------------------------------------------------------
 
@@ -226,14 +288,48 @@ class GrpcTransport:
             call = self._by_url[url] = self._multicallable(base, path)
         if stream:  # a lock or a campaign waits as long as it takes (the caller's deadline rules)
             timeout = None
-        seen, metadata = self._metadata
+        seen, metadata = self._call_metadata
         if headers is not seen:
-            metadata = self.metadata(headers)
+            pairs = self.metadata(headers)
+            metadata = grpc.aio.Metadata(*pairs) if pairs else None
+            self._call_metadata = (headers, metadata)
+        rpc = call(body or b"", metadata=metadata)
+        if timeout is None or timeout == math.inf:
+            try:
+                answer = await rpc
+            except grpc.aio.AioRpcError as exc:
+                return self._failed(exc, url)
+            return Response(200, _NO_HEADERS, answer, url)
+        limits = self._limits.get(timeout) or self._limits_of(timeout)
+        due = limits.loop.time() + max(timeout, 0.0)
+        limits.calls[rpc] = due
+        if limits.timer is None:
+            limits.timer = limits.loop.call_at(due, limits.fire)
         try:
-            answer = await call(body or b"", timeout=timeout, metadata=metadata or None)
+            answer = await rpc
         except grpc.aio.AioRpcError as exc:
+            if rpc in limits.expired and exc.code() is grpc.StatusCode.CANCELLED:
+                raise TransportFailure(url, asyncio.TimeoutError(), sent=True, timed_out=True) from exc
             return self._failed(exc, url)
+        except asyncio.CancelledError:
+            if rpc in limits.expired and not _cancelling():
+                raise TransportFailure(url, asyncio.TimeoutError(), sent=True, timed_out=True) from None
+            raise
+        finally:
+            del limits.calls[rpc]
+            if limits.expired:
+                limits.expired.discard(rpc)
         return Response(200, _NO_HEADERS, answer, url)
+
+    def _limits_of(self, timeout: float) -> _Limits:
+        """The :class:`_Limits` of the calls limited to ``timeout`` seconds, made on first use."""
+        if len(self._limits) >= 32:  # limits cut short by a call's deadline: forget the idle ones
+            for key, idle in list(self._limits.items()):
+                if not idle.calls:
+                    idle.close()
+                    del self._limits[key]
+        limits = self._limits[timeout] = _Limits(asyncio.get_running_loop())
+        return limits
 
     async def _one_of_stream(
         self, base: str, path: str, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
@@ -313,6 +409,9 @@ class GrpcTransport:
         channels, self._channels = self._channels, {}
         self._unary.clear()
         self._by_url.clear()
+        for limits in self._limits.values():
+            limits.close()
+        self._limits.clear()
         for channel in channels.values():
             await channel.close()
 
