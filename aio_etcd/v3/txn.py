@@ -255,6 +255,17 @@ _SORT_ORDERS = {"asc": "ASCEND", "desc": "DESCEND", "ascend": "ASCEND", "descend
 _SORT_NUMBERS = {"KEY": 0, "VERSION": 1, "CREATE": 2, "MOD": 3, "VALUE": 4, "ASCEND": 1, "DESCEND": 2}
 
 
+def sort_names(sort: tuple[str, str]) -> tuple[str, str]:
+    """A range's ``sort=(target, order)`` as etcd's names (``("KEY", "ASCEND")``), checked."""
+    target, order = sort
+    try:
+        return _SORT_TARGETS[target.lower()], _SORT_ORDERS[order.lower()]
+    except KeyError:
+        raise ValueError(
+            f"sort is (target, order): target one of {sorted(_SORT_TARGETS)}, order 'asc' or 'desc'; not {sort!r}"
+        ) from None
+
+
 def range_request(
     key: str | bytes,
     *,
@@ -276,14 +287,7 @@ def range_request(
     if revision:
         fields["revision"] = str(revision)
     if sort is not None:
-        target, order = sort
-        try:
-            fields["sort_target"] = _SORT_TARGETS[target.lower()]
-            fields["sort_order"] = _SORT_ORDERS[order.lower()]
-        except KeyError:
-            raise ValueError(
-                f"sort is (target, order): target one of {sorted(_SORT_TARGETS)}, order 'asc' or 'desc'; not {sort!r}"
-            ) from None
+        fields["sort_target"], fields["sort_order"] = sort_names(sort)
     if keys_only:
         fields["keys_only"] = True
     if count_only:
