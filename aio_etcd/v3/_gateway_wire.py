@@ -16,7 +16,7 @@ from . import _gateway
 from ._wire import Check, Escape, Unary
 from .errors import error_from
 from .results import KV, Delete, LeaseGrant, LeaseInfo, Member, Put, Range, Status, TxnResult, b64, revision_of
-from .txn import Txn
+from .txn import Txn, put_fields, range_options
 
 __all__ = ["GatewayWire"]
 
@@ -72,35 +72,12 @@ class GatewayWire:
         fields: dict[str, Any] = {"key": b64(key)}
         if end:
             fields["range_end"] = b64(end)
-        if limit:
-            fields["limit"] = str(limit)
-        if revision:
-            fields["revision"] = str(revision)
-        if sort is not None:
-            fields["sort_target"], fields["sort_order"] = sort
-        if keys_only:
-            fields["keys_only"] = True
-        if count_only:
-            fields["count_only"] = True
-        if serializable:
-            fields["serializable"] = True
-        return _dumps(fields).encode()
+        return _dumps(range_options(fields, limit, revision, sort, keys_only, count_only, serializable)).encode()
 
     def put_body(
         self, key: bytes, value: bytes, lease: int, prev_kv: bool, ignore_value: bool, ignore_lease: bool
     ) -> bytes:
-        fields: dict[str, Any] = {"key": b64(key)}
-        if not ignore_value:
-            fields["value"] = b64(value)
-        if lease:
-            fields["lease"] = str(lease)
-        if prev_kv:
-            fields["prev_kv"] = True
-        if ignore_value:
-            fields["ignore_value"] = True
-        if ignore_lease:
-            fields["ignore_lease"] = True
-        return _dumps(fields).encode()
+        return _dumps(put_fields(key, value, lease, prev_kv, ignore_value, ignore_lease)).encode()
 
     def delete_body(self, key: bytes, end: bytes, prev_kv: bool) -> bytes:
         fields: dict[str, Any] = {"key": b64(key)}

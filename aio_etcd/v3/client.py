@@ -1,12 +1,15 @@
-"""The v3 Client: etcd's JSON gateway over the same request path as the v2 client.
+"""The v3 Client: etcd's v3 API over the same request path as the v2 client.
 
-A call is a ``POST`` of a JSON body to a ``/v3/...`` path, made by
-:meth:`Client.call` through the core (:class:`aio_etcd._core.Cluster`, given
-the gateway's rules: :class:`~aio_etcd.v3._gateway.GatewayRules`) under the
+Each public call is written here once: its arguments checked, its defaults,
+its paging, its deadline. The client's wire (:mod:`aio_etcd.v3._wire`;
+the JSON gateway's, :class:`~aio_etcd.v3._gateway_wire.GatewayWire`, by
+default) writes its request and reads its answer; :meth:`Client._unary`
+sends it through the core (:class:`aio_etcd._core.Cluster`, given the
+transport's rules: :class:`~aio_etcd.v3._gateway.GatewayRules`) under the
 client's :class:`~aio_etcd.RetryPolicy`. Reads are sent again to another
 member when one fails; writes never are once they may have been sent (they
-raise :class:`~aio_etcd.EtcdOutcomeUnknown`): the gateway's table
-(:func:`aio_etcd.v3._gateway.replay_rule`) says which is which.
+raise :class:`~aio_etcd.EtcdOutcomeUnknown`): the table of the calls
+(:data:`aio_etcd.v3._wire.RULES`) says which is which.
 """
 
 from __future__ import annotations
@@ -263,7 +266,7 @@ class Client:
         return object.__new__(cls)
 
     def _api_rules(self) -> ApiRules:
-        """The core's rules of this client's wire (the gateway's)."""
+        """The core's rules for this client's transport (the gateway's)."""
         return _gateway.GatewayRules(lambda: self._headers)
 
     def _make_wire(self) -> Wire:

@@ -232,14 +232,25 @@ def put_request(
     ignore_lease: bool = False,
 ) -> dict[str, Any]:
     """The body of a put."""
-    fields: dict[str, Any] = {"key": b64(to_bytes(key))}
+    raw = to_bytes(key)
     if not ignore_value:
-        fields["value"] = b64(value_bytes(value))
+        data = value_bytes(value)
     elif value not in (b"", ""):
         raise ValueError("ignore_value=True keeps the value: give no value (b'')")
-    lid = lease_id(lease)
-    if lid:
-        fields["lease"] = str(lid)
+    else:
+        data = b""
+    return put_fields(raw, data, lease_id(lease), prev_kv, ignore_value, ignore_lease)
+
+
+def put_fields(
+    key: bytes, value: bytes, lease: int, prev_kv: bool, ignore_value: bool, ignore_lease: bool
+) -> dict[str, Any]:
+    """A put's body from checked arguments (``value`` left out with ``ignore_value``; ``lease`` 0: none)."""
+    fields: dict[str, Any] = {"key": b64(key)}
+    if not ignore_value:
+        fields["value"] = b64(value)
+    if lease:
+        fields["lease"] = str(lease)
     if prev_kv:
         fields["prev_kv"] = True
     if ignore_value:
@@ -280,14 +291,28 @@ def range_request(
 ) -> dict[str, Any]:
     """The body of a range."""
     fields: dict[str, Any] = key_range(key, prefix, range_end)
+    if limit < 0:
+        raise ValueError("limit must not be negative")
+    names = None if sort is None else sort_names(sort)
+    return range_options(fields, limit, revision, names, keys_only, count_only, serializable)
+
+
+def range_options(
+    fields: dict[str, Any],
+    limit: int,
+    revision: int,
+    sort: tuple[str, str] | None,
+    keys_only: bool,
+    count_only: bool,
+    serializable: bool,
+) -> dict[str, Any]:
+    """``fields`` (a range's key and range end) with the range's checked options added."""
     if limit:
-        if limit < 0:
-            raise ValueError("limit must not be negative")
         fields["limit"] = str(limit)
     if revision:
         fields["revision"] = str(revision)
     if sort is not None:
-        fields["sort_target"], fields["sort_order"] = sort_names(sort)
+        fields["sort_target"], fields["sort_order"] = sort
     if keys_only:
         fields["keys_only"] = True
     if count_only:
