@@ -13,7 +13,7 @@ from typing import Any
 
 from ..exceptions import EtcdException
 from . import _gateway
-from ._wire import Check, Escape, Unary
+from ._wire import RULES, Check, Escape, Unary
 from .errors import error_from
 from .results import KV, Delete, LeaseGrant, LeaseInfo, Member, Put, Range, Status, TxnResult, b64, revision_of
 from .txn import Txn, put_fields, range_options
@@ -37,19 +37,19 @@ class GatewayWire:
     def __init__(self, check: Check) -> None:
         self._check = check
         self._escapes: dict[str, Escape] = {}
-        self.range = Unary("range", "/v3/kv/range", check)
-        self.put = Unary("put", "/v3/kv/put", check)
-        self.delete = Unary("delete", "/v3/kv/deleterange", check)
-        self.txn = Unary("txn", "/v3/kv/txn", check)
-        self.compact = Unary("compact", "/v3/kv/compaction", check)
-        self.grant = Unary("grant", "/v3/lease/grant", check)
-        self.revoke = Unary("revoke", "/v3/lease/revoke", check)
-        self.time_to_live = Unary("time_to_live", "/v3/lease/timetolive", check)
-        self.leases = Unary("leases", "/v3/lease/leases", check)
-        self.keep_alive = Unary("keep_alive", "/v3/lease/keepalive", check)
-        self.members = Unary("members", "/v3/cluster/member/list", check)
-        self.status = Unary("status", "/v3/maintenance/status", check)
-        self.authenticate = Unary("authenticate", "/v3/auth/authenticate", check)
+        self.range = Unary("/v3/kv/range", check, RULES["range"])
+        self.put = Unary("/v3/kv/put", check, RULES["put"])
+        self.delete = Unary("/v3/kv/deleterange", check, RULES["delete"])
+        self.txn = Unary("/v3/kv/txn", check, RULES["txn"])
+        self.compact = Unary("/v3/kv/compaction", check, RULES["compact"])
+        self.grant = Unary("/v3/lease/grant", check, RULES["grant"])
+        self.revoke = Unary("/v3/lease/revoke", check, RULES["revoke"])
+        self.time_to_live = Unary("/v3/lease/timetolive", check, RULES["time_to_live"])
+        self.leases = Unary("/v3/lease/leases", check, RULES["leases"])
+        self.keep_alive = Unary("/v3/lease/keepalive", check, RULES["keep_alive"])
+        self.members = Unary("/v3/cluster/member/list", check, RULES["members"])
+        self.status = Unary("/v3/maintenance/status", check, RULES["status"])
+        self.authenticate = Unary("/v3/auth/authenticate", check, RULES["authenticate"])
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ class GatewayWire:
     def escape(self, path: str) -> Escape:
         known = self._escapes.get(path)
         if known is None:
-            known = self._escapes[path] = (path, _encode, self._check, None)
+            known = self._escapes[path] = (Unary(path, self._check), _encode, None)
         return known
 
     # -- answers ----------------------------------------------------------------------------------

@@ -58,24 +58,24 @@ RULES: dict[str, ReplayRule] = {
 
 
 class Unary:
-    """One unary call as a wire makes it: its ``path`` (a gateway path, a gRPC method), its
-    replay ``rule`` (from :data:`RULES`) and the ``check`` that reads its answer."""
+    """One unary call as a wire makes it: its ``path`` (a gateway path, a gRPC method), the
+    ``check`` that reads its answer, and its replay ``rule`` (the call's in :data:`RULES`)."""
 
-    __slots__ = ("path", "rule", "check")
+    __slots__ = ("path", "check", "rule")
 
-    def __init__(self, name: str, path: str, check: Check) -> None:
+    def __init__(self, path: str, check: Check, rule: ReplayRule = UNSAFE) -> None:
         self.path = path
-        self.rule = RULES[name]
         self.check = check
+        self.rule = rule
 
     def __repr__(self) -> str:
         return f"<Unary {self.path}>"
 
 
-#: A gateway path as a wire sends it (``Client.call``): the path to send to, the body of a
-#: request dict, the check of the answer, and the gateway dict of the answer (``None``: the
-#: checked answer is that dict already).
-Escape = tuple[str, Callable[[dict[str, Any]], bytes], Check, "Callable[[Any], dict[str, Any]] | None"]
+#: A gateway path as a wire sends it (``Client.call``, which gives the replay rule): where
+#: it goes and how its answer is checked, the body of a request dict, and the gateway dict of
+#: the answer (``None``: the checked answer is that dict already).
+Escape = tuple[Unary, Callable[[dict[str, Any]], bytes], "Callable[[Any], dict[str, Any]] | None"]
 
 
 class Wire(Protocol):

@@ -45,7 +45,7 @@ from ._gateway_wire import GatewayWire
 from ._mux import Multiplexer
 from ._session import Session
 from ._transports import TRANSPORTS, _client_class, _transport_names
-from ._wire import Check, Wire
+from ._wire import Unary, Wire
 from .auth import Auth
 from .errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from
 from .lease import KeepAlives, Lease
@@ -75,6 +75,7 @@ _T = TypeVar("_T")
 MemberSpec = tuple[str, int] | str
 
 _JSON = {"Content-Type": "application/json"}
+
 
 def _cluster_id(expected: int | str | None) -> str | None:
     """The cluster id as the gateway writes it (a decimal uint64); etcdctl prints hex."""
@@ -399,19 +400,18 @@ class Client:
         :param stream: the answer may take long (a blocking lock): use the
             watch connections and no attempt time limit past connecting.
         """
-        sent_to, encode, check, decode = self._wire.escape(path)
+        method, encode, decode = self._wire.escape(path)
         if safe is None:
             rule = _gateway.replay_rule(path, request)
         else:
             rule = safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE
         answer = await self._unary(
-            sent_to,
+            method,
             encode(request),
-            check,
-            rule,
             op or path,
             key,
             timeout,
+            rule=rule,
             attempt_timeout=attempt_timeout,
             attempts=attempts,
             stream=stream,
@@ -420,21 +420,23 @@ class Client:
 
     async def _unary(
         self,
-        path: str,
+        method: Unary,
         body: bytes,
-        check: Check,
-        rule: ReplayRule,
         op: str,
         key: bytes | None = None,
         timeout: float | None = None,
         *,
+        rule: ReplayRule | None = None,
         attempt_timeout: float | None = None,
         attempts: int | None = -1,
         stream: bool = False,
     ) -> Any:
-        """Send one call's ``body`` to ``path`` (a gateway path or a gRPC method) through the
-        attempt loop, the token added; ``check`` reads the answer. A token refused as stale is
-        renewed and the call made once more; a server's error names the call."""
+        """Send one call's ``body`` the way ``method`` says (its path, its check; its replay
+        rule unless ``rule`` is given) through the attempt loop, the token added. A token
+        refused as stale is renewed and the call made once more; a server's error names the call."""
+        path, check = method.path, method.check
+        if rule is None:
+            rule = method.rule
         call = Call("POST", path, self._headers, body=body, rule=rule, op=op, key=key, stream=stream)
         token = self._token
         try:
@@ -582,10 +584,7 @@ class Client:
         """The key, or ``None`` when it does not exist."""
         raw = to_bytes(key)
         wire = self._wire
-        method = wire.range
-        answer = await self._unary(
-            method.path, wire.get_body(raw, serializable), method.check, method.rule, "get", raw, timeout
-        )
+        answer = await self._unary(wire.range, wire.get_body(raw, serializable), "get", raw, timeout)
         return wire.first_kv(answer)
 
     async def range(
@@ -616,9 +615,8 @@ class Client:
             raise ValueError("limit must not be negative")
         order = None if sort is None else _txn.sort_names(sort)
         wire = self._wire
-        method = wire.range
         body = wire.range_body(start, end, limit, revision, order, keys_only, count_only, serializable)
-        answer = await self._unary(method.path, body, method.check, method.rule, "range", start, timeout)
+        answer = await self._unary(wire.range, body, "range", start, timeout)
         return wire.range_result(answer)
 
     async def scan(
@@ -635,11 +633,10 @@ class Client:
             raise ValueError("page must be at least 1")
         start, end = _txn.raw_range(key, prefix, range_end)
         wire = self._wire
-        method = wire.range
         revision = 0
         while True:
             body = wire.range_body(start, end, page, revision, None, keys_only, False, False)
-            answer = wire.range_result(await self._unary(method.path, body, method.check, method.rule, "scan", start))
+            answer = wire.range_result(await self._unary(wire.range, body, "scan", start))
             revision = revision or answer.revision
             kvs = answer.kvs
             for kv in kvs:
@@ -679,9 +676,8 @@ class Client:
             data = value if type(value) is bytes else value_bytes(value)
         lid = 0 if lease is None else _txn.lease_id(lease)
         wire = self._wire
-        method = wire.put
         body = wire.put_body(raw, data, lid, prev_kv, ignore_value, ignore_lease)
-        return wire.put_result(await self._unary(method.path, body, method.check, method.rule, "put", raw, timeout))
+        return wire.put_result(await self._unary(wire.put, body, "put", raw, timeout))
 
     async def delete(
         self,
@@ -695,9 +691,8 @@ class Client:
         """Delete a key, a prefix or a range; :attr:`Delete.deleted` counts what went."""
         start, end = _txn.raw_range(key, prefix, range_end)
         wire = self._wire
-        method = wire.delete
         body = wire.delete_body(start, end, prev_kv)
-        answer = await self._unary(method.path, body, method.check, method.rule, "delete", start, timeout)
+        answer = await self._unary(wire.delete, body, "delete", start, timeout)
         return wire.delete_result(answer)
 
     async def create(
@@ -716,16 +711,14 @@ class Client:
 
     async def _commit(self, txn: _txn.Txn) -> TxnResult:
         wire = self._wire
-        method = wire.txn
-        rule = method.rule if txn.writes else SAFE  # a transaction that writes nothing is a read
-        answer = await self._unary(method.path, wire.txn_body(txn), method.check, rule, "txn")
+        rule = None if txn.writes else SAFE  # a transaction that writes nothing is a read
+        answer = await self._unary(wire.txn, wire.txn_body(txn), "txn", rule=rule)
         return wire.txn_result(answer)
 
     async def compact(self, revision: int, *, physical: bool = False) -> None:
         """Forget the history before ``revision`` (watches and reads below it fail with EtcdCompacted)."""
         wire = self._wire
-        method = wire.compact
-        await self._unary(method.path, wire.compact_body(revision, physical), method.check, method.rule, "compact")
+        await self._unary(wire.compact, wire.compact_body(revision, physical), "compact")
 
     # -- leases ---------------------------------------------------------------------------
 
@@ -738,29 +731,25 @@ class Client:
         if ttl < 1:
             raise ValueError("a lease's ttl is at least 1 second")
         wire = self._wire
-        method = wire.grant
         body = wire.grant_body(ttl, lease_id)
-        return wire.lease_grant(await self._unary(method.path, body, method.check, method.rule, "lease grant"))
+        return wire.lease_grant(await self._unary(wire.grant, body, "lease grant"))
 
     async def revoke(self, lease: Lease | LeaseGrant | int) -> None:
         """Revoke a lease: its keys are deleted (``EtcdLeaseNotFound`` if it is gone)."""
         wire = self._wire
-        method = wire.revoke
         body = wire.lease_body(_txn.lease_id(lease))
-        await self._unary(method.path, body, method.check, method.rule, "lease revoke")
+        await self._unary(wire.revoke, body, "lease revoke")
 
     async def time_to_live(self, lease: Lease | LeaseGrant | int, *, keys: bool = False) -> LeaseInfo:
         """What etcd knows of a lease (``ttl`` -1 when it is gone)."""
         wire = self._wire
-        method = wire.time_to_live
         body = wire.lease_body(_txn.lease_id(lease), keys)
-        return wire.lease_info(await self._unary(method.path, body, method.check, method.rule, "lease time-to-live"))
+        return wire.lease_info(await self._unary(wire.time_to_live, body, "lease time-to-live"))
 
     async def leases(self) -> list[int]:
         """The ids of every lease."""
         wire = self._wire
-        method = wire.leases
-        return wire.lease_ids(await self._unary(method.path, wire.empty, method.check, method.rule, "lease list"))
+        return wire.lease_ids(await self._unary(wire.leases, wire.empty, "lease list"))
 
     async def keep_alive_once(
         self, lease: Lease | LeaseGrant | int, *, timeout: float | None = None, attempt_timeout: float | None = None
@@ -768,12 +757,9 @@ class Client:
         """Renew a lease once; its new TTL (``EtcdLeaseNotFound`` when it is gone)."""
         lid = _txn.lease_id(lease)
         wire = self._wire
-        method = wire.keep_alive
         answer = await self._unary(
-            method.path,
+            wire.keep_alive,
             wire.lease_body(lid),
-            method.check,
-            method.rule,
             "lease keep-alive",
             None,
             timeout,
@@ -836,18 +822,16 @@ class Client:
     async def members(self) -> list[Member]:
         """The cluster's members."""
         wire = self._wire
-        method = wire.members
-        return wire.members_of(await self._unary(method.path, wire.empty, method.check, method.rule, "member list"))
+        return wire.members_of(await self._unary(wire.members, wire.empty, "member list"))
 
     async def status(self, member: str | None = None) -> Status:
         """The status of ``member`` (a client URL; default: the member calls go to)."""
         wire = self._wire
-        method = wire.status
         if member is None:
-            return wire.status_of(await self._unary(method.path, wire.empty, method.check, method.rule, "status"))
-        call = Call("POST", method.path, self._headers, body=wire.empty, op="status")
+            return wire.status_of(await self._unary(wire.status, wire.empty, "status"))
+        call = Call("POST", wire.status.path, self._headers, body=wire.empty, op="status")
         resp = await self._cluster.ask(self._transport, member.rstrip("/"), call, self._policy.attempt_timeout)
-        return wire.status_of(method.check(resp))
+        return wire.status_of(wire.status.check(resp))
 
     async def sync_members(self) -> list[str]:
         """Learn the member list now; the URLs known afterwards."""
@@ -857,5 +841,4 @@ class Client:
     async def revision(self) -> int:
         """The store's current revision."""
         wire = self._wire
-        method = wire.range
-        return wire.revision_of(await self._unary(method.path, wire.count_one, method.check, method.rule, "revision"))
+        return wire.revision_of(await self._unary(wire.range, wire.count_one, "revision"))

@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 
 from ..._core import NotEtcd, Response
 from ...exceptions import EtcdException
-from .._wire import Check, Escape, Unary
+from .._wire import RULES, Check, Escape, Unary
 from ..errors import error_from
 from ..results import KV, LeaseGrant, Member
 from . import calls as _calls
@@ -130,22 +130,24 @@ class GrpcWire:
         #: The cluster id answers carried so far, as the int they carry it as.
         self._cluster_int = 0
         check = self.check_of
-        self.range = Unary("range", "/etcdserverpb.KV/Range", check(pb.RangeResponse))
-        self.put = Unary("put", "/etcdserverpb.KV/Put", check(pb.PutResponse))
-        self.delete = Unary("delete", "/etcdserverpb.KV/DeleteRange", check(pb.DeleteRangeResponse))
-        self.txn = Unary("txn", "/etcdserverpb.KV/Txn", check(pb.TxnResponse))
-        self.compact = Unary("compact", "/etcdserverpb.KV/Compact", check(pb.CompactionResponse))
-        self.grant = Unary("grant", "/etcdserverpb.Lease/LeaseGrant", check(pb.LeaseGrantResponse))
-        self.revoke = Unary("revoke", "/etcdserverpb.Lease/LeaseRevoke", check(pb.LeaseRevokeResponse))
+        self.range = Unary("/etcdserverpb.KV/Range", check(pb.RangeResponse), RULES["range"])
+        self.put = Unary("/etcdserverpb.KV/Put", check(pb.PutResponse), RULES["put"])
+        self.delete = Unary("/etcdserverpb.KV/DeleteRange", check(pb.DeleteRangeResponse), RULES["delete"])
+        self.txn = Unary("/etcdserverpb.KV/Txn", check(pb.TxnResponse), RULES["txn"])
+        self.compact = Unary("/etcdserverpb.KV/Compact", check(pb.CompactionResponse), RULES["compact"])
+        self.grant = Unary("/etcdserverpb.Lease/LeaseGrant", check(pb.LeaseGrantResponse), RULES["grant"])
+        self.revoke = Unary("/etcdserverpb.Lease/LeaseRevoke", check(pb.LeaseRevokeResponse), RULES["revoke"])
         self.time_to_live = Unary(
-            "time_to_live", "/etcdserverpb.Lease/LeaseTimeToLive", check(pb.LeaseTimeToLiveResponse)
+            "/etcdserverpb.Lease/LeaseTimeToLive", check(pb.LeaseTimeToLiveResponse), RULES["time_to_live"]
         )
-        self.leases = Unary("leases", "/etcdserverpb.Lease/LeaseLeases", check(pb.LeaseLeasesResponse))
-        self.keep_alive = Unary("keep_alive", "/etcdserverpb.Lease/LeaseKeepAlive", check(pb.LeaseKeepAliveResponse))
-        self.members = Unary("members", "/etcdserverpb.Cluster/MemberList", check(pb.MemberListResponse))
-        self.status = Unary("status", "/etcdserverpb.Maintenance/Status", check(pb.StatusResponse))
+        self.leases = Unary("/etcdserverpb.Lease/LeaseLeases", check(pb.LeaseLeasesResponse), RULES["leases"])
+        self.keep_alive = Unary(
+            "/etcdserverpb.Lease/LeaseKeepAlive", check(pb.LeaseKeepAliveResponse), RULES["keep_alive"]
+        )
+        self.members = Unary("/etcdserverpb.Cluster/MemberList", check(pb.MemberListResponse), RULES["members"])
+        self.status = Unary("/etcdserverpb.Maintenance/Status", check(pb.StatusResponse), RULES["status"])
         self.authenticate = Unary(
-            "authenticate", "/etcdserverpb.Auth/Authenticate", check(pb.AuthenticateResponse)
+            "/etcdserverpb.Auth/Authenticate", check(pb.AuthenticateResponse), RULES["authenticate"]
         )
 
     def check_of(self, cls: Any) -> Check:
@@ -255,7 +257,7 @@ class GrpcWire:
                 not_yet(f"the gateway call {path}")
             converters = _json_mapping(method)
         method, to_message, to_body, answer = converters
-        known = self._escapes[path] = (method, _serializer(to_message), self.check_of(answer), to_body)
+        known = self._escapes[path] = (Unary(method, self.check_of(answer)), _serializer(to_message), to_body)
         return known
 
     # -- answers ----------------------------------------------------------------------------------
