@@ -1,18 +1,20 @@
-"""The v3 Client: etcd's JSON gateway over the same request path as the v2 client.
+"""The v3 Client: etcd's v3 API over the same request path as the v2 client.
 
-A call is a ``POST`` of a JSON body to a ``/v3/...`` path, made by
-:meth:`Client.call` through the core (:class:`aio_etcd._core.Cluster`, given
-the gateway's rules: :class:`~aio_etcd.v3._gateway.GatewayRules`) under the
+Each public call is written here once: its arguments checked, its defaults,
+its paging, its deadline. The client's wire (:mod:`aio_etcd.v3._wire`;
+the JSON gateway's, :class:`~aio_etcd.v3._gateway_wire.GatewayWire`, by
+default) writes its request and reads its answer; :meth:`Client._unary`
+sends it through the core (:class:`aio_etcd._core.Cluster`, given the
+transport's rules: :class:`~aio_etcd.v3._gateway.GatewayRules`) under the
 client's :class:`~aio_etcd.RetryPolicy`. Reads are sent again to another
 member when one fails; writes never are once they may have been sent (they
-raise :class:`~aio_etcd.EtcdOutcomeUnknown`): the gateway's table
-(:func:`aio_etcd.v3._gateway.replay_rule`) says which is which.
+raise :class:`~aio_etcd.EtcdOutcomeUnknown`): the table of the calls
+(:data:`aio_etcd.v3._wire.RULES`) says which is which.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -39,7 +41,11 @@ from .._core.discovery import SrvMembers
 from ..exceptions import EtcdException
 from . import _gateway
 from . import txn as _txn
+from ._gateway_wire import GatewayWire
 from ._mux import Multiplexer
+from ._session import Session
+from ._transports import TRANSPORTS, _client_class, _transport_names
+from ._wire import Unary, Wire
 from .auth import Auth
 from .errors import EtcdAuthFailed, EtcdLeaseNotFound, EtcdServerError, error_from
 from .lease import KeepAlives, Lease
@@ -54,12 +60,12 @@ from .results import (
     Range,
     Status,
     TxnResult,
-    revision_of,
     to_bytes,
+    value_bytes,
 )
 from .watch import Probes, Watch
 
-__all__ = ["Client"]
+__all__ = ["TRANSPORTS", "Client", "Session"]
 
 log = logging.getLogger(__name__)
 
@@ -69,34 +75,6 @@ _T = TypeVar("_T")
 MemberSpec = tuple[str, int] | str
 
 _JSON = {"Content-Type": "application/json"}
-
-#: The names ``transport=`` takes, and the client each makes: ``None`` is :class:`Client`
-#: itself (the JSON gateway); otherwise ``("module:Class", extra)``, a subclass of
-#: :class:`Client` imported only when asked for, and the extra that installs its libraries.
-#: A second v3 transport is its module plus its line here.
-TRANSPORTS: dict[str, tuple[str, str] | None] = {
-    "auto": None,  # the gateway until the gRPC transport carries the whole client
-    "gateway": None,
-    "grpc": ("aio_etcd.v3._grpc.client:GrpcClient", "grpc"),
-}
-
-
-def _transport_names() -> str:
-    names = [repr(name) for name in TRANSPORTS]
-    return f"{', '.join(names[:-1])} or {names[-1]}"
-
-
-def _client_class(name: str, target: str, extra: str) -> type[Client]:
-    """The client class registered for ``transport=name``, imported now."""
-    module, _, attribute = target.partition(":")
-    try:
-        found = getattr(importlib.import_module(module), attribute)
-    except ImportError as exc:
-        needs = f'transport="{name}" needs the {extra} extra: pip install "aio_etcd[{extra}]"'
-        raise ImportError(f"{needs}: {exc}") from exc
-    if not (isinstance(found, type) and issubclass(found, Client)):
-        raise TypeError(f"{target} (transport={name!r}) is not a v3.Client")
-    return found
 
 
 def _cluster_id(expected: int | str | None) -> str | None:
@@ -260,30 +238,50 @@ class Client:
         )
         self._closed = False
         self.watch_probe_interval = watch_probe_interval
-        self._mux: Multiplexer | None = None
-        if watch_transport == "websocket" or (watch_transport == "auto" and username is None):
-            if getattr(self._transport, "websockets", False):
-                self._mux = Multiplexer(self._transport, self._cluster)
-            elif watch_transport == "websocket":
-                raise ValueError("watch_transport='websocket' needs a transport that opens websockets")
-        # Package-internal (not part of the public API, so not in the user docs): what
-        # aio_etcd's own modules use of this client besides its public methods (Session, below).
-        self.session = Session(self)
+        self._wire: Wire = self._make_wire()
+        self._mux: Multiplexer | None = self._make_mux(watch_transport, username is not None)
         #: Users, roles, enabling auth: :class:`aio_etcd.v3.auth.Auth`.
         self.auth: Auth = Auth(self)
         self._keepalives: KeepAlives = KeepAlives(self)
         self._probes: Probes = Probes(self)
+        # Package-internal (not part of the public API, so not in the user docs): what
+        # aio_etcd's own modules use of this client besides its public methods.
+        self.session = Session(
+            cluster=self._cluster,
+            transport=self._transport,
+            mux=self._mux,
+            probes=self._probes,
+            keepalives=self._keepalives,
+            has_credentials=username is not None,
+            check=self._check,
+            send=self._send,
+            send_as_is=self._send_as_is,
+            authenticate=self._authenticate,
+        )
 
     def __new__(cls, *members: MemberSpec, transport: Transport | str | None = None, **options: Any) -> Client:
         if cls is Client and isinstance(transport, str):
             registered = TRANSPORTS.get(transport)
             if registered is not None:
-                return object.__new__(_client_class(transport, *registered))
+                return object.__new__(_client_class(transport, *registered, Client))
         return object.__new__(cls)
 
     def _api_rules(self) -> ApiRules:
-        """The core's rules of this client's wire (the gateway's)."""
+        """The core's rules for this client's transport (the gateway's)."""
         return _gateway.GatewayRules(lambda: self._headers)
+
+    def _make_wire(self) -> Wire:
+        """How this client writes each call and reads its answer (the gateway's JSON)."""
+        return GatewayWire(self._check)
+
+    def _make_mux(self, watch_transport: str, has_credentials: bool) -> Multiplexer | None:
+        """The watch multiplexer (``None``: each watch is an HTTP stream of its own)."""
+        if watch_transport == "websocket" or (watch_transport == "auto" and not has_credentials):
+            if getattr(self._transport, "websockets", False):
+                return Multiplexer(self._transport, self._cluster)
+            if watch_transport == "websocket":
+                raise ValueError("watch_transport='websocket' needs a transport that opens websockets")
+        return None
 
     # -- properties and lifecycle ------------------------------------------------------
 
@@ -390,7 +388,8 @@ class Client:
     ) -> dict[str, Any]:
         """POST ``request`` to the gateway path ``path`` and return the answer's JSON object.
 
-        The escape hatch for gateway calls this client has no method for.
+        The escape hatch for gateway calls this client has no method for
+        (over gRPC: the paths of etcd's services, converted both ways).
 
         :param safe: the call may be sent again after an attempt that may have
             reached a member (reads); writes must say ``False`` (or give the
@@ -401,35 +400,71 @@ class Client:
         :param stream: the answer may take long (a blocking lock): use the
             watch connections and no attempt time limit past connecting.
         """
-        body = json.dumps(request).encode()
+        method, encode, decode = self._wire.escape(path)
         if safe is None:
             rule = _gateway.replay_rule(path, request)
         else:
             rule = safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE
-        where = op or path
-        for auth_retry in (True, False):
-            token = self._token
-            call = Call(
-                "POST",
-                path,
-                self._headers,
-                body=body,
-                rule=rule,
-                op=where,
-                key=key,
-                stream=stream,
-            )
-            try:
+        answer = await self._unary(
+            method,
+            encode(request),
+            op or path,
+            key,
+            timeout,
+            rule=rule,
+            attempt_timeout=attempt_timeout,
+            attempts=attempts,
+            stream=stream,
+        )
+        return answer if decode is None else decode(answer)
+
+    async def _unary(
+        self,
+        method: Unary,
+        body: bytes,
+        op: str,
+        key: bytes | None = None,
+        timeout: float | None = None,
+        *,
+        rule: ReplayRule | None = None,
+        attempt_timeout: float | None = None,
+        attempts: int | None = -1,
+        stream: bool = False,
+    ) -> Any:
+        """Send one call's ``body`` the way ``method`` says (its path, its check; its replay
+        rule unless ``rule`` is given) through the attempt loop, the token added. A token
+        refused as stale is renewed and the call made once more; a server's error names the call."""
+        path, check = method.path, method.check
+        if rule is None:
+            rule = method.rule
+        call = Call("POST", path, self._headers, body=body, rule=rule, op=op, key=key, stream=stream)
+        token = self._token
+        try:
+            if self._closed or not self._discovered or token is None:
                 return await self._send(
-                    call, self._check, timeout=timeout, attempt_timeout=attempt_timeout, attempts=attempts
+                    call, check, timeout=timeout, attempt_timeout=attempt_timeout, attempts=attempts
                 )
-            except EtcdServerError as exc:
-                if auth_retry and self.stale_token(exc):
-                    await self._authenticate(token)
-                    continue
+            # The common case, one coroutine less: straight to the core's attempt loop.
+            return await self._cluster.request(
+                self._transport,
+                call,
+                check,
+                self._policy,
+                deadline=self._deadline if timeout is None else timeout,
+                attempt_timeout=attempt_timeout,
+                attempts=attempts,
+            )
+        except EtcdServerError as exc:
+            if not self.stale_token(exc):
                 exc.args = (f"{call}: {exc.args[0]}",)  # name the call, not only the member
                 raise
-        raise AssertionError("unreachable")
+        await self._authenticate(token)  # once: a token refused again is the caller's to see
+        call = Call("POST", path, self._headers, body=body, rule=rule, op=op, key=key, stream=stream)
+        try:
+            return await self._send(call, check, timeout=timeout, attempt_timeout=attempt_timeout, attempts=attempts)
+        except EtcdServerError as exc:
+            exc.args = (f"{call}: {exc.args[0]}",)
+            raise
 
     async def _send(
         self,
@@ -463,6 +498,28 @@ class Client:
             attempts=attempts,
         )
 
+    async def _send_as_is(
+        self,
+        call: Call,
+        check: Callable[[Response], _T],
+        *,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+    ) -> _T:
+        """Make ``call`` as it is (no token added): :meth:`Session.send_as_is`."""
+        if self._closed:
+            raise EtcdException("the client is closed")
+        if not self._discovered:
+            await self._discover()
+        return await self._cluster.request(
+            self._transport,
+            call,
+            check,
+            self._policy,
+            deadline=self._deadline if timeout is None else timeout,
+            attempt_timeout=attempt_timeout,
+        )
+
     # -- auth tokens ----------------------------------------------------------------------
 
     def stale_token(self, exc: EtcdServerError) -> bool:
@@ -479,12 +536,13 @@ class Client:
         async with self._auth_lock:
             if self._token is not None and self._token != stale:
                 return  # another call renewed it meanwhile
-            request = {"name": self._username, "password": self._password}
-            body = json.dumps(request).encode()
-            call = Call("POST", "/v3/auth/authenticate", _JSON, body=body, op="authenticate")
+            wire = self._wire
+            method = wire.authenticate
+            body = wire.authenticate_body(self._username or "", self._password or "")
+            call = Call("POST", method.path, wire.plain_headers, body=body, op="authenticate")
             try:
                 answer = await self._cluster.request(
-                    self._transport, call, self._check, self._policy, deadline=self._deadline
+                    self._transport, call, method.check, self._policy, deadline=self._deadline
                 )
             except EtcdServerError as exc:
                 if "authentication is not enabled" in exc.grpc_message:
@@ -496,8 +554,8 @@ class Client:
                     exc.grpc_message,
                     exc.status,
                 ) from exc
-            token = answer.get("token")
-            if not isinstance(token, str) or not token:
+            token = wire.token(answer)
+            if not token:
                 raise EtcdException("etcd answered authenticate without a token")
             self._set_token(token)
             log.debug("got a new auth token for %r", self._username)
@@ -525,10 +583,9 @@ class Client:
     async def get(self, key: str | bytes, *, serializable: bool = False, timeout: float | None = None) -> KV | None:
         """The key, or ``None`` when it does not exist."""
         raw = to_bytes(key)
-        request = _txn.range_request(raw, serializable=serializable)
-        answer = await self.call("/v3/kv/range", request, op="get", key=raw, timeout=timeout)
-        kvs = answer.get("kvs")
-        return KV(kvs[0]) if kvs else None
+        wire = self._wire
+        answer = await self._unary(wire.range, wire.get_body(raw, serializable), "get", raw, timeout)
+        return wire.first_kv(answer)
 
     async def range(
         self,
@@ -553,20 +610,14 @@ class Client:
         :param serializable: let the member answer from its own copy, without
             asking the leader (faster, may be stale; works without quorum).
         """
-        request = _txn.range_request(
-            key,
-            prefix=prefix,
-            range_end=range_end,
-            limit=limit,
-            revision=revision,
-            sort=sort,
-            keys_only=keys_only,
-            count_only=count_only,
-            serializable=serializable,
-        )
-        return Range(
-            await self.call("/v3/kv/range", request, op="range", key=to_bytes(key), timeout=timeout)
-        )
+        start, end = _txn.raw_range(key, prefix, range_end)
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        order = None if sort is None else _txn.sort_names(sort)
+        wire = self._wire
+        body = wire.range_body(start, end, limit, revision, order, keys_only, count_only, serializable)
+        answer = await self._unary(wire.range, body, "range", start, timeout)
+        return wire.range_result(answer)
 
     async def scan(
         self,
@@ -580,14 +631,12 @@ class Client:
         """Every key of a range, in key order, read ``page`` keys at a time at one revision."""
         if page < 1:
             raise ValueError("page must be at least 1")
-        fields = _txn.key_range(key, prefix, range_end)
-        end = fields.get("range_end")
-        start, revision = to_bytes(key), 0
+        start, end = _txn.raw_range(key, prefix, range_end)
+        wire = self._wire
+        revision = 0
         while True:
-            request = _txn.range_request(start, limit=page, revision=revision, keys_only=keys_only)
-            if end is not None:
-                request["range_end"] = end
-            answer = Range(await self.call("/v3/kv/range", request, op="scan", key=start))
+            body = wire.range_body(start, end, page, revision, None, keys_only, False, False)
+            answer = wire.range_result(await self._unary(wire.range, body, "scan", start))
             revision = revision or answer.revision
             kvs = answer.kvs
             for kv in kvs:
@@ -619,10 +668,16 @@ class Client:
         :param ignore_lease: keep the current lease.
         """
         raw = to_bytes(key)
-        request = _txn.put_request(
-            raw, value, lease=lease, prev_kv=prev_kv, ignore_value=ignore_value, ignore_lease=ignore_lease
-        )
-        return Put(await self.call("/v3/kv/put", request, op="put", key=raw, timeout=timeout))
+        if ignore_value:
+            if value not in (b"", ""):
+                raise ValueError("ignore_value=True keeps the value: give no value (b'')")
+            data = b""
+        else:
+            data = value if type(value) is bytes else value_bytes(value)
+        lid = 0 if lease is None else _txn.lease_id(lease)
+        wire = self._wire
+        body = wire.put_body(raw, data, lid, prev_kv, ignore_value, ignore_lease)
+        return wire.put_result(await self._unary(wire.put, body, "put", raw, timeout))
 
     async def delete(
         self,
@@ -634,11 +689,11 @@ class Client:
         timeout: float | None = None,
     ) -> Delete:
         """Delete a key, a prefix or a range; :attr:`Delete.deleted` counts what went."""
-        request = _txn.delete_request(key, prefix=prefix, range_end=range_end, prev_kv=prev_kv)
-        answer = await self.call(
-            "/v3/kv/deleterange", request, op="delete", key=to_bytes(key), timeout=timeout
-        )
-        return Delete(answer)
+        start, end = _txn.raw_range(key, prefix, range_end)
+        wire = self._wire
+        body = wire.delete_body(start, end, prev_kv)
+        answer = await self._unary(wire.delete, body, "delete", start, timeout)
+        return wire.delete_result(answer)
 
     async def create(
         self, key: str | bytes, value: str | bytes | int | float, *, lease: Lease | LeaseGrant | int | None = None
@@ -655,15 +710,15 @@ class Client:
         return _txn.Txn(self._commit)
 
     async def _commit(self, txn: _txn.Txn) -> TxnResult:
-        answer = await self.call("/v3/kv/txn", txn.request(), op="txn")
-        return TxnResult(answer)
+        wire = self._wire
+        rule = None if txn.writes else SAFE  # a transaction that writes nothing is a read
+        answer = await self._unary(wire.txn, wire.txn_body(txn), "txn", rule=rule)
+        return wire.txn_result(answer)
 
     async def compact(self, revision: int, *, physical: bool = False) -> None:
         """Forget the history before ``revision`` (watches and reads below it fail with EtcdCompacted)."""
-        request: dict[str, Any] = {"revision": str(revision)}
-        if physical:
-            request["physical"] = True
-        await self.call("/v3/kv/compaction", request, op="compact")
+        wire = self._wire
+        await self._unary(wire.compact, wire.compact_body(revision, physical), "compact")
 
     # -- leases ---------------------------------------------------------------------------
 
@@ -675,47 +730,43 @@ class Client:
         """Grant a lease of ``ttl`` seconds (etcd's minimum is 2); nobody keeps it alive."""
         if ttl < 1:
             raise ValueError("a lease's ttl is at least 1 second")
-        request: dict[str, Any] = {"TTL": str(ttl)}
-        if lease_id:
-            request["ID"] = str(lease_id)
-        answer = await self.call("/v3/lease/grant", request, op="lease grant")
-        return LeaseGrant(int(answer["ID"]), int(answer.get("TTL", 0)))
+        wire = self._wire
+        body = wire.grant_body(ttl, lease_id)
+        return wire.lease_grant(await self._unary(wire.grant, body, "lease grant"))
 
     async def revoke(self, lease: Lease | LeaseGrant | int) -> None:
         """Revoke a lease: its keys are deleted (``EtcdLeaseNotFound`` if it is gone)."""
-        request = {"ID": str(_txn.lease_id(lease))}
-        await self.call("/v3/lease/revoke", request, op="lease revoke")
+        wire = self._wire
+        body = wire.lease_body(_txn.lease_id(lease))
+        await self._unary(wire.revoke, body, "lease revoke")
 
     async def time_to_live(self, lease: Lease | LeaseGrant | int, *, keys: bool = False) -> LeaseInfo:
         """What etcd knows of a lease (``ttl`` -1 when it is gone)."""
-        request: dict[str, Any] = {"ID": str(_txn.lease_id(lease))}
-        if keys:
-            request["keys"] = True
-        return LeaseInfo(await self.call("/v3/lease/timetolive", request, op="lease time-to-live"))
+        wire = self._wire
+        body = wire.lease_body(_txn.lease_id(lease), keys)
+        return wire.lease_info(await self._unary(wire.time_to_live, body, "lease time-to-live"))
 
     async def leases(self) -> list[int]:
         """The ids of every lease."""
-        answer = await self.call("/v3/lease/leases", {}, op="lease list")
-        return [int(item["ID"]) for item in answer.get("leases", ())]
+        wire = self._wire
+        return wire.lease_ids(await self._unary(wire.leases, wire.empty, "lease list"))
 
     async def keep_alive_once(
         self, lease: Lease | LeaseGrant | int, *, timeout: float | None = None, attempt_timeout: float | None = None
     ) -> int:
         """Renew a lease once; its new TTL (``EtcdLeaseNotFound`` when it is gone)."""
         lid = _txn.lease_id(lease)
-        answer = await self.call(
-            "/v3/lease/keepalive",
-            {"ID": str(lid)},
-            op="lease keep-alive",
-            timeout=timeout,
+        wire = self._wire
+        answer = await self._unary(
+            wire.keep_alive,
+            wire.lease_body(lid),
+            "lease keep-alive",
+            None,
+            timeout,
             attempt_timeout=attempt_timeout,
             attempts=None,
         )
-        result = answer.get("result")
-        if not isinstance(result, dict):
-            error = error_from(_gateway.error_body(answer), None, "lease keep-alive")
-            raise error or EtcdException(f"lease keep-alive: unexpected answer {answer!r}")
-        ttl = int(result.get("TTL", 0))
+        ttl = wire.keep_alive_ttl(answer)
         if ttl <= 0:
             raise EtcdLeaseNotFound(
                 f"lease keep-alive: lease {lid:x} is gone (expired or revoked)", 5, "requested lease not found"
@@ -770,17 +821,17 @@ class Client:
 
     async def members(self) -> list[Member]:
         """The cluster's members."""
-        answer = await self.call("/v3/cluster/member/list", {}, op="member list")
-        return [Member(raw) for raw in answer.get("members", ())]
+        wire = self._wire
+        return wire.members_of(await self._unary(wire.members, wire.empty, "member list"))
 
     async def status(self, member: str | None = None) -> Status:
         """The status of ``member`` (a client URL; default: the member calls go to)."""
+        wire = self._wire
         if member is None:
-            return Status(await self.call("/v3/maintenance/status", {}, op="status"))
-        resp = await _gateway.ask_status(
-            self._cluster, self._transport, member.rstrip("/"), self._headers, self._policy.attempt_timeout
-        )
-        return Status(self._check(resp))
+            return wire.status_of(await self._unary(wire.status, wire.empty, "status"))
+        call = Call("POST", wire.status.path, self._headers, body=wire.empty, op="status")
+        resp = await self._cluster.ask(self._transport, member.rstrip("/"), call, self._policy.attempt_timeout)
+        return wire.status_of(wire.status.check(resp))
 
     async def sync_members(self) -> list[str]:
         """Learn the member list now; the URLs known afterwards."""
@@ -789,94 +840,5 @@ class Client:
 
     async def revision(self) -> int:
         """The store's current revision."""
-        answer = await self.call("/v3/kv/range", _txn.range_request(b"\0", count_only=True), op="revision")
-        return revision_of(answer)
-
-
-class Session:
-    """The package-internal side of a v3 client (``client.session``): not part of the public API.
-
-    The service modules (:mod:`~aio_etcd.v3.watch`, :mod:`~aio_etcd.v3.lease`,
-    :mod:`~aio_etcd.v3.lock`, :mod:`~aio_etcd.v3.auth`) and :mod:`aio_etcd.v2on3`
-    use the client through its public methods and through this, never through
-    the client's private names; each states at its top, as a ``Protocol``, what
-    it uses (so none imports this module: no import circle). It holds no state
-    of its own: it reads the client's, so a subclass (the gRPC client) that
-    replaces a part (its multiplexer, how it authenticates) is seen here too.
-    """
-
-    __slots__ = ("_client",)
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    @property
-    def cluster(self) -> Cluster:
-        """The client's core: its members, attempt loop, cluster id and observer."""
-        return self._client._cluster
-
-    @property
-    def transport(self) -> Transport:
-        """The client's transport (the one its ordinary calls go through)."""
-        return self._client._transport
-
-    @property
-    def mux(self) -> Multiplexer | None:
-        """The watch multiplexer (``None``: each watch is a stream of its own)."""
-        return self._client._mux
-
-    @property
-    def probes(self) -> Probes:
-        """The freeze probes of the client's watches (a watch adds itself while it streams)."""
-        return self._client._probes
-
-    @property
-    def keepalives(self) -> KeepAlives:
-        """The keep-alive timer of the client's leases (a granted lease adds itself)."""
-        return self._client._keepalives
-
-    @property
-    def has_credentials(self) -> bool:
-        """Whether the client was given a user name and password (its token can be renewed)."""
-        return self._client._username is not None
-
-    def check(self, resp: Response) -> dict[str, Any]:
-        """A gateway answer as its JSON object, or the error it holds, raised."""
-        return self._client._check(resp)
-
-    async def send(self, call: Call, check: Callable[[Response], _T], *, watch: bool = False) -> _T:
-        """Make ``call`` under the client's retry policy (its token added when just got);
-        ``check`` reads the answer. ``watch``: over the multiplexer when there is one."""
-        return await self._client._send(call, check, watch=watch)
-
-    async def send_as_is(
-        self,
-        call: Call,
-        check: Callable[[Response], _T],
-        *,
-        timeout: float | None = None,
-        attempt_timeout: float | None = None,
-    ) -> _T:
-        """Make ``call`` as it is (its own headers: no token is added) through the client's
-        members, attempt loop and transport; ``check`` reads the answer.
-
-        For the requests of :class:`aio_etcd.Client` with ``api="v3"`` that are not v3
-        calls (``/version``, ``api_execute``), so that that client has one session.
-        """
-        client = self._client
-        if client._closed:
-            raise EtcdException("the client is closed")
-        if not client._discovered:
-            await client._discover()
-        return await client._cluster.request(
-            client._transport,
-            call,
-            check,
-            client._policy,
-            deadline=client._deadline if timeout is None else timeout,
-            attempt_timeout=attempt_timeout,
-        )
-
-    async def authenticate(self, stale: str | None) -> None:
-        """Get a new token (once for concurrent callers); ``stale`` is the token that was refused."""
-        await self._client._authenticate(stale)
+        wire = self._wire
+        return wire.revision_of(await self._unary(wire.range, wire.count_one, "revision"))

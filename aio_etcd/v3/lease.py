@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 class LeaseSession(Protocol):
     """What a lease uses of its client's package-internal side
-    (:class:`aio_etcd.v3.client.Session`, ``client.session``)."""
+    (:class:`aio_etcd.v3._session.Session`, ``client.session``)."""
 
     @property
     def keepalives(self) -> KeepAlives: ...

@@ -232,14 +232,25 @@ def put_request(
     ignore_lease: bool = False,
 ) -> dict[str, Any]:
     """The body of a put."""
-    fields: dict[str, Any] = {"key": b64(to_bytes(key))}
+    raw = to_bytes(key)
     if not ignore_value:
-        fields["value"] = b64(value_bytes(value))
+        data = value_bytes(value)
     elif value not in (b"", ""):
         raise ValueError("ignore_value=True keeps the value: give no value (b'')")
-    lid = lease_id(lease)
-    if lid:
-        fields["lease"] = str(lid)
+    else:
+        data = b""
+    return put_fields(raw, data, lease_id(lease), prev_kv, ignore_value, ignore_lease)
+
+
+def put_fields(
+    key: bytes, value: bytes, lease: int, prev_kv: bool, ignore_value: bool, ignore_lease: bool
+) -> dict[str, Any]:
+    """A put's body from checked arguments (``value`` left out with ``ignore_value``; ``lease`` 0: none)."""
+    fields: dict[str, Any] = {"key": b64(key)}
+    if not ignore_value:
+        fields["value"] = b64(value)
+    if lease:
+        fields["lease"] = str(lease)
     if prev_kv:
         fields["prev_kv"] = True
     if ignore_value:
@@ -253,6 +264,17 @@ _SORT_TARGETS = {"key": "KEY", "version": "VERSION", "create": "CREATE", "mod": 
 _SORT_ORDERS = {"asc": "ASCEND", "desc": "DESCEND", "ascend": "ASCEND", "descend": "DESCEND"}
 #: etcd's enum numbers (``etcdserverpb.RangeRequest``'s SortTarget and SortOrder).
 _SORT_NUMBERS = {"KEY": 0, "VERSION": 1, "CREATE": 2, "MOD": 3, "VALUE": 4, "ASCEND": 1, "DESCEND": 2}
+
+
+def sort_names(sort: tuple[str, str]) -> tuple[str, str]:
+    """A range's ``sort=(target, order)`` as etcd's names (``("KEY", "ASCEND")``), checked."""
+    target, order = sort
+    try:
+        return _SORT_TARGETS[target.lower()], _SORT_ORDERS[order.lower()]
+    except KeyError:
+        raise ValueError(
+            f"sort is (target, order): target one of {sorted(_SORT_TARGETS)}, order 'asc' or 'desc'; not {sort!r}"
+        ) from None
 
 
 def range_request(
@@ -269,21 +291,28 @@ def range_request(
 ) -> dict[str, Any]:
     """The body of a range."""
     fields: dict[str, Any] = key_range(key, prefix, range_end)
+    if limit < 0:
+        raise ValueError("limit must not be negative")
+    names = None if sort is None else sort_names(sort)
+    return range_options(fields, limit, revision, names, keys_only, count_only, serializable)
+
+
+def range_options(
+    fields: dict[str, Any],
+    limit: int,
+    revision: int,
+    sort: tuple[str, str] | None,
+    keys_only: bool,
+    count_only: bool,
+    serializable: bool,
+) -> dict[str, Any]:
+    """``fields`` (a range's key and range end) with the range's checked options added."""
     if limit:
-        if limit < 0:
-            raise ValueError("limit must not be negative")
         fields["limit"] = str(limit)
     if revision:
         fields["revision"] = str(revision)
     if sort is not None:
-        target, order = sort
-        try:
-            fields["sort_target"] = _SORT_TARGETS[target.lower()]
-            fields["sort_order"] = _SORT_ORDERS[order.lower()]
-        except KeyError:
-            raise ValueError(
-                f"sort is (target, order): target one of {sorted(_SORT_TARGETS)}, order 'asc' or 'desc'; not {sort!r}"
-            ) from None
+        fields["sort_target"], fields["sort_order"] = sort
     if keys_only:
         fields["keys_only"] = True
     if count_only:

@@ -50,7 +50,7 @@ _T = TypeVar("_T")
 
 class WatchSession(Protocol):
     """What a watch and the probes use of their client's package-internal side
-    (:class:`aio_etcd.v3.client.Session`, ``client.session``)."""
+    (:class:`aio_etcd.v3._session.Session`, ``client.session``)."""
 
     @property
     def cluster(self) -> Cluster: ...
