@@ -48,8 +48,16 @@ __all__ = ["KeysOnV3"]
 RACES = 50
 #: How many keys a range of a directory listing reads at most (see :class:`Listing`).
 LIST_BATCH = 1000
-#: How many keys the range after one that passed over a sub-directory reads.
+#: How many keys the range after one that passed over a sub-directory reads, while the
+#: listing reads on through small sub-directories.
 LIST_PEEK = 64
+#: ... and while it passes over each sub-directory (they are large).
+LIST_STEP = 16
+#: From how many keys per sub-directory (on average, in the ranges read so far) a listing passes
+#: over each one it meets: a request each (and one for its oldest key) costs about that many keys.
+LIST_HOP_KEYS = 64
+#: How many of a listing's lookups (oldest keys, values) are under way at once.
+LIST_LOOKUPS = 16
 #: How many of its own leases a client remembers (the newest).
 REMEMBERED = 10_000
 #: Seconds a fence key lives (see :meth:`KeysOnV3._guarded`): far longer
@@ -406,50 +414,58 @@ class KeysOnV3:
     async def _listing(self, name: str, serializable: bool, revision: int, timeout: float | None) -> EtcdResult:
         """The directory ``name`` without recursion: its children only (see :class:`Listing`), read
         at ``revision`` (0: the first range's)."""
-        listing = Listing(self.layout, name)
-        limit = LIST_BATCH
-        values = True
-        while listing.cursor is not None:
-            body = T.range_request(
-                listing.cursor, range_end=listing.end, limit=limit, revision=revision,
-                keys_only=not values, serializable=serializable,
+        listing = Listing(self.layout, name, batch=LIST_BATCH, peek=LIST_PEEK, step=LIST_STEP, hop_keys=LIST_HOP_KEYS)
+        lookups: list[asyncio.Future[dict[str, Any]]] = []  # the oldest keys of sub-directories passed over
+        paths: list[str] = []
+        gate = asyncio.Semaphore(LIST_LOOKUPS)
+
+        async def ask(body: dict[str, Any]) -> dict[str, Any]:
+            async with gate:
+                return await self._call("/v3/kv/range", body, safe=True, op="read", key=name, timeout=timeout)
+
+        def oldest(start: bytes, end: bytes) -> dict[str, Any]:
+            return T.range_request(
+                start, range_end=end, limit=1, revision=revision, keys_only=True,
+                sort=("create", "asc"), serializable=serializable,
             )  # fmt: skip
-            answer = await self._call("/v3/kv/range", body, safe=True, op="read", key=name, timeout=timeout)
-            if not revision:
-                revision = _revision(answer)
-            listing.add(answer.get("kvs") or [], bool(answer.get("more")), values)
-            values = False  # after the first range: keys only, the values of the keys found read after
-            # Past a large sub-directory, look at the next one with a short range first.
-            limit = LIST_PEEK if listing.passed_over else min(limit * 4, LIST_BATCH)
-        if not listing.found and name != "/":
-            raise error(100, name, revision)
-        wanted = listing.oldest_wanted()
-        asks = [
-            T.range_request(start, range_end=end, limit=1, revision=revision, keys_only=True,
-                            sort=("create", "asc"), serializable=serializable)
-            for _, start, end in wanted
-        ] + [
-            T.range_request(first, range_end=last + b"\0", revision=revision, serializable=serializable)
-            for first, last in listing.runs
-        ]  # fmt: skip
-        if asks:
-            calls = [
-                asyncio.ensure_future(self._call("/v3/kv/range", ask, safe=True, op="read", key=name, timeout=timeout))
-                for ask in asks
-            ]
-            try:
-                answers = await asyncio.gather(*calls)
-            except BaseException:
-                for call in calls:  # one failed (or this read was cancelled): the others are not waited for
-                    call.cancel()
-                await asyncio.gather(*calls, return_exceptions=True)
-                raise
-            for (path, _, _), answer in zip(wanted, answers, strict=False):
-                kvs = answer.get("kvs") or []
-                if kvs:
-                    listing.set_oldest(path, int(kvs[0]["create_revision"]))
-            for answer in answers[len(wanted) :]:
-                listing.set_values(answer.get("kvs") or [])
+
+        try:
+            while listing.cursor is not None:
+                body = T.range_request(
+                    listing.cursor, range_end=listing.end, limit=listing.limit, revision=revision,
+                    keys_only=not listing.values, serializable=serializable,
+                )  # fmt: skip
+                answer = await self._call("/v3/kv/range", body, safe=True, op="read", key=name, timeout=timeout)
+                if not revision:
+                    revision = _revision(answer)
+                listing.add(answer.get("kvs") or [], bool(answer.get("more")), int(answer.get("count") or 0))
+                for path, start, end in listing.take_wanted():  # asked for while the ranges go on
+                    paths.append(path)
+                    lookups.append(asyncio.ensure_future(ask(oldest(start, end))))
+            if not listing.found and name != "/":
+                raise error(100, name, revision)
+            own = listing.oldest_wanted()
+            if own is not None:
+                paths.append(own[0])
+                lookups.append(asyncio.ensure_future(ask(oldest(own[1], own[2]))))
+            lookups += [
+                asyncio.ensure_future(ask(T.range_request(
+                    first, range_end=last + b"\0", revision=revision, serializable=serializable
+                )))
+                for first, last in listing.runs
+            ]  # fmt: skip
+            answers = await asyncio.gather(*lookups)
+        except BaseException:
+            for lookup in lookups:  # one failed (or this read was cancelled): the others are not waited for
+                lookup.cancel()
+            await asyncio.gather(*lookups, return_exceptions=True)
+            raise
+        for path, answer in zip(paths, answers, strict=False):
+            kvs = answer.get("kvs") or []
+            if kvs:
+                listing.set_oldest(path, int(kvs[0]["create_revision"]))
+        for answer in answers[len(paths) :]:
+            listing.set_values(answer.get("kvs") or [])
         leases = listing.leases()
         ttls = await self.ttls(leases) if leases else {}
         return self._result("get", listing.node(ttls), revision)

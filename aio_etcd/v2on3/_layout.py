@@ -233,25 +233,47 @@ class Layout:
 
 class Listing:
     """The children of the directory ``key`` (a non-recursive read), gathered from ranges over its
-    keys that pass over the contents of its sub-directories.
+    keys, at one revision, that pass over the contents of its sub-directories.
 
     The layout keeps a directory's keys together (``[key/, key0)``) but does
     not tell a child from a grandchild by its position: each range
-    (:meth:`add`) reads up to a limit, and when it stops inside a
-    sub-directory the next one starts past it (:attr:`cursor`). What a
-    range passed over is asked for afterwards (:meth:`oldest_wanted`,
-    :meth:`values_wanted`): the oldest key of each sub-directory without a
-    marker (its indexes) and the values of keys read without them.
+    (:meth:`add`) reads from :attr:`cursor` up to :attr:`limit` keys. Where
+    sub-directories are large (:attr:`hop`: on average at least
+    ``hop_keys`` keys each, as the ranges' counts tell), a range that stops
+    inside one is followed by one past it, with a short limit: the listing
+    reads the children, and at most a range's worth of each sub-directory.
+    Where they are small, reading them is cheaper than a request each: the
+    ranges read on, keys only (the values of the keys found then read
+    after, :attr:`runs`), and pass over only a sub-directory that fills a
+    whole range. What a range passed over is asked for afterwards: the
+    oldest key of each visible sub-directory without a marker (its
+    indexes, :meth:`take_wanted`), and of the directory itself
+    (:meth:`oldest_wanted`).
+
+    :param batch: the limit of the first range, and the most a range reads.
+    :param peek: the limit after passing over a sub-directory while reading on.
+    :param step: the limit after passing over a sub-directory in :attr:`hop` mode.
+    :param hop_keys: from how many keys per sub-directory passing over each is cheaper.
     """
 
-    def __init__(self, layout: Layout, key: str) -> None:
+    def __init__(
+        self, layout: Layout, key: str, *, batch: int = 1000, peek: int = 64, step: int = 16, hop_keys: int = 64
+    ) -> None:
         self.layout = layout
         self.key = key
         self.base = "" if key == "/" else key
         self._inside = len(self.base) + 1
         self.start, self.end = layout.below(key)
-        #: Where the next range starts (``None``: all was read).
+        self.batch, self.peek, self.step, self.hop_keys = batch, peek, step, hop_keys
+        #: Where the next range starts (``None``: all was read), how many keys it reads at most,
+        #: and whether with their values.
         self.cursor: bytes | None = self.start
+        self.limit = batch
+        self.values = True
+        #: Pass over every sub-directory a range stops in (see above).
+        self.hop = True
+        #: Ranges read so far.
+        self.ranges = 0
         #: Anything in the directory at all.
         self.found = False
         #: The directory's own marker.
@@ -260,8 +282,6 @@ class Listing:
         self.oldest = 0
         #: Some sub-directory was passed over.
         self.skipped = False
-        #: The last range ended in a sub-directory that it passed over.
-        self.passed_over = False
         #: Visible keys: name -> key-value (without its value when read with keys_only).
         self.files: dict[str, Mapping[str, Any]] = {}
         #: Keys read with keys_only (no value; no lease on etcd 3.6+), to read again: runs of
@@ -269,16 +289,18 @@ class Listing:
         self.runs: list[list[bytes]] = []
         #: Visible sub-directories: path -> [marker or None, oldest create revision seen, all of it seen].
         self.dirs: dict[str, list[Any]] = {}
+        self._subdirs = 0  # sub-directories met, hidden ones too
+        self._dir_keys = 0  # keys in them, read or passed over
+        self._left = -1  # keys from the end of the last range on, when it passed over a sub-directory
+        self._wanted: list[str] = []
 
-    def add(self, kvs: list[dict[str, Any]], more: bool, values: bool) -> None:
-        """Take in a range's key-values (read from :attr:`cursor`); ``more``: it stopped at its limit.
-
-        A range that stopped inside a sub-directory it was inside of from its
-        first key on (a large one) is followed by one past that sub-directory;
-        one that stopped in a sub-directory met on the way goes on from there
-        (most sub-directories are small: passing over one costs a request for
-        its indexes).
-        """
+    def add(self, kvs: list[dict[str, Any]], more: bool, count: int) -> None:
+        """Take in a range's key-values (read from :attr:`cursor`, :attr:`limit`, :attr:`values`);
+        ``more``: it stopped at its limit; ``count``: the keys from :attr:`cursor` on (etcd's count)."""
+        if self._left >= 0:  # the keys the last range passed over, known from this one's count
+            self._dir_keys += max(self._left - count, 0)
+            self._left = -1
+        values = self.values
         cut = self.layout._cut
         prefix = self.layout.prefix
         inside = self._inside
@@ -290,12 +312,14 @@ class Listing:
         entry: list[Any] | None = None  # its entry in dirs (None: hidden)
         path = first_dir = ""
         raw = b""
+        deep = 0  # keys read inside sub-directories
         for number, kv in enumerate(kvs):
             raw = a2b(kv["key"])
             created = int(kv["create_revision"])
             if created < oldest or not oldest:
                 oldest = created
             if below is not None and raw.startswith(below):  # deeper in the same sub-directory
+                deep += 1
                 if entry is not None and created < entry[1]:
                     entry[1] = created
                 continue
@@ -318,47 +342,63 @@ class Listing:
                     files[base + "/" + child] = kv
                 continue
             run = None
+            deep += 1
             path = base + "/" + child
             if number == 0:
                 first_dir = path
             below = prefix + path.encode("utf-8", "surrogateescape") + b"/"
-            if child[0] == "_":
-                entry = None
-                continue
-            entry = dirs.get(path)
+            hidden = child[0] == "_"
+            entry = None if hidden else dirs.get(path)
             if entry is None:
-                entry = dirs[path] = [None, created, True]
+                self._subdirs += 1  # the first key of a sub-directory is met once: the next range starts past it
+                if not hidden:
+                    entry = dirs[path] = [None, created, True]
             elif created < entry[1]:
                 entry[1] = created
-            if not deeper:
+            if not deeper and entry is not None:
                 entry[0] = kv
                 if not values:  # keys_only leaves out the lease on etcd 3.6+: read it again
                     self.runs.append([raw, raw])
+        self.ranges += 1
         if kvs:
             self.found = True
         self.oldest = oldest
-        self.passed_over = False
+        self._dir_keys += deep
         if not more:
             self.cursor = None
-        elif path and path == first_dir:  # all of it inside one sub-directory: go past it
-            self.skipped = self.passed_over = True
+            return
+        # Read on, or pass over each sub-directory: whichever costs less for those met so far.
+        self.hop = not self._subdirs or self._dir_keys >= self.hop_keys * self._subdirs
+        passed = bool(path) and (self.hop or path == first_dir)  # stopped inside a sub-directory: go past it
+        if passed:
+            self.skipped = True
+            self._left = count - len(kvs)
             if entry is not None:
                 entry[2] = False
+                if entry[0] is None:
+                    self._wanted.append(path)
             self.cursor = prefix + path.encode("utf-8", "surrogateescape") + b"0"
         else:
             self.cursor = raw + b"\0"
+        self.values = self.hop
+        if self.hop:
+            self.limit = self.step if deep else min(self.limit * 4, self.batch)
+        else:
+            self.limit = self.peek if passed else min(self.limit * 4, self.batch)
 
-    def oldest_wanted(self) -> list[tuple[str, bytes, bytes]]:
-        """``(path, start, end)`` of each directory whose indexes need its oldest key: one without a
-        marker passed over in part (this directory itself when anything was passed over)."""
-        wanted = []
-        if self.key != "/" and self.marker is None and self.skipped:
-            wanted.append((self.key, self.start, self.end))
-        for path, (marker, _, whole) in self.dirs.items():
-            if marker is None and not whole:
-                start, end = self.layout.below(path)
-                wanted.append((path, start, end))
+    def take_wanted(self) -> list[tuple[str, bytes, bytes]]:
+        """``(path, start, end)`` of each visible sub-directory without a marker passed over in
+        part since the last call: its indexes need its oldest key."""
+        wanted = [(path, *self.layout.below(path)) for path in self._wanted]
+        self._wanted = []
         return wanted
+
+    def oldest_wanted(self) -> tuple[str, bytes, bytes] | None:
+        """``(key, start, end)`` when the directory's own indexes need its oldest key: it has no
+        marker, and something in it was passed over."""
+        if self.key != "/" and self.marker is None and self.skipped:
+            return self.key, self.start, self.end
+        return None
 
     def set_oldest(self, path: str, created: int) -> None:
         if path == self.key:
