@@ -247,8 +247,8 @@ class Listing:
     after, :attr:`runs`), and pass over only a sub-directory that fills a
     whole range. What a range passed over is asked for afterwards: the
     oldest key of each visible sub-directory without a marker (its
-    indexes, :meth:`take_wanted`), and of the directory itself
-    (:meth:`oldest_wanted`).
+    indexes, :meth:`take_wanted`), and for the directory's own indexes, when
+    it has no marker, that of the others (:meth:`oldest_wanted`).
 
     :param batch: the limit of the first range, and the most a range reads.
     :param peek: the limit after passing over a sub-directory while reading on.
@@ -278,10 +278,8 @@ class Listing:
         self.found = False
         #: The directory's own marker.
         self.marker: Mapping[str, Any] | None = None
-        #: The oldest create revision seen; exact unless :attr:`skipped`.
+        #: The oldest create revision read.
         self.oldest = 0
-        #: Some sub-directory was passed over.
-        self.skipped = False
         #: Visible keys: name -> key-value (without its value when read with keys_only).
         self.files: dict[str, Mapping[str, Any]] = {}
         #: Keys read with keys_only (no value; no lease on etcd 3.6+), to read again: runs of
@@ -293,6 +291,9 @@ class Listing:
         self._dir_keys = 0  # keys in them, read or passed over
         self._left = -1  # keys from the end of the last range on, when it passed over a sub-directory
         self._wanted: list[str] = []
+        #: Sub-directories passed over: path -> whether visible without a marker (its oldest key is looked up).
+        self._passed: dict[str, bool] = {}
+        self._below = 0  # the oldest create revision in those with a marker or hidden (when looked up)
 
     def add(self, kvs: list[dict[str, Any]], more: bool, count: int) -> None:
         """Take in a range's key-values (read from :attr:`cursor`, :attr:`limit`, :attr:`values`);
@@ -371,12 +372,13 @@ class Listing:
         self.hop = not self._subdirs or self._dir_keys >= self.hop_keys * self._subdirs
         passed = bool(path) and (self.hop or path == first_dir)  # stopped inside a sub-directory: go past it
         if passed:
-            self.skipped = True
             self._left = count - len(kvs)
+            looked_up = entry is not None and entry[0] is None
+            self._passed[path] = looked_up
             if entry is not None:
                 entry[2] = False
-                if entry[0] is None:
-                    self._wanted.append(path)
+            if looked_up:
+                self._wanted.append(path)
             self.cursor = prefix + path.encode("utf-8", "surrogateescape") + b"0"
         else:
             self.cursor = raw + b"\0"
@@ -393,18 +395,20 @@ class Listing:
         self._wanted = []
         return wanted
 
-    def oldest_wanted(self) -> tuple[str, bytes, bytes] | None:
-        """``(key, start, end)`` when the directory's own indexes need its oldest key: it has no
-        marker, and something in it was passed over."""
-        if self.key != "/" and self.marker is None and self.skipped:
-            return self.key, self.start, self.end
-        return None
+    def oldest_wanted(self) -> list[tuple[str, bytes, bytes]]:
+        """``(path, start, end)`` of the sub-directories passed over whose oldest keys the
+        directory's own indexes need besides those :meth:`take_wanted` gave: when it has no
+        marker, those with a marker and the hidden ones."""
+        if self.key == "/" or self.marker is not None:
+            return []
+        return [(path, *self.layout.below(path)) for path, looked_up in self._passed.items() if not looked_up]
 
     def set_oldest(self, path: str, created: int) -> None:
-        if path == self.key:
-            self.oldest = created
-        else:
+        """The oldest create revision of the sub-directory ``path`` (a lookup's answer)."""
+        if self._passed.get(path):
             self.dirs[path][1] = created
+        elif created < self._below or not self._below:
+            self._below = created
 
     def set_values(self, kvs: list[dict[str, Any]]) -> None:
         """The key-values (with values and leases) of the keys read with keys_only."""
@@ -436,8 +440,13 @@ class Listing:
             root: dict[str, Any] = {"dir": True}
         elif self.marker is not None:
             root = layout.dir_node(key, self.marker, ttls)
-        else:
-            root = {"key": key, "dir": True, "modifiedIndex": self.oldest, "createdIndex": self.oldest}
+        else:  # the oldest key below it: read, or in a sub-directory passed over
+            oldest = min(
+                [self.oldest]
+                + [self.dirs[path][1] for path in self._passed if path in self.dirs]
+                + ([self._below] if self._below else [])
+            )
+            root = {"key": key, "dir": True, "modifiedIndex": oldest, "createdIndex": oldest}
         if nodes:
             nodes.sort(key=_BY_KEY)
             root["nodes"] = nodes

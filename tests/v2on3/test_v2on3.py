@@ -477,6 +477,7 @@ async def test_a_listing_passes_over_large_sub_directories(
     from aio_etcd.v2on3 import _keys
 
     monkeypatch.setattr(_keys, "LIST_BATCH", 100)
+    monkeypatch.setattr(_keys, "LIST_HOP_KEYS", 64)  # 150 keys a sub-directory are many
     p = etcd_prefix
     names = [f"{p}/d{d:02}/k{k:03}" for d in range(12) for k in range(150)]
     names += [f"{p}/d03/deep/k{k:03}" for k in range(50)] + [f"{p}/d05/_hidden/k{k}" for k in range(20)]
@@ -498,6 +499,34 @@ async def test_a_listing_passes_over_large_sub_directories(
     assert len(inside) <= _keys.LIST_BATCH + 14 * _keys.LIST_STEP, len(inside)
     assert len(seen) <= 2 * 14 + 6, len(seen)  # a range and a lookup per sub-directory, at most
     assert {body.get("revision") for body, _ in seen[1:]} == {str(whole.etcd_index)}  # one snapshot
+
+
+async def test_a_listing_reads_little_of_a_huge_sub_directory(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aio_etcd.v2on3 import _keys
+
+    """The directory's own indexes come from its oldest key, here in a hidden sub-directory
+    passed over; one sub-directory's from its marker."""
+    p = etcd_prefix
+    first = await raw.put(f"{p}/_hidden/k0000", b"v")  # the oldest key in the directory
+    await _fill(raw, [f"{p}/_hidden/k{k:04}" for k in range(1, 1500)])
+    await keys.write(p + "/a", "1")
+    await keys.write(p + "/big2", None, dir=True)  # a marker, newer than the oldest key below it
+    await _fill(raw, [f"{p}/big2/k{k:04}" for k in range(2000)] + [f"{p}/big/k{k:04}" for k in range(4000)])
+    await keys.write(p + "/big2/old", "x")
+    await keys.write(p + "/z", "2")
+    whole = await keys.read(p, recursive=True)
+    seen = _count_reads(keys, monkeypatch)
+    listing = await keys.read(p)
+    assert [(n.key, n.dir) for n in listing.children] == [(p + "/a", False), (p + "/big", True),
+                                                          (p + "/big2", True), (p + "/z", False)]  # fmt: skip
+    assert _children(listing) == _children(whole)
+    assert listing.createdIndex == listing.modifiedIndex == whole.createdIndex == first.revision
+    read = [k for _, kvs in seen for k in kvs if k.startswith((f"{p}/big".encode(), f"{p}/_hidden/".encode()))]
+    # The first range, a step of the next two, and three oldest keys.
+    assert len(read) <= _keys.LIST_BATCH + 2 * _keys.LIST_STEP + 3, len(read)
+    assert len(seen) <= 9, len(seen)
 
 
 async def test_a_listing_reads_on_through_small_sub_directories(
