@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._core import GUARDED, ReplayRule
+from .._core import GUARDED, SAFE, ReplayRule
 from ..exceptions import EtcdException, EtcdNotFile, EtcdOutcomeUnknown
 from ..result import EtcdResult
 from ..v3 import Client as V3Client
@@ -376,8 +376,7 @@ class KeysOnV3:
                     except (EtcdFutureRevision, EtcdCompacted):
                         continue  # a later range went to a member behind the first, or compacted: again
                 raise EtcdException(f"read of {name!r}: {RACES} attempts met members behind others; try again")
-            answer = await self._range(start, end, serializable=serializable, key=name, timeout=timeout)
-            kvs = answer.get("kvs") or []
+            kvs, revision, views = await self._subtree(start, end, serializable, name, timeout, 0)
         else:
             own = layout.file(name)
             for _ in range(RACES):
@@ -398,19 +397,40 @@ class KeysOnV3:
                     except (EtcdFutureRevision, EtcdCompacted):
                         continue  # a member behind the first, or compacted meanwhile: again
                 try:
-                    answer = await self._range(
-                        start, end, serializable=serializable, key=name, timeout=timeout, revision=revision
-                    )
+                    kvs, _, views = await self._subtree(start, end, serializable, name, timeout, revision)
                 except EtcdFutureRevision:
                     continue  # the second read went to a member behind the first: both again
-                answer.setdefault("header", {})["revision"] = str(revision)
-                kvs = answer.get("kvs") or []
                 break
-        revision = _revision(answer)
+            else:
+                raise EtcdException(f"read of {name!r}: {RACES} attempts met members behind others; try again")
         if not kvs and name != "/":
             raise error(100, name, revision)
-        ttls = await self.ttls(leases_of(kvs))
-        return self._result("get", layout.tree(name, kvs, ttls), revision)
+        leases = {kv.lease for kv in kvs if kv.lease} if views else leases_of(kvs)
+        ttls = await self.ttls(leases) if leases else {}
+        return self._result("get", layout.tree(name, kvs, ttls, views=views), revision)
+
+    async def _subtree(
+        self, start: bytes, end: bytes, serializable: bool, name: str, timeout: float | None, revision: int
+    ) -> tuple[Any, int, bool]:
+        """The keys in ``[start, end)`` at ``revision`` (0: the newest), the revision read, and whether
+        they are read as :class:`aio_etcd.v3.KV` views are (``kv.key``...): over gRPC, etcd's
+        ``mvccpb.KeyValue`` messages as they come (a dict per key in the gateway's shapes, with
+        its base64, would cost more than the range; a view per key, a quarter of the tree)."""
+        if self.v3.transport == "grpc":
+            from ..v3._grpc.messages import etcdserverpb as pb
+
+            grpc_client: Any = self.v3  # a GrpcClient: its calls take messages
+            request = pb.RangeRequest(key=start, range_end=end, revision=revision, serializable=serializable)
+            answer = await grpc_client.rpc(
+                "/etcdserverpb.KV/Range", request, pb.RangeResponse,
+                rule=SAFE, op="read", key=name.encode(), timeout=timeout,
+            )  # fmt: skip
+            read = answer.header.revision
+            if read > self.revision:
+                self.revision = read
+            return answer.kvs, revision or read, True
+        answer = await self._range(start, end, serializable=serializable, key=name, timeout=timeout, revision=revision)
+        return answer.get("kvs") or [], revision or _revision(answer), False
 
     async def _listing(self, name: str, serializable: bool, revision: int, timeout: float | None) -> EtcdResult:
         """The directory ``name`` without recursion: its children only (see :class:`Listing`), read

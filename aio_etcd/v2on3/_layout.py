@@ -126,8 +126,12 @@ class Layout:
             _add_ttl(node, marker, ttls)
         return node
 
-    def tree(self, key: str, kvs: Iterable[Mapping[str, Any]], ttls: Mapping[int, NodeTTL]) -> dict[str, Any]:
-        """The v2 directory node ``key`` with everything below it, from the v3 keys inside it (in key order).
+    def tree(
+        self, key: str, kvs: Iterable[Any], ttls: Mapping[int, NodeTTL], *, views: bool = False
+    ) -> dict[str, Any]:
+        """The v2 directory node ``key`` with everything below it, from the v3 keys inside it (in key order):
+        the gateway's key-values, or (``views``) :class:`aio_etcd.v3.KV` views, those of a
+        range over gRPC above all (its bytes and integers as they are, nothing to decode).
 
         A name starting with ``_`` is hidden, with everything under it; the
         directories above it show (as in v2, a directory holding only hidden
@@ -150,19 +154,33 @@ class Layout:
         at_path = base
         at_list = lists[base]
         for kv in kvs:
-            raw = a2b(kv["key"])
-            created = int(kv["create_revision"])
+            if views:
+                raw = kv.key
+                created = kv.create_revision
+            else:
+                raw = a2b(kv["key"])
+                created = int(kv["create_revision"])
             if at_len and raw.startswith(at):
                 tail = raw[at_len:]
                 if tail and tail[0] != 95 and b"/" not in tail:  # 95: "_"
-                    node = {
-                        "key": raw[cut:].decode("utf-8", "surrogateescape"),
-                        "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
-                        "modifiedIndex": int(kv["mod_revision"]),
-                        "createdIndex": created,
-                    }
-                    if "lease" in kv:
-                        _add_ttl(node, kv, ttls)
+                    if views:
+                        node = {
+                            "key": raw[cut:].decode("utf-8", "surrogateescape"),
+                            "value": kv.value.decode("utf-8", "surrogateescape"),
+                            "modifiedIndex": kv.mod_revision,
+                            "createdIndex": created,
+                        }
+                        if kv.lease:
+                            _lease_ttl(node, kv.lease, ttls)
+                    else:
+                        node = {
+                            "key": raw[cut:].decode("utf-8", "surrogateescape"),
+                            "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
+                            "modifiedIndex": int(kv["mod_revision"]),
+                            "createdIndex": created,
+                        }
+                        if "lease" in kv:
+                            _add_ttl(node, kv, ttls)
                     at_list.append(node)
                     if created < low[at_path]:
                         low[at_path] = created
@@ -175,7 +193,7 @@ class Layout:
                 low[base] = created
             if not rest:  # the directory's own marker
                 if key != "/":
-                    marked[base] = kv
+                    marked[base] = _marker(kv) if views else kv
                 continue
             parts = rest.split("/")
             last = len(parts) - 1
@@ -193,18 +211,28 @@ class Layout:
                     lists[path] = []
                     low[path] = created
             else:  # a marker, nothing hidden on the way
-                marked[path] = kv
+                marked[path] = _marker(kv) if views else kv
                 continue
             if depth < last or part[:1] == "_":
                 continue  # hidden
-            node = {
-                "key": name,
-                "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
-                "modifiedIndex": int(kv["mod_revision"]),
-                "createdIndex": created,
-            }
-            if "lease" in kv:
-                _add_ttl(node, kv, ttls)
+            if views:
+                node = {
+                    "key": name,
+                    "value": kv.value.decode("utf-8", "surrogateescape"),
+                    "modifiedIndex": kv.mod_revision,
+                    "createdIndex": created,
+                }
+                if kv.lease:
+                    _lease_ttl(node, kv.lease, ttls)
+            else:
+                node = {
+                    "key": name,
+                    "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
+                    "modifiedIndex": int(kv["mod_revision"]),
+                    "createdIndex": created,
+                }
+                if "lease" in kv:
+                    _add_ttl(node, kv, ttls)
             at_list = lists[path]
             at_list.append(node)
             at_path = path
@@ -459,10 +487,19 @@ _BY_KEY = operator.itemgetter("key")
 def _add_ttl(node: dict[str, Any], kv: Mapping[str, Any], ttls: Mapping[int, NodeTTL]) -> None:
     lease = _int(kv.get("lease"))
     if lease:
-        ttl = ttls.get(lease)
-        if ttl is not None:
-            node["expiration"] = ttl.expiration
-            node["ttl"] = ttl.ttl
+        _lease_ttl(node, lease, ttls)
+
+
+def _lease_ttl(node: dict[str, Any], lease: int, ttls: Mapping[int, NodeTTL]) -> None:
+    ttl = ttls.get(lease)
+    if ttl is not None:
+        node["expiration"] = ttl.expiration
+        node["ttl"] = ttl.ttl
+
+
+def _marker(kv: Any) -> dict[str, Any]:
+    """What :meth:`Layout.dir_node` reads of a marker given as a :class:`aio_etcd.v3.KV` view."""
+    return {"create_revision": kv.create_revision, "lease": kv.lease}
 
 
 def empty(start: bytes, end: bytes) -> T.Compare:

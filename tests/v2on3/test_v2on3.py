@@ -488,7 +488,10 @@ async def test_a_listing_passes_over_large_sub_directories(
     await _fill(raw, [f"{p}/m/k{k:03}" for k in range(300)])
     await keys.write(p + "/_x", "hidden")
     await keys.write(p + "/only/_y", "hidden")  # a directory holding only a hidden key is listed
+    await keys.write(p + "/d00/t", "x", ttl=60)
     whole = await keys.read(p, recursive=True)
+    (ttl,) = [n for n in whole.leaves if n.key == p + "/d00/t"]
+    assert ttl.value == "x" and ttl.ttl in (59, 60) and ttl.expiration is not None
     seen = _count_reads(keys, monkeypatch)
     listing = await keys.read(p)
     assert _children(listing) == _children(whole) and len(listing._children) == 12 + 5 + 2 + 2
