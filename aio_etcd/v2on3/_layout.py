@@ -268,8 +268,9 @@ class Listing:
     (:meth:`add`) reads from :attr:`cursor` up to :attr:`limit` keys. Where
     sub-directories are large (:attr:`hop`: on average at least
     ``hop_keys`` keys each, as the ranges' counts tell), a range that stops
-    inside one is followed by one past it, with a short limit: the listing
-    reads the children, and at most a range's worth of each sub-directory.
+    inside one is followed by one past it, with a short limit (longer after
+    each range that did not stop inside one): the listing reads the
+    children, and at most a range's worth of each sub-directory.
     Where they are small, reading them is cheaper than a request each: the
     ranges read on, keys only (the values of the keys found then read
     after, :attr:`runs`), and pass over only a sub-directory that fills a
@@ -411,10 +412,10 @@ class Listing:
         else:
             self.cursor = raw + b"\0"
         self.values = self.hop
-        if self.hop:
-            self.limit = self.step if deep else min(self.limit * 4, self.batch)
-        else:
-            self.limit = self.peek if passed else min(self.limit * 4, self.batch)
+        if passed:  # the next thing may be another large one: a short range first
+            self.limit = self.step if self.hop else self.peek
+        else:  # what the range met it read whole: a longer one
+            self.limit = min(self.limit * 4, self.batch)
 
     def take_wanted(self) -> list[tuple[str, bytes, bytes]]:
         """``(path, start, end)`` of each visible sub-directory without a marker passed over in

@@ -545,6 +545,25 @@ async def test_a_listing_reads_on_through_small_sub_directories(
     assert len(seen) <= 6, [body for body, _ in seen]  # not a request per sub-directory
 
 
+async def test_a_listing_reads_on_once_the_sub_directories_turn_small(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passing over a large sub-directory, then meeting many small ones: once the average
+    falls, the ranges read on and grow, not a short one (and a lookup) per sub-directory."""
+    from aio_etcd.v2on3 import _keys
+
+    monkeypatch.setattr(_keys, "LIST_BATCH", 100)
+    monkeypatch.setattr(_keys, "LIST_HOP_KEYS", 64)
+    p = etcd_prefix
+    small = [f"{p}/b{d:03}/k{k}" for d in range(300) for k in range(2)]
+    await _fill(raw, [f"{p}/a/k{k:04}" for k in range(3000)] + small)
+    whole = await keys.read(p, recursive=True)
+    seen = _count_reads(keys, monkeypatch)
+    listing = await keys.read(p)
+    assert _children(listing) == _children(whole) and len(listing._children) == 301
+    assert len(seen) <= 24, [(body.get("limit"), len(read)) for body, read in seen]
+
+
 async def test_a_listing_compacted_between_its_ranges_is_read_again(
     keys: etcd.Client, raw: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
