@@ -153,6 +153,7 @@ class Layout:
         at_len = 0
         at_path = base
         at_list = lists[base]
+        at_low = none  # the oldest create revision met there since (written to low when it changes)
         for kv in kvs:
             if views:
                 raw = kv.key
@@ -160,31 +161,32 @@ class Layout:
             else:
                 raw = a2b(kv["key"])
                 created = int(kv["create_revision"])
-            if at_len and raw.startswith(at):
-                tail = raw[at_len:]
-                if tail and tail[0] != 95 and b"/" not in tail:  # 95: "_"
-                    if views:
-                        node = {
-                            "key": raw[cut:].decode("utf-8", "surrogateescape"),
-                            "value": kv.value.decode("utf-8", "surrogateescape"),
-                            "modifiedIndex": kv.mod_revision,
-                            "createdIndex": created,
-                        }
-                        if kv.lease:
-                            _lease_ttl(node, kv.lease, ttls)
-                    else:
-                        node = {
-                            "key": raw[cut:].decode("utf-8", "surrogateescape"),
-                            "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
-                            "modifiedIndex": int(kv["mod_revision"]),
-                            "createdIndex": created,
-                        }
-                        if "lease" in kv:
-                            _add_ttl(node, kv, ttls)
-                    at_list.append(node)
-                    if created < low[at_path]:
-                        low[at_path] = created
-                    continue
+            # A visible key right in the directory of the last one (95: "_").
+            if at_len and raw.startswith(at) and len(raw) > at_len and raw[at_len] != 95 and raw.find(b"/", at_len) < 0:
+                if views:
+                    node = {
+                        "key": raw[cut:].decode("utf-8", "surrogateescape"),
+                        "value": kv.value.decode("utf-8", "surrogateescape"),
+                        "modifiedIndex": kv.mod_revision,
+                        "createdIndex": created,
+                    }
+                    if kv.lease:
+                        _lease_ttl(node, kv.lease, ttls)
+                else:
+                    node = {
+                        "key": raw[cut:].decode("utf-8", "surrogateescape"),
+                        "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
+                        "modifiedIndex": int(kv["mod_revision"]),
+                        "createdIndex": created,
+                    }
+                    if "lease" in kv:
+                        _add_ttl(node, kv, ttls)
+                at_list.append(node)
+                if created < at_low:
+                    at_low = created
+                continue
+            if at_low < low[at_path]:
+                low[at_path] = at_low
             at_len = 0
             name = raw[cut:].decode("utf-8", "surrogateescape")
             is_marker = name[-1:] == "/"
@@ -236,8 +238,11 @@ class Layout:
             at_list = lists[path]
             at_list.append(node)
             at_path = path
+            at_low = low[path]
             at = raw[: raw.rindex(b"/") + 1]
             at_len = len(at)
+        if at_low < low[at_path]:
+            low[at_path] = at_low
         by_key = _BY_KEY
         for path in reversed(dirs):  # children before their parents
             node = dirs[path]
