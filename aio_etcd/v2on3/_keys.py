@@ -29,6 +29,7 @@ from ._layout import (
     Layout,
     Listing,
     NodeTTL,
+    add_ttls,
     ancestors,
     empty,
     error,
@@ -405,9 +406,11 @@ class KeysOnV3:
                 raise EtcdException(f"read of {name!r}: {RACES} attempts met members behind others; try again")
         if not kvs and name != "/":
             raise error(100, name, revision)
-        leases = {kv.lease for kv in kvs if kv.lease} if views else leases_of(kvs)
-        ttls = await self.ttls(leases) if leases else {}
-        return self._result("get", layout.tree(name, kvs, ttls, views=views), revision)
+        leased: list[tuple[dict[str, Any], int]] = []
+        node = layout.tree(name, kvs, {}, views=views, leased=leased)
+        if leased:
+            add_ttls(leased, await self.ttls({lease for _, lease in leased}))
+        return self._result("get", node, revision)
 
     async def _subtree(
         self, start: bytes, end: bytes, serializable: bool, name: str, timeout: float | None, revision: int

@@ -12,7 +12,7 @@ from .._keypath import check_prefix, v2_key
 from ..exceptions import EtcdError, EtcdException
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 
-__all__ = ["Layout", "NodeTTL", "empty", "error", "keep_parent", "mark_parent", "v2_key"]
+__all__ = ["Layout", "NodeTTL", "add_ttls", "empty", "error", "keep_parent", "mark_parent", "v2_key"]
 
 #: v2's words for its error codes, as its answers carry them.
 MESSAGES = {
@@ -127,11 +127,19 @@ class Layout:
         return node
 
     def tree(
-        self, key: str, kvs: Iterable[Any], ttls: Mapping[int, NodeTTL], *, views: bool = False
+        self,
+        key: str,
+        kvs: Iterable[Any],
+        ttls: Mapping[int, NodeTTL],
+        *,
+        views: bool = False,
+        leased: list[tuple[dict[str, Any], int]] | None = None,
     ) -> dict[str, Any]:
         """The v2 directory node ``key`` with everything below it, from the v3 keys inside it (in key order):
         the gateway's key-values, or (``views``) :class:`aio_etcd.v3.KV` views, those of a
         range over gRPC above all (its bytes and integers as they are, nothing to decode).
+        With ``leased``, the nodes on a lease are put there with it instead of taking
+        ``ttls`` (see :func:`add_ttls`): the keys are gone over once.
 
         A name starting with ``_`` is hidden, with everything under it; the
         directories above it show (as in v2, a directory holding only hidden
@@ -171,7 +179,10 @@ class Layout:
                         "createdIndex": created,
                     }
                     if kv.lease:
-                        _lease_ttl(node, kv.lease, ttls)
+                        if leased is None:
+                            _lease_ttl(node, kv.lease, ttls)
+                        else:
+                            leased.append((node, kv.lease))
                 else:
                     node = {
                         "key": raw[cut:].decode("utf-8", "surrogateescape"),
@@ -180,7 +191,10 @@ class Layout:
                         "createdIndex": created,
                     }
                     if "lease" in kv:
-                        _add_ttl(node, kv, ttls)
+                        if leased is None:
+                            _add_ttl(node, kv, ttls)
+                        else:
+                            leased.append((node, int(kv["lease"])))
                 at_list.append(node)
                 if created < at_low:
                     at_low = created
@@ -225,7 +239,10 @@ class Layout:
                     "createdIndex": created,
                 }
                 if kv.lease:
-                    _lease_ttl(node, kv.lease, ttls)
+                    if leased is None:
+                        _lease_ttl(node, kv.lease, ttls)
+                    else:
+                        leased.append((node, kv.lease))
             else:
                 node = {
                     "key": name,
@@ -234,7 +251,10 @@ class Layout:
                     "createdIndex": created,
                 }
                 if "lease" in kv:
-                    _add_ttl(node, kv, ttls)
+                    if leased is None:
+                        _add_ttl(node, kv, ttls)
+                    else:
+                        leased.append((node, int(kv["lease"])))
             at_list = lists[path]
             at_list.append(node)
             at_path = path
@@ -259,6 +279,9 @@ class Layout:
             marker = marked.get(path)
             if marker is not None:
                 node.update(self.dir_node(path, marker, ttls))
+                lease = _int(marker.get("lease"))
+                if leased is not None and lease:
+                    leased.append((node, lease))
             elif oldest != none and (path or key != "/"):
                 node["modifiedIndex"] = node["createdIndex"] = oldest
         return root
@@ -493,6 +516,12 @@ _BY_KEY = operator.itemgetter("key")
 def _add_ttl(node: dict[str, Any], kv: Mapping[str, Any], ttls: Mapping[int, NodeTTL]) -> None:
     lease = _int(kv.get("lease"))
     if lease:
+        _lease_ttl(node, lease, ttls)
+
+
+def add_ttls(leased: Iterable[tuple[dict[str, Any], int]], ttls: Mapping[int, NodeTTL]) -> None:
+    """Give each node on a lease (as :meth:`Layout.tree` left them in ``leased``) its TTL."""
+    for node, lease in leased:
         _lease_ttl(node, lease, ttls)
 
 
