@@ -412,6 +412,22 @@ class KeysOnV3:
             add_ttls(leased, await self.ttls({lease for _, lease in leased}))
         return self._result("get", node, revision)
 
+    async def _range_message(
+        self, start: bytes, end: bytes, name: str, timeout: float | None, **fields: Any
+    ) -> Any:
+        """A range over gRPC (``fields`` of etcd's ``RangeRequest``): etcd's ``RangeResponse`` message."""
+        from ..v3._grpc.messages import etcdserverpb as pb
+
+        grpc_client: Any = self.v3  # a GrpcClient: its calls take messages
+        request = pb.RangeRequest(key=start, range_end=end, **fields)
+        answer = await grpc_client.rpc(
+            "/etcdserverpb.KV/Range", request, pb.RangeResponse,
+            rule=SAFE, op="read", key=name.encode(), timeout=timeout,
+        )  # fmt: skip
+        if answer.header.revision > self.revision:
+            self.revision = answer.header.revision
+        return answer
+
     async def _subtree(
         self, start: bytes, end: bytes, serializable: bool, name: str, timeout: float | None, revision: int
     ) -> tuple[Any, int, bool]:
@@ -420,18 +436,8 @@ class KeysOnV3:
         ``mvccpb.KeyValue`` messages as they come (a dict per key in the gateway's shapes, with
         its base64, would cost more than the range; a view per key, a quarter of the tree)."""
         if self.v3.transport == "grpc":
-            from ..v3._grpc.messages import etcdserverpb as pb
-
-            grpc_client: Any = self.v3  # a GrpcClient: its calls take messages
-            request = pb.RangeRequest(key=start, range_end=end, revision=revision, serializable=serializable)
-            answer = await grpc_client.rpc(
-                "/etcdserverpb.KV/Range", request, pb.RangeResponse,
-                rule=SAFE, op="read", key=name.encode(), timeout=timeout,
-            )  # fmt: skip
-            read = answer.header.revision
-            if read > self.revision:
-                self.revision = read
-            return answer.kvs, revision or read, True
+            answer = await self._range_message(start, end, name, timeout, revision=revision, serializable=serializable)
+            return answer.kvs, revision or answer.header.revision, True
         answer = await self._range(start, end, serializable=serializable, key=name, timeout=timeout, revision=revision)
         return answer.get("kvs") or [], revision or _revision(answer), False
 
@@ -453,16 +459,24 @@ class KeysOnV3:
                 sort=("create", "asc"), serializable=serializable,
             )  # fmt: skip
 
+        grpc = self.v3.transport == "grpc"
         try:
             while listing.cursor is not None:
-                body = T.range_request(
-                    listing.cursor, range_end=listing.end, limit=listing.limit, revision=revision,
-                    keys_only=not listing.values, serializable=serializable,
-                )  # fmt: skip
-                answer = await self._call("/v3/kv/range", body, safe=True, op="read", key=name, timeout=timeout)
-                if not revision:
-                    revision = _revision(answer)
-                listing.add(answer.get("kvs") or [], bool(answer.get("more")), int(answer.get("count") or 0))
+                if grpc:  # etcd's messages as they come: only the children become dicts
+                    message = await self._range_message(
+                        listing.cursor, listing.end, name, timeout, revision=revision, limit=listing.limit,
+                        keys_only=not listing.values, serializable=serializable,
+                    )  # fmt: skip
+                    revision = revision or message.header.revision
+                    listing.add(message.kvs, message.more, message.count, views=True)
+                else:
+                    body = T.range_request(
+                        listing.cursor, range_end=listing.end, limit=listing.limit, revision=revision,
+                        keys_only=not listing.values, serializable=serializable,
+                    )  # fmt: skip
+                    answer = await self._call("/v3/kv/range", body, safe=True, op="read", key=name, timeout=timeout)
+                    revision = revision or _revision(answer)
+                    listing.add(answer.get("kvs") or [], bool(answer.get("more")), int(answer.get("count") or 0))
                 for path, start, end in listing.take_wanted():  # asked for while the ranges go on
                     paths.append(path)
                     lookups.append(asyncio.ensure_future(ask(oldest(start, end))))

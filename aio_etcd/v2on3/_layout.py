@@ -5,7 +5,7 @@ from __future__ import annotations
 import binascii
 import datetime
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._keypath import check_prefix, v2_key
@@ -28,6 +28,7 @@ MESSAGES = {
 }
 _STATUS = {100: 404, 101: 412, 102: 403, 105: 412, 108: 403}
 a2b = binascii.a2b_base64
+b2a = binascii.b2a_base64
 
 
 def error(code: int, cause: str, index: int) -> EtcdException:
@@ -352,9 +353,11 @@ class Listing:
         self._passed: dict[str, bool] = {}
         self._below = 0  # the oldest create revision in those with a marker or hidden (when looked up)
 
-    def add(self, kvs: list[dict[str, Any]], more: bool, count: int) -> None:
+    def add(self, kvs: Sequence[Any], more: bool, count: int, *, views: bool = False) -> None:
         """Take in a range's key-values (read from :attr:`cursor`, :attr:`limit`, :attr:`values`);
-        ``more``: it stopped at its limit; ``count``: the keys from :attr:`cursor` on (etcd's count)."""
+        ``more``: it stopped at its limit; ``count``: the keys from :attr:`cursor` on (etcd's count).
+        ``views``: they are read as :class:`aio_etcd.v3.KV` views are (etcd's messages over
+        gRPC); only those kept (the children) are turned into the gateway's shapes."""
         if self._left >= 0:  # the keys the last range passed over, known from this one's count
             self._dir_keys += max(self._left - count, 0)
             self._left = -1
@@ -372,8 +375,12 @@ class Listing:
         raw = b""
         deep = 0  # keys read inside sub-directories
         for number, kv in enumerate(kvs):
-            raw = a2b(kv["key"])
-            created = int(kv["create_revision"])
+            if views:
+                raw = kv.key
+                created = kv.create_revision
+            else:
+                raw = a2b(kv["key"])
+                created = int(kv["create_revision"])
             if created < oldest or not oldest:
                 oldest = created
             if below is not None and raw.startswith(below):  # deeper in the same sub-directory
@@ -387,7 +394,7 @@ class Listing:
                 below = None
                 path = ""
                 if not child:  # the directory's own marker
-                    self.marker = kv
+                    self.marker = _gateway_kv(kv) if views else kv
                     continue
                 visible = child[0] != "_"
                 if not values:  # its value is read afterwards, with the keys next to it
@@ -397,7 +404,7 @@ class Listing:
                         run = [raw, raw]
                         self.runs.append(run)
                 if visible:
-                    files[base + "/" + child] = kv
+                    files[base + "/" + child] = _gateway_kv(kv) if views else kv
                 continue
             run = None
             deep += 1
@@ -414,7 +421,7 @@ class Listing:
             elif created < entry[1]:
                 entry[1] = created
             if not deeper and entry is not None:
-                entry[0] = kv
+                entry[0] = _gateway_kv(kv) if views else kv
                 if not values:  # keys_only leaves out the lease on etcd 3.6+: read it again
                     self.runs.append([raw, raw])
         self.ranges += 1
@@ -530,6 +537,18 @@ def _lease_ttl(node: dict[str, Any], lease: int, ttls: Mapping[int, NodeTTL]) ->
     if ttl is not None:
         node["expiration"] = ttl.expiration
         node["ttl"] = ttl.ttl
+
+
+def _gateway_kv(kv: Any) -> dict[str, Any]:
+    """A :class:`aio_etcd.v3.KV` view (or etcd's message) in the gateway's shapes (zero values left out)."""
+    out: dict[str, Any] = {"key": b2a(kv.key, newline=False).decode()}
+    for name in ("create_revision", "mod_revision", "version", "lease"):
+        number = getattr(kv, name)
+        if number:
+            out[name] = str(number)
+    if kv.value:
+        out["value"] = b2a(kv.value, newline=False).decode()
+    return out
 
 
 def _marker(kv: Any) -> dict[str, Any]:

@@ -399,21 +399,9 @@ async def test_a_listing_reads_the_children_only(
     await keys.write(p + "/hid/_x", "4")
     files = [await keys.write(f"{p}/z{i}", str(i)) for i in range(6)]  # more than a range holds
     await keys.write(p + "/zz/y/x", "5")
-    from aio_etcd.v2on3._backend import StoreKeys
-
-    backend = keys.backend
-    assert isinstance(backend, StoreKeys)
-    store = backend.store
-    read: list[bytes] = []
-    call = store._call
-
-    async def counting(path: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
-        answer = await call(path, body, **kw)
-        read.extend(base64.b64decode(kv["key"]) for kv in answer.get("kvs") or [])
-        return answer
-
-    monkeypatch.setattr(store, "_call", counting)
+    seen = _count_reads(keys, monkeypatch)
     listing = await keys.read(p)
+    read = [key for _, kvs in seen for key in kvs]
     children = {n.key: (n.dir, n.value, n.createdIndex, n.ttl is not None) for n in listing.children}
     assert children == {
         p + "/a": (False, "1", listing.createdIndex, False),
@@ -450,6 +438,16 @@ def _count_reads(keys: etcd.Client, monkeypatch: pytest.MonkeyPatch) -> list[tup
         return answer
 
     monkeypatch.setattr(store, "_call", counting)
+    ranged = store._range_message
+
+    async def counting_messages(start: bytes, end: bytes, name: str, timeout: Any, **fields: Any) -> Any:
+        # Over gRPC the listing's ranges and recursive reads take etcd's messages: the same, as bodies.
+        answer = await ranged(start, end, name, timeout, **fields)
+        body = {key: str(value) for key, value in fields.items() if value and key in ("limit", "revision")}
+        seen.append((body, [kv.key for kv in answer.kvs]))
+        return answer
+
+    monkeypatch.setattr(store, "_range_message", counting_messages)
     return seen
 
 
@@ -589,6 +587,17 @@ async def test_a_listing_compacted_between_its_ranges_is_read_again(
         return answer
 
     monkeypatch.setattr(store, "_call", compacting)
+    ranged = store._range_message
+
+    async def compacting_messages(start: bytes, end: bytes, name: str, timeout: Any, **fields: Any) -> Any:
+        answer = await ranged(start, end, name, timeout, **fields)
+        if fields.get("limit") and not compacted:  # the listing's first range, over gRPC
+            put = await raw.put(p + "/late", b"w")
+            await raw.compact(put.revision)
+            compacted.append(put.revision)
+        return answer
+
+    monkeypatch.setattr(store, "_range_message", compacting_messages)
     listing = await keys.read(p)
     assert [n.key for n in listing.children] == [p + "/d0", p + "/d1", p + "/d2", p + "/late"]
     assert (listing.etcd_index or 0) >= compacted[0]
