@@ -16,13 +16,17 @@ Every contender does the same HTTP requests:
   calls over :mod:`aio_etcd._core.http1` (experimental: its own HTTP/1.1
   connections instead of aiohttp's for short exchanges over plain HTTP;
   needs httptools, the ``http1`` extra, which the ``test`` extra includes).
+- ``aio_etcd-v3-gateway``, ``aio_etcd-v3-grpc``: ``aio_etcd-v3`` with
+  ``v3_transport`` given: the JSON gateway over aiohttp, or etcd's gRPC API
+  (the ``grpc`` extra); ``aio_etcd-v3`` takes what ``"auto"`` picks.
 - ``python-etcd``: the synchronous original (``pip install python-etcd==0.4.5``,
   or the ``bench`` extra), with a thread pool for the concurrent workloads;
   left out when it is not installed.
 
 The table shows medians over the rounds: operations per second, client CPU
 microseconds per operation (process CPU time / operations), p50 and p99
-latency, each contender's CPU per operation relative to ``floor``, and the
+latency, each contender's CPU per operation relative to ``floor`` (with the
+lowest and highest round's), and the
 etcd process's CPU per operation during the same workload (from /proc).
 """
 
@@ -48,6 +52,8 @@ VALUE = "v" * 100
 TREE_DIRS, TREE_KEYS = 50, 100
 WORKLOADS = ["read_seq", "write_seq", "read_conc", "write_conc", "tree_read", "tree_list", "watch_fanout"]
 CONTENDERS = ["floor", "aio_etcd", "aio_etcd-v3", "aio_etcd-v3-http1", "python-etcd"]
+#: Every contender the script knows (``--contenders``; the default runs :data:`CONTENDERS`).
+KNOWN = [*CONTENDERS, "aio_etcd-v3-gateway", "aio_etcd-v3-grpc"]
 
 
 def counts(quick: bool) -> dict[str, int]:
@@ -183,7 +189,12 @@ async def bench_floor(endpoint: str, n: dict[str, int], workloads: list[str]) ->
 
 
 async def bench_aio_etcd(
-    endpoint: str, n: dict[str, int], workloads: list[str], api: str = "v2", http1: bool = False
+    endpoint: str,
+    n: dict[str, int],
+    workloads: list[str],
+    api: str = "v2",
+    http1: bool = False,
+    v3_transport: str | None = None,
 ) -> dict[str, Any]:
     import aio_etcd as etcd
 
@@ -194,6 +205,8 @@ async def bench_aio_etcd(
         from aio_etcd._core.http1 import Http1Transport
 
         options["transport"] = Http1Transport()
+    if v3_transport is not None:
+        options["v3_transport"] = v3_transport
     async with etcd.Client(host=host, port=int(port), api=api, **options) as client:
 
         async def read(_: int) -> Any:
@@ -359,6 +372,9 @@ def child(contender: str, endpoint: str, quick: bool, workloads: list[str], etcd
         result = asyncio.run(bench_aio_etcd(endpoint, n, workloads, api="v3"))
     elif contender == "aio_etcd-v3-http1":
         result = asyncio.run(bench_aio_etcd(endpoint, n, workloads, api="v3", http1=True))
+    elif contender.startswith("aio_etcd-v3-"):
+        v3_transport = contender.rsplit("-", 1)[1]
+        result = asyncio.run(bench_aio_etcd(endpoint, n, workloads, api="v3", v3_transport=v3_transport))
     else:
         result = bench_python_etcd(endpoint, n, workloads)
     print(json.dumps(result))
@@ -380,10 +396,11 @@ async def fill(endpoint: str, api: str = "v2") -> None:
 
 
 def available(contender: str) -> bool:
-    if contender != "python-etcd":
+    module = {"python-etcd": "etcd", "aio_etcd-v3-grpc": "grpc", "aio_etcd-v3-http1": "httptools"}.get(contender)
+    if module is None:
         return True
     try:
-        import etcd  # noqa: F401
+        __import__(module)
     except ImportError:
         return False
     return True
@@ -410,6 +427,9 @@ def table(results: dict[str, dict[str, list[dict[str, float]]]], contenders: lis
             p50 = median(contender, workload, "p50_ms") or 0
             p99 = median(contender, workload, "p99_ms") or 0
             ratio = f"{cpu / floor_cpu:.2f}x" if floor_cpu else "-"
+            runs = [r["cpu_us_per_op"] for r in results[contender][workload]]
+            if floor_cpu and len(runs) > 1:  # the spread over the rounds
+                ratio += f" {min(runs) / floor_cpu:.2f}-{max(runs) / floor_cpu:.2f}"
             cell = f"{ops:,.0f} op/s, {cpu:,.0f} µs CPU/op ({ratio}), p50 {p50:.2f} ms, p99 {p99:.2f} ms"
             etcd = median(contender, workload, "etcd_cpu_us_per_op")
             if etcd is not None:
@@ -430,7 +450,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="divide every count by 10")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", default=str(HERE / "results" / "latest.json"), help="where to write raw figures")
-    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--contenders", default=",".join(CONTENDERS), help="of: " + ", ".join(KNOWN))
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
@@ -447,12 +467,15 @@ def main() -> int:
     from aio_etcd.testing import EtcdCluster
 
     contenders = [c for c in args.contenders.split(",") if c]
+    unknown = set(contenders) - set(KNOWN)
+    if unknown:
+        parser.error(f"unknown contenders: {sorted(unknown)} (known: {', '.join(KNOWN)})")
     skipped = [c for c in contenders if not available(c)]
     running = [c for c in contenders if c not in skipped]
     results: dict[str, dict[str, list[dict[str, float]]]] = {c: {} for c in running}
     with EtcdCluster() as server:
         asyncio.run(fill(server.url))
-        if "aio_etcd-v3" in running or "aio_etcd-v3-http1" in running:
+        if any(c.startswith("aio_etcd-v3") for c in running):
             asyncio.run(fill(server.url, api="v3"))
         for round_number in range(1, args.rounds + 1):
             for contender in running:

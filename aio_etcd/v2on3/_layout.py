@@ -5,14 +5,14 @@ from __future__ import annotations
 import binascii
 import datetime
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._keypath import check_prefix, v2_key
 from ..exceptions import EtcdError, EtcdException
 from ..v3 import txn as T  # noqa: N812 (the documented spelling)
 
-__all__ = ["Layout", "NodeTTL", "empty", "error", "keep_parent", "mark_parent", "v2_key"]
+__all__ = ["Layout", "NodeTTL", "add_ttls", "empty", "error", "keep_parent", "mark_parent", "v2_key"]
 
 #: v2's words for its error codes, as its answers carry them.
 MESSAGES = {
@@ -28,6 +28,7 @@ MESSAGES = {
 }
 _STATUS = {100: 404, 101: 412, 102: 403, 105: 412, 108: 403}
 a2b = binascii.a2b_base64
+b2a = binascii.b2a_base64
 
 
 def error(code: int, cause: str, index: int) -> EtcdException:
@@ -126,8 +127,20 @@ class Layout:
             _add_ttl(node, marker, ttls)
         return node
 
-    def tree(self, key: str, kvs: Iterable[Mapping[str, Any]], ttls: Mapping[int, NodeTTL]) -> dict[str, Any]:
-        """The v2 directory node ``key`` with everything below it, from the v3 keys inside it (in key order).
+    def tree(
+        self,
+        key: str,
+        kvs: Iterable[Any],
+        ttls: Mapping[int, NodeTTL],
+        *,
+        views: bool = False,
+        leased: list[tuple[dict[str, Any], int]] | None = None,
+    ) -> dict[str, Any]:
+        """The v2 directory node ``key`` with everything below it, from the v3 keys inside it (in key order):
+        the gateway's key-values, or (``views``) :class:`aio_etcd.v3.KV` views, those of a
+        range over gRPC above all (its bytes and integers as they are, nothing to decode).
+        With ``leased``, the nodes on a lease are put there with it instead of taking
+        ``ttls`` (see :func:`add_ttls`): the keys are gone over once.
 
         A name starting with ``_`` is hidden, with everything under it; the
         directories above it show (as in v2, a directory holding only hidden
@@ -149,12 +162,29 @@ class Layout:
         at_len = 0
         at_path = base
         at_list = lists[base]
+        at_low = none  # the oldest create revision met there since (written to low when it changes)
         for kv in kvs:
-            raw = a2b(kv["key"])
-            created = int(kv["create_revision"])
-            if at_len and raw.startswith(at):
-                tail = raw[at_len:]
-                if tail and tail[0] != 95 and b"/" not in tail:  # 95: "_"
+            if views:
+                raw = kv.key
+                created = kv.create_revision
+            else:
+                raw = a2b(kv["key"])
+                created = int(kv["create_revision"])
+            # A visible key right in the directory of the last one (95: "_").
+            if at_len and raw.startswith(at) and len(raw) > at_len and raw[at_len] != 95 and raw.find(b"/", at_len) < 0:
+                if views:
+                    node = {
+                        "key": raw[cut:].decode("utf-8", "surrogateescape"),
+                        "value": kv.value.decode("utf-8", "surrogateescape"),
+                        "modifiedIndex": kv.mod_revision,
+                        "createdIndex": created,
+                    }
+                    if kv.lease:
+                        if leased is None:
+                            _lease_ttl(node, kv.lease, ttls)
+                        else:
+                            leased.append((node, kv.lease))
+                else:
                     node = {
                         "key": raw[cut:].decode("utf-8", "surrogateescape"),
                         "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
@@ -162,11 +192,16 @@ class Layout:
                         "createdIndex": created,
                     }
                     if "lease" in kv:
-                        _add_ttl(node, kv, ttls)
-                    at_list.append(node)
-                    if created < low[at_path]:
-                        low[at_path] = created
-                    continue
+                        if leased is None:
+                            _add_ttl(node, kv, ttls)
+                        else:
+                            leased.append((node, int(kv["lease"])))
+                at_list.append(node)
+                if created < at_low:
+                    at_low = created
+                continue
+            if at_low < low[at_path]:
+                low[at_path] = at_low
             at_len = 0
             name = raw[cut:].decode("utf-8", "surrogateescape")
             is_marker = name[-1:] == "/"
@@ -175,7 +210,7 @@ class Layout:
                 low[base] = created
             if not rest:  # the directory's own marker
                 if key != "/":
-                    marked[base] = kv
+                    marked[base] = _marker(kv) if views else kv
                 continue
             parts = rest.split("/")
             last = len(parts) - 1
@@ -193,23 +228,42 @@ class Layout:
                     lists[path] = []
                     low[path] = created
             else:  # a marker, nothing hidden on the way
-                marked[path] = kv
+                marked[path] = _marker(kv) if views else kv
                 continue
             if depth < last or part[:1] == "_":
                 continue  # hidden
-            node = {
-                "key": name,
-                "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
-                "modifiedIndex": int(kv["mod_revision"]),
-                "createdIndex": created,
-            }
-            if "lease" in kv:
-                _add_ttl(node, kv, ttls)
+            if views:
+                node = {
+                    "key": name,
+                    "value": kv.value.decode("utf-8", "surrogateescape"),
+                    "modifiedIndex": kv.mod_revision,
+                    "createdIndex": created,
+                }
+                if kv.lease:
+                    if leased is None:
+                        _lease_ttl(node, kv.lease, ttls)
+                    else:
+                        leased.append((node, kv.lease))
+            else:
+                node = {
+                    "key": name,
+                    "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
+                    "modifiedIndex": int(kv["mod_revision"]),
+                    "createdIndex": created,
+                }
+                if "lease" in kv:
+                    if leased is None:
+                        _add_ttl(node, kv, ttls)
+                    else:
+                        leased.append((node, int(kv["lease"])))
             at_list = lists[path]
             at_list.append(node)
             at_path = path
+            at_low = low[path]
             at = raw[: raw.rindex(b"/") + 1]
             at_len = len(at)
+        if at_low < low[at_path]:
+            low[at_path] = at_low
         by_key = _BY_KEY
         for path in reversed(dirs):  # children before their parents
             node = dirs[path]
@@ -226,6 +280,9 @@ class Layout:
             marker = marked.get(path)
             if marker is not None:
                 node.update(self.dir_node(path, marker, ttls))
+                lease = _int(marker.get("lease"))
+                if leased is not None and lease:
+                    leased.append((node, lease))
             elif oldest != none and (path or key != "/"):
                 node["modifiedIndex"] = node["createdIndex"] = oldest
         return root
@@ -233,35 +290,54 @@ class Layout:
 
 class Listing:
     """The children of the directory ``key`` (a non-recursive read), gathered from ranges over its
-    keys that pass over the contents of its sub-directories.
+    keys, at one revision, that pass over the contents of its sub-directories.
 
     The layout keeps a directory's keys together (``[key/, key0)``) but does
     not tell a child from a grandchild by its position: each range
-    (:meth:`add`) reads up to a limit, and when it stops inside a
-    sub-directory the next one starts past it (:attr:`cursor`). What a
-    range passed over is asked for afterwards (:meth:`oldest_wanted`,
-    :meth:`values_wanted`): the oldest key of each sub-directory without a
-    marker (its indexes) and the values of keys read without them.
+    (:meth:`add`) reads from :attr:`cursor` up to :attr:`limit` keys. Where
+    sub-directories are large (:attr:`hop`: on average at least
+    ``hop_keys`` keys each, as the ranges' counts tell), a range that stops
+    inside one is followed by one past it, with a short limit (longer after
+    each range that did not stop inside one): the listing reads the
+    children, and at most a range's worth of each sub-directory.
+    Where they are small, reading them is cheaper than a request each: the
+    ranges read on, keys only (the values of the keys found then read
+    after, :attr:`runs`), and pass over only a sub-directory that fills a
+    whole range. What a range passed over is asked for afterwards: the
+    oldest key of each visible sub-directory without a marker (its
+    indexes, :meth:`take_wanted`), and for the directory's own indexes, when
+    it has no marker, that of the others (:meth:`oldest_wanted`).
+
+    :param batch: the limit of the first range, and the most a range reads.
+    :param peek: the limit after passing over a sub-directory while reading on.
+    :param step: the limit after passing over a sub-directory in :attr:`hop` mode.
+    :param hop_keys: from how many keys per sub-directory passing over each is cheaper.
     """
 
-    def __init__(self, layout: Layout, key: str) -> None:
+    def __init__(
+        self, layout: Layout, key: str, *, batch: int = 1000, peek: int = 64, step: int = 16, hop_keys: int = 64
+    ) -> None:
         self.layout = layout
         self.key = key
         self.base = "" if key == "/" else key
         self._inside = len(self.base) + 1
         self.start, self.end = layout.below(key)
-        #: Where the next range starts (``None``: all was read).
+        self.batch, self.peek, self.step, self.hop_keys = batch, peek, step, hop_keys
+        #: Where the next range starts (``None``: all was read), how many keys it reads at most,
+        #: and whether with their values.
         self.cursor: bytes | None = self.start
+        self.limit = batch
+        self.values = True
+        #: Pass over every sub-directory a range stops in (see above).
+        self.hop = True
+        #: Ranges read so far.
+        self.ranges = 0
         #: Anything in the directory at all.
         self.found = False
         #: The directory's own marker.
         self.marker: Mapping[str, Any] | None = None
-        #: The oldest create revision seen; exact unless :attr:`skipped`.
+        #: The oldest create revision read.
         self.oldest = 0
-        #: Some sub-directory was passed over.
-        self.skipped = False
-        #: The last range ended in a sub-directory that it passed over.
-        self.passed_over = False
         #: Visible keys: name -> key-value (without its value when read with keys_only).
         self.files: dict[str, Mapping[str, Any]] = {}
         #: Keys read with keys_only (no value; no lease on etcd 3.6+), to read again: runs of
@@ -269,16 +345,23 @@ class Listing:
         self.runs: list[list[bytes]] = []
         #: Visible sub-directories: path -> [marker or None, oldest create revision seen, all of it seen].
         self.dirs: dict[str, list[Any]] = {}
+        self._subdirs = 0  # sub-directories met, hidden ones too
+        self._dir_keys = 0  # keys in them, read or passed over
+        self._left = -1  # keys from the end of the last range on, when it passed over a sub-directory
+        self._wanted: list[str] = []
+        #: Sub-directories passed over: path -> whether visible without a marker (its oldest key is looked up).
+        self._passed: dict[str, bool] = {}
+        self._below = 0  # the oldest create revision in those with a marker or hidden (when looked up)
 
-    def add(self, kvs: list[dict[str, Any]], more: bool, values: bool) -> None:
-        """Take in a range's key-values (read from :attr:`cursor`); ``more``: it stopped at its limit.
-
-        A range that stopped inside a sub-directory it was inside of from its
-        first key on (a large one) is followed by one past that sub-directory;
-        one that stopped in a sub-directory met on the way goes on from there
-        (most sub-directories are small: passing over one costs a request for
-        its indexes).
-        """
+    def add(self, kvs: Sequence[Any], more: bool, count: int, *, views: bool = False) -> None:
+        """Take in a range's key-values (read from :attr:`cursor`, :attr:`limit`, :attr:`values`);
+        ``more``: it stopped at its limit; ``count``: the keys from :attr:`cursor` on (etcd's count).
+        ``views``: they are read as :class:`aio_etcd.v3.KV` views are (etcd's messages over
+        gRPC); only those kept (the children) are turned into the gateway's shapes."""
+        if self._left >= 0:  # the keys the last range passed over, known from this one's count
+            self._dir_keys += max(self._left - count, 0)
+            self._left = -1
+        values = self.values
         cut = self.layout._cut
         prefix = self.layout.prefix
         inside = self._inside
@@ -290,12 +373,18 @@ class Listing:
         entry: list[Any] | None = None  # its entry in dirs (None: hidden)
         path = first_dir = ""
         raw = b""
+        deep = 0  # keys read inside sub-directories
         for number, kv in enumerate(kvs):
-            raw = a2b(kv["key"])
-            created = int(kv["create_revision"])
+            if views:
+                raw = kv.key
+                created = kv.create_revision
+            else:
+                raw = a2b(kv["key"])
+                created = int(kv["create_revision"])
             if created < oldest or not oldest:
                 oldest = created
             if below is not None and raw.startswith(below):  # deeper in the same sub-directory
+                deep += 1
                 if entry is not None and created < entry[1]:
                     entry[1] = created
                 continue
@@ -305,7 +394,7 @@ class Listing:
                 below = None
                 path = ""
                 if not child:  # the directory's own marker
-                    self.marker = kv
+                    self.marker = _gateway_kv(kv) if views else kv
                     continue
                 visible = child[0] != "_"
                 if not values:  # its value is read afterwards, with the keys next to it
@@ -315,56 +404,75 @@ class Listing:
                         run = [raw, raw]
                         self.runs.append(run)
                 if visible:
-                    files[base + "/" + child] = kv
+                    files[base + "/" + child] = _gateway_kv(kv) if views else kv
                 continue
             run = None
+            deep += 1
             path = base + "/" + child
             if number == 0:
                 first_dir = path
             below = prefix + path.encode("utf-8", "surrogateescape") + b"/"
-            if child[0] == "_":
-                entry = None
-                continue
-            entry = dirs.get(path)
+            hidden = child[0] == "_"
+            entry = None if hidden else dirs.get(path)
             if entry is None:
-                entry = dirs[path] = [None, created, True]
+                self._subdirs += 1  # the first key of a sub-directory is met once: the next range starts past it
+                if not hidden:
+                    entry = dirs[path] = [None, created, True]
             elif created < entry[1]:
                 entry[1] = created
-            if not deeper:
-                entry[0] = kv
+            if not deeper and entry is not None:
+                entry[0] = _gateway_kv(kv) if views else kv
                 if not values:  # keys_only leaves out the lease on etcd 3.6+: read it again
                     self.runs.append([raw, raw])
+        self.ranges += 1
         if kvs:
             self.found = True
         self.oldest = oldest
-        self.passed_over = False
+        self._dir_keys += deep
         if not more:
             self.cursor = None
-        elif path and path == first_dir:  # all of it inside one sub-directory: go past it
-            self.skipped = self.passed_over = True
+            return
+        # Read on, or pass over each sub-directory: whichever costs less for those met so far.
+        self.hop = not self._subdirs or self._dir_keys >= self.hop_keys * self._subdirs
+        passed = bool(path) and (self.hop or path == first_dir)  # stopped inside a sub-directory: go past it
+        if passed:
+            self._left = count - len(kvs)
+            looked_up = entry is not None and entry[0] is None
+            self._passed[path] = looked_up
             if entry is not None:
                 entry[2] = False
+            if looked_up:
+                self._wanted.append(path)
             self.cursor = prefix + path.encode("utf-8", "surrogateescape") + b"0"
         else:
             self.cursor = raw + b"\0"
+        self.values = self.hop
+        if passed:  # the next thing may be another large one: a short range first
+            self.limit = self.step if self.hop else self.peek
+        else:  # what the range met it read whole: a longer one
+            self.limit = min(self.limit * 4, self.batch)
 
-    def oldest_wanted(self) -> list[tuple[str, bytes, bytes]]:
-        """``(path, start, end)`` of each directory whose indexes need its oldest key: one without a
-        marker passed over in part (this directory itself when anything was passed over)."""
-        wanted = []
-        if self.key != "/" and self.marker is None and self.skipped:
-            wanted.append((self.key, self.start, self.end))
-        for path, (marker, _, whole) in self.dirs.items():
-            if marker is None and not whole:
-                start, end = self.layout.below(path)
-                wanted.append((path, start, end))
+    def take_wanted(self) -> list[tuple[str, bytes, bytes]]:
+        """``(path, start, end)`` of each visible sub-directory without a marker passed over in
+        part since the last call: its indexes need its oldest key."""
+        wanted = [(path, *self.layout.below(path)) for path in self._wanted]
+        self._wanted = []
         return wanted
 
+    def oldest_wanted(self) -> list[tuple[str, bytes, bytes]]:
+        """``(path, start, end)`` of the sub-directories passed over whose oldest keys the
+        directory's own indexes need besides those :meth:`take_wanted` gave: when it has no
+        marker, those with a marker and the hidden ones."""
+        if self.key == "/" or self.marker is not None:
+            return []
+        return [(path, *self.layout.below(path)) for path, looked_up in self._passed.items() if not looked_up]
+
     def set_oldest(self, path: str, created: int) -> None:
-        if path == self.key:
-            self.oldest = created
-        else:
+        """The oldest create revision of the sub-directory ``path`` (a lookup's answer)."""
+        if self._passed.get(path):
             self.dirs[path][1] = created
+        elif created < self._below or not self._below:
+            self._below = created
 
     def set_values(self, kvs: list[dict[str, Any]]) -> None:
         """The key-values (with values and leases) of the keys read with keys_only."""
@@ -396,8 +504,13 @@ class Listing:
             root: dict[str, Any] = {"dir": True}
         elif self.marker is not None:
             root = layout.dir_node(key, self.marker, ttls)
-        else:
-            root = {"key": key, "dir": True, "modifiedIndex": self.oldest, "createdIndex": self.oldest}
+        else:  # the oldest key below it: read, or in a sub-directory passed over
+            oldest = min(
+                [self.oldest]
+                + [self.dirs[path][1] for path in self._passed if path in self.dirs]
+                + ([self._below] if self._below else [])
+            )
+            root = {"key": key, "dir": True, "modifiedIndex": oldest, "createdIndex": oldest}
         if nodes:
             nodes.sort(key=_BY_KEY)
             root["nodes"] = nodes
@@ -410,10 +523,37 @@ _BY_KEY = operator.itemgetter("key")
 def _add_ttl(node: dict[str, Any], kv: Mapping[str, Any], ttls: Mapping[int, NodeTTL]) -> None:
     lease = _int(kv.get("lease"))
     if lease:
-        ttl = ttls.get(lease)
-        if ttl is not None:
-            node["expiration"] = ttl.expiration
-            node["ttl"] = ttl.ttl
+        _lease_ttl(node, lease, ttls)
+
+
+def add_ttls(leased: Iterable[tuple[dict[str, Any], int]], ttls: Mapping[int, NodeTTL]) -> None:
+    """Give each node on a lease (as :meth:`Layout.tree` left them in ``leased``) its TTL."""
+    for node, lease in leased:
+        _lease_ttl(node, lease, ttls)
+
+
+def _lease_ttl(node: dict[str, Any], lease: int, ttls: Mapping[int, NodeTTL]) -> None:
+    ttl = ttls.get(lease)
+    if ttl is not None:
+        node["expiration"] = ttl.expiration
+        node["ttl"] = ttl.ttl
+
+
+def _gateway_kv(kv: Any) -> dict[str, Any]:
+    """A :class:`aio_etcd.v3.KV` view (or etcd's message) in the gateway's shapes (zero values left out)."""
+    out: dict[str, Any] = {"key": b2a(kv.key, newline=False).decode()}
+    for name in ("create_revision", "mod_revision", "version", "lease"):
+        number = getattr(kv, name)
+        if number:
+            out[name] = str(number)
+    if kv.value:
+        out["value"] = b2a(kv.value, newline=False).decode()
+    return out
+
+
+def _marker(kv: Any) -> dict[str, Any]:
+    """What :meth:`Layout.dir_node` reads of a marker given as a :class:`aio_etcd.v3.KV` view."""
+    return {"create_revision": kv.create_revision, "lease": kv.lease}
 
 
 def empty(start: bytes, end: bytes) -> T.Compare:

@@ -399,21 +399,9 @@ async def test_a_listing_reads_the_children_only(
     await keys.write(p + "/hid/_x", "4")
     files = [await keys.write(f"{p}/z{i}", str(i)) for i in range(6)]  # more than a range holds
     await keys.write(p + "/zz/y/x", "5")
-    from aio_etcd.v2on3._backend import StoreKeys
-
-    backend = keys.backend
-    assert isinstance(backend, StoreKeys)
-    store = backend.store
-    read: list[bytes] = []
-    call = store._call
-
-    async def counting(path: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
-        answer = await call(path, body, **kw)
-        read.extend(base64.b64decode(kv["key"]) for kv in answer.get("kvs") or [])
-        return answer
-
-    monkeypatch.setattr(store, "_call", counting)
+    seen = _count_reads(keys, monkeypatch)
     listing = await keys.read(p)
+    read = [key for _, kvs in seen for key in kvs]
     children = {n.key: (n.dir, n.value, n.createdIndex, n.ttl is not None) for n in listing.children}
     assert children == {
         p + "/a": (False, "1", listing.createdIndex, False),
@@ -431,6 +419,189 @@ async def test_a_listing_reads_the_children_only(
     whole = await keys.read(p, recursive=True)
     tops = {n["key"]: (n.get("dir", False), n.get("createdIndex")) for n in whole._children}
     assert {k: (v[0], v[2]) for k, v in children.items()} == tops
+
+
+def _count_reads(keys: etcd.Client, monkeypatch: pytest.MonkeyPatch) -> list[tuple[dict[str, Any], list[bytes]]]:
+    """Every range the v2-on-v3 store of ``keys`` sends from now on: its body, the keys it read."""
+    from aio_etcd.v2on3._backend import StoreKeys
+
+    backend = keys.backend
+    assert isinstance(backend, StoreKeys)
+    store = backend.store
+    seen: list[tuple[dict[str, Any], list[bytes]]] = []
+    call = store._call
+
+    async def counting(path: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        answer = await call(path, body, **kw)
+        if path == "/v3/kv/range":
+            seen.append((body, [base64.b64decode(kv["key"]) for kv in answer.get("kvs") or []]))
+        return answer
+
+    monkeypatch.setattr(store, "_call", counting)
+    ranged = store._range_message
+
+    async def counting_messages(start: bytes, end: bytes, name: str, timeout: Any, **fields: Any) -> Any:
+        # Over gRPC the listing's ranges and recursive reads take etcd's messages: the same, as bodies.
+        answer = await ranged(start, end, name, timeout, **fields)
+        body = {key: str(value) for key, value in fields.items() if value and key in ("limit", "revision")}
+        seen.append((body, [kv.key for kv in answer.kvs]))
+        return answer
+
+    monkeypatch.setattr(store, "_range_message", counting_messages)
+    return seen
+
+
+async def _fill(raw: v3.Client, keys: list[str]) -> None:
+    """Plain v3 puts of ``keys`` (value ``v``), up to 100 to a transaction."""
+    for at in range(0, len(keys), 100):
+        txn = raw.txn()
+        txn.then(*(v3.txn.put(key, b"v") for key in keys[at : at + 100]))
+        await txn.commit()
+
+
+def _children(result: etcd.EtcdResult) -> list[tuple[Any, ...]]:
+    return [
+        (n.get("key"), n.get("dir", False), n.get("value"), n.get("createdIndex"), n.get("modifiedIndex"), n.get("ttl"))
+        for n in result._children
+    ]
+
+
+async def test_a_listing_passes_over_large_sub_directories(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sub-directories of many keys each: the listing reads its children, a short range of each
+    sub-directory (then one past it) and the oldest key of those without a marker, never what
+    they hold; the children and their indexes are those of the whole tree read at once."""
+    from aio_etcd.v2on3 import _keys
+
+    monkeypatch.setattr(_keys, "LIST_BATCH", 100)
+    monkeypatch.setattr(_keys, "LIST_HOP_KEYS", 64)  # 150 keys a sub-directory are many
+    p = etcd_prefix
+    names = [f"{p}/d{d:02}/k{k:03}" for d in range(12) for k in range(150)]
+    names += [f"{p}/d03/deep/k{k:03}" for k in range(50)] + [f"{p}/d05/_hidden/k{k}" for k in range(20)]
+    names += [f"{p}/_h/x{k:03}" for k in range(200)]  # a hidden sub-directory of many keys
+    names += [f"{p}/f{k}" for k in range(5)] + [f"{p}/d07a", f"{p}/d07b"]  # files between sub-directories
+    await _fill(raw, names[::-1])  # the oldest key of each sub-directory is its last
+    await keys.write(p + "/m", None, dir=True, ttl=60)  # a marker, a TTL
+    await _fill(raw, [f"{p}/m/k{k:03}" for k in range(300)])
+    await keys.write(p + "/_x", "hidden")
+    await keys.write(p + "/only/_y", "hidden")  # a directory holding only a hidden key is listed
+    await keys.write(p + "/d00/t", "x", ttl=60)
+    whole = await keys.read(p, recursive=True)
+    (ttl,) = [n for n in whole.leaves if n.key == p + "/d00/t"]
+    assert ttl.value == "x" and ttl.ttl in (59, 60) and ttl.expiration is not None
+    seen = _count_reads(keys, monkeypatch)
+    listing = await keys.read(p)
+    assert _children(listing) == _children(whole) and len(listing._children) == 12 + 5 + 2 + 2
+    assert (listing.createdIndex, listing.modifiedIndex) == (whole.createdIndex, whole.modifiedIndex)
+    assert listing.etcd_index == whole.etcd_index  # nothing written between: the same revision
+    # What it read of the 3,000 keys in sub-directories: the first range, then a step of each.
+    inside = [k for _, read in seen for k in read if k.count(b"/") > p.count("/") + 1]
+    assert len(inside) <= _keys.LIST_BATCH + 14 * _keys.LIST_STEP, len(inside)
+    assert len(seen) <= 2 * 14 + 6, len(seen)  # a range and a lookup per sub-directory, at most
+    assert {body.get("revision") for body, _ in seen[1:]} == {str(whole.etcd_index)}  # one snapshot
+
+
+async def test_a_listing_reads_little_of_a_huge_sub_directory(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aio_etcd.v2on3 import _keys
+
+    """The directory's own indexes come from its oldest key, here in a hidden sub-directory
+    passed over; one sub-directory's from its marker."""
+    p = etcd_prefix
+    first = await raw.put(f"{p}/_hidden/k0000", b"v")  # the oldest key in the directory
+    await _fill(raw, [f"{p}/_hidden/k{k:04}" for k in range(1, 1500)])
+    await keys.write(p + "/a", "1")
+    await keys.write(p + "/big2", None, dir=True)  # a marker, newer than the oldest key below it
+    await _fill(raw, [f"{p}/big2/k{k:04}" for k in range(2000)] + [f"{p}/big/k{k:04}" for k in range(4000)])
+    await keys.write(p + "/big2/old", "x")
+    await keys.write(p + "/z", "2")
+    whole = await keys.read(p, recursive=True)
+    seen = _count_reads(keys, monkeypatch)
+    listing = await keys.read(p)
+    assert [(n.key, n.dir) for n in listing.children] == [(p + "/a", False), (p + "/big", True),
+                                                          (p + "/big2", True), (p + "/z", False)]  # fmt: skip
+    assert _children(listing) == _children(whole)
+    assert listing.createdIndex == listing.modifiedIndex == whole.createdIndex == first.revision
+    read = [k for _, kvs in seen for k in kvs if k.startswith((f"{p}/big".encode(), f"{p}/_hidden/".encode()))]
+    # The first range, a step of the next two, and three oldest keys.
+    assert len(read) <= _keys.LIST_BATCH + 2 * _keys.LIST_STEP + 3, len(read)
+    assert len(seen) <= 9, len(seen)
+
+
+async def test_a_listing_reads_on_through_small_sub_directories(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sub-directories of a few keys: reading them costs less than a request each."""
+    p = etcd_prefix
+    await _fill(raw, [f"{p}/d{d:03}/k{k}" for d in range(400) for k in range(3)] + [f"{p}/f{k}" for k in range(50)])
+    whole = await keys.read(p, recursive=True)
+    seen = _count_reads(keys, monkeypatch)
+    listing = await keys.read(p)
+    assert _children(listing) == _children(whole) and len(listing._children) == 450
+    assert len(seen) <= 6, [body for body, _ in seen]  # not a request per sub-directory
+
+
+async def test_a_listing_reads_on_once_the_sub_directories_turn_small(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passing over a large sub-directory, then meeting many small ones: once the average
+    falls, the ranges read on and grow, not a short one (and a lookup) per sub-directory."""
+    from aio_etcd.v2on3 import _keys
+
+    monkeypatch.setattr(_keys, "LIST_BATCH", 100)
+    monkeypatch.setattr(_keys, "LIST_HOP_KEYS", 64)
+    p = etcd_prefix
+    small = [f"{p}/b{d:03}/k{k}" for d in range(300) for k in range(2)]
+    await _fill(raw, [f"{p}/a/k{k:04}" for k in range(3000)] + small)
+    whole = await keys.read(p, recursive=True)
+    seen = _count_reads(keys, monkeypatch)
+    listing = await keys.read(p)
+    assert _children(listing) == _children(whole) and len(listing._children) == 301
+    assert len(seen) <= 24, [(body.get("limit"), len(read)) for body, read in seen]
+
+
+async def test_a_listing_compacted_between_its_ranges_is_read_again(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ranges of a listing read one revision; when it is compacted before the listing
+    is read, the listing is read again, whole, at a newer one."""
+    from aio_etcd.v2on3 import _keys
+
+    monkeypatch.setattr(_keys, "LIST_BATCH", 20)
+    p = etcd_prefix
+    await _fill(raw, [f"{p}/d{d}/k{k:02}" for d in range(3) for k in range(40)])
+    seen = _count_reads(keys, monkeypatch)
+    backend = keys.backend
+    store = backend.store  # type: ignore[attr-defined]
+    call = store._call
+    compacted: list[int] = []
+
+    async def compacting(path: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        answer = await call(path, body, **kw)
+        if path == "/v3/kv/range" and body.get("limit") and not compacted:  # the listing's first range
+            put = await raw.put(p + "/late", b"w")
+            await raw.compact(put.revision)
+            compacted.append(put.revision)
+        return answer
+
+    monkeypatch.setattr(store, "_call", compacting)
+    ranged = store._range_message
+
+    async def compacting_messages(start: bytes, end: bytes, name: str, timeout: Any, **fields: Any) -> Any:
+        answer = await ranged(start, end, name, timeout, **fields)
+        if fields.get("limit") and not compacted:  # the listing's first range, over gRPC
+            put = await raw.put(p + "/late", b"w")
+            await raw.compact(put.revision)
+            compacted.append(put.revision)
+        return answer
+
+    monkeypatch.setattr(store, "_range_message", compacting_messages)
+    listing = await keys.read(p)
+    assert [n.key for n in listing.children] == [p + "/d0", p + "/d1", p + "/d2", p + "/late"]
+    assert (listing.etcd_index or 0) >= compacted[0]
+    assert any(int(body.get("revision") or 0) >= compacted[0] for body, _ in seen)
 
 
 async def test_changes_without_an_action_record_read_as_before(
