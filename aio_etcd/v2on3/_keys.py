@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._core import GUARDED, SAFE, ReplayRule
+from .._core import GUARDED, ReplayRule
 from ..exceptions import EtcdException, EtcdNotFile, EtcdOutcomeUnknown
 from ..result import EtcdResult
 from ..v3 import Client as V3Client
@@ -413,16 +413,21 @@ class KeysOnV3:
         return self._result("get", node, revision)
 
     async def _range_message(
-        self, start: bytes, end: bytes, name: str, timeout: float | None, **fields: Any
+        self,
+        start: bytes,
+        end: bytes,
+        name: str,
+        timeout: float | None,
+        *,
+        revision: int = 0,
+        limit: int = 0,
+        keys_only: bool = False,
+        serializable: bool = False,
     ) -> Any:
-        """A range over gRPC (``fields`` of etcd's ``RangeRequest``): etcd's ``RangeResponse`` message."""
-        from ..v3._grpc.messages import etcdserverpb as pb
-
-        grpc_client: Any = self.v3  # a GrpcClient: its calls take messages
-        request = pb.RangeRequest(key=start, range_end=end, **fields)
-        answer = await grpc_client.rpc(
-            "/etcdserverpb.KV/Range", request, pb.RangeResponse,
-            rule=SAFE, op="read", key=name.encode(), timeout=timeout,
+        """A range over gRPC: etcd's ``RangeResponse`` message (``client.session.range_answer``)."""
+        answer = await self.v3.session.range_answer(
+            start, end, limit=limit, revision=revision, keys_only=keys_only,
+            serializable=serializable, key=name.encode(), timeout=timeout,
         )  # fmt: skip
         if answer.header.revision > self.revision:
             self.revision = answer.header.revision

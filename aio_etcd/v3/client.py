@@ -257,6 +257,7 @@ class Client:
             send=self._send,
             send_as_is=self._send_as_is,
             authenticate=self._authenticate,
+            range_answer=self._range_answer,
         )
 
     def __new__(cls, *members: MemberSpec, transport: Transport | str | None = None, **options: Any) -> Client:
@@ -618,6 +619,23 @@ class Client:
         body = wire.range_body(start, end, limit, revision, order, keys_only, count_only, serializable)
         answer = await self._unary(wire.range, body, "range", start, timeout)
         return wire.range_result(answer)
+
+    async def _range_answer(
+        self,
+        start: bytes,
+        end: bytes,
+        *,
+        limit: int = 0,
+        revision: int = 0,
+        keys_only: bool = False,
+        serializable: bool = False,
+        key: bytes | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """:meth:`Session.range_answer`."""
+        wire = self._wire
+        body = wire.range_body(start, end, limit, revision, None, keys_only, False, serializable)
+        return await self._unary(wire.range, body, "read", key if key is not None else start, timeout)
 
     async def scan(
         self,
