@@ -99,10 +99,20 @@ async def test_tls_with_client_certificates(tmp_path_factory: pytest.TempPathFac
                 await etcd.put("/tls", b"watched")
                 event = await asyncio.wait_for(events.__anext__(), 10)
             assert event.kv.value == b"watched"
+        member = ("127.0.0.1", server_cluster.port)
+        # transport="auto" (the default): gRPC for certificate files, the gateway for an SSLContext
+        # or ssl_verify=False, which grpc cannot take.
+        files = v3.Client(member, protocol="https", ca_cert=paths["ca.pem"], cert=paths["client.pem"])
+        async with files:
+            assert files.transport == "grpc" and (await files.get("/tls")).value == b"watched"
         context = ssl.create_default_context(cadata=ca.cert_pem.bytes().decode())  # from memory
         client.configure_cert(context)
-        async with v3.Client(("127.0.0.1", server_cluster.port), ssl=context) as from_memory:
-            assert (await from_memory.get("/tls")).value == b"watched"
+        async with v3.Client(member, ssl=context) as from_memory:
+            assert from_memory.transport == "gateway" and (await from_memory.get("/tls")).value == b"watched"
+        async with v3.Client(member, protocol="https", cert=paths["client.pem"], ssl_verify=False) as unverified:
+            assert unverified.transport == "gateway" and (await unverified.get("/tls")).value == b"watched"
+        with pytest.raises(ValueError, match="ca_cert="):
+            v3.Client(member, ssl=context, transport="grpc")
         async with server_cluster.v3_client(ca_cert=paths["ca.pem"]) as no_cert:
             with pytest.raises(v3.EtcdConnectionFailed):
                 await no_cert.get("/tls")

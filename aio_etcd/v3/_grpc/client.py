@@ -13,7 +13,9 @@ Watches go through the client's websocket multiplexer
 (:class:`~aio_etcd.v3._grpc.transport.WatchStream`), so they resume as on
 the gateway. Locks, elections and user management go through
 :meth:`GrpcClient.call`, which converts the gateway's bodies to messages and
-back. Not carried yet: ``ssl=`` contexts and ``ssl_verify=False``.
+back. Not carried: ``ssl=`` (an :class:`~ssl.SSLContext`) and ``ssl_verify=False``,
+refused with a ``ValueError`` naming the options to give instead (``ca_cert=``,
+``cert=``; ``transport="auto"`` takes the gateway for them).
 """
 
 from __future__ import annotations
@@ -123,6 +125,27 @@ def _not_yet(what: str) -> NoReturn:
     raise EtcdException(f"{what} is not available over the gRPC transport yet: use transport='gateway'")
 
 
+def _refuse_gateway_tls(context: SSLContext | None, ssl_verify: bool) -> None:
+    """A ``ValueError`` naming what to give instead, for the TLS options grpc cannot take.
+
+    grpc takes PEM bytes, not an :class:`~ssl.SSLContext` (whose client key cannot be
+    read back), and always checks the member's certificate and name.
+    """
+    gateway = "or transport='gateway' (which 'auto' picks for them)"
+    if context is not None:
+        raise ValueError(
+            "transport='grpc' cannot take ssl= (an SSLContext: grpc reads PEM files and a context's "
+            "client key cannot be read back): give ca_cert='ca.pem' and cert=('client.pem', 'client-key.pem') "
+            f"(or cert='one.pem' holding both), {gateway}"
+        )
+    if not ssl_verify:
+        raise ValueError(
+            "transport='grpc' cannot take ssl_verify=False (grpc always checks the member's certificate): "
+            "give ca_cert= the CA that signed it, or the member's own certificate (a self-signed one too), "
+            f"{gateway}"
+        )
+
+
 def _key_range(key: str | bytes, prefix: bool, range_end: str | bytes | None) -> tuple[bytes, bytes]:
     raw = to_bytes(key)
     if prefix:
@@ -147,8 +170,7 @@ class GrpcClient(Client):
         transport: Any = "grpc",
         **options: Any,
     ) -> None:
-        if ssl is not None:
-            _not_yet("ssl= (an SSLContext; give ca_cert= and cert= files instead)")
+        _refuse_gateway_tls(ssl, ssl_verify)
         wire = GrpcTransport(ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify)
         self._checks: dict[Any, Callable[[Response], Any]] = {}
         #: The cluster id answers carried so far, as the int they carry it as.
