@@ -116,3 +116,33 @@ async def test_tls_with_client_certificates(tmp_path_factory: pytest.TempPathFac
         async with server_cluster.v3_client(ca_cert=paths["ca.pem"]) as no_cert:
             with pytest.raises(v3.EtcdConnectionFailed):
                 await no_cert.get("/tls")
+
+
+async def test_grpc_without_verification_trusts_the_certificate_each_member_presents(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    root = tmp_path_factory.mktemp("v3unverified")
+    ca = trustme.CA()  # a CA the client is never told of
+    server = ca.issue_cert("etcd.invalid")  # a name that is not the address the client dials
+    client = ca.issue_cert("client@aio-etcd.test")
+    for name, blob in [
+        ("ca.pem", ca.cert_pem),
+        ("server.pem", server.cert_chain_pems[0]),
+        ("server.key", server.private_key_pem),
+        ("client.pem", client.private_key_and_cert_chain_pem),
+    ]:
+        blob.write_to_path(str(root / name))
+    tls = (str(root / "server.pem"), str(root / "server.key"), str(root / "ca.pem"))
+    with EtcdCluster(v2=False, tls=tls) as cluster:
+        member = ("127.0.0.1", cluster.port)
+        options = {"protocol": "https", "cert": str(root / "client.pem"), "transport": "grpc"}
+        async with v3.Client(member, ssl_verify=False, **options) as etcd:  # type: ignore[arg-type]
+            assert etcd.transport == "grpc"
+            await etcd.put("/unverified", b"1")
+            async with etcd.watch("/unverified") as events:  # the Watch stream's channel is the pinned one
+                await etcd.put("/unverified", b"2")
+                event = await asyncio.wait_for(events.__anext__(), 10)
+            assert event.kv.value == b"2"
+        async with v3.Client(member, **options) as verifying:  # type: ignore[arg-type]
+            with pytest.raises(v3.EtcdConnectionFailed):
+                await verifying.get("/unverified")

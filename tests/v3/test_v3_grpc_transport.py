@@ -70,11 +70,10 @@ def test_auto_is_the_default_and_picks_grpc_when_it_carries_the_options(caplog: 
         assert record.levelno == logging.DEBUG and why in record.getMessage() and "gateway" in record.getMessage()
 
 
-def test_grpc_refuses_the_tls_options_it_cannot_carry_and_names_the_ones_to_give() -> None:
-    with pytest.raises(ValueError, match=r"ssl_verify=False.*ca_cert=.*transport='gateway'"):
-        v3.Client(transport="grpc", ssl_verify=False)
+def test_grpc_refuses_an_ssl_context_and_names_the_options_to_give() -> None:
     with pytest.raises(ValueError, match=r"ssl= \(an SSLContext.*ca_cert=.*cert=.*transport='gateway'"):
         v3.Client(transport="grpc", ssl=ssl.create_default_context())
+    assert v3.Client(transport="grpc", protocol="https", ssl_verify=False).transport == "grpc"
 
 
 def test_auto_takes_the_gateway_when_grpc_is_too_old(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,3 +161,17 @@ async def test_no_member_listening_is_a_connection_failure_and_a_write_is_not_un
         with pytest.raises(v3.EtcdConnectionFailed) as caught:
             await client.put("/k", b"v")
         assert not isinstance(caught.value, v3.EtcdOutcomeUnknown)
+
+
+def test_the_name_grpc_checks_on_a_certificate_trusted_as_presented() -> None:
+    from aio_etcd.v3._grpc.transport import _name_in
+
+    sans = {"subjectAltName": (("DNS", "etcd.example"), ("IP Address", "0:0:0:0:0:0:0:1\n"))}
+    assert _name_in(sans, "::1") is None and _name_in(sans, "[::1]") is None  # the address is in it
+    assert _name_in(sans, "ETCD.example") is None
+    assert _name_in(sans, "127.0.0.1") == "etcd.example"  # a DNS name first
+    assert _name_in({"subjectAltName": (("DNS", "*.etcd.example"),)}, "127.0.0.1") == "x.etcd.example"
+    assert _name_in({"subjectAltName": (("IP Address", "10.0.0.1"),)}, "127.0.0.1") == "10.0.0.1"
+    assert _name_in({"subject": ((("commonName", "member-1"),),)}, "127.0.0.1") == "member-1"
+    with pytest.raises(ssl.SSLError):
+        _name_in({"subject": ((("organizationName", "x"),),)}, "127.0.0.1")

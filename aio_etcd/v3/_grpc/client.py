@@ -13,9 +13,10 @@ Watches go through the client's websocket multiplexer
 (:class:`~aio_etcd.v3._grpc.transport.WatchStream`), so they resume as on
 the gateway. Locks, elections and user management go through
 :meth:`GrpcClient.call`, which converts the gateway's bodies to messages and
-back. Not carried: ``ssl=`` (an :class:`~ssl.SSLContext`) and ``ssl_verify=False``,
-refused with a ``ValueError`` naming the options to give instead (``ca_cert=``,
-``cert=``; ``transport="auto"`` takes the gateway for them).
+back. Not carried: ``ssl=`` (an :class:`~ssl.SSLContext`), refused with a
+``ValueError`` naming the options to give instead (``ca_cert=``, ``cert=``;
+``transport="auto"`` takes the gateway for it). ``ssl_verify=False`` trusts
+the certificate each member presents (:mod:`aio_etcd.v3._grpc.transport`).
 """
 
 from __future__ import annotations
@@ -125,24 +126,16 @@ def _not_yet(what: str) -> NoReturn:
     raise EtcdException(f"{what} is not available over the gRPC transport yet: use transport='gateway'")
 
 
-def _refuse_gateway_tls(context: SSLContext | None, ssl_verify: bool) -> None:
-    """A ``ValueError`` naming what to give instead, for the TLS options grpc cannot take.
+def _refuse_context(context: SSLContext | None) -> None:
+    """A ``ValueError`` naming what to give instead of an :class:`~ssl.SSLContext`, which grpc cannot take.
 
-    grpc takes PEM bytes, not an :class:`~ssl.SSLContext` (whose client key cannot be
-    read back), and always checks the member's certificate and name.
+    grpc takes PEM bytes; a context's CA certificates can be read back, its client key cannot.
     """
-    gateway = "or transport='gateway' (which 'auto' picks for them)"
     if context is not None:
         raise ValueError(
             "transport='grpc' cannot take ssl= (an SSLContext: grpc reads PEM files and a context's "
             "client key cannot be read back): give ca_cert='ca.pem' and cert=('client.pem', 'client-key.pem') "
-            f"(or cert='one.pem' holding both), {gateway}"
-        )
-    if not ssl_verify:
-        raise ValueError(
-            "transport='grpc' cannot take ssl_verify=False (grpc always checks the member's certificate): "
-            "give ca_cert= the CA that signed it, or the member's own certificate (a self-signed one too), "
-            f"{gateway}"
+            "(or cert='one.pem' holding both), or transport='gateway' (which 'auto' picks for ssl=)"
         )
 
 
@@ -170,7 +163,7 @@ class GrpcClient(Client):
         transport: Any = "grpc",
         **options: Any,
     ) -> None:
-        _refuse_gateway_tls(ssl, ssl_verify)
+        _refuse_context(ssl)
         wire = GrpcTransport(ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify)
         self._checks: dict[Any, Callable[[Response], Any]] = {}
         #: The cluster id answers carried so far, as the int they carry it as.
