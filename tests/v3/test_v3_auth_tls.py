@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import AsyncIterator
 
@@ -119,7 +120,7 @@ async def test_tls_with_client_certificates(tmp_path_factory: pytest.TempPathFac
 
 
 async def test_grpc_without_verification_trusts_the_certificate_each_member_presents(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     root = tmp_path_factory.mktemp("v3unverified")
     ca = trustme.CA()  # a CA the client is never told of
@@ -143,6 +144,8 @@ async def test_grpc_without_verification_trusts_the_certificate_each_member_pres
                 await etcd.put("/unverified", b"2")
                 event = await asyncio.wait_for(events.__anext__(), 10)
             assert event.kv.value == b"2"
+        (warning,) = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("aio_etcd")]
+        assert "verification is off" in warning.getMessage() and str(cluster.port) in warning.getMessage()
         async with v3.Client(member, **options) as verifying:  # type: ignore[arg-type]
             with pytest.raises(v3.EtcdConnectionFailed):
                 await verifying.get("/unverified")

@@ -37,6 +37,7 @@ import base64
 import contextlib
 import ipaddress
 import json
+import logging
 import ssl
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -51,6 +52,8 @@ from .messages import METHODS
 from .messages import etcdserverpb as pb
 
 __all__ = ["GrpcTransport", "HTTP_STATUS", "WatchStream"]
+
+log = logging.getLogger(__name__)
 
 _GATEWAY_STATUS = "/v3/maintenance/status"
 _STATUS = "/etcdserverpb.Maintenance/Status"
@@ -261,6 +264,8 @@ class GrpcTransport:
             raise TransportFailure(url, cause, sent=False) from exc
         chain, key = self._client_pair()
         credentials = grpc.ssl_channel_credentials(root_certificates=pem, private_key=key, certificate_chain=chain)
+        if not self._pinned:  # once a client, as the gateway's transport warns
+            log.warning("TLS certificate verification is off for %s (gRPC: each member's own is trusted)", self.name)
         self._pinned[base] = (credentials, name)
 
     def channel(self, base: str) -> Any:
