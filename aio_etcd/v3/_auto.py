@@ -2,7 +2,8 @@
 
 gRPC is chosen when the ``grpc`` extra imports at versions it is checked with
 (grpcio and protobuf, :data:`GRPCIO_MIN` and :data:`PROTOBUF_MIN` up) and none
-of the options given is one only the gateway carries (:func:`gateway_only`).
+of the options given is one "auto" leaves to the gateway (:func:`gateway_only`:
+``ssl=``, ``ssl_verify=False``, an explicit ``watch_transport``).
 The choice is made when the client is made: ``client.transport`` says which,
 and a debug line of this module's logger says why when it is the gateway.
 
@@ -69,21 +70,21 @@ def grpc_unusable() -> str | None:
 
 
 def gateway_only(options: Mapping[str, Any]) -> str | None:
-    """The first option of ``options`` (a client's keyword arguments) that only the gateway carries."""
+    """Why the options of a client (its keyword arguments) are the gateway's, or ``None``."""
     if options.get("ssl") is not None:
-        return "ssl= (an SSLContext)"
+        return "ssl= (an SSLContext) is not carried by gRPC"
     if options.get("ssl_verify", True) is False:
-        return "ssl_verify=False"
+        # gRPC trusts the certificate each member presents, but not an expired one: the gateway checks nothing.
+        return "ssl_verify=False checks nothing on the gateway only"
     watch_transport = options.get("watch_transport", "auto")
     if watch_transport != "auto":
-        return f"watch_transport={watch_transport!r} (a way of the gateway's watches)"
+        return f"watch_transport={watch_transport!r} names a way of the gateway's watches"
     return None
 
 
 def choose(options: Mapping[str, Any]) -> str:
     """``"grpc"`` or ``"gateway"``: what ``transport="auto"`` makes of a client with ``options``."""
-    only = gateway_only(options)
-    why = f"{only} is carried by the gateway only" if only is not None else grpc_unusable()
+    why = gateway_only(options) or grpc_unusable()
     if why is not None:
         log.debug("transport='auto': the JSON gateway, because %s", why)
         return "gateway"

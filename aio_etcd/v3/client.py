@@ -172,8 +172,8 @@ class Client:
         default): websocket without credentials, HTTP streams with them (on
         etcd 3.5 the websocket drops the auth token).
     :param transport: ``"auto"`` (the default): gRPC when the ``grpc`` extra is
-        installed and the options are ones it carries (not ``ssl=``,
-        ``ssl_verify=False`` or a ``watch_transport``), else the gateway;
+        installed and none of ``ssl=``, ``ssl_verify=False`` or a
+        ``watch_transport`` is given, else the gateway;
         ``"gateway"``: the JSON gateway; ``"grpc"``: etcd's gRPC API (needs the
         ``grpc`` extra; the client is then a
         :class:`~aio_etcd.v3._grpc.client.GrpcClient`); :attr:`transport` says
