@@ -98,7 +98,8 @@ class Client:
         :class:`aio_etcd.v3.Client` under them. ``"gateway"``: etcd's JSON
         gateway; ``"grpc"``: etcd's gRPC API (needs the ``grpc`` extra);
         ``"auto"`` (the default): what ``v3.Client(transport="auto")`` picks
-        (the gateway for now). The requests made as they are (``versions()``,
+        (gRPC where the extra is installed and the TLS options are ones it
+        carries, else the gateway). The requests made as they are (``versions()``,
         ``api_execute``) stay HTTP requests: see ``docs/v2-on-v3.rst``.
     :param retry: how calls are retried: attempts, per-attempt timeout,
         backoff (see :class:`RetryPolicy` and ``docs/clusters.rst``).

@@ -49,7 +49,9 @@ class Exchange:
         be repeated), ``"ask"`` (one question to one member, no retry: a
         status, a ``/metrics`` read), ``"websocket"`` (a websocket opened).
     :param method: the HTTP method (``"GET"``; ``"WS"`` for a websocket).
-    :param url: the whole URL (the member's base URL and the path).
+    :param url: the whole URL (the member's base URL and the path; over
+        the v3 client's gRPC transport the path is the gRPC method's,
+        ``/etcdserverpb.KV/Range``, and the method ``"POST"``).
     :param member: the member's base URL (``http://host:port``).
     :param attempt: the attempt of the call it belongs to (1, 2, ...; a
         probe carries the number of the attempt it watches, an ask 1).

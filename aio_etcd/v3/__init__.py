@@ -1,4 +1,4 @@
-"""aio_etcd.v3: the asyncio client for etcd 3.x, through the JSON gateway of every etcd 3 member.
+"""aio_etcd.v3: the asyncio client for etcd 3.x, over etcd's gRPC API or the JSON gateway of every member.
 
 ::
 
@@ -9,8 +9,10 @@
         await etcd.put("/cfg/a", b"1")
         kv = await etcd.get("/cfg/a")
 
-No grpc, no protobuf: the same aiohttp core, retry policy and failover as the
-v2 client. See ``docs/v3.rst``.
+The same core, retry policy and failover as the v2 client. ``transport="auto"``
+(the default) takes gRPC where the ``grpc`` extra is installed, else the
+gateway, which needs no grpc and no protobuf (importing this package imports
+neither). See ``docs/v3.rst``.
 """
 
 from ..exceptions import EtcdClusterIdChanged, EtcdConnectionFailed, EtcdException, EtcdOutcomeUnknown

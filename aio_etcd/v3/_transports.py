@@ -18,7 +18,7 @@ _C = TypeVar("_C", bound=type)
 #: :class:`Client` imported only when asked for, and the extra that installs its libraries.
 #: A second v3 transport is its module plus its line here.
 TRANSPORTS: dict[str, tuple[str, str] | None] = {
-    "auto": None,  # the gateway until the gRPC transport carries the whole client
+    "auto": None,  # gRPC or the gateway, chosen when the client is made: aio_etcd.v3._auto
     "gateway": None,
     "grpc": ("aio_etcd.v3._grpc.client:GrpcClient", "grpc"),
 }

@@ -149,10 +149,13 @@ class Client:
         websocket; ``"http"``: one HTTP stream per watch; ``"auto"`` (the
         default): websocket without credentials, HTTP streams with them (on
         etcd 3.5 the websocket drops the auth token).
-    :param transport: ``"gateway"`` (the default) or ``"auto"``: the JSON
-        gateway; ``"grpc"``: etcd's gRPC API (needs the ``grpc`` extra; the
-        client is then a :class:`~aio_etcd.v3._grpc.client.GrpcClient`, which
-        carries part of the client so far: docs/v3.rst says which); or a
+    :param transport: ``"auto"`` (the default): gRPC when the ``grpc`` extra is
+        installed and none of ``ssl=``, ``ssl_verify=False`` or a
+        ``watch_transport`` is given, else the gateway;
+        ``"gateway"``: the JSON gateway; ``"grpc"``: etcd's gRPC API (needs the
+        ``grpc`` extra; the client is then a
+        :class:`~aio_etcd.v3._grpc.client.GrpcClient`); :attr:`transport` says
+        which was made (docs/v3.rst: which to choose); or a
         :class:`~aio_etcd._core.Transport` that sends HTTP (tests script one;
         watches share websockets when it opens them: its ``websockets``).
     :param observer: told of every exchange with a member (tracing, metrics,
@@ -181,7 +184,7 @@ class Client:
         per_member: int = 10,
         watch_probe_interval: float = 5.0,
         watch_transport: str = "auto",
-        transport: Transport | str | None = None,
+        transport: Transport | str | None = "auto",
         observer: Observer | None = None,
     ) -> None:
         if isinstance(transport, str):
@@ -260,8 +263,12 @@ class Client:
             range_answer=self._range_answer,
         )
 
-    def __new__(cls, *members: MemberSpec, transport: Transport | str | None = None, **options: Any) -> Client:
-        if cls is Client and isinstance(transport, str):
+    def __new__(cls, *members: MemberSpec, transport: Transport | str | None = "auto", **options: Any) -> Client:
+        if cls is Client and (transport is None or isinstance(transport, str)):
+            if transport is None or transport == "auto":
+                from . import _auto
+
+                transport = _auto.choose(options)
             registered = TRANSPORTS.get(transport)
             if registered is not None:
                 return object.__new__(_client_class(transport, *registered, Client))

@@ -167,7 +167,9 @@ async def test_a_v3_put_and_watches_are_seen_websocket_and_stream(
                 assert event.kv.value == b"v"
                 break
         await client.status(etcd_v3_server.url)
-    async with etcd_v3_server.v3_client(observer=seen, watch_transport="http") as streaming, streaming.watch(key):
+    # One HTTP stream per watch is the gateway's (over gRPC every watch shares the Watch stream).
+    http_streams = etcd_v3_server.v3_client(observer=seen, watch_transport="http", transport="gateway")
+    async with http_streams as streaming, streaming.watch(key):
         pass
     ((put, status, took),) = seen.find("request", "POST", "/v3/kv/put")
     assert status == 200 and took >= HOLD and put.op == f"put {key!r}"
@@ -202,5 +204,7 @@ async def test_the_observer_can_be_set_on_the_core_later(etcd_v3_server: EtcdClu
         seen = Recorder()
         client._cluster.observer = seen
         await client.get(etcd_prefix + "/k")
-    ((read, status, _),) = seen.find("request", "POST", "/v3/kv/range")
+    # The path is the wire's: the gateway's route, or the gRPC method over gRPC.
+    path = "/etcdserverpb.KV/Range" if client.transport == "grpc" else "/v3/kv/range"
+    ((read, status, _),) = seen.find("request", "POST", path)
     assert status == 200 and read.attempt == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from aio_etcd import v3
+from aio_etcd.v3 import _auto
 from aio_etcd.v3 import client as v3_client
 
 
@@ -47,6 +48,9 @@ def test_a_missing_library_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_the_names_of_today() -> None:
     assert list(v3_client.TRANSPORTS) == ["auto", "gateway", "grpc"]
-    assert type(v3.Client(transport="auto")) is v3.Client and type(v3.Client(transport="gateway")) is v3.Client
+    assert type(v3.Client(transport="gateway")) is v3.Client
+    # "auto" (the default) is gRPC where its extra is installed (aio_etcd/v3/_auto.py), else the gateway.
+    auto = "gateway" if _auto.grpc_unusable() else "grpc"
+    assert v3.Client(transport="auto").transport == v3.Client().transport == auto
     with pytest.raises(ValueError, match="transport is 'auto', 'gateway' or 'grpc' \\(or a Transport\\), not 'http2'"):
         v3.Client(transport="http2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import AsyncIterator
 
@@ -99,10 +100,52 @@ async def test_tls_with_client_certificates(tmp_path_factory: pytest.TempPathFac
                 await etcd.put("/tls", b"watched")
                 event = await asyncio.wait_for(events.__anext__(), 10)
             assert event.kv.value == b"watched"
+        member = ("127.0.0.1", server_cluster.port)
+        # transport="auto" (the default): gRPC for certificate files, the gateway for an SSLContext
+        # or ssl_verify=False, which grpc cannot take.
+        files = v3.Client(member, protocol="https", ca_cert=paths["ca.pem"], cert=paths["client.pem"])
+        async with files:
+            assert files.transport == "grpc" and (await files.get("/tls")).value == b"watched"
         context = ssl.create_default_context(cadata=ca.cert_pem.bytes().decode())  # from memory
         client.configure_cert(context)
-        async with v3.Client(("127.0.0.1", server_cluster.port), ssl=context) as from_memory:
-            assert (await from_memory.get("/tls")).value == b"watched"
+        async with v3.Client(member, ssl=context) as from_memory:
+            assert from_memory.transport == "gateway" and (await from_memory.get("/tls")).value == b"watched"
+        async with v3.Client(member, protocol="https", cert=paths["client.pem"], ssl_verify=False) as unverified:
+            assert unverified.transport == "gateway" and (await unverified.get("/tls")).value == b"watched"
+        with pytest.raises(ValueError, match="ca_cert="):
+            v3.Client(member, ssl=context, transport="grpc")
         async with server_cluster.v3_client(ca_cert=paths["ca.pem"]) as no_cert:
             with pytest.raises(v3.EtcdConnectionFailed):
                 await no_cert.get("/tls")
+
+
+async def test_grpc_without_verification_trusts_the_certificate_each_member_presents(
+    tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path_factory.mktemp("v3unverified")
+    ca = trustme.CA()  # a CA the client is never told of
+    server = ca.issue_cert("etcd.invalid")  # a name that is not the address the client dials
+    client = ca.issue_cert("client@aio-etcd.test")
+    for name, blob in [
+        ("ca.pem", ca.cert_pem),
+        ("server.pem", server.cert_chain_pems[0]),
+        ("server.key", server.private_key_pem),
+        ("client.pem", client.private_key_and_cert_chain_pem),
+    ]:
+        blob.write_to_path(str(root / name))
+    tls = (str(root / "server.pem"), str(root / "server.key"), str(root / "ca.pem"))
+    with EtcdCluster(v2=False, tls=tls) as cluster:
+        member = ("127.0.0.1", cluster.port)
+        options = {"protocol": "https", "cert": str(root / "client.pem"), "transport": "grpc"}
+        async with v3.Client(member, ssl_verify=False, **options) as etcd:  # type: ignore[arg-type]
+            assert etcd.transport == "grpc"
+            await etcd.put("/unverified", b"1")
+            async with etcd.watch("/unverified") as events:  # the Watch stream's channel is the pinned one
+                await etcd.put("/unverified", b"2")
+                event = await asyncio.wait_for(events.__anext__(), 10)
+            assert event.kv.value == b"2"
+        (warning,) = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("aio_etcd")]
+        assert "verification is off" in warning.getMessage() and str(cluster.port) in warning.getMessage()
+        async with v3.Client(member, **options) as verifying:  # type: ignore[arg-type]
+            with pytest.raises(v3.EtcdConnectionFailed):
+                await verifying.get("/unverified")

@@ -1,6 +1,6 @@
 """aio_etcd.v3 against answers etcd 3.5.1 will not give on demand: the error shapes of the
 newer gateway (grpc-gateway v2: etcd 3.6 and Debian's 3.5.30, recorded there), garbage and
-strangers. These are replayed bodies, served by a small aiohttp server."""
+strangers. These are replayed bodies, served by a small aiohttp server, to gateway clients."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from aiohttp import web
 
 from aio_etcd import v3
+
+GATEWAY = {"transport": "gateway"}  # the replayed bodies are the gateway's
 
 Handler = Callable[[web.Request], "web.StreamResponse"]
 
@@ -63,7 +65,7 @@ HEADER = {"cluster_id": "14841639068965178418", "member_id": "1", "revision": "7
 )  # fmt: skip
 async def test_error_shapes(serve: Callable[..., object], status: int, body: object, expected: type) -> None:
     port = await serve({"/v3/kv/range": _answer(status, body)})  # type: ignore[misc]
-    async with v3.Client(("127.0.0.1", port)) as etcd:
+    async with v3.Client(("127.0.0.1", port), **GATEWAY) as etcd:
         with pytest.raises(expected) as caught:
             await etcd.get("/k")
     assert isinstance(caught.value, v3.EtcdServerError) and caught.value.status == status
@@ -74,14 +76,14 @@ async def test_unavailable_is_retried_on_the_next_member_and_reads_succeed(serve
     sick = await serve({"/v3/kv/range": _answer(503, {"code": 14, "message": "etcdserver: no leader"})})  # type: ignore[misc]
     kv = {"key": "L2s=", "value": "dg==", "mod_revision": "7", "create_revision": "7", "version": "1"}
     well = await serve({"/v3/kv/range": _answer(200, {"header": HEADER, "kvs": [kv], "count": "1"})})  # type: ignore[misc]
-    async with v3.Client(("127.0.0.1", sick), ("127.0.0.1", well), use_proxies=True) as etcd:
+    async with v3.Client(("127.0.0.1", sick), ("127.0.0.1", well), use_proxies=True, **GATEWAY) as etcd:
         found = await etcd.get("/k")
     assert found is not None and found.value == b"v" and etcd.current_member.endswith(str(well))
 
 
 async def test_a_write_that_timed_out_on_the_server_is_outcome_unknown(serve: Callable[..., object]) -> None:
     port = await serve({"/v3/kv/put": _answer(503, {"code": 14, "message": "etcdserver: request timed out"})})  # type: ignore[misc]
-    async with v3.Client(("127.0.0.1", port), ("127.0.0.1", port + 0), use_proxies=True) as etcd:
+    async with v3.Client(("127.0.0.1", port), ("127.0.0.1", port + 0), use_proxies=True, **GATEWAY) as etcd:
         with pytest.raises(v3.EtcdOutcomeUnknown):
             await etcd.put("/k", b"v")
 
@@ -91,7 +93,7 @@ async def test_strangers_are_not_etcd(serve: Callable[..., object]) -> None:
         return web.Response(status=200, text="<html>hello</html>", content_type="text/html")
 
     port = await serve({"/v3/kv/range": html})  # type: ignore[misc]
-    async with v3.Client(("127.0.0.1", port)) as etcd:
+    async with v3.Client(("127.0.0.1", port), **GATEWAY) as etcd:
         with pytest.raises(v3.EtcdException, match="did not answer as an etcd v3 member"):
             await etcd.get("/k")
 
@@ -120,7 +122,7 @@ async def test_stream_error_lines_of_both_generations(serve: Callable[..., objec
 
     for payload in (lines, v1_lines):
         port = await serve({"/v3/watch": stream(payload)})  # type: ignore[misc]
-        async with v3.Client(("127.0.0.1", port), watch_transport="http") as etcd:
+        async with v3.Client(("127.0.0.1", port), watch_transport="http", **GATEWAY) as etcd:
             with pytest.raises(v3.EtcdPermissionDenied):
                 async with etcd.watch("/k") as events:
                     await events.__anext__()
@@ -135,7 +137,7 @@ async def test_no_leader_in_an_election_is_an_answer_not_an_outage(serve: Callab
         return web.Response(status=500, text=json.dumps(body), content_type="application/json")
 
     port = await serve({"/v3/election/leader": no_leader})  # type: ignore[misc]
-    async with v3.Client(("127.0.0.1", port), ("127.0.0.1", port), use_proxies=True) as etcd:
+    async with v3.Client(("127.0.0.1", port), ("127.0.0.1", port), use_proxies=True, **GATEWAY) as etcd:
         assert await etcd.election("e").leader() is None
     assert hits == ["/v3/election/leader"]  # asked once: not retried as etcd's own "no leader" would be
 
@@ -151,12 +153,12 @@ async def test_an_attempt_time_limit_leaves_no_cancellation_behind(serve: Callab
     stuck = await serve({"/v3/kv/range": hang})  # type: ignore[misc]
     well = await serve({"/v3/kv/range": _answer(200, {"header": HEADER, "kvs": [kv], "count": "1"})})  # type: ignore[misc]
     policy = v3.RetryPolicy(attempt_timeout=0.2)
-    async with v3.Client(("127.0.0.1", stuck), ("127.0.0.1", well), use_proxies=True, retry=policy) as etcd:
+    async with v3.Client(("127.0.0.1", stuck), ("127.0.0.1", well), use_proxies=True, retry=policy, **GATEWAY) as etcd:
         found = await etcd.get("/k")  # in this very task: the watchdog cancelled its first attempt
         task = asyncio.current_task()
         assert task is not None and getattr(task, "cancelling", lambda: 0)() == 0  # and took it back
         await asyncio.sleep(0.3)  # a cancellation left pending would be delivered here
-    async with v3.Client(("127.0.0.1", stuck), ("127.0.0.1", well), use_proxies=True, retry=policy) as etcd:
+    async with v3.Client(("127.0.0.1", stuck), ("127.0.0.1", well), use_proxies=True, retry=policy, **GATEWAY) as etcd:
         found_again = await asyncio.wait_for(etcd.get("/k"), 10)  # a caller's own limit sees nothing of it
     assert found is not None and found.value == b"v"
     assert found_again is not None

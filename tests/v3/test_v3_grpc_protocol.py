@@ -72,9 +72,9 @@ def test_committed_descriptor_set_matches_the_proto_sources() -> None:
 
 
 def test_the_v3_client_loads_no_grpc_module() -> None:
-    """Until the transport is wired in, grpc and protobuf stay out of a v3 client's process."""
+    """A gateway client keeps grpc and protobuf out of its process ("auto" imports them to choose)."""
     probe = (
-        "import sys\nfrom aio_etcd import v3\nv3.Client('http://127.0.0.1:1')\n"
+        "import sys\nfrom aio_etcd import v3\nv3.Client('http://127.0.0.1:1', transport='gateway')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'google') or '_grpc' in m))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -4,6 +4,7 @@ errors are the gateway client's (the v3 test modules run on it whole with AIO_ET
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from conftest import stale_grpc_event
 
 from aio_etcd import v3
 from aio_etcd.testing import EtcdCluster, free_port
+from aio_etcd.v3 import _auto
 from aio_etcd.v3 import txn as T
 
 
@@ -43,16 +45,63 @@ async def both(etcd_v3_server: EtcdCluster) -> AsyncIterator[tuple[v3.Client, v3
 
 
 def test_choosing_the_transport() -> None:
-    assert type(v3.Client()).__name__ == "Client" and v3.Client().transport == "gateway"
-    assert v3.Client(transport="auto").transport == "gateway"  # until gRPC carries everything
     client = v3.Client(transport="grpc")
     assert isinstance(client, v3.Client) and client.transport == "grpc" and client.watch_transport == "grpc"
+    assert type(v3.Client(transport="gateway")).__name__ == "Client"
+    assert v3.Client(transport="gateway").transport == "gateway"
     with pytest.raises(ValueError, match="transport is"):
         v3.Client(transport="http2")
-    with pytest.raises(ValueError, match="ssl_verify"):
-        v3.Client(transport="grpc", ssl_verify=False)
-    with pytest.raises(v3.EtcdException, match="not available over the gRPC transport"):
+
+
+def test_auto_is_the_default_and_picks_grpc_when_it_carries_the_options(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="aio_etcd.v3._auto")
+    for client in (v3.Client(), v3.Client(transport="auto"), v3.Client(transport=None), v3.Client(ca_cert="ca.pem")):
+        assert client.transport == "grpc" and client.watch_transport == "grpc"
+    assert not [r for r in caplog.records if "gateway" in r.getMessage()]
+    for options, why in [
+        ({"ssl": ssl.create_default_context()}, "ssl= (an SSLContext)"),
+        ({"ssl_verify": False, "protocol": "https"}, "ssl_verify=False"),
+        ({"watch_transport": "http"}, "watch_transport='http'"),
+    ]:
+        caplog.clear()
+        client = v3.Client(**options)
+        assert type(client) is v3.Client and client.transport == "gateway"
+        (record,) = caplog.records
+        assert record.levelno == logging.DEBUG and why in record.getMessage() and "gateway" in record.getMessage()
+
+
+def test_grpc_refuses_an_ssl_context_and_names_the_options_to_give() -> None:
+    with pytest.raises(ValueError, match=r"ssl= \(an SSLContext.*ca_cert=.*cert=.*transport='gateway'"):
         v3.Client(transport="grpc", ssl=ssl.create_default_context())
+    assert v3.Client(transport="grpc", protocol="https", ssl_verify=False).transport == "grpc"
+
+
+def test_auto_takes_the_gateway_when_grpc_is_too_old(monkeypatch: pytest.MonkeyPatch) -> None:
+    import grpc
+
+    monkeypatch.setattr(grpc, "__version__", "1.51.3")
+    _auto.grpc_unusable.cache_clear()
+    try:
+        assert "grpcio 1.51.3 is older" in str(_auto.grpc_unusable())
+        assert v3.Client().transport == "gateway"
+    finally:
+        monkeypatch.undo()
+        _auto.grpc_unusable.cache_clear()
+    assert _auto.grpc_unusable() is None and v3.Client().transport == "grpc"
+
+
+def test_auto_takes_the_gateway_without_the_grpc_extra() -> None:
+    code = (
+        "import logging, sys; sys.modules['grpc'] = None; logging.basicConfig(level=logging.DEBUG);"
+        "from aio_etcd import v3; print(v3.Client().transport, v3.Client(transport='auto').transport)\n"
+        "try: v3.Client(transport='grpc')\n"
+        "except ImportError as exc: print(exc)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "gateway gateway"
+    assert lines[1].startswith('transport="grpc" needs the grpc extra: pip install "aio_etcd[grpc]"')
+    assert "transport='auto': the JSON gateway, because the grpc extra is not installed" in done.stderr
 
 
 def test_importing_the_v3_client_imports_no_grpc() -> None:
@@ -178,3 +227,16 @@ async def test_the_transport_keeps_no_timer_per_distinct_limit_for_ever(etcd_v3_
     finally:
         await wire.close()
     assert not wire._limits
+
+def test_the_name_grpc_checks_on_a_certificate_trusted_as_presented() -> None:
+    from aio_etcd.v3._grpc.transport import _name_in
+
+    sans = {"subjectAltName": (("DNS", "etcd.example"), ("IP Address", "0:0:0:0:0:0:0:1\n"))}
+    assert _name_in(sans, "::1") is None and _name_in(sans, "[::1]") is None  # the address is in it
+    assert _name_in(sans, "ETCD.example") is None
+    assert _name_in(sans, "127.0.0.1") == "etcd.example"  # a DNS name first
+    assert _name_in({"subjectAltName": (("DNS", "*.etcd.example"),)}, "127.0.0.1") == "x.etcd.example"
+    assert _name_in({"subjectAltName": (("IP Address", "10.0.0.1"),)}, "127.0.0.1") == "10.0.0.1"
+    assert _name_in({"subject": ((("commonName", "member-1"),),)}, "127.0.0.1") == "member-1"
+    with pytest.raises(ssl.SSLError):
+        _name_in({"subject": ((("organizationName", "x"),),)}, "127.0.0.1")

@@ -15,7 +15,10 @@ Watches go through the client's websocket multiplexer
 (:class:`~aio_etcd.v3._grpc.transport.WatchStream`), so they resume as on
 the gateway. Locks, elections and user management go through
 :meth:`~aio_etcd.v3.Client.call`, whose gateway bodies the wire converts to
-messages and back. Not carried yet: ``ssl=`` contexts and ``ssl_verify=False``.
+messages and back. Not carried: ``ssl=`` (an :class:`~ssl.SSLContext`), refused with a
+``ValueError`` naming the options to give instead (``ca_cert=``, ``cert=``;
+``transport="auto"`` takes the gateway for it). ``ssl_verify=False`` trusts
+the certificate each member presents (:mod:`aio_etcd.v3._grpc.transport`).
 """
 
 from __future__ import annotations
@@ -32,12 +35,25 @@ from ..client import Client
 from .rules import GrpcRules
 from .transport import GrpcTransport
 from .watch import GrpcMultiplexer, GrpcWatch
-from .wire import GrpcWire, not_yet
+from .wire import GrpcWire
 
 if TYPE_CHECKING:
     from ..watch import Watch
 
 __all__ = ["GrpcClient"]
+
+
+def _refuse_context(context: SSLContext | None) -> None:
+    """A ``ValueError`` naming what to give instead of an :class:`~ssl.SSLContext`, which grpc cannot take.
+
+    grpc takes PEM bytes; a context's CA certificates can be read back, its client key cannot.
+    """
+    if context is not None:
+        raise ValueError(
+            "transport='grpc' cannot take ssl= (an SSLContext: grpc reads PEM files and a context's "
+            "client key cannot be read back): give ca_cert='ca.pem' and cert=('client.pem', 'client-key.pem') "
+            "(or cert='one.pem' holding both), or transport='gateway' (which 'auto' picks for ssl=)"
+        )
 
 
 class GrpcClient(Client):
@@ -53,8 +69,7 @@ class GrpcClient(Client):
         transport: Any = "grpc",
         **options: Any,
     ) -> None:
-        if ssl is not None:
-            not_yet("ssl= (an SSLContext; give ca_cert= and cert= files instead)")
+        _refuse_context(ssl)
         grpc = GrpcTransport(ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify)
         super().__init__(*members, ca_cert=ca_cert, cert=cert, ssl_verify=ssl_verify, transport=grpc, **options)
         grpc.name = ", ".join(self._cluster.members)

@@ -22,8 +22,8 @@ travels as the ``token`` metadata key, as etcd's own clients send it.
 
 A unary call's time limit is kept here, not given to grpc as the call's
 deadline: a deadline costs grpc a timer of its own per call and etcd a
-``grpc-timeout`` header to parse and a context timer (about 8 us of client
-CPU a call, 64 at a time: a tenth of the call). Calls with the same limit
+``grpc-timeout`` header to parse and a context timer (2-3 us of client
+CPU a call, 64 at a time, measured alone). Calls with the same limit
 end in the order they started, so one loop timer per distinct limit, set for
 the first call under way, is enough (:class:`_Limits`): a late call is
 cancelled at its time limit, as grpc would have, and is a timed-out
@@ -31,14 +31,27 @@ cancelled at its time limit, as grpc would have, and is a timed-out
 the stream's reset, which ends the request's context there as the deadline
 did; what etcd no longer knows is the limit of a call whose connection is
 gone (then it could not answer anyway).
+
+grpc always checks a member's certificate and name. ``ssl_verify=False`` is
+carried by trusting, for each member, the certificate it presents when its
+channel is made: a TLS handshake of this module's own (:func:`presented`, no
+verification) reads it, and the channel takes it as its only root and checks
+a name it holds (``grpc.ssl_target_name_override``). grpc (1.62 and 1.85,
+BoringSSL) takes a CA-signed member certificate as a root of its own. Unlike
+the gateway's ``ssl_verify=False`` this still refuses an expired
+certificate, and one the member changes to while the client runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import ipaddress
 import json
+import logging
 import math
+import ssl
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -52,6 +65,8 @@ from .messages import METHODS
 from .messages import etcdserverpb as pb
 
 __all__ = ["GrpcTransport", "HTTP_STATUS", "WatchStream"]
+
+log = logging.getLogger(__name__)
 
 _GATEWAY_STATUS = "/v3/maintenance/status"
 _STATUS = "/etcdserverpb.Maintenance/Status"
@@ -98,6 +113,13 @@ _NOT_SENT = ("failed to connect to all addresses", "Connection refused", "DNS re
 
 #: The headers of every answer (gRPC's are not read): one shared empty mapping.
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+def _read(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def _identity(data: bytes) -> bytes:
@@ -155,12 +177,78 @@ def _target(url: str) -> tuple[str, str, bool]:
     return f"{scheme}://{hostport}", hostport, scheme == "https"
 
 
+def _address(text: str) -> str | None:
+    """``text`` as an IP address in its short form (OpenSSL spells ::1 in full), or ``None``."""
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]")).compressed
+    except ValueError:
+        return None
+
+
+def _name_in(peer: Mapping[str, Any], host: str) -> str | None:
+    """A name of the certificate ``peer`` (``getpeercert()``) for grpc to check: ``None`` when ``host`` is one."""
+    dns: list[str] = []
+    addresses: list[str] = []
+    for kind, value in peer.get("subjectAltName", ()):
+        if kind == "DNS":
+            dns.append(str(value).lower())
+        elif kind == "IP Address" and _address(str(value)) is not None:
+            addresses.append(str(_address(str(value))))
+    if not dns and not addresses:
+        dns = [str(value).lower() for rdn in peer.get("subject", ()) for key, value in rdn if key == "commonName"]
+    if _address(host) in addresses or host.lower() in dns:
+        return None
+    if dns:  # grpc checks the override as the target's name: a wildcard's name is one it covers
+        return "x" + dns[0][1:] if dns[0].startswith("*.") else dns[0]
+    if addresses:
+        return addresses[0]
+    raise ssl.SSLError(f"the certificate of {host} names no host")
+
+
+async def presented(host: str, port: int, client: tuple[str, str] | None, timeout: float) -> tuple[bytes, str | None]:
+    """The certificate ``host:port`` presents (PEM), unverified, and the name of it grpc is to check.
+
+    Two handshakes: one that verifies nothing, to read the certificate, and one that trusts
+    only it (a partial chain), to read its names (Python shows them only once verified;
+    it fails for an expired certificate, which grpc would refuse too).
+    """
+    blind = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    blind.check_hostname = False
+    blind.verify_mode = ssl.CERT_NONE
+    if client is not None:
+        blind.load_cert_chain(*client)
+    der = await _handshake(blind, host, port, timeout, binary=True)
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    pinned = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    pinned.check_hostname = False
+    pinned.load_verify_locations(cadata=pem)
+    pinned.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    if client is not None:
+        pinned.load_cert_chain(*client)
+    peer = await _handshake(pinned, host, port, timeout, binary=False)
+    return pem.encode(), _name_in(peer, host)
+
+
+async def _handshake(context: ssl.SSLContext, host: str, port: int, timeout: float, *, binary: bool) -> Any:
+    """The peer certificate of one TLS handshake with ``host:port`` (DER, or ``getpeercert()``'s dict)."""
+    opened = asyncio.open_connection(host.strip("[]"), port, ssl=context, server_hostname=host.strip("[]"))
+    _reader, writer = await asyncio.wait_for(opened, timeout)
+    try:
+        tls = writer.get_extra_info("ssl_object")
+        return tls.getpeercert(binary_form=binary)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):  # the member may close first: the certificate was read
+            await writer.wait_closed()
+
+
 class GrpcTransport:
     """gRPC calls to etcd members, as the core's :class:`~aio_etcd._core.Transport`.
 
     :param ca_cert: CA bundle (PEM file) for ``https`` members (default: the system's roots).
     :param cert: client certificate: one PEM file holding certificate and key, or ``(certificate, key)``.
-    :param ssl_verify: ``False`` is not possible over gRPC (it always verifies): refused.
+    :param ssl_verify: ``False``: trust the certificate each ``https`` member presents when
+        its channel is made, whoever signed it and whatever names it holds (see the module).
     """
 
     #: Watches share one Watch stream per member: :meth:`websocket` opens one
@@ -180,12 +268,13 @@ class GrpcTransport:
         ssl_verify: bool = True,
         name: str = "",
     ) -> None:
-        if not ssl_verify:
-            raise ValueError("ssl_verify=False is not available over the gRPC transport (grpc always verifies)")
         self.name = name
         self._ca_cert = ca_cert
         self._cert = cert
+        self._verify = ssl_verify
         self._credentials: Any = None
+        #: ssl_verify=False: per member, the credentials trusting its certificate and the name grpc checks.
+        self._pinned: dict[str, tuple[Any, str | None]] = {}
         self._channels: dict[str, Any] = {}
         self._unary: dict[tuple[str, str], Any] = {}
         self._by_url: dict[str, Any] = {}
@@ -199,25 +288,47 @@ class GrpcTransport:
 
     # -- channels ------------------------------------------------------------------------
 
+    def _client_pair(self) -> tuple[bytes | None, bytes | None]:
+        """The client certificate chain and key (PEM), or ``(None, None)``."""
+        if isinstance(self._cert, tuple):
+            return _read(self._cert[0]), _read(self._cert[1])
+        if self._cert is not None:
+            both = _read(self._cert)  # one PEM file: grpc finds each part in it
+            return both, both
+        return None, None
+
     def _tls(self) -> Any:
         if self._credentials is None:
-
-            def read(path: str | None) -> bytes | None:
-                if path is None:
-                    return None
-                with open(path, "rb") as handle:
-                    return handle.read()
-
-            if isinstance(self._cert, tuple):
-                chain, key = read(self._cert[0]), read(self._cert[1])
-            elif self._cert is not None:
-                chain = key = read(self._cert)  # one PEM file: grpc finds each part in it
-            else:
-                chain = key = None
+            chain, key = self._client_pair()
             self._credentials = grpc.ssl_channel_credentials(
-                root_certificates=read(self._ca_cert), private_key=key, certificate_chain=chain
+                root_certificates=_read(self._ca_cert), private_key=key, certificate_chain=chain
             )
         return self._credentials
+
+    async def _pin(self, base: str, url: str, timeout: float | None) -> None:
+        """ssl_verify=False: learn the certificate ``base`` presents, for its channel (once a channel).
+
+        :raises TransportFailure: the member could not be reached or shook no usable certificate (not sent).
+        """
+        if self._verify or base in self._channels or not base.startswith("https://"):
+            return
+        _, hostport, _ = _target(base + "/")
+        host, _, port = hostport.rpartition(":")
+        client = None
+        if self._cert is not None:
+            client = self._cert if isinstance(self._cert, tuple) else (self._cert, self._cert)
+        try:
+            pem, name = await presented(host, int(port), client, timeout if timeout is not None else 10.0)
+        except asyncio.TimeoutError as exc:
+            raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            cause = ConnectionError(f"ssl_verify=False over gRPC: no usable certificate from {base}: {exc}")
+            raise TransportFailure(url, cause, sent=False) from exc
+        chain, key = self._client_pair()
+        credentials = grpc.ssl_channel_credentials(root_certificates=pem, private_key=key, certificate_chain=chain)
+        if not self._pinned:  # once a client, as the gateway's transport warns
+            log.warning("TLS certificate verification is off for %s (gRPC: each member's own is trusted)", self.name)
+        self._pinned[base] = (credentials, name)
 
     def channel(self, base: str) -> Any:
         """The channel to the member ``base`` (``http(s)://host:port``), made on first use."""
@@ -226,7 +337,11 @@ class GrpcTransport:
             if self._closed:
                 raise EtcdException("the client is closed")
             _, hostport, tls = _target(base + "/")
-            if tls:
+            if tls and not self._verify:
+                credentials, name = self._pinned[base]  # GrpcTransport._pin learned it
+                options = _OPTIONS if name is None else (*_OPTIONS, ("grpc.ssl_target_name_override", name))
+                channel = grpc.aio.secure_channel(hostport, credentials, options=options)
+            elif tls:
                 channel = grpc.aio.secure_channel(hostport, self._tls(), options=_OPTIONS)
             else:
                 channel = grpc.aio.insecure_channel(hostport, options=_OPTIONS)
@@ -283,6 +398,8 @@ class GrpcTransport:
             host, _, path = rest.partition("/")
             base, path = f"{scheme}://{host}", "/" + path
             method_info = METHODS.get(path)
+            if not self._verify:
+                await self._pin(base, url, timeout)
             if method_info is not None and method_info.client_streaming:
                 return await self._one_of_stream(base, path, url, body or b"", headers, timeout)
             call = self._by_url[url] = self._multicallable(base, path)
@@ -391,6 +508,8 @@ class GrpcTransport:
         :raises TransportFailure: no connection to the member within ``timeout`` (``sent`` is False).
         """
         base = url[: -len("/v3/watch")] if url.endswith("/v3/watch") else url
+        if not self._verify:
+            await self._pin(base, url, timeout)
         channel = self.channel(base)
         try:
             await asyncio.wait_for(channel.channel_ready(), timeout)
