@@ -44,6 +44,8 @@ MEMBERS: list[str] = []
 API = os.environ.get("AIO_ETCD_API", "v2")
 #: How they reach a v3 store: "gateway", "grpc" (the grpc extra) or "auto".
 V3_TRANSPORT = os.environ.get("AIO_ETCD_V3_TRANSPORT", "auto")
+# grpc logs the TLS step's refused handshake to stderr at INFO level: quiet unless asked for.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
 def step(name: str) -> Callable[[Step], Step]:

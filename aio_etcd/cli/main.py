@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     command quietly with status 141, as a shell tool killed by SIGPIPE does.
     """
     logging.getLogger("asyncio").addFilter(_outlived)
+    # grpc's C core logs a refused TLS handshake to stderr at INFO level, beside the
+    # error this tool prints: quiet unless asked for (read when grpc is imported).
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     try:
         return _main(sys.argv[1:] if argv is None else argv)
     except BrokenPipeError:

@@ -49,6 +49,19 @@ async def test_tls_options_and_variables(tls_server: Tls) -> None:
     assert ours[2].startswith("Error:  ") and theirs[2].startswith("Error:  ")
 
 
+async def test_a_refused_handshake_over_grpc_prints_only_the_error(
+    tls_server: Tls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """grpc's C core logs a refused TLS handshake to stderr at INFO level (grpcio 1.69 and
+    later): aio-etcd keeps that line out, so stderr holds its own error alone."""
+    monkeypatch.delenv("GRPC_VERBOSITY", raising=False)
+    wrong = ["--endpoints", tls_server.cluster.url, "--ca-file", tls_server.other_ca, "get", "/tls/k"]
+    status, out, err = await run(OURS, wrong, env={"AIO_ETCD_API": "v3", "AIO_ETCD_V3_TRANSPORT": "grpc"})
+    assert status != 0 and out == ""
+    assert err.startswith("Error:  ") and "certificate signed by unknown authority" in err, err
+    assert "ssl_transport_security" not in err, err
+
+
 @pytest.fixture(scope="module")
 def auth_enabled(auth_server: EtcdCluster) -> EtcdCluster:
     """The module's ``auth_server`` with a root user, a secret key and auth on."""
