@@ -270,13 +270,25 @@ def error_from(body: Mapping[str, Any], status: int | None, where: str) -> EtcdS
 #: were not applied (the member refused before proposing).
 TRANSIENT_CODES = frozenset({4, 14})
 
+#: etcd's messages of the errors it answers as Unavailable (14), as they begin. Its Lock
+#: and Election services pass them on from their own client as Unknown (2): a lock
+#: waiting in its queue while the leader changes is answered "etcdserver: leader changed"
+#: (gRPC Unknown), after its key may have been written.
+UNAVAILABLE_MESSAGES = (
+    "etcdserver: leader changed",
+    "etcdserver: not leader",
+    "etcdserver: server stopped",
+    "etcdserver: request timed out",
+    "etcdserver: unhealthy cluster",
+)
+
 
 def is_transient(exc: EtcdServerError) -> tuple[bool, bool]:
     """``(worth another attempt, certainly not applied)`` for an error etcd answered."""
     words = exc.grpc_message.lower()
     if "too many requests" in words or "etcdserver: no leader" in words:
         return True, True
-    if exc.code in TRANSIENT_CODES or "context deadline exceeded" in words:
+    if exc.code in TRANSIENT_CODES or "context deadline exceeded" in words or words.startswith(UNAVAILABLE_MESSAGES):
         return True, False
     if "bad certificate" in words:  # the gateway's own TLS to etcd: this member is misconfigured
         return True, True

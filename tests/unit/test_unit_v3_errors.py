@@ -55,6 +55,10 @@ def test_grpc_code_alias_and_non_errors() -> None:
         (14, "etcdserver: request timed out", True, False),
         (4, "context deadline exceeded", True, False),
         (2, "context deadline exceeded", True, False),
+        # etcd's Lock and Election services pass Unavailable errors on as Unknown
+        (2, "etcdserver: leader changed", True, False),
+        (2, "etcdserver: request timed out, possibly due to previous leader failure", True, False),
+        (2, "etcdserver: unhealthy cluster", True, False),
         (14, "connection error: desc = \"transport: handshake failed: tls: bad certificate\"", True, False),
         (2, "remote error: tls: bad certificate", True, True),
         (3, "etcdserver: request is too large", False, False),
