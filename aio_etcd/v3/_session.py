@@ -43,7 +43,7 @@ class Session:
         "_send",
         "_send_as_is",
         "_authenticate",
-        "_range_answer",
+        "range_answer",
     )
 
     def __init__(
@@ -78,7 +78,14 @@ class Session:
         self._send = send
         self._send_as_is = send_as_is
         self._authenticate = authenticate
-        self._range_answer = range_answer
+        #: ``await range_answer(start, end, *, limit=, revision=, keys_only=, serializable=, key=,
+        #: timeout=)``: the keys in ``[start, end)`` as the transport's answer holds them, not made
+        #: into a :class:`~aio_etcd.v3.Range`: etcd's ``RangeResponse`` message over gRPC (its
+        #: ``kvs`` read as :class:`~aio_etcd.v3.KV` is, ``kv.key``...), the gateway's JSON object
+        #: otherwise. For a reader that turns many keys into its own shapes at once (the v2 keys
+        #: API on a v3 store), where a view per key would cost more than the range. ``key`` names
+        #: the call for the observer (``start`` by default).
+        self.range_answer = range_answer
 
     async def send(self, call: Call, check: Callable[[Response], _T], *, watch: bool = False) -> _T:
         """Make ``call`` under the client's retry policy (its token added when just got);
@@ -106,26 +113,3 @@ class Session:
     async def authenticate(self, stale: str | None) -> None:
         """Get a new token (once for concurrent callers); ``stale`` is the token that was refused."""
         await self._authenticate(stale)
-
-    async def range_answer(
-        self,
-        start: bytes,
-        end: bytes,
-        *,
-        limit: int = 0,
-        revision: int = 0,
-        keys_only: bool = False,
-        serializable: bool = False,
-        key: bytes | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        """The keys in ``[start, end)`` as the transport's answer holds them, not made into a
-        :class:`~aio_etcd.v3.Range`: etcd's ``RangeResponse`` message over gRPC (its ``kvs``
-        read as :class:`~aio_etcd.v3.KV` is, ``kv.key``...), the gateway's JSON object
-        otherwise. For a reader that turns many keys into its own shapes at once (the v2
-        keys API on a v3 store), where a view per key would cost more than the range.
-        ``key`` names the call for the observer (``start`` by default)."""
-        return await self._range_answer(
-            start, end, limit=limit, revision=revision, keys_only=keys_only,
-            serializable=serializable, key=key, timeout=timeout,
-        )  # fmt: skip

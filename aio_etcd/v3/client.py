@@ -639,7 +639,7 @@ class Client:
         key: bytes | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """:meth:`Session.range_answer`."""
+        """``client.session.range_answer`` (see :class:`Session`)."""
         wire = self._wire
         body = wire.range_body(start, end, limit, revision, None, keys_only, False, serializable)
         return await self._unary(wire.range, body, "read", key if key is not None else start, timeout)
