@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import binascii
+import bisect
 import datetime
+import itertools
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -147,70 +149,56 @@ class Layout:
         keys is listed, without children). A directory without a marker takes
         its indexes from the oldest key below it. Children are in key order.
         """
+        nodes, lease_at = self._nodes(kvs, views)
+        names: list[str] = list(map(_BY_KEY, nodes))
         base = "" if key == "/" else key
         root: dict[str, Any] = {"dir": True} if key == "/" else {"key": key, "dir": True}
         none = 1 << 63
         dirs: dict[str, dict[str, Any]] = {base: root}  # every directory's node, parents first
         lists: dict[str, list[dict[str, Any]]] = {base: []}  # its children
         low: dict[str, int] = {base: none}  # the oldest create revision below it
-        marked: dict[str, Mapping[str, Any]] = {}
-        cut = self._cut
+        marked: dict[str, tuple[int, int]] = {}  # a directory's marker: its create revision, its lease
+        in_order: set[str] = set()  # directories whose children were taken at once, in key order
         inside = len(base) + 1
-        # The directory the last key was in: its v3 keys start with ``at`` (one
+        # The keys right in a directory, when nothing else is among them, are taken
+        # at once, found by bisection: where the names sort as the v3 keys do (ASCII).
+        whole = "".join(names).isascii()
+        # The directory the last key was in: its names start with ``at`` (one
         # key after another in it costs no path splitting).
-        at = b""
+        at = ""
         at_len = 0
         at_path = base
         at_list = lists[base]
         at_low = none  # the oldest create revision met there since (written to low when it changes)
-        for kv in kvs:
-            if views:
-                raw = kv.key
-                created = kv.create_revision
-            else:
-                raw = a2b(kv["key"])
-                created = int(kv["create_revision"])
-            # A visible key right in the directory of the last one (95: "_").
-            if at_len and raw.startswith(at) and len(raw) > at_len and raw[at_len] != 95 and raw.find(b"/", at_len) < 0:
-                if views:
-                    node = {
-                        "key": raw[cut:].decode("utf-8", "surrogateescape"),
-                        "value": kv.value.decode("utf-8", "surrogateescape"),
-                        "modifiedIndex": kv.mod_revision,
-                        "createdIndex": created,
-                    }
-                    if kv.lease:
-                        if leased is None:
-                            _lease_ttl(node, kv.lease, ttls)
-                        else:
-                            leased.append((node, kv.lease))
-                else:
-                    node = {
-                        "key": raw[cut:].decode("utf-8", "surrogateescape"),
-                        "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
-                        "modifiedIndex": int(kv["mod_revision"]),
-                        "createdIndex": created,
-                    }
-                    if "lease" in kv:
-                        if leased is None:
-                            _add_ttl(node, kv, ttls)
-                        else:
-                            leased.append((node, int(kv["lease"])))
+        walk = enumerate(nodes)
+        for i, node in walk:
+            name = names[i]
+            # A visible key right in the directory of the last one.
+            if (
+                at_len
+                and name.startswith(at)
+                and len(name) > at_len
+                and name[at_len] != "_"
+                and name.find("/", at_len) < 0
+            ):
+                if lease_at:
+                    self._leased(node, lease_at.get(i, 0), ttls, leased)
                 at_list.append(node)
+                created = node["createdIndex"]
                 if created < at_low:
                     at_low = created
                 continue
             if at_low < low[at_path]:
                 low[at_path] = at_low
             at_len = 0
-            name = raw[cut:].decode("utf-8", "surrogateescape")
+            created = node["createdIndex"]
             is_marker = name[-1:] == "/"
             rest = name[inside:-1] if is_marker else name[inside:]
             if created < low[base]:
                 low[base] = created
             if not rest:  # the directory's own marker
                 if key != "/":
-                    marked[base] = _marker(kv) if views else kv
+                    marked[base] = (created, lease_at.get(i, 0))
                 continue
             parts = rest.split("/")
             last = len(parts) - 1
@@ -223,54 +211,52 @@ class Layout:
                     if created < low[path]:
                         low[path] = created
                 else:
-                    node = dirs[path] = {"key": path, "dir": True}
-                    lists[above].append(node)
+                    dirs[path] = {"key": path, "dir": True}
+                    lists[above].append(dirs[path])
                     lists[path] = []
                     low[path] = created
             else:  # a marker, nothing hidden on the way
-                marked[path] = _marker(kv) if views else kv
+                marked[path] = (created, lease_at.get(i, 0))
                 continue
             if depth < last or part[:1] == "_":
                 continue  # hidden
-            if views:
-                node = {
-                    "key": name,
-                    "value": kv.value.decode("utf-8", "surrogateescape"),
-                    "modifiedIndex": kv.mod_revision,
-                    "createdIndex": created,
-                }
-                if kv.lease:
-                    if leased is None:
-                        _lease_ttl(node, kv.lease, ttls)
-                    else:
-                        leased.append((node, kv.lease))
-            else:
-                node = {
-                    "key": name,
-                    "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
-                    "modifiedIndex": int(kv["mod_revision"]),
-                    "createdIndex": created,
-                }
-                if "lease" in kv:
-                    if leased is None:
-                        _add_ttl(node, kv, ttls)
-                    else:
-                        leased.append((node, int(kv["lease"])))
+            if lease_at:
+                self._leased(node, lease_at.get(i, 0), ttls, leased)
             at_list = lists[path]
             at_list.append(node)
             at_path = path
             at_low = low[path]
-            at = raw[: raw.rindex(b"/") + 1]
+            at = name[: name.rindex("/") + 1]
             at_len = len(at)
+            if whole and len(at_list) == 1:  # the first key met in its directory: the others with it at once?
+                start = i + 1
+                end = bisect.bisect_left(names, at[:-1] + "0", start)  # past every name starting with ``at``
+                if end > start:
+                    text = "\n".join(names[start:end])
+                    hidden = at + "_"
+                    if (
+                        text.count("/") == (end - start) * at.count("/")  # no deeper name (nor marker)
+                        and not text.startswith(hidden)
+                        and "\n" + hidden not in text
+                    ):
+                        run = nodes[start:end]
+                        at_list.extend(run)
+                        in_order.add(path)  # nothing else is in it: its keys were all among them
+                        oldest = min(map(_CREATED, run))
+                        if oldest < at_low:
+                            at_low = oldest
+                        if lease_at:
+                            for number, leaf in enumerate(run, start):
+                                self._leased(leaf, lease_at.get(number, 0), ttls, leased)
+                        next(itertools.islice(walk, end - start, end - start), None)  # go on after them
         if at_low < low[at_path]:
             low[at_path] = at_low
-        by_key = _BY_KEY
         for path in reversed(dirs):  # children before their parents
             node = dirs[path]
             children = lists[path]
             if children:
-                if len(children) > 1:
-                    children.sort(key=by_key)
+                if len(children) > 1 and path not in in_order:
+                    children.sort(key=_BY_KEY)
                 node["nodes"] = children
             oldest = low[path]
             if path != base:
@@ -278,14 +264,62 @@ class Layout:
                 if oldest < low[above]:
                     low[above] = oldest
             marker = marked.get(path)
-            if marker is not None:
-                node.update(self.dir_node(path, marker, ttls))
-                lease = _int(marker.get("lease"))
-                if leased is not None and lease:
-                    leased.append((node, lease))
+            if marker is not None:  # what dir_node gives a directory with a marker
+                node["key"] = path
+                node["dir"] = True
+                node["modifiedIndex"] = node["createdIndex"] = marker[0]
+                lease = marker[1]
+                if lease:
+                    _lease_ttl(node, lease, ttls)
+                    if leased is not None:
+                        leased.append((node, lease))
             elif oldest != none and (path or key != "/"):
                 node["modifiedIndex"] = node["createdIndex"] = oldest
         return root
+
+    def _nodes(self, kvs: Iterable[Any], views: bool) -> tuple[list[dict[str, Any]], dict[int, int]]:
+        """A file node for each key-value (markers and hidden keys too), and the leases of those on one by position."""
+        cut = self._cut
+        on_lease: list[Any] = []
+        note = on_lease.append  # None: a key on a lease is noted and kept
+        if views:
+            nodes = [
+                {
+                    "key": kv.key[cut:].decode("utf-8", "surrogateescape"),
+                    "value": kv.value.decode("utf-8", "surrogateescape"),
+                    "modifiedIndex": kv.mod_revision,
+                    "createdIndex": kv.create_revision,
+                }
+                for kv in kvs
+                if not kv.lease or not note(kv)
+            ]
+            if not on_lease:
+                return nodes, {}
+            return nodes, {number: kv.lease for number, kv in enumerate(kvs) if kv.lease}
+        nodes = [
+            {
+                "key": a2b(kv["key"])[cut:].decode("utf-8", "surrogateescape"),
+                "value": a2b(kv.get("value") or "").decode("utf-8", "surrogateescape"),
+                "modifiedIndex": int(kv["mod_revision"]),
+                "createdIndex": int(kv["create_revision"]),
+            }
+            for kv in kvs
+            if "lease" not in kv or not note(kv)
+        ]
+        if not on_lease:
+            return nodes, {}
+        return nodes, {number: _int(kv.get("lease")) for number, kv in enumerate(kvs) if _int(kv.get("lease"))}
+
+    @staticmethod
+    def _leased(
+        node: dict[str, Any], lease: int, ttls: Mapping[int, NodeTTL], leased: list[tuple[dict[str, Any], int]] | None
+    ) -> None:
+        """A node on ``lease`` (0: none) takes its TTL from ``ttls``, or is put in ``leased`` with it."""
+        if lease:
+            if leased is None:
+                _lease_ttl(node, lease, ttls)
+            else:
+                leased.append((node, lease))
 
 
 class Listing:
@@ -518,6 +552,7 @@ class Listing:
 
 
 _BY_KEY = operator.itemgetter("key")
+_CREATED = operator.itemgetter("createdIndex")
 
 
 def _add_ttl(node: dict[str, Any], kv: Mapping[str, Any], ttls: Mapping[int, NodeTTL]) -> None:
@@ -549,11 +584,6 @@ def _gateway_kv(kv: Any) -> dict[str, Any]:
     if kv.value:
         out["value"] = b2a(kv.value, newline=False).decode()
     return out
-
-
-def _marker(kv: Any) -> dict[str, Any]:
-    """What :meth:`Layout.dir_node` reads of a marker given as a :class:`aio_etcd.v3.KV` view."""
-    return {"create_revision": kv.create_revision, "lease": kv.lease}
 
 
 def empty(start: bytes, end: bytes) -> T.Compare:
