@@ -234,17 +234,17 @@ class EtcdResult:
         stack = [iter(children)]
         while stack:
             for raw in stack[-1]:
-                below = raw.get("nodes")
-                if below:
-                    if not leaves_only:
-                        yield _wrap(raw)
-                    stack.append(iter(below))
-                    break
+                if "nodes" in raw:  # (a key has none: cheaper asked so than with get)
+                    below = raw["nodes"]
+                    if below:
+                        if not leaves_only:
+                            yield _wrap(raw)
+                        stack.append(iter(below))
+                        break
                 # _wrap(raw), inlined: this runs once per key of the tree.
                 result = walked()
-                get = raw.get
-                result.key = get("key")
-                result.value = get("value")
+                result.key = raw.get("key")
+                result.value = raw.get("value")
                 result._node = raw
                 result._meta = child
                 yield result
