@@ -132,7 +132,7 @@ class Layout:
     def tree(
         self,
         key: str,
-        kvs: Iterable[Any],
+        kvs: Sequence[Any],
         ttls: Mapping[int, NodeTTL],
         *,
         views: bool = False,
@@ -142,7 +142,8 @@ class Layout:
         the gateway's key-values, or (``views``) :class:`aio_etcd.v3.KV` views, those of a
         range over gRPC above all (its bytes and integers as they are, nothing to decode).
         With ``leased``, the nodes on a lease are put there with it instead of taking
-        ``ttls`` (see :func:`add_ttls`): the keys are gone over once.
+        ``ttls`` (see :func:`add_ttls`): their leases are looked up after.
+        ``kvs`` is gone over once, twice when some keys are on a lease.
 
         A name starting with ``_`` is hidden, with everything under it; the
         directories above it show (as in v2, a directory holding only hidden
@@ -277,7 +278,7 @@ class Layout:
                 node["modifiedIndex"] = node["createdIndex"] = oldest
         return root
 
-    def _nodes(self, kvs: Iterable[Any], views: bool) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    def _nodes(self, kvs: Sequence[Any], views: bool) -> tuple[list[dict[str, Any]], dict[int, int]]:
         """A file node for each key-value (markers and hidden keys too), and the leases of those on one by position."""
         cut = self._cut
         on_lease: list[Any] = []
