@@ -122,10 +122,6 @@ def _read(path: str | None) -> bytes | None:
         return handle.read()
 
 
-def _identity(data: bytes) -> bytes:
-    return data
-
-
 def _cancelling() -> bool:
     """Whether the current task was asked to stop (Python 3.11 and later tell; on 3.10 a
     cancelled call that outlived its limit is taken as the limit's)."""
@@ -354,7 +350,9 @@ class GrpcTransport:
         if call is None:
             if path not in METHODS:
                 raise EtcdException(f"{path} is not a gRPC method of etcd this client knows")
-            call = self.channel(base).unary_unary(path, request_serializer=_identity, response_deserializer=_identity)
+            # No (de)serializers: the wire sends bytes it serialized and parses the bytes
+            # answered (grpc passes both through as they are, two calls less a call).
+            call = self.channel(base).unary_unary(path)
             self._unary[key] = call
         return call
 
@@ -452,7 +450,7 @@ class GrpcTransport:
         self, base: str, path: str, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
     ) -> Response:
         """One request and its first answer on a bidirectional stream (a lease keep-alive)."""
-        call = self.channel(base).stream_stream(path, request_serializer=_identity, response_deserializer=_identity)
+        call = self.channel(base).stream_stream(path)
         rpc = call(timeout=timeout, metadata=self.metadata(headers) or None)
         try:
             await rpc.write(body)
@@ -518,7 +516,7 @@ class GrpcTransport:
         metadata = [pair for pair in self.metadata(headers) if pair[0] != "hasleader"]
         metadata.append(("hasleader", "true"))
         call = channel.stream_stream(
-            _WATCH, request_serializer=_identity, response_deserializer=pb.WatchResponse.FromString
+            _WATCH, response_deserializer=pb.WatchResponse.FromString
         )
         return WatchStream(call(metadata=tuple(metadata)), url)
 
