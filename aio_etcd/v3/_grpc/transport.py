@@ -61,6 +61,8 @@ import grpc
 from ..._core import Response, TransportFailure, WebSocket
 from ...exceptions import EtcdException
 from .calls import _header
+from .keepalive import PATH as _KEEPALIVE
+from .keepalive import KeepAliveStreams
 from .messages import METHODS
 from .messages import etcdserverpb as pb
 
@@ -281,6 +283,10 @@ class GrpcTransport:
         self._closed = False
         #: The calls under way by their time limit (seconds).
         self._limits: dict[float, _Limits] = {}
+        #: Lease renewals: one LeaseKeepAlive stream per member.
+        self.keepalives = KeepAliveStreams(
+            lambda base, metadata: self.channel(base).stream_stream(_KEEPALIVE)(metadata=metadata or None), self._failed
+        )
 
     # -- channels ------------------------------------------------------------------------
 
@@ -398,8 +404,8 @@ class GrpcTransport:
             method_info = METHODS.get(path)
             if not self._verify:
                 await self._pin(base, url, timeout)
-            if method_info is not None and method_info.client_streaming:
-                return await self._one_of_stream(base, path, url, body or b"", headers, timeout)
+            if method_info is not None and method_info.client_streaming:  # a lease renewal
+                return await self.keepalives.exchange(base, url, body or b"", self.metadata(headers), timeout)
             call = self._by_url[url] = self._multicallable(base, path)
         if stream:  # a lock or a campaign waits as long as it takes (the caller's deadline rules)
             timeout = None
@@ -445,23 +451,6 @@ class GrpcTransport:
                     del self._limits[key]
         limits = self._limits[timeout] = _Limits(asyncio.get_running_loop())
         return limits
-
-    async def _one_of_stream(
-        self, base: str, path: str, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
-    ) -> Response:
-        """One request and its first answer on a bidirectional stream (a lease keep-alive)."""
-        call = self.channel(base).stream_stream(path)
-        rpc = call(timeout=timeout, metadata=self.metadata(headers) or None)
-        try:
-            await rpc.write(body)
-            answer = await rpc.read()
-        except grpc.aio.AioRpcError as exc:
-            return self._failed(exc, url)
-        finally:
-            rpc.cancel()
-        if answer is grpc.aio.EOF:
-            raise TransportFailure(url, EtcdException("the stream ended without an answer"), sent=True)
-        return Response(200, {}, answer, url)
 
     @staticmethod
     def _failed(exc: grpc.aio.AioRpcError, url: str) -> Response:
@@ -515,9 +504,7 @@ class GrpcTransport:
             raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
         metadata = [pair for pair in self.metadata(headers) if pair[0] != "hasleader"]
         metadata.append(("hasleader", "true"))
-        call = channel.stream_stream(
-            _WATCH, response_deserializer=pb.WatchResponse.FromString
-        )
+        call = channel.stream_stream(_WATCH, response_deserializer=pb.WatchResponse.FromString)
         return WatchStream(call(metadata=tuple(metadata)), url)
 
     async def close(self) -> None:
@@ -526,6 +513,7 @@ class GrpcTransport:
         channels, self._channels = self._channels, {}
         self._unary.clear()
         self._by_url.clear()
+        self.keepalives.close()
         for limits in self._limits.values():
             limits.close()
         self._limits.clear()
