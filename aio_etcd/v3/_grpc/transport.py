@@ -466,6 +466,10 @@ class GrpcTransport:
             raise TransportFailure(url, asyncio.TimeoutError(), sent=True, timed_out=True) from exc
         if code is grpc.StatusCode.CANCELLED and "etcdserver" not in details:
             raise TransportFailure(url, ConnectionError(f"gRPC Cancelled: {details}"), sent=True) from exc
+        if code is grpc.StatusCode.INTERNAL and "etcdserver" not in details:
+            # grpc's own ("Internal error from Core" for a write on a connection it has just
+            # closed, grpc/grpc#36066; a stream reset): the member went, etcd said nothing.
+            raise TransportFailure(url, ConnectionError(f"gRPC Internal: {details}"), sent=True) from exc
         payload = json.dumps({"code": value, "message": details}).encode()
         return Response(HTTP_STATUS.get(value, 500), {}, payload, url)
 
