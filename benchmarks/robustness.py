@@ -12,7 +12,10 @@ Modes: ``v3`` (``aio_etcd.v3``: put, get, serializable get, delete,
 compare-and-swap and two-key transactions, prefix watches, writes fenced by
 ``lock()``), ``api-v3`` and ``api-v2`` (``aio_etcd.Client(api=...)``: write,
 compare-and-swap, append, delete, quorum and plain reads, ``watch_iter``;
-``api-v2`` needs etcd 3.5).
+``api-v2`` needs etcd 3.5). ``--transport`` says how the v3 calls go in
+``v3`` and ``api-v3``: ``auto`` (the default: gRPC with the ``grpc`` extra),
+``grpc``, ``gateway``, or ``http1`` (the gateway over the experimental
+``aio_etcd._core.http1.Http1Transport``).
 
 Afterwards the history is checked (``benchmarks/robust/checks.py``):
 linearizability with porcupine (``tools/porcupine``), the watch guarantees,
@@ -48,7 +51,9 @@ async def run(args: argparse.Namespace, binary: str) -> dict[str, Any]:
     await asyncio.to_thread(cluster.start)
     try:
         version = ".".join(map(str, cluster.etcd_version or ()))
-        workload = Workload(args.mode, cluster.endpoints, rng, workers=args.workers, rate=args.rate)
+        workload = Workload(
+            args.mode, cluster.endpoints, rng, workers=args.workers, rate=args.rate, transport=args.transport
+        )
         faults = Faults(cluster, rng)
         started = time.monotonic()
         fault_task = asyncio.create_task(faults.run(started + args.duration))
@@ -104,6 +109,7 @@ def summary(args: argparse.Namespace, done: dict[str, Any], props: dict[str, Any
     errors = Counter((rec["error"] or "").split(":")[0] for rec in records if rec["outcome"] == "unknown")
     return {
         "mode": args.mode,
+        "transport": args.transport,
         "etcd": done["etcd"],
         "seed": args.seed,
         "duration": args.duration,
@@ -136,7 +142,10 @@ def summary(args: argparse.Namespace, done: dict[str, Any], props: dict[str, Any
 
 
 def show(result: dict[str, Any]) -> None:
-    print(f"robustness: mode {result['mode']} on etcd {result['etcd']}, {result['seconds']} s, seed {result['seed']}")
+    print(
+        f"robustness: mode {result['mode']} ({result['transport']}) on etcd {result['etcd']},"
+        f" {result['seconds']} s, seed {result['seed']}"
+    )
     print(f"  operations: {result['operations']} {result['outcomes']}")
     for op, outcomes in result["by_op"].items():
         print(f"    {op:11} {outcomes}")
@@ -159,6 +168,12 @@ def main() -> int:
     parser.add_argument("--mode", choices=MODES, default="v3")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument(
+        "--transport",
+        choices=("auto", "grpc", "gateway", "http1"),
+        default="auto",
+        help="how the v3 calls go (v3 and api-v3; http1: the gateway over Http1Transport; default auto)",
+    )
     parser.add_argument("--rate", type=float, default=200, help="calls a second, all workers together (default 200)")
     parser.add_argument("--out", help="write the summary (and the history) as JSON here")
     parser.add_argument("--html", help="porcupine's visualization of non-linearizable keys goes here")

@@ -29,6 +29,7 @@ from typing import Any
 
 import aio_etcd as etcd
 from aio_etcd import v3
+from aio_etcd._core.http1 import Http1Transport
 from aio_etcd.v3 import txn as T  # noqa: N812 - the documented spelling
 
 PREFIX = "/rb/"
@@ -95,9 +96,13 @@ class Workload:
         workers: int = 5,
         keys: int = 6,
         rate: float = 200,
+        transport: str = "auto",
     ) -> None:
         self.mode = mode
         self.endpoints = endpoints
+        #: How the v3 calls go: ``"auto"``, ``"grpc"``, ``"gateway"`` or ``"http1"`` (the gateway
+        #: over aio_etcd._core.http1.Http1Transport).
+        self.transport = transport
         self.rng = rng
         self.workers = workers
         self.keys = [f"{PREFIX}k{i}" for i in range(keys)]
@@ -117,10 +122,16 @@ class Workload:
     # -- clients ---------------------------------------------------------------------------
 
     def v3_client(self) -> v3.Client:
-        return v3.Client(*self.endpoints, read_timeout=10)
+        if self.transport == "http1":
+            return v3.Client(*self.endpoints, read_timeout=10, transport=Http1Transport())
+        return v3.Client(*self.endpoints, read_timeout=10, transport=self.transport)
 
     def keys_client(self) -> etcd.Client:
         api = "v3" if self.mode == "api-v3" else "v2"
+        if self.transport == "http1":
+            return etcd.Client(host=self.endpoints, api=api, read_timeout=10, transport=Http1Transport())
+        if api == "v3":
+            return etcd.Client(host=self.endpoints, api=api, read_timeout=10, v3_transport=self.transport)
         return etcd.Client(host=self.endpoints, api=api, read_timeout=10)
 
     # -- running ---------------------------------------------------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import subprocess
 import sys
+import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +21,7 @@ from aio_etcd import v3
 from aio_etcd.testing import EtcdCluster, free_port
 from aio_etcd.v3 import _auto
 from aio_etcd.v3 import txn as T
+from aio_etcd.v3.errors import EtcdLeaseNotFound
 
 
 @pytest.fixture(autouse=True)
@@ -240,3 +243,115 @@ def test_the_name_grpc_checks_on_a_certificate_trusted_as_presented() -> None:
     assert _name_in({"subject": ((("commonName", "member-1"),),)}, "127.0.0.1") == "member-1"
     with pytest.raises(ssl.SSLError):
         _name_in({"subject": ((("organizationName", "x"),),)}, "127.0.0.1")
+
+
+def _keepalive_streams_started(server: EtcdCluster) -> int:
+    """How many LeaseKeepAlive streams etcd saw start (its gRPC metrics)."""
+    with urllib.request.urlopen(server.url + "/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    found = re.search(r'^grpc_server_started_total\{[^}]*grpc_method="LeaseKeepAlive"[^}]*\} (\S+)$', text, re.M)
+    return 0 if found is None else int(float(found.group(1)))
+
+
+async def test_lease_renewals_share_one_stream_per_member(etcd_v3_server: EtcdCluster) -> None:
+    async with etcd_v3_server.v3_client(transport="grpc") as client:
+        before = _keepalive_streams_started(etcd_v3_server)
+        grants = [await client.grant(30) for _ in range(3)]
+        # Concurrent renewals of three leases, the same one several times over: each gets its answer.
+        ttls = await asyncio.gather(*(client.keep_alive_once(grant) for grant in grants * 4))
+        assert ttls == [30] * 12
+        # A lease etcd does not know is answered on the stream (TTL 0), which stays usable.
+        with pytest.raises(EtcdLeaseNotFound):
+            await client.keep_alive_once(0x7E57)
+        assert await client.keep_alive_once(grants[0]) == 30
+        assert client._transport.keepalives.open == 1
+        assert _keepalive_streams_started(etcd_v3_server) == before + 1
+
+
+async def test_a_broken_keepalive_stream_fails_its_renewals_and_the_next_opens_another(
+    etcd_v3_server: EtcdCluster,
+) -> None:
+    async with etcd_v3_server.v3_client(transport="grpc") as client:
+        grant = await client.grant(30)
+        assert await client.keep_alive_once(grant) == 30
+        before = _keepalive_streams_started(etcd_v3_server)
+        streams = client._transport.keepalives
+        ((_, stream),) = streams._streams.values()
+        stream.rpc.cancel()  # the stream breaks under the renewals as a member's going would break it
+        await asyncio.wait_for(stream.reader, 5)
+        assert stream.ended and streams.open == 0
+        # The next renewal opens a new stream (the attempt loop would also try it again on a failure).
+        assert await client.keep_alive_once(grant) == 30
+        assert streams.open == 1 and _keepalive_streams_started(etcd_v3_server) == before + 1
+
+
+async def test_a_renewal_on_a_broken_stream_fails_as_sent_and_is_tried_again(etcd_v3_server: EtcdCluster) -> None:
+    """What the core sees: a failure of the exchange (sent), then the same renewal answered on a new stream."""
+    from aio_etcd._core import TransportFailure
+    from aio_etcd.v3._grpc.messages import etcdserverpb as pb
+    from aio_etcd.v3._grpc.transport import GrpcTransport
+
+    async with etcd_v3_server.v3_client(transport="grpc") as client:
+        grant = await client.grant(30)
+    wire = GrpcTransport()
+    url = etcd_v3_server.url + "/etcdserverpb.Lease/LeaseKeepAlive"
+    body = pb.LeaseKeepAliveRequest(ID=grant.id).SerializeToString()
+    try:
+        answer = await wire.exchange("POST", url, body=body, headers={}, timeout=5)
+        assert pb.LeaseKeepAliveResponse.FromString(answer.body).TTL == 30
+        ((_, stream),) = wire.keepalives._streams.values()
+        stream.rpc.cancel()
+        renewal = asyncio.ensure_future(stream.renew(grant.id, body, 5))
+        with pytest.raises(TransportFailure) as failed:
+            await renewal
+        assert not failed.value.timed_out  # sent or not, as the cancellation and the write met
+        answer = await wire.exchange("POST", url, body=body, headers={}, timeout=5)
+        assert pb.LeaseKeepAliveResponse.FromString(answer.body).TTL == 30
+    finally:
+        await wire.close()
+    assert wire.keepalives.open == 0
+
+
+async def test_renewals_a_frozen_member_leaves_waiting_time_out_alone_and_their_late_answers_go_nowhere() -> None:
+    """A renewal past its limit is a timeout of a call that left; the stream stays, and the late
+    answers (etcd answers a stream's renewals in order) are dropped, not handed to later renewals."""
+    from aio_etcd._core import TransportFailure
+    from aio_etcd.v3._grpc.messages import etcdserverpb as pb
+    from aio_etcd.v3._grpc.transport import GrpcTransport
+
+    with EtcdCluster(v2=False) as server:  # its own: it is frozen
+        async with server.v3_client(transport="grpc") as client:
+            kept, gone = await client.grant(30), await client.grant(30)
+        wire = GrpcTransport()
+        url = server.url + "/etcdserverpb.Lease/LeaseKeepAlive"
+
+        def body(lease: int) -> bytes:
+            return pb.LeaseKeepAliveRequest(ID=lease).SerializeToString()
+
+        async def renew(lease: int, limit: float) -> int:
+            answer = await wire.exchange("POST", url, body=body(lease), headers={}, timeout=limit)
+            return int(pb.LeaseKeepAliveResponse.FromString(answer.body).TTL)
+
+        try:
+            assert await renew(kept.id, 5) == 30
+            server.pause_member(0)
+            try:
+                with pytest.raises(TransportFailure) as late:
+                    await renew(gone.id, 0.2)
+                cancelled = asyncio.create_task(renew(gone.id, 5))
+                await asyncio.sleep(0.05)
+                cancelled.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await cancelled
+            finally:
+                server.resume_member(0)
+            assert late.value.timed_out and late.value.sent
+            # Both renewals of `gone` reach etcd now and are answered 30; after the revocation the
+            # next renewal of it must get its own answer (0: gone), not one of theirs.
+            async with server.v3_client(transport="grpc") as client:
+                await client.revoke(gone.id)
+            assert await renew(gone.id, 5) == 0
+            assert await renew(kept.id, 5) == 30
+            assert wire.keepalives.open == 1
+        finally:
+            await wire.close()

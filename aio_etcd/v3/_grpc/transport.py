@@ -61,6 +61,8 @@ import grpc
 from ..._core import Response, TransportFailure, WebSocket
 from ...exceptions import EtcdException
 from .calls import _header
+from .keepalive import PATH as _KEEPALIVE
+from .keepalive import KeepAliveStreams
 from .messages import METHODS
 from .messages import etcdserverpb as pb
 
@@ -120,10 +122,6 @@ def _read(path: str | None) -> bytes | None:
         return None
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def _identity(data: bytes) -> bytes:
-    return data
 
 
 def _cancelling() -> bool:
@@ -285,6 +283,10 @@ class GrpcTransport:
         self._closed = False
         #: The calls under way by their time limit (seconds).
         self._limits: dict[float, _Limits] = {}
+        #: Lease renewals: one LeaseKeepAlive stream per member.
+        self.keepalives = KeepAliveStreams(
+            lambda base, metadata: self.channel(base).stream_stream(_KEEPALIVE)(metadata=metadata or None), self._failed
+        )
 
     # -- channels ------------------------------------------------------------------------
 
@@ -354,7 +356,9 @@ class GrpcTransport:
         if call is None:
             if path not in METHODS:
                 raise EtcdException(f"{path} is not a gRPC method of etcd this client knows")
-            call = self.channel(base).unary_unary(path, request_serializer=_identity, response_deserializer=_identity)
+            # No (de)serializers: the wire sends bytes it serialized and parses the bytes
+            # answered (grpc passes both through as they are, two calls less a call).
+            call = self.channel(base).unary_unary(path)
             self._unary[key] = call
         return call
 
@@ -400,8 +404,8 @@ class GrpcTransport:
             method_info = METHODS.get(path)
             if not self._verify:
                 await self._pin(base, url, timeout)
-            if method_info is not None and method_info.client_streaming:
-                return await self._one_of_stream(base, path, url, body or b"", headers, timeout)
+            if method_info is not None and method_info.client_streaming:  # a lease renewal
+                return await self.keepalives.exchange(base, url, body or b"", self.metadata(headers), timeout)
             call = self._by_url[url] = self._multicallable(base, path)
         if stream:  # a lock or a campaign waits as long as it takes (the caller's deadline rules)
             timeout = None
@@ -448,23 +452,6 @@ class GrpcTransport:
         limits = self._limits[timeout] = _Limits(asyncio.get_running_loop())
         return limits
 
-    async def _one_of_stream(
-        self, base: str, path: str, url: str, body: bytes, headers: Mapping[str, str], timeout: float | None
-    ) -> Response:
-        """One request and its first answer on a bidirectional stream (a lease keep-alive)."""
-        call = self.channel(base).stream_stream(path, request_serializer=_identity, response_deserializer=_identity)
-        rpc = call(timeout=timeout, metadata=self.metadata(headers) or None)
-        try:
-            await rpc.write(body)
-            answer = await rpc.read()
-        except grpc.aio.AioRpcError as exc:
-            return self._failed(exc, url)
-        finally:
-            rpc.cancel()
-        if answer is grpc.aio.EOF:
-            raise TransportFailure(url, EtcdException("the stream ended without an answer"), sent=True)
-        return Response(200, {}, answer, url)
-
     @staticmethod
     def _failed(exc: grpc.aio.AioRpcError, url: str) -> Response:
         """An etcd error as the gateway's error answer; raises for failures below etcd."""
@@ -479,6 +466,10 @@ class GrpcTransport:
             raise TransportFailure(url, asyncio.TimeoutError(), sent=True, timed_out=True) from exc
         if code is grpc.StatusCode.CANCELLED and "etcdserver" not in details:
             raise TransportFailure(url, ConnectionError(f"gRPC Cancelled: {details}"), sent=True) from exc
+        if code is grpc.StatusCode.INTERNAL and "etcdserver" not in details:
+            # grpc's own ("Internal error from Core" for a write on a connection it has just
+            # closed, grpc/grpc#36066; a stream reset): the member went, etcd said nothing.
+            raise TransportFailure(url, ConnectionError(f"gRPC Internal: {details}"), sent=True) from exc
         payload = json.dumps({"code": value, "message": details}).encode()
         return Response(HTTP_STATUS.get(value, 500), {}, payload, url)
 
@@ -517,9 +508,7 @@ class GrpcTransport:
             raise TransportFailure(url, exc, sent=False, timed_out=True) from exc
         metadata = [pair for pair in self.metadata(headers) if pair[0] != "hasleader"]
         metadata.append(("hasleader", "true"))
-        call = channel.stream_stream(
-            _WATCH, request_serializer=_identity, response_deserializer=pb.WatchResponse.FromString
-        )
+        call = channel.stream_stream(_WATCH, response_deserializer=pb.WatchResponse.FromString)
         return WatchStream(call(metadata=tuple(metadata)), url)
 
     async def close(self) -> None:
@@ -528,6 +517,7 @@ class GrpcTransport:
         channels, self._channels = self._channels, {}
         self._unary.clear()
         self._by_url.clear()
+        self.keepalives.close()
         for limits in self._limits.values():
             limits.close()
         self._limits.clear()
