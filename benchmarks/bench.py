@@ -13,7 +13,7 @@ Every contender does the same HTTP requests:
   the same etcd's v3 store (filled alike), through the JSON gateway; its
   ratio to ``floor`` prices the v3 mode against hand-written v2 requests.
 - ``aio_etcd-v3-http1``: ``aio_etcd-v3`` with its v3 client's ordinary
-  calls over :mod:`aio_etcd._core.http1` (experimental: its own HTTP/1.1
+  calls over :mod:`aio_etcd._core.http1` (opt-in: its own HTTP/1.1
   connections instead of aiohttp's for short exchanges over plain HTTP;
   needs httptools, the ``http1`` extra, which the ``test`` extra includes).
 - ``aio_etcd-v3-gateway``, ``aio_etcd-v3-grpc``: ``aio_etcd-v3`` with

@@ -1,4 +1,4 @@
-"""An HTTP/1.1 transport of its own for short exchanges over plain HTTP (experimental).
+"""An HTTP/1.1 transport of its own for short exchanges over plain HTTP (opt-in).
 
 :class:`Http1Transport` is an :class:`~aio_etcd._core.aiohttp.AiohttpTransport` whose
 ordinary exchanges with ``http://`` members go through keep-alive connections
