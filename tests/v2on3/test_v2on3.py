@@ -385,10 +385,10 @@ async def test_a_listing_reads_the_children_only(
     """A read without recursive passes over what large sub-directories hold: each range stops
     at a limit, and one that was inside a sub-directory from its first key on is followed by
     one past it."""
-    from aio_etcd.v2on3 import _keys
+    from aio_etcd.v2on3 import _reads
 
-    monkeypatch.setattr(_keys, "LIST_BATCH", 4)
-    monkeypatch.setattr(_keys, "LIST_PEEK", 2)
+    monkeypatch.setattr(_reads, "LIST_BATCH", 4)
+    monkeypatch.setattr(_reads, "LIST_PEEK", 2)
     p = etcd_prefix
     await keys.write(p + "/a", "1")
     # Written last to first: the oldest is the last in key order, never in the first range.
@@ -472,10 +472,10 @@ async def test_a_listing_passes_over_large_sub_directories(
     """Sub-directories of many keys each: the listing reads its children, a short range of each
     sub-directory (then one past it) and the oldest key of those without a marker, never what
     they hold; the children and their indexes are those of the whole tree read at once."""
-    from aio_etcd.v2on3 import _keys
+    from aio_etcd.v2on3 import _reads
 
-    monkeypatch.setattr(_keys, "LIST_BATCH", 100)
-    monkeypatch.setattr(_keys, "LIST_HOP_KEYS", 64)  # 150 keys a sub-directory are many
+    monkeypatch.setattr(_reads, "LIST_BATCH", 100)
+    monkeypatch.setattr(_reads, "LIST_HOP_KEYS", 64)  # 150 keys a sub-directory are many
     p = etcd_prefix
     names = [f"{p}/d{d:02}/k{k:03}" for d in range(12) for k in range(150)]
     names += [f"{p}/d03/deep/k{k:03}" for k in range(50)] + [f"{p}/d05/_hidden/k{k}" for k in range(20)]
@@ -497,7 +497,7 @@ async def test_a_listing_passes_over_large_sub_directories(
     assert listing.etcd_index == whole.etcd_index  # nothing written between: the same revision
     # What it read of the 3,000 keys in sub-directories: the first range, then a step of each.
     inside = [k for _, read in seen for k in read if k.count(b"/") > p.count("/") + 1]
-    assert len(inside) <= _keys.LIST_BATCH + 14 * _keys.LIST_STEP, len(inside)
+    assert len(inside) <= _reads.LIST_BATCH + 14 * _reads.LIST_STEP, len(inside)
     assert len(seen) <= 2 * 14 + 6, len(seen)  # a range and a lookup per sub-directory, at most
     assert {body.get("revision") for body, _ in seen[1:]} == {str(whole.etcd_index)}  # one snapshot
 
@@ -505,7 +505,7 @@ async def test_a_listing_passes_over_large_sub_directories(
 async def test_a_listing_reads_little_of_a_huge_sub_directory(
     keys: etcd.Client, raw: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aio_etcd.v2on3 import _keys
+    from aio_etcd.v2on3 import _reads
 
     """The directory's own indexes come from its oldest key, here in a hidden sub-directory
     passed over; one sub-directory's from its marker."""
@@ -526,7 +526,7 @@ async def test_a_listing_reads_little_of_a_huge_sub_directory(
     assert listing.createdIndex == listing.modifiedIndex == whole.createdIndex == first.revision
     read = [k for _, kvs in seen for k in kvs if k.startswith((f"{p}/big".encode(), f"{p}/_hidden/".encode()))]
     # The first range, a step of the next two, and three oldest keys.
-    assert len(read) <= _keys.LIST_BATCH + 2 * _keys.LIST_STEP + 3, len(read)
+    assert len(read) <= _reads.LIST_BATCH + 2 * _reads.LIST_STEP + 3, len(read)
     assert len(seen) <= 9, len(seen)
 
 
@@ -548,10 +548,10 @@ async def test_a_listing_reads_on_once_the_sub_directories_turn_small(
 ) -> None:
     """Passing over a large sub-directory, then meeting many small ones: once the average
     falls, the ranges read on and grow, not a short one (and a lookup) per sub-directory."""
-    from aio_etcd.v2on3 import _keys
+    from aio_etcd.v2on3 import _reads
 
-    monkeypatch.setattr(_keys, "LIST_BATCH", 100)
-    monkeypatch.setattr(_keys, "LIST_HOP_KEYS", 64)
+    monkeypatch.setattr(_reads, "LIST_BATCH", 100)
+    monkeypatch.setattr(_reads, "LIST_HOP_KEYS", 64)
     p = etcd_prefix
     small = [f"{p}/b{d:03}/k{k}" for d in range(300) for k in range(2)]
     await _fill(raw, [f"{p}/a/k{k:04}" for k in range(3000)] + small)
@@ -567,9 +567,9 @@ async def test_a_listing_compacted_between_its_ranges_is_read_again(
 ) -> None:
     """The ranges of a listing read one revision; when it is compacted before the listing
     is read, the listing is read again, whole, at a newer one."""
-    from aio_etcd.v2on3 import _keys
+    from aio_etcd.v2on3 import _reads
 
-    monkeypatch.setattr(_keys, "LIST_BATCH", 20)
+    monkeypatch.setattr(_reads, "LIST_BATCH", 20)
     p = etcd_prefix
     await _fill(raw, [f"{p}/d{d}/k{k:02}" for d in range(3) for k in range(40)])
     seen = _count_reads(keys, monkeypatch)
