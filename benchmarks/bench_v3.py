@@ -21,6 +21,15 @@ each contender in a process of its own, alternating, for each round:
   API (the ``bench`` extra brings aetcd; etcd3-async-client installs a
   top-level ``etcd`` package over python-etcd's, so install it by hand in a
   virtualenv of its own). A contender that does not import is left out.
+  etcd3-async-client's virtualenv, and a run from it::
+
+      python -m venv /tmp/venv-e3a
+      /tmp/venv-e3a/bin/pip install -e ".[grpc,etcd]" etcd3-async-client==0.3.1 aetcd==1.0.0 aiohttp
+      /tmp/venv-e3a/bin/python benchmarks/bench_v3.py --rounds 3 --no-fanout \
+          --contenders grpc-floor,aio_etcd.v3-grpc,aetcd,etcd3-async-client
+
+  (checked on 2026-12-07 with grpcio 1.85.4 and protobuf 7.36.2, which
+  etcd3-async-client 0.3.1 takes as they are).
 
 Workloads: get and put one after another, 64 at a time, a range of 5,000
 keys (counting the keys), and 1,000 watches of one key woken by one write

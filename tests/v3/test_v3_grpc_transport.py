@@ -355,3 +355,36 @@ async def test_renewals_a_frozen_member_leaves_waiting_time_out_alone_and_their_
             assert wire.keepalives.open == 1
         finally:
             await wire.close()
+
+async def test_a_keep_alive_to_a_member_that_dies_is_a_connection_failure_never_an_etcd_error() -> None:
+    """Keep-alives in flight when their member is killed, and those sent to it while it is down, fail as
+    connection failures (another member is tried, the lease lives on), never as an answer from etcd.
+    The bug is a race: the member is killed up to six times (started again in between) to meet it."""
+    failures: list[BaseException] = []
+    with EtcdCluster(size=1, v2=False) as single:
+        for _ in range(6):
+            async with v3.Client(single.url, transport="grpc") as client:
+                lease = await client.lease(ttl=30).grant()
+                assert await client.keep_alive_once(lease.id) > 0
+                stop = asyncio.Event()
+
+                async def renew(client: v3.Client, lease_id: int, stop: asyncio.Event) -> None:
+                    while not stop.is_set():
+                        try:
+                            await client.keep_alive_once(lease_id, timeout=0.3, attempt_timeout=0.3)
+                        except v3.EtcdException as error:
+                            failures.append(error)
+                        await asyncio.sleep(0)
+
+                renewers = [asyncio.create_task(renew(client, lease.id, stop)) for _ in range(32)]
+                await asyncio.sleep(0.3)
+                single.stop_member(0, kill=True)
+                await asyncio.sleep(1.0)
+                stop.set()
+                await asyncio.gather(*renewers)
+            if any(not isinstance(exc, v3.EtcdConnectionFailed) for exc in failures):
+                break
+            single.start_member(0)
+    assert failures, "the member was killed: keep-alives must have failed"
+    etcd_answers = [exc for exc in failures if not isinstance(exc, v3.EtcdConnectionFailed)]
+    assert not etcd_answers, f"{len(etcd_answers)} of {len(failures)} failures were etcd errors: {etcd_answers[:3]}"
