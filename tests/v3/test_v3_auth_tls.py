@@ -70,6 +70,22 @@ async def test_a_stale_token_is_renewed_once(root: v3.Client) -> None:
     assert root.headers["Authorization"] not in (old, "bogustokenxxxxxx.1")
 
 
+async def test_lease_renewals_go_on_with_a_stale_token_and_a_new_one(root: v3.Client) -> None:
+    """etcd does not ask a keep-alive for its token: a renewal works with one it no longer
+    knows, and with the new token the next call gets (over gRPC: on a stream opened with it,
+    the old one closed)."""
+    async with root.lease(30) as lease:
+        assert await root.keep_alive_once(lease) == 30
+        root._set_token("bogustokenxxxxxx.1")
+        assert await root.keep_alive_once(lease) == 30
+        await root.put("/pub/renewed", b"1")  # refused, token renewed, made again
+        assert root.headers["Authorization"] != "bogustokenxxxxxx.1"
+        assert await root.keep_alive_once(lease) == 30
+        assert not lease.lost.is_set()
+        if root.transport == "grpc":
+            assert root._transport.keepalives.open == 1
+
+
 async def test_watches_carry_the_token_and_survive_a_stale_one(root: v3.Client) -> None:
     root._set_token("bogustokenxxxxxx.1")  # refused with "permission denied" words: renewed once
     async with root.watch("/pub/w") as events:
