@@ -19,7 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from ..exceptions import EtcdException
 
-__all__ = ["LineStream", "Response", "Transport", "TransportFailure", "WebSocket", "uncancel"]
+__all__ = ["LineStream", "Response", "Transport", "TransportFailure", "WebSocket", "cancelling", "uncancel"]
 
 #: How much of an unexpected body an error message quotes.
 _QUOTE_BYTES = 200
@@ -263,6 +263,13 @@ class Transport(Protocol):
     async def close(self) -> None:
         """Release every connection. Safe to call twice."""
         ...
+
+
+def cancelling() -> bool:
+    """Whether the current task was asked to stop (Python 3.11 and later tell; on 3.10 a
+    cancellation is taken as not the caller's)."""
+    count = getattr(asyncio.current_task(), "cancelling", None)
+    return bool(count is not None and count())
 
 
 def uncancel(task: asyncio.Task[Any]) -> bool:

@@ -29,6 +29,7 @@ from typing import Any
 import grpc
 
 from ..._core import Response, TransportFailure, within
+from ..._core.transport import cancelling
 from ...exceptions import EtcdException
 from .messages import etcdserverpb as pb
 
@@ -40,12 +41,6 @@ PATH = "/etcdserverpb.Lease/LeaseKeepAlive"
 
 #: Turns grpc's error into an etcd error answer, or raises the TransportFailure it is.
 Failed = Callable[[grpc.aio.AioRpcError, str], Response]
-
-
-def _cancelling() -> bool:
-    """Whether the current task was asked to stop (Python 3.11 and later can tell)."""
-    cancelling = getattr(asyncio.current_task(), "cancelling", None)
-    return bool(cancelling is not None and cancelling())
 
 
 class _Stream:
@@ -129,7 +124,7 @@ class _Stream:
                     pass
                 except asyncio.CancelledError:
                     # grpc raises it in the writer when the stream itself was cancelled (closed).
-                    if not self.ended or _cancelling():
+                    if not self.ended or cancelling():
                         raise
                 written = True
             return await within(turn, timeout)

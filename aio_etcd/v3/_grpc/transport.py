@@ -59,6 +59,7 @@ from typing import Any
 import grpc
 
 from ..._core import Response, TransportFailure, WebSocket
+from ..._core.transport import cancelling
 from ...exceptions import EtcdException
 from .calls import _header
 from .keepalive import PATH as _KEEPALIVE
@@ -122,14 +123,6 @@ def _read(path: str | None) -> bytes | None:
         return None
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def _cancelling() -> bool:
-    """Whether the current task was asked to stop (Python 3.11 and later tell; on 3.10 a
-    cancelled call that outlived its limit is taken as the limit's)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return bool(cancelling is not None and cancelling())
 
 
 class _Limits:
@@ -433,7 +426,7 @@ class GrpcTransport:
                 raise TransportFailure(url, asyncio.TimeoutError(), sent=True, timed_out=True) from exc
             return self._failed(exc, url)
         except asyncio.CancelledError:
-            if rpc in limits.expired and not _cancelling():
+            if rpc in limits.expired and not cancelling():  # on 3.10: the limit's
                 raise TransportFailure(url, asyncio.TimeoutError(), sent=True, timed_out=True) from None
             raise
         finally:
