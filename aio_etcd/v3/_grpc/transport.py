@@ -110,6 +110,11 @@ _OPTIONS = (
     ("grpc.enable_retries", 0),
 )
 
+#: The statuses grpc itself gives a call broken off after it left (without etcd's words):
+#: a reset stream, or "Internal error from Core" for a write on a connection grpc has just
+#: closed (grpc/grpc#36066). The member went; etcd said nothing.
+_BROKEN_OFF = {grpc.StatusCode.CANCELLED: "Cancelled", grpc.StatusCode.INTERNAL: "Internal"}
+
 #: What grpc says when a call could not be given to any connection: it never left.
 _NOT_SENT = ("failed to connect to all addresses", "Connection refused", "DNS resolution failed", "Name resolution")
 
@@ -457,12 +462,8 @@ class GrpcTransport:
         if code is grpc.StatusCode.DEADLINE_EXCEEDED and "context deadline exceeded" not in details:
             # This client's own deadline ("Deadline Exceeded", "Stream removed"), not etcd's.
             raise TransportFailure(url, asyncio.TimeoutError(), sent=True, timed_out=True) from exc
-        if code is grpc.StatusCode.CANCELLED and "etcdserver" not in details:
-            raise TransportFailure(url, ConnectionError(f"gRPC Cancelled: {details}"), sent=True) from exc
-        if code is grpc.StatusCode.INTERNAL and "etcdserver" not in details:
-            # grpc's own ("Internal error from Core" for a write on a connection it has just
-            # closed, grpc/grpc#36066; a stream reset): the member went, etcd said nothing.
-            raise TransportFailure(url, ConnectionError(f"gRPC Internal: {details}"), sent=True) from exc
+        if code in _BROKEN_OFF and "etcdserver" not in details:
+            raise TransportFailure(url, ConnectionError(f"gRPC {_BROKEN_OFF[code]}: {details}"), sent=True) from exc
         payload = json.dumps({"code": value, "message": details}).encode()
         return Response(HTTP_STATUS.get(value, 500), {}, payload, url)
 
