@@ -125,8 +125,7 @@ class Layout:
     def dir_node(self, key: str, marker: Mapping[str, Any] | None, ttls: Mapping[int, NodeTTL]) -> dict[str, Any]:
         node: dict[str, Any] = {"key": key, "dir": True}
         if marker is not None:
-            node["modifiedIndex"] = node["createdIndex"] = _int(marker.get("create_revision"))
-            _add_ttl(node, marker, ttls)
+            _mark_dir(node, _int(marker.get("create_revision")), _int(marker.get("lease")), ttls)
         return node
 
     def tree(
@@ -265,15 +264,11 @@ class Layout:
                 if oldest < low[above]:
                     low[above] = oldest
             marker = marked.get(path)
-            if marker is not None:  # what dir_node gives a directory with a marker
-                node["key"] = path
-                node["dir"] = True
-                node["modifiedIndex"] = node["createdIndex"] = marker[0]
-                lease = marker[1]
-                if lease:
-                    _lease_ttl(node, lease, ttls)
-                    if leased is not None:
-                        leased.append((node, lease))
+            if marker is not None:
+                created, lease = marker
+                _mark_dir(node, created, lease, ttls)
+                if lease and leased is not None:
+                    leased.append((node, lease))
             elif oldest != none and (path or key != "/"):
                 node["modifiedIndex"] = node["createdIndex"] = oldest
         return root
@@ -309,7 +304,7 @@ class Layout:
         ]
         if not on_lease:
             return nodes, {}
-        return nodes, {number: _int(kv.get("lease")) for number, kv in enumerate(kvs) if _int(kv.get("lease"))}
+        return nodes, {number: lease for number, kv in enumerate(kvs) if (lease := _int(kv.get("lease")))}
 
     @staticmethod
     def _leased(
@@ -565,6 +560,13 @@ def _add_ttl(node: dict[str, Any], kv: Mapping[str, Any], ttls: Mapping[int, Nod
 def add_ttls(leased: Iterable[tuple[dict[str, Any], int]], ttls: Mapping[int, NodeTTL]) -> None:
     """Give each node on a lease (as :meth:`Layout.tree` left them in ``leased``) its TTL."""
     for node, lease in leased:
+        _lease_ttl(node, lease, ttls)
+
+
+def _mark_dir(node: dict[str, Any], created: int, lease: int, ttls: Mapping[int, NodeTTL]) -> None:
+    """A directory with a marker: the marker's indexes, and the TTL of its lease (0: none)."""
+    node["modifiedIndex"] = node["createdIndex"] = created
+    if lease:
         _lease_ttl(node, lease, ttls)
 
 
