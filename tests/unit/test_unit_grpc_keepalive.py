@@ -148,7 +148,7 @@ async def test_a_renewal_not_yet_written_when_the_stream_fails_is_not_sent() -> 
     streams, opened = _streams()
     first = asyncio.ensure_future(streams.exchange("http://127.0.0.1:1", URL, _body(1), (), 5))
     await _until(lambda: opened and opened[0].sent == [1])
-    ((_, stream),) = streams._streams.values()
+    (stream,) = streams._streams.values()
     async with stream.writing:  # a write under way: the next renewal waits its turn to write
         queued = asyncio.ensure_future(stream.renew(2, _body(2), 5))
         await asyncio.sleep(0)

@@ -276,7 +276,7 @@ async def test_a_broken_keepalive_stream_fails_its_renewals_and_the_next_opens_a
         assert await client.keep_alive_once(grant) == 30
         before = _keepalive_streams_started(etcd_v3_server)
         streams = client._transport.keepalives
-        ((_, stream),) = streams._streams.values()
+        (stream,) = streams._streams.values()
         stream.rpc.cancel()  # the stream breaks under the renewals as a member's going would break it
         await asyncio.wait_for(stream.reader, 5)
         assert stream.ended and streams.open == 0
@@ -299,7 +299,7 @@ async def test_a_renewal_on_a_broken_stream_fails_as_sent_and_is_tried_again(etc
     try:
         answer = await wire.exchange("POST", url, body=body, headers={}, timeout=5)
         assert pb.LeaseKeepAliveResponse.FromString(answer.body).TTL == 30
-        ((_, stream),) = wire.keepalives._streams.values()
+        (stream,) = wire.keepalives._streams.values()
         stream.rpc.cancel()
         renewal = asyncio.ensure_future(stream.renew(grant.id, body, 5))
         with pytest.raises(TransportFailure) as failed:

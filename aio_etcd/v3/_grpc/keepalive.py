@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -35,8 +34,6 @@ from .messages import etcdserverpb as pb
 
 __all__ = ["KeepAliveStreams"]
 
-log = logging.getLogger(__name__)
-
 PATH = "/etcdserverpb.Lease/LeaseKeepAlive"
 
 #: Turns grpc's error into an etcd error answer, or raises the TransportFailure it is.
@@ -46,9 +43,11 @@ Failed = Callable[[grpc.aio.AioRpcError, str], Response]
 class _Stream:
     """One LeaseKeepAlive stream and the renewals waiting for its answers, by lease id."""
 
-    def __init__(self, rpc: Any, url: str, failed: Failed) -> None:
+    def __init__(self, rpc: Any, url: str, metadata: tuple[tuple[str, str], ...], failed: Failed) -> None:
         self.rpc = rpc
         self.url = url
+        #: The metadata (credentials) it was opened with.
+        self.metadata = metadata
         self._failed = failed
         #: lease id -> the renewals of it waiting, oldest first (a cancelled one keeps its
         #: place: the answer to what it sent is dropped, not given to a later one).
@@ -58,12 +57,12 @@ class _Stream:
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
-        why: BaseException
+        end: Response | BaseException
         try:
             while True:
                 data = await self.rpc.read()
                 if data is grpc.aio.EOF:
-                    why = TransportFailure(self.url, EtcdException("the keep-alive stream ended"), sent=True)
+                    end = TransportFailure(self.url, EtcdException("the keep-alive stream ended"), sent=True)
                     break
                 lease = pb.LeaseKeepAliveResponse.FromString(data).ID
                 queue = self.waiting.get(lease)
@@ -75,31 +74,28 @@ class _Stream:
                 if not turn.done():
                     turn.set_result(Response(200, {}, data, self.url))
         except grpc.aio.AioRpcError as exc:
-            self._fail_all(exc)
-            return
+            try:
+                end = self._failed(exc, self.url)  # etcd's error: its answer to every renewal
+            except TransportFailure as failure:  # a failure below etcd
+                end = failure
         except asyncio.CancelledError:
-            why = TransportFailure(self.url, ConnectionError("the keep-alive stream was closed"), sent=True)
+            end = TransportFailure(self.url, ConnectionError("the keep-alive stream was closed"), sent=True)
         except Exception as exc:  # an answer grpc could not read: not etcd's
-            why = TransportFailure(self.url, exc, sent=True)
-        self._end(lambda turn: turn.set_exception(why))
+            end = TransportFailure(self.url, exc, sent=True)
+        self._end(end)
 
-    def _fail_all(self, exc: grpc.aio.AioRpcError) -> None:
-        """etcd's error (an error answer for each renewal) or a failure below it."""
-        try:
-            answer = self._failed(exc, self.url)
-        except TransportFailure as failure:
-            why = failure
-            self._end(lambda turn: turn.set_exception(why))
-        else:
-            self._end(lambda turn: turn.set_result(answer))
-
-    def _end(self, settle: Callable[[asyncio.Future[Response]], None]) -> None:
+    def _end(self, end: Response | BaseException) -> None:
+        """The stream is over: every renewal still waiting gets ``end``, an answer or a failure."""
         self.ended = True
         waiting, self.waiting = self.waiting, {}
         for queue in waiting.values():
             for turn in queue:
-                if not turn.done():
-                    settle(turn)
+                if turn.done():
+                    continue
+                if isinstance(end, Response):
+                    turn.set_result(end)
+                else:
+                    turn.set_exception(end)
 
     def close(self) -> None:
         self.ended = True
@@ -149,7 +145,7 @@ class KeepAliveStreams:
     def __init__(self, open_stream: Callable[[str, tuple[tuple[str, str], ...]], Any], failed: Failed) -> None:
         self._open = open_stream
         self._failed = failed
-        self._streams: dict[str, tuple[tuple[tuple[str, str], ...], _Stream]] = {}
+        self._streams: dict[str, _Stream] = {}
 
     async def exchange(
         self, base: str, url: str, body: bytes, metadata: tuple[tuple[str, str], ...], timeout: float | None
@@ -159,19 +155,19 @@ class KeepAliveStreams:
             lease = pb.LeaseKeepAliveRequest.FromString(body).ID
         except Exception as exc:
             raise EtcdException(f"not a LeaseKeepAliveRequest: {exc}") from exc
-        known = self._streams.get(base)
-        if known is None or known[1].ended or known[0] != metadata:
-            if known is not None:
-                known[1].close()  # ended, or opened with credentials since replaced
-            known = self._streams[base] = (metadata, _Stream(self._open(base, metadata), url, self._failed))
-        return await known[1].renew(lease, body, timeout)
+        stream = self._streams.get(base)
+        if stream is None or stream.ended or stream.metadata != metadata:
+            if stream is not None:
+                stream.close()  # ended, or opened with credentials since replaced
+            stream = self._streams[base] = _Stream(self._open(base, metadata), url, metadata, self._failed)
+        return await stream.renew(lease, body, timeout)
 
     @property
     def open(self) -> int:
         """How many streams are open (for tests and the curious)."""
-        return sum(not stream.ended for _, stream in self._streams.values())
+        return sum(not stream.ended for stream in self._streams.values())
 
     def close(self) -> None:
         streams, self._streams = self._streams, {}
-        for _, stream in streams.values():
+        for stream in streams.values():
             stream.close()
