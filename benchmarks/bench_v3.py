@@ -117,16 +117,19 @@ ETCD_PID: int | None = None  # set in the worker: etcd's CPU is read around each
 
 
 def etcd_cpu() -> float:
-    """etcd's CPU so far, in seconds (0 when its pid is unknown): the sum of its threads' run time
+    """etcd's CPU so far, in seconds (0 when its pid is unknown): :func:`cpu_of` its pid."""
+    return 0.0 if ETCD_PID is None else cpu_of(ETCD_PID)
+
+
+def cpu_of(pid: int) -> float:
+    """A process's CPU so far, in seconds: the sum of its threads' run time
     (``/proc/<pid>/task/*/schedstat``, nanoseconds; ``/proc/<pid>/stat`` counts 10 ms ticks, too
     coarse for a fan-out). A thread that ends between two readings takes its time with it (Go keeps
     its threads)."""
-    if ETCD_PID is None:
-        return 0.0
     total = 0
-    for task in os.listdir(f"/proc/{ETCD_PID}/task"):
+    for task in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{ETCD_PID}/task/{task}/schedstat") as stat:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
                 total += int(stat.read().split()[0])
         except (FileNotFoundError, ProcessLookupError):
             pass

@@ -15,22 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import glob
 import time
 
+from bench_v3 import cpu_of  # this folder's: etcd's CPU from its threads' schedstat
+
 from aio_etcd.testing import EtcdCluster
-
-
-def etcd_cpu(pid: int) -> float:
-    """Seconds of CPU etcd's threads have used."""
-    total = 0
-    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-        try:
-            with open(path) as stat:
-                total += int(stat.read().split()[0])
-        except OSError:  # a thread that ended meanwhile
-            pass
-    return total / 1e9
 
 
 async def run(url: str, pid: int, leases: int, rounds: int, transport: str) -> None:
@@ -39,13 +28,13 @@ async def run(url: str, pid: int, leases: int, rounds: int, transport: str) -> N
     async with v3.Client(url, transport=transport) as client:
         grants = [await client.grant(60) for _ in range(leases)]
         await asyncio.gather(*(client.keep_alive_once(grant) for grant in grants))  # warm
-        started, etcd_started = time.process_time(), etcd_cpu(pid)
+        started, etcd_started = time.process_time(), cpu_of(pid)
         for _ in range(rounds):
             ttls = await asyncio.gather(*(client.keep_alive_once(grant) for grant in grants))
             assert set(ttls) == {60}, ttls
         count = leases * rounds
         client_us = (time.process_time() - started) / count * 1e6
-        etcd_us = (etcd_cpu(pid) - etcd_started) / count * 1e6
+        etcd_us = (cpu_of(pid) - etcd_started) / count * 1e6
         print(f"{client.transport}: client {client_us:.0f} us a renewal, etcd {etcd_us:.0f} us a renewal")
 
 
