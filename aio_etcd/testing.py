@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import contextlib
 import functools
 import json
@@ -46,6 +47,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -186,13 +188,26 @@ def _state(pid: int) -> str | None:
         return None
 
 
+# Ports this process handed out lately. The kernel may give the same free port to
+# two binds in a row when nothing holds it in between (it did: a cluster whose
+# members m0 and m1 were both given one peer port), so a port is not handed out
+# again until 1,024 others have been.
+_HANDED_OUT: collections.deque[int] = collections.deque(maxlen=1024)
+_HANDING_OUT = threading.Lock()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that was free a moment ago."""
+    """A TCP port on ``host`` that was free a moment ago and that this process has not handed out lately."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    with _HANDING_OUT:
+        for _ in range(100):
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.bind((host, 0))
+                port: int = sock.getsockname()[1]
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.append(port)
+                return port
+    raise OSError(f"no free port on {host} that was not handed out lately")
 
 
 def _stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
