@@ -7,6 +7,9 @@ any member a test stopped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
+import urllib.request
 
 import pytest
 
@@ -127,6 +130,58 @@ async def test_reads_and_writes_after_the_leader_is_killed(cluster: EtcdCluster,
         assert written is not None
         kv = await etcd.get(etcd_prefix)
         assert kv is not None and kv.value == b"2" and kv.mod_revision == written.revision
+
+
+def _watchers(cluster: EtcdCluster, skip: int | None = None) -> dict[str, int]:
+    """etcd's own count of open watchers, per running member (but ``skip``, which may be frozen)."""
+    counts = {}
+    for index, member in enumerate(cluster.members):
+        if member.running and index != skip:
+            with urllib.request.urlopen(member.client_url + "/metrics", timeout=5) as resp:
+                found = re.search(r"^etcd_debugging_mvcc_watcher_total (\S+)$", resp.read().decode(), re.M)
+            assert found is not None
+            counts[member.client_url] = int(float(found.group(1)))
+    return counts
+
+
+@pytest.mark.parametrize("trouble", ["kill", "freeze"])
+@pytest.mark.parametrize("mode", [m for m in MODES if m != "http"])
+async def test_shared_watches_move_together_without_loss_or_repeat(
+    cluster: EtcdCluster, etcd_prefix: str, mode: str, trouble: str
+) -> None:
+    """20 identical watches share one etcd watch; their member dies or freezes mid-way; each still
+    sees every write once, in order, and they share again where they went."""
+    leader = await _leader(cluster)
+    follower = (leader + 1) % 3
+    async with (
+        v3.Client(*_ordered(cluster, follower), watch_probe_interval=0.5, **_watching(mode)) as watcher,
+        v3.Client(*_ordered(cluster, leader), transport=v3_transport()) as writer,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        before = await asyncio.to_thread(_watchers, cluster)
+        watches = [await stack.enter_async_context(watcher.watch(etcd_prefix + "/", prefix=True)) for _ in range(20)]
+        during = await asyncio.to_thread(_watchers, cluster)
+        assert sum(during.values()) == sum(before.values()) + 1
+
+        async def write() -> None:
+            for i in range(150):
+                if i == 50:
+                    if trouble == "kill":
+                        cluster.stop_member(follower, kill=True)
+                    else:
+                        cluster.pause_member(follower)
+                await writer.put(f"{etcd_prefix}/{i % 7}", str(i))
+
+        writing = asyncio.create_task(write())
+        seen = await asyncio.wait_for(asyncio.gather(*(_take(w, 150) for w in watches)), 60)
+        await writing
+        assert all([int(e.kv.value) for e in events] == list(range(150)) for events in seen)
+        assert all(w.resumes >= 1 for w in watches)
+        moved_to = {w.member for w in watches}
+        assert cluster.members[follower].client_url not in moved_to
+        after = await asyncio.to_thread(_watchers, cluster, follower)
+        # One etcd watch on each member they moved to, not one per watch.
+        assert sum(after.values()) - sum(before[url] for url in after) == len(moved_to)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -57,13 +57,22 @@ class _MessageSocket(_Socket):
             super()._dispatch(message)
             return
         watch_id = message.watch_id
-        queue = self.queues.get(watch_id)
-        if queue is not None:
-            queue.put(message)
+        shared = self.queues.get(watch_id)
+        if shared is not None:
+            shared.put(message)
+            if message.canceled:
+                self.retire(shared)
         elif self.leaving and message.canceled:
             gone = self.leaving.pop(watch_id, None)
             if gone is not None and not gone.done():
                 gone.set_result(None)  # etcd dropped the watcher
+
+    def first_revision(self, created: Any, start: int) -> int:
+        if isinstance(created, bytes):
+            return super().first_revision(created, start)
+        if not created.created or created.canceled:
+            return 0
+        return start or int(created.header.revision) + 1
 
 
 class GrpcMultiplexer(Multiplexer):

@@ -1,0 +1,144 @@
+"""Watches that ask for the same thing share one etcd watch on a member's stream, and each still
+sees exactly what a watch of its own would (real etcd, one member).
+
+Sharing is a property of the multiplexed streams: the gateway's websocket, or
+gRPC's Watch stream (``AIO_ETCD_V3_TRANSPORT=grpc``). etcd's own count of its
+watchers tells whether a watch joined or got one of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import urllib.request
+from collections.abc import AsyncIterator
+
+import pytest
+
+from aio_etcd import v3
+from aio_etcd.testing import EtcdCluster, v3_transport
+
+MODE = "grpc" if v3_transport() == "grpc" else "websocket"
+
+
+@pytest.fixture
+async def etcd3(etcd_v3_server: EtcdCluster) -> AsyncIterator[v3.Client]:
+    async with etcd_v3_server.v3_client(watch_transport="auto" if MODE == "grpc" else MODE) as client:
+        assert client.watch_transport == MODE
+        yield client
+
+
+def watchers(url: str) -> int:
+    """etcd's own count of its open watchers (from the member's metrics at ``url``)."""
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    found = re.search(r"^etcd_debugging_mvcc_watcher_total (\S+)$", text, re.M)
+    assert found is not None
+    return int(float(found.group(1)))
+
+
+async def take(events: v3.Watch, count: int) -> list[v3.Event]:
+    got = []
+    async for event in events:
+        got.append(event)
+        if len(got) == count:
+            break
+    return got
+
+
+async def test_identical_watches_share_one_etcd_watcher_and_each_sees_every_event(
+    etcd3: v3.Client, etcd_v3_server: EtcdCluster, etcd_prefix: str
+) -> None:
+    before = await asyncio.to_thread(watchers, etcd_v3_server.url)
+    async with contextlib.AsyncExitStack() as stack:
+        same = [await stack.enter_async_context(etcd3.watch(etcd_prefix, prefix=True)) for _ in range(50)]
+        assert await asyncio.to_thread(watchers, etcd_v3_server.url) == before + 1
+        # Anything else asked for is a watch of its own.
+        await stack.enter_async_context(etcd3.watch(etcd_prefix, prefix=True, prev_kv=True))
+        await stack.enter_async_context(etcd3.watch(etcd_prefix))
+        assert await asyncio.to_thread(watchers, etcd_v3_server.url) == before + 3
+        puts = [await etcd3.put(f"{etcd_prefix}/{i}", str(i)) for i in range(3)]
+        seen = await asyncio.wait_for(asyncio.gather(*(take(w, 3) for w in same)), 20)
+    assert all([e.mod_revision for e in events] == [p.revision for p in puts] for events in seen)
+    assert all(w.revision == puts[-1].revision for w in same)
+    assert await asyncio.to_thread(watchers, etcd_v3_server.url) == before
+
+
+async def test_a_watch_that_joins_sees_nothing_acknowledged_before_it_was_made(
+    etcd3: v3.Client, etcd_prefix: str
+) -> None:
+    async with etcd3.watch(etcd_prefix) as first:
+        before = await etcd3.put(etcd_prefix, b"before")  # not yet read from the shared stream
+        async with etcd3.watch(etcd_prefix) as second:
+            after = await etcd3.put(etcd_prefix, b"after")
+            (only,) = await asyncio.wait_for(take(second, 1), 10)
+            both = await asyncio.wait_for(take(first, 2), 10)
+    assert (only.kv.value, only.mod_revision) == (b"after", after.revision)
+    assert second.created_revision >= before.revision
+    assert [e.kv.value for e in both] == [b"before", b"after"]
+
+
+async def test_a_watch_from_a_revision_the_shared_one_has_passed_gets_its_own(
+    etcd3: v3.Client, etcd_v3_server: EtcdCluster, etcd_prefix: str
+) -> None:
+    before = await asyncio.to_thread(watchers, etcd_v3_server.url)
+    async with etcd3.watch(etcd_prefix) as first:
+        a = await etcd3.put(etcd_prefix, b"a")
+        await asyncio.wait_for(take(first, 1), 10)
+        async with etcd3.watch(etcd_prefix, start_revision=a.revision) as again:
+            assert await asyncio.to_thread(watchers, etcd_v3_server.url) == before + 2
+            await etcd3.put(etcd_prefix, b"b")
+            history = await asyncio.wait_for(take(again, 2), 10)
+            (b,) = await asyncio.wait_for(take(first, 1), 10)
+    assert [e.kv.value for e in history] == [b"a", b"b"] and b.kv.value == b"b"
+
+
+async def test_a_watch_from_a_revision_to_come_joins_and_starts_there(
+    etcd3: v3.Client, etcd_v3_server: EtcdCluster, etcd_prefix: str
+) -> None:
+    before = await asyncio.to_thread(watchers, etcd_v3_server.url)
+    async with etcd3.watch(etcd_prefix) as first:
+        now = await etcd3.put(etcd_prefix, b"0")
+        async with etcd3.watch(etcd_prefix, start_revision=now.revision + 3) as later:
+            assert await asyncio.to_thread(watchers, etcd_v3_server.url) == before + 1
+            puts = [await etcd3.put(etcd_prefix, str(i)) for i in range(1, 5)]
+            seen = await asyncio.wait_for(take(later, 2), 10)
+            everything = await asyncio.wait_for(take(first, 5), 10)
+    assert [e.mod_revision for e in seen] == [p.revision for p in puts[2:]] == [now.revision + 3, now.revision + 4]
+    assert [e.kv.value for e in everything] == [b"0", b"1", b"2", b"3", b"4"]
+
+
+async def test_the_last_watch_to_leave_cancels_the_etcd_watch(
+    etcd3: v3.Client, etcd_v3_server: EtcdCluster, etcd_prefix: str
+) -> None:
+    before = await asyncio.to_thread(watchers, etcd_v3_server.url)
+    watches = [etcd3.watch(etcd_prefix) for _ in range(3)]
+    for w in watches:
+        await w.__aenter__()
+    for w in watches[:2]:
+        await w.__aexit__(None, None, None)
+    with pytest.raises(StopAsyncIteration):
+        await watches[0].__anext__()  # a watch that left ends; the others go on
+    assert await asyncio.to_thread(watchers, etcd_v3_server.url) == before + 1
+    put = await etcd3.put(etcd_prefix, b"x")
+    (event,) = await asyncio.wait_for(take(watches[2], 1), 10)
+    assert event.mod_revision == put.revision
+    await watches[2].__aexit__(None, None, None)  # waits for etcd's confirmation of the cancel
+    assert await asyncio.to_thread(watchers, etcd_v3_server.url) == before
+    # A watch made now gets a new etcd watch, not the cancelled one.
+    async with etcd3.watch(etcd_prefix) as fresh:
+        assert await asyncio.to_thread(watchers, etcd_v3_server.url) == before + 1
+        put = await etcd3.put(etcd_prefix, b"y")
+        (event,) = await asyncio.wait_for(take(fresh, 1), 10)
+    assert event.mod_revision == put.revision
+
+
+async def test_a_watch_cancelled_by_etcd_is_not_joined(etcd3: v3.Client, etcd_prefix: str) -> None:
+    first = await etcd3.put(etcd_prefix, b"1")
+    second = await etcd3.put(etcd_prefix, b"2")
+    await etcd3.compact(second.revision)
+    for _ in range(2):  # each asks etcd, and each is told
+        with pytest.raises(v3.EtcdCompacted):
+            async with etcd3.watch(etcd_prefix, start_revision=first.revision) as events:
+                await asyncio.wait_for(take(events, 1), 10)
