@@ -15,7 +15,11 @@ compare-and-swap, append, delete, quorum and plain reads, ``watch_iter``;
 ``api-v2`` needs etcd 3.5). ``--transport`` says how the v3 calls go in
 ``v3`` and ``api-v3``: ``auto`` (the default: gRPC with the ``grpc`` extra),
 ``grpc``, ``gateway``, or ``http1`` (the gateway over the experimental
-``aio_etcd._core.http1.Http1Transport``).
+``aio_etcd._core.http1.Http1Transport``). ``--watchers N`` (default 2) watch
+the prefix, each reopening its watch every 3-8 s from where it stopped;
+with ``--shared-watch-client`` they all watch through one client, so their
+watches share etcd watches (a reopened one joins a shared watch only where
+that gives what a watch of its own would).
 
 Afterwards the history is checked (``benchmarks/robust/checks.py``):
 linearizability with porcupine (``tools/porcupine``), the watch guarantees,
@@ -52,7 +56,14 @@ async def run(args: argparse.Namespace, binary: str) -> dict[str, Any]:
     try:
         version = ".".join(map(str, cluster.etcd_version or ()))
         workload = Workload(
-            args.mode, cluster.endpoints, rng, workers=args.workers, rate=args.rate, transport=args.transport
+            args.mode,
+            cluster.endpoints,
+            rng,
+            workers=args.workers,
+            rate=args.rate,
+            transport=args.transport,
+            watchers=args.watchers,
+            shared_watch_client=args.shared_watch_client,
         )
         faults = Faults(cluster, rng)
         started = time.monotonic()
@@ -173,6 +184,12 @@ def main() -> int:
         choices=("auto", "grpc", "gateway", "http1"),
         default="auto",
         help="how the v3 calls go (v3 and api-v3; http1: the gateway over Http1Transport; default auto)",
+    )
+    parser.add_argument("--watchers", type=int, default=2, help="watchers, each reopening its watch now and then")
+    parser.add_argument(
+        "--shared-watch-client",
+        action="store_true",
+        help="all watchers on one client, so that their identical watches share etcd watches (v3, api-v3)",
     )
     parser.add_argument("--rate", type=float, default=200, help="calls a second, all workers together (default 200)")
     parser.add_argument("--out", help="write the summary (and the history) as JSON here")

@@ -12,24 +12,13 @@ On etcd 3.5 the websocket forwards no ``Authorization`` header and no
 and the watch probe (see :mod:`aio_etcd.v3.watch`) stands in for the
 require-leader check.
 
-Watches that ask for the same thing (key, range, filters, ``prev_kv``,
-``progress_notify``) share one etcd watch on a member's socket, as etcd's
-gRPC proxy shares them: the socket hands each of its messages to every watch
-that joined it, and etcd sends and the client reads each event once, not
-once per watch. A watch joins only where that gives what a watch of its own
-would: it joins before it asks the member for its revision (a status call),
-so every event after that revision reaches it, and it reads from the
-revision after (or from its ``start_revision``), dropping what came before,
-as every watch drops what it has already delivered. A watch with a
-``start_revision`` the member has already passed joins only an etcd watch
-that has sent no event yet and starts no later; otherwise it gets a watch of
-its own. The etcd watch is cancelled when the last watch on it leaves.
+Watches that ask for the same thing share one etcd watch on a socket
+(:mod:`aio_etcd.v3._shared` says how, and when a watch gets one of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import logging
@@ -40,128 +29,29 @@ from typing import Any
 
 from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket, within
 from ._gateway import ask_status, leads
+from ._shared import CANCELED as _CANCELED
+from ._shared import WATCH as _WATCH
+from ._shared import Hub, first_revision, join, no_leader, share_key
 
 __all__ = ["Multiplexer"]
 
 log = logging.getLogger(__name__)
 
-_WATCH = "/v3/watch"
 _WATCH_ID = re.compile(rb'"watch_id":\s*"(-?\d+)"')
-_CANCELED = re.compile(rb'"canceled":\s*true')
 #: Seconds a member's "I have a leader" is trusted for opening websocket watches.
 _QUORUM_FRESH = 1.0
 
 
-class _Queue:
-    """The messages of one watch, and the failure that ended its socket."""
-
-    __slots__ = ("items", "waiter", "failure")
-
-    def __init__(self) -> None:
-        self.items: collections.deque[bytes] = collections.deque()
-        self.waiter: asyncio.Future[None] | None = None
-        self.failure: TransportFailure | None = None
-
-    def put(self, item: bytes) -> None:
-        self.items.append(item)
-        self._wake()
-
-    def fail(self, failure: TransportFailure) -> None:
-        if self.failure is None:
-            self.failure = failure
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def get(self) -> bytes:
-        while not self.items:
-            if self.failure is not None:
-                raise self.failure
-            self.waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
-        return self.items.popleft()
-
-
-class _Shared:
-    """One etcd watch on a socket, and the queues of the watches that share it."""
-
-    __slots__ = ("watch_id", "key", "queues", "messages", "start", "ready", "dead")
-
-    def __init__(self, watch_id: int, key: str) -> None:
-        self.watch_id = watch_id
-        #: What the watches sharing it asked for (the create request without its start revision).
-        self.key = key
-        self.queues: list[_Queue] = []
-        #: How many messages it has had (1: only its ``created`` answer).
-        self.messages = 0
-        #: The first revision it reports (0 until etcd created it).
-        self.start = 0
-        #: Done when etcd answered its create request (or it failed).
-        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        #: Whether etcd has ended it (or its socket): no watch may join it any more.
-        self.dead = False
-
-    def put(self, item: Any) -> None:
-        self.messages += 1
-        for queue in self.queues:
-            queue.put(item)
-
-    def fail(self, failure: TransportFailure) -> None:
-        self.dead = True
-        for queue in self.queues:
-            queue.fail(failure)
-
-
-class _Socket:
+class _Socket(Hub):
     """One member's websocket and the watches on it."""
 
     def __init__(self, ws: WebSocket, base: str, mux: Multiplexer) -> None:
+        super().__init__(base)
         self.ws = ws
-        self.base = base
         self.mux = mux
-        #: The etcd watches on the socket, by watch id.
-        self.queues: dict[int, _Shared] = {}
-        #: The etcd watch new watches may join, by what they ask for.
-        self.joinable: dict[str, _Shared] = {}
         #: Canceled watches whose end etcd has not confirmed yet.
         self.leaving: dict[int, asyncio.Future[None]] = {}
-        self._next_id = 1
         self.reader = asyncio.get_running_loop().create_task(self._read())
-
-    def register(self, key: str) -> tuple[_Shared, _Queue]:
-        """A new etcd watch (its id chosen here) with one queue, open to watches asking for ``key``."""
-        watch_id = self._next_id
-        self._next_id += 1
-        shared = self.queues[watch_id] = self.joinable[key] = _Shared(watch_id, key)
-        queue = _Queue()
-        shared.queues.append(queue)
-        return shared, queue
-
-    def retire(self, shared: _Shared) -> None:
-        """No watch may join ``shared`` any more (etcd ended it, or is asked to)."""
-        shared.dead = True
-        if self.joinable.get(shared.key) is shared:
-            del self.joinable[shared.key]
-        if not shared.ready.done():
-            shared.ready.set_result(None)
-
-    def leave(self, shared: _Shared, queue: _Queue) -> asyncio.Future[None] | None:
-        """One watch stops: its reader wakes with a failure; the last to leave cancels the etcd watch.
-
-        :returns: a future done when etcd confirmed the cancel (or the socket ended).
-        """
-        if queue in shared.queues:
-            shared.queues.remove(queue)
-            queue.fail(TransportFailure(self.base + _WATCH, ConnectionAbortedError("closed by the client"), sent=True))
-        if shared.queues:
-            return None
-        return self.cancel(shared.watch_id)
 
     def cancel(self, watch_id: int) -> asyncio.Future[None] | None:
         """Stop one etcd watch: the readers of its watches wake with a failure; etcd is asked to cancel it.
@@ -172,7 +62,7 @@ class _Socket:
         if shared is None:
             return self.leaving.get(watch_id)
         self.retire(shared)
-        shared.fail(TransportFailure(self.base + _WATCH, ConnectionAbortedError("closed by the client"), sent=True))
+        shared.fail(self.closed())
         if self.ws.closed:
             return None
         loop = asyncio.get_running_loop()
@@ -235,12 +125,7 @@ class _Socket:
 
     def first_revision(self, created: Any, start: int) -> int:
         """The first revision an etcd watch reports, from its ``created`` answer (0: it was not created)."""
-        if not created.startswith(b'{"result"'):
-            return 0
-        result = json.loads(created)["result"]
-        if not result.get("created") or result.get("canceled"):
-            return 0
-        return start or int(result.get("header", {}).get("revision", 0)) + 1
+        return first_revision(created, start)
 
     async def close(self) -> None:
         await self.ws.close()
@@ -306,12 +191,13 @@ class Multiplexer:
         sock = await self._socket(base, headers, timeout)
         request = json.loads(body)
         create = request["create_request"]
-        start = int(create.get("start_revision") or 0)
-        key = json.dumps({name: value for name, value in create.items() if name != "start_revision"}, sort_keys=True)
+        key, start = share_key(create)
         shared = sock.joinable.get(key)
         if shared is not None:
-            joined = await self._join(sock, shared, url, start, headers, timeout)
+            joined = await join(self.cluster, self.transport, sock, shared, url, start, headers, timeout)
             if joined is not None:
+                if joined.status == 200:
+                    self._quorum[base] = asyncio.get_running_loop().time()
                 return joined
         shared, queue = sock.register(key)
         create["watch_id"] = str(shared.watch_id)
@@ -324,52 +210,8 @@ class Multiplexer:
         except BaseException:
             sock.cancel(shared.watch_id)
             raise
-        shared.start = sock.first_revision(first, start)
-        if not shared.start:
-            sock.retire(shared)
-        elif not shared.ready.done():
-            shared.ready.set_result(None)
+        sock.created(shared, sock.first_revision(first, start))
         return LineStream(200, {}, first, url, queue.get, lambda: sock.leave(shared, queue))
-
-    async def _join(
-        self, sock: _Socket, shared: _Shared, url: str, start: int, headers: Mapping[str, str], timeout: float | None
-    ) -> Response | None:
-        """A watch that reads what the etcd watch ``shared`` sends, as one of its own would.
-
-        :returns: its stream (the first line a ``created`` answer of the
-            member's current revision), a refusal (the member has no leader),
-            or ``None`` where joining would not give what a watch of its own
-            would (the caller opens one).
-        """
-        if not shared.ready.done():
-            try:
-                await within(asyncio.shield(shared.ready), timeout)
-            except asyncio.TimeoutError:
-                return None
-        if shared.dead:
-            return None
-        # Joined first, then the member asked: what it sends after its answer reaches this queue.
-        queue = _Queue()
-        shared.queues.append(queue)
-        fresh = shared.messages <= 1  # nothing but its created answer yet
-        try:
-            resp = await ask_status(self.cluster, self.transport, sock.base, headers, timeout)
-        except BaseException:
-            sock.leave(shared, queue)
-            raise
-        status = resp.json_object() if resp.status == 200 else None
-        if status is None or not status.get("leader"):
-            sock.leave(shared, queue)
-            return resp if resp.status != 200 else _no_leader(resp)
-        header = status.get("header") or {}
-        revision = int(header.get("revision") or 0)
-        first = start or revision + 1
-        if shared.dead or not 0 < shared.start <= first or (first <= revision and not fresh):
-            sock.leave(shared, queue)
-            return None
-        self._quorum[sock.base] = asyncio.get_running_loop().time()
-        created = json.dumps({"result": {"header": header, "created": True}}).encode()
-        return LineStream(200, {}, created, url, queue.get, lambda: sock.leave(shared, queue))
 
     async def _check_quorum(self, base: str, headers: Mapping[str, str], timeout: float | None) -> Response | None:
         """The websocket drops the require-leader header, so ask the member itself (at most once a second).
@@ -385,7 +227,7 @@ class Multiplexer:
         if resp.status != 200:
             return resp
         if not leads(resp):
-            return _no_leader(resp)
+            return no_leader(resp)
         self._quorum[base] = loop.time()
         return None
 
@@ -429,9 +271,3 @@ class Multiplexer:
         for task in list(self.background):
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
-
-
-def _no_leader(status: Response) -> Response:
-    """The refusal etcd gives a require-leader watch at a member without a leader."""
-    refusal = json.dumps({"error": {"code": 14, "message": "etcdserver: no leader"}}).encode()
-    return Response.build(503, refusal, status.url)

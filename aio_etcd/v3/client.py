@@ -44,6 +44,7 @@ from . import txn as _txn
 from ._gateway_wire import GatewayWire
 from ._mux import Multiplexer
 from ._session import Session
+from ._shared import StreamShares
 from ._transports import TRANSPORTS, _client_class, _transport_names
 from ._wire import Unary, Wire
 from .auth import Auth
@@ -243,6 +244,8 @@ class Client:
         self.watch_probe_interval = watch_probe_interval
         self._wire: Wire = self._make_wire()
         self._mux: Multiplexer | None = self._make_mux(watch_transport, username is not None)
+        # Without a multiplexer each etcd watch is an HTTP stream, identical watches sharing one.
+        self._streams: StreamShares | None = None if self._mux else StreamShares(self._transport, self._cluster)
         #: Users, roles, enabling auth: :class:`aio_etcd.v3.auth.Auth`.
         self.auth: Auth = Auth(self)
         self._keepalives: KeepAlives = KeepAlives(self)
@@ -352,6 +355,8 @@ class Client:
         await self._probes.close()
         if self._mux is not None:
             await self._mux.close()
+        if self._streams is not None:
+            await self._streams.close()
         await self._cluster.close()
         await self._transport.close()
 
@@ -497,7 +502,7 @@ class Client:
                 await self._authenticate(None)
             call.headers = {**call.headers, **self._headers}  # the token just got
         return await self._cluster.request(
-            self._mux if watch and self._mux is not None else self._transport,
+            (self._mux or self._streams or self._transport) if watch else self._transport,
             call,
             check,
             self._policy,

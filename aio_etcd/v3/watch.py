@@ -1,8 +1,11 @@
 """v3 watches over the gateway's streaming ``/v3/watch``, resumed without loss or repeats.
 
-One watch is one HTTP stream (on the connections kept for streams, never the
-ordinary ones). Over HTTP/1.1 the gateway cannot be told to cancel a watch,
-so leaving the watch closes its connection, which etcd sees at once.
+One etcd watch is one HTTP stream (on the connections kept for streams, never
+the ordinary ones), or one watch id on a multiplexed stream
+(:mod:`aio_etcd.v3._mux`); watches that ask for the same thing share it
+(:mod:`aio_etcd.v3._shared`). Over HTTP/1.1 the gateway cannot be told to
+cancel a watch, so the last watch to leave an HTTP stream closes its
+connection, which etcd sees at once.
 
 A watch is moved to another member, starting at the revision after the last
 event it delivered, when its stream breaks, when etcd ends it for lack of a

@@ -23,8 +23,10 @@ event with the watch's progress revision as seen right after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aio_etcd as etcd
@@ -97,8 +99,14 @@ class Workload:
         keys: int = 6,
         rate: float = 200,
         transport: str = "auto",
+        watchers: int = 2,
+        shared_watch_client: bool = False,
     ) -> None:
         self.mode = mode
+        self.watchers = watchers
+        #: All watchers on one client (their identical watches share etcd watches), not one each.
+        self.shared_watch_client = shared_watch_client
+        self._watch_client: Any = None
         self.endpoints = endpoints
         #: How the v3 calls go: ``"auto"``, ``"grpc"``, ``"gateway"`` or ``"http1"`` (the gateway
         #: over aio_etcd._core.http1.Http1Transport).
@@ -139,7 +147,9 @@ class Workload:
     async def run(self, seconds: float) -> None:
         stop = time.monotonic() + seconds
         await self._begin()
-        tasks = [asyncio.create_task(self._watcher(i, stop)) for i in range(2)]
+        if self.shared_watch_client:
+            self._watch_client = self.v3_client() if self.mode == "v3" else self.keys_client()
+        tasks = [asyncio.create_task(self._watcher(i, stop)) for i in range(self.watchers)]
         worker = self._v3_worker if self.mode == "v3" else self._keys_worker
         tasks += [asyncio.create_task(worker(i, stop)) for i in range(self.workers)]
         try:
@@ -150,6 +160,17 @@ class Workload:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self._watch_client is not None:
+                await self._watch_client.close()
+
+    @contextlib.asynccontextmanager
+    async def _watching_client(self, make: Any) -> AsyncIterator[Any]:
+        """The watchers' shared client, or a client of this watcher's own (closed after)."""
+        if self._watch_client is not None:
+            yield self._watch_client
+        else:
+            async with make() as client:
+                yield client
 
     async def _begin(self) -> None:
         """The revision (index) the watchers start from: that of a first write."""
@@ -378,14 +399,17 @@ class Workload:
         return fallback
 
     async def _watch_v3(self, rows: list[Any], start: int) -> int:
-        async with self.v3_client() as client, client.watch(PREFIX, prefix=True, start_revision=start) as events:
+        async with (
+            self._watching_client(self.v3_client) as client,
+            client.watch(PREFIX, prefix=True, start_revision=start) as events,
+        ):
             async for event in events:
                 kv = event.kv
                 rows.append((event.mod_revision, kv.key_text, event.type, kv.text, events.revision))
         return start
 
     async def _watch_keys(self, rows: list[Any], start: int) -> int:
-        async with self.keys_client() as client:
+        async with self._watching_client(self.keys_client) as client:
             async for event in client.watch_iter(PREFIX.rstrip("/"), index=start, recursive=True):
                 if event.action == "get":  # etcd forgot the events since start: a snapshot, then on
                     self.watch_resyncs += 1

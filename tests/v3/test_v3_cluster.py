@@ -145,7 +145,7 @@ def _watchers(cluster: EtcdCluster, skip: int | None = None) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("trouble", ["kill", "freeze"])
-@pytest.mark.parametrize("mode", [m for m in MODES if m != "http"])
+@pytest.mark.parametrize("mode", MODES)
 async def test_shared_watches_move_together_without_loss_or_repeat(
     cluster: EtcdCluster, etcd_prefix: str, mode: str, trouble: str
 ) -> None:

@@ -1,0 +1,359 @@
+"""Watches that ask for the same thing share one etcd watch, as etcd's gRPC proxy shares them.
+
+An etcd watch here is one ``create_request`` on a member's multiplexed
+stream (a websocket, or gRPC's Watch stream: :mod:`aio_etcd.v3._mux`), or
+one HTTP stream (:class:`StreamShares`). Its messages go to every watch that
+joined it, each through a :class:`Queue` of its own, so etcd sends and the
+client reads each event once, whatever the number of watches.
+
+A watch joins only where that gives what a watch of its own would (see
+:func:`join`): it joins first, then asks the member for its revision (a
+status call), so every event after that revision reaches it; it reads from
+the revision after (or from its ``start_revision``), dropping what came
+before, as every watch drops what it has already delivered. A watch with a
+``start_revision`` the member has already passed joins only an etcd watch
+that has sent no event yet and starts no later; otherwise it gets a watch
+of its own. The etcd watch ends when the last watch on it leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .._core import Cluster, LineStream, Response, Transport, TransportFailure, within
+from ._gateway import ask_status
+
+__all__ = [
+    "CANCELED",
+    "WATCH",
+    "Hub",
+    "Queue",
+    "Shared",
+    "StreamShares",
+    "first_revision",
+    "join",
+    "no_leader",
+    "share_key",
+]
+
+WATCH = "/v3/watch"
+CANCELED = re.compile(rb'"canceled":\s*true')
+
+
+class Queue:
+    """The messages of one watch, and the failure that ended its etcd watch."""
+
+    __slots__ = ("items", "waiter", "failure")
+
+    def __init__(self) -> None:
+        self.items: collections.deque[Any] = collections.deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.failure: TransportFailure | None = None
+
+    def put(self, item: Any) -> None:
+        self.items.append(item)
+        self._wake()
+
+    def fail(self, failure: TransportFailure) -> None:
+        if self.failure is None:
+            self.failure = failure
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self.items:
+            if self.failure is not None:
+                raise self.failure
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.popleft()
+
+
+class Shared:
+    """One etcd watch, and the queues of the watches that share it."""
+
+    __slots__ = ("watch_id", "key", "queues", "messages", "start", "ready", "dead")
+
+    def __init__(self, watch_id: int, key: str) -> None:
+        self.watch_id = watch_id
+        #: What the watches sharing it asked for (the create request without its start revision).
+        self.key = key
+        self.queues: list[Queue] = []
+        #: How many messages it has had (1: only its ``created`` answer).
+        self.messages = 0
+        #: The first revision it reports (0 until etcd created it).
+        self.start = 0
+        #: Done when etcd answered its create request (or it failed).
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        #: Whether etcd has ended it (or its stream): no watch may join it any more.
+        self.dead = False
+
+    def put(self, item: Any) -> None:
+        self.messages += 1
+        for queue in self.queues:
+            queue.put(item)
+
+    def fail(self, failure: TransportFailure) -> None:
+        self.dead = True
+        for queue in self.queues:
+            queue.fail(failure)
+
+
+class Hub:
+    """The etcd watches of one member, by id, and those new watches may join, by what they ask for."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        #: The etcd watches, by watch id.
+        self.queues: dict[int, Shared] = {}
+        #: The etcd watch new watches may join, by what they ask for.
+        self.joinable: dict[str, Shared] = {}
+        self._next_id = 1
+
+    def register(self, key: str) -> tuple[Shared, Queue]:
+        """A new etcd watch (its id chosen here) with one queue, open to watches asking for ``key``."""
+        watch_id = self._next_id
+        self._next_id += 1
+        shared = self.queues[watch_id] = self.joinable[key] = Shared(watch_id, key)
+        queue = Queue()
+        shared.queues.append(queue)
+        return shared, queue
+
+    def created(self, shared: Shared, first: int) -> None:
+        """etcd answered ``shared``'s create request: it reports from revision ``first`` (0: it was refused)."""
+        shared.start = first
+        if not first:
+            self.retire(shared)
+        elif not shared.ready.done():
+            shared.ready.set_result(None)
+
+    def retire(self, shared: Shared) -> None:
+        """No watch may join ``shared`` any more (etcd ended it, or is asked to)."""
+        shared.dead = True
+        if self.joinable.get(shared.key) is shared:
+            del self.joinable[shared.key]
+        if not shared.ready.done():
+            shared.ready.set_result(None)
+
+    def leave(self, shared: Shared, queue: Queue) -> asyncio.Future[None] | None:
+        """One watch stops: its reader wakes with a failure; the last to leave ends the etcd watch.
+
+        :returns: a future done when etcd confirmed the end, where it does.
+        """
+        if queue in shared.queues:
+            shared.queues.remove(queue)
+            queue.fail(self.closed())
+        if shared.queues:
+            return None
+        return self.cancel(shared.watch_id)
+
+    def cancel(self, watch_id: int) -> asyncio.Future[None] | None:
+        """End one etcd watch (its watches' readers wake with a failure)."""
+        raise NotImplementedError
+
+    def closed(self) -> TransportFailure:
+        """What a watch that left reads."""
+        return TransportFailure(self.base + WATCH, ConnectionAbortedError("closed by the client"), sent=True)
+
+
+def share_key(create: Mapping[str, Any]) -> tuple[str, int]:
+    """What a create request asks for, as text (all but its start revision), and its start revision."""
+    key = json.dumps({name: value for name, value in create.items() if name != "start_revision"}, sort_keys=True)
+    return key, int(create.get("start_revision") or 0)
+
+
+def first_revision(created: bytes, start: int) -> int:
+    """The first revision an etcd watch reports, from its ``created`` line (0: it was not created)."""
+    if not created.startswith(b'{"result"'):
+        return 0
+    result = json.loads(created)["result"]
+    if not result.get("created") or result.get("canceled"):
+        return 0
+    return start or int(result.get("header", {}).get("revision", 0)) + 1
+
+
+def no_leader(status: Response) -> Response:
+    """The refusal etcd gives a require-leader watch at a member without a leader."""
+    refusal = json.dumps({"error": {"code": 14, "message": "etcdserver: no leader"}}).encode()
+    return Response.build(503, refusal, status.url)
+
+
+async def join(
+    cluster: Cluster,
+    transport: Transport,
+    hub: Hub,
+    shared: Shared,
+    url: str,
+    start: int,
+    headers: Mapping[str, str],
+    timeout: float | None,
+) -> Response | None:
+    """A watch that reads what the etcd watch ``shared`` sends, as one of its own would.
+
+    :returns: its stream (the first line a ``created`` answer at the
+        member's current revision), a refusal (the member has no leader), or
+        ``None`` where joining would not give what a watch of its own would
+        (the caller opens one).
+    """
+    if not shared.ready.done():
+        try:
+            await within(asyncio.shield(shared.ready), timeout)
+        except asyncio.TimeoutError:
+            return None
+    if shared.dead:
+        return None
+    # Joined first, then the member asked: what it sends after its answer reaches this queue.
+    queue = Queue()
+    shared.queues.append(queue)
+    fresh = shared.messages <= 1  # nothing but its created answer yet
+    try:
+        resp = await ask_status(cluster, transport, hub.base, headers, timeout)
+    except BaseException:
+        hub.leave(shared, queue)
+        raise
+    status = resp.json_object() if resp.status == 200 else None
+    if status is None or not status.get("leader"):
+        hub.leave(shared, queue)
+        return resp if resp.status != 200 else no_leader(resp)
+    header = status.get("header") or {}
+    revision = int(header.get("revision") or 0)
+    first = start or revision + 1
+    if shared.dead or not 0 < shared.start <= first or (first <= revision and not fresh):
+        hub.leave(shared, queue)
+        return None
+    created = json.dumps({"result": {"header": header, "created": True}}).encode()
+    return LineStream(200, {}, created, url, queue.get, lambda: hub.leave(shared, queue))
+
+
+class _Streams(Hub):
+    """One member's HTTP-stream watches: each etcd watch an HTTP stream, read by a task into its queues."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__(base)
+        self.readers: dict[int, tuple[LineStream, asyncio.Task[None]]] = {}
+
+    def start(self, shared: Shared, stream: LineStream) -> None:
+        task = asyncio.get_running_loop().create_task(self._read(shared, stream))
+        self.readers[shared.watch_id] = (stream, task)
+
+    def cancel(self, watch_id: int) -> asyncio.Future[None] | None:
+        shared = self.queues.pop(watch_id, None)
+        if shared is not None:
+            self.retire(shared)
+            shared.fail(self.closed())
+        found = self.readers.pop(watch_id, None)
+        if found is not None:
+            stream, task = found
+            stream.close()  # over HTTP/1.1, how etcd is told
+            task.cancel()
+        return None
+
+    async def _read(self, shared: Shared, stream: LineStream) -> None:
+        failure: TransportFailure | None = None
+        try:
+            while True:
+                line = await stream.next_line()
+                if not line:
+                    break
+                shared.put(line)
+                if b'"canceled"' in line and CANCELED.search(line):
+                    self.retire(shared)
+        except TransportFailure as exc:
+            failure = exc
+        except Exception as exc:  # next_line promises TransportFailure; never leave the watches hanging
+            failure = TransportFailure(stream.url, exc, sent=True)
+        finally:
+            self.readers.pop(shared.watch_id, None)
+            self.queues.pop(shared.watch_id, None)
+            stream.close()
+            self.retire(shared)
+            shared.fail(
+                failure
+                or TransportFailure(stream.url, ConnectionResetError("the member ended the watch stream"), sent=True)
+            )
+
+
+class StreamShares:
+    """Watches on HTTP streams (the gateway's ``watch_transport="http"``), identical ones sharing a stream.
+
+    It stands in for the transport of a watch's call, as the multiplexer
+    does; everything but a watch's ``/v3/watch`` goes to the transport below.
+    """
+
+    def __init__(self, transport: Transport, cluster: Cluster) -> None:
+        self.transport = transport
+        self.cluster = cluster
+        self.websockets = False
+        self._hubs: dict[str, _Streams] = {}
+
+    async def exchange(self, method: str, url: str, **options: Any) -> Response:
+        return await self.transport.exchange(method, url, **options)
+
+    async def websocket(self, url: str, **options: Any) -> Any:
+        return await self.transport.websocket(url, **options)
+
+    async def open_lines(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        foreign: bool = False,
+        first_line: bool = True,
+    ) -> Response:
+        if not url.endswith(WATCH) or body is None or not first_line:
+            return await self.transport.open_lines(
+                method, url, body=body, headers=headers, timeout=timeout, foreign=foreign, first_line=first_line
+            )
+        base = url[: -len(WATCH)]
+        hub = self._hubs.get(base)
+        if hub is None:
+            hub = self._hubs[base] = _Streams(base)
+        key, start = share_key(json.loads(body)["create_request"])
+        shared = hub.joinable.get(key)
+        if shared is not None:
+            joined = await join(self.cluster, self.transport, hub, shared, url, start, headers, timeout)
+            if joined is not None:
+                return joined
+        shared, queue = hub.register(key)
+        try:
+            resp = await self.transport.open_lines(
+                method, url, body=body, headers=headers, timeout=timeout, foreign=foreign
+            )
+        except BaseException:
+            hub.cancel(shared.watch_id)
+            raise
+        if not isinstance(resp, LineStream):
+            hub.cancel(shared.watch_id)
+            return resp  # etcd's refusal, read by the watch
+        hub.created(shared, first_revision(resp.body, start))
+        if not shared.start:  # not created: the watch reads why from the stream itself
+            hub.queues.pop(shared.watch_id, None)
+            return resp
+        shared.messages = 1  # its created line, read here
+        hub.start(shared, resp)
+        return LineStream(resp.status, resp.headers, resp.body, resp.url, queue.get, lambda: hub.leave(shared, queue))
+
+    async def close(self) -> None:
+        """End every watch's stream."""
+        tasks = []
+        for hub in self._hubs.values():
+            tasks += [task for _, task in hub.readers.values()]
+            for watch_id in list(hub.readers):
+                hub.cancel(watch_id)
+        self._hubs.clear()
+        await asyncio.gather(*tasks, return_exceptions=True)
