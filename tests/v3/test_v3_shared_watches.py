@@ -82,14 +82,15 @@ async def test_a_watch_that_joins_sees_nothing_acknowledged_before_it_was_made(
     etcd3: v3.Client, etcd_prefix: str
 ) -> None:
     async with etcd3.watch(etcd_prefix) as first:
-        before = await etcd3.put(etcd_prefix, b"before")  # not yet read from the shared stream
-        async with etcd3.watch(etcd_prefix) as second:
-            after = await etcd3.put(etcd_prefix, b"after")
-            (only,) = await asyncio.wait_for(take(second, 1), 10)
+        for i in range(30):  # the write before may still be on its way to the shared watch
+            before = await etcd3.put(etcd_prefix, f"before {i}")
+            async with etcd3.watch(etcd_prefix) as second:
+                after = await etcd3.put(etcd_prefix, f"after {i}")
+                (only,) = await asyncio.wait_for(take(second, 1), 10)
             both = await asyncio.wait_for(take(first, 2), 10)
-    assert (only.kv.value, only.mod_revision) == (b"after", after.revision)
-    assert second.created_revision >= before.revision
-    assert [e.kv.value for e in both] == [b"before", b"after"]
+            assert (only.kv.value, only.mod_revision) == (f"after {i}".encode(), after.revision)
+            assert second.created_revision >= before.revision
+            assert [e.kv.value for e in both] == [f"before {i}".encode(), f"after {i}".encode()]
 
 
 async def test_a_watch_from_a_revision_the_shared_one_has_passed_gets_its_own(
