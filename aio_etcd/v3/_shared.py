@@ -11,9 +11,10 @@ A watch joins only where that gives what a watch of its own would (see
 status call), so every event after that revision reaches it; it reads from
 the revision after (or from its ``start_revision``), dropping what came
 before, as every watch drops what it has already delivered. A watch with a
-``start_revision`` the member has already passed joins only an etcd watch
-that has sent no event yet and starts no later; otherwise it gets a watch
-of its own. The etcd watch ends when the last watch on it leaves.
+``start_revision`` joins an etcd watch that starts no later and has handed
+out no event at or past it (the last message it handed out tells: its last
+event, or the revision it reported); otherwise it gets a watch of its own.
+The etcd watch ends when the last watch on it leaves.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "StreamShares",
     "first_revision",
     "join",
+    "reached",
     "no_leader",
     "share_key",
 ]
@@ -84,15 +86,15 @@ class Queue:
 class Shared:
     """One etcd watch, and the queues of the watches that share it."""
 
-    __slots__ = ("watch_id", "key", "queues", "messages", "start", "ready", "dead")
+    __slots__ = ("watch_id", "key", "queues", "last", "start", "ready", "dead")
 
     def __init__(self, watch_id: int, key: str) -> None:
         self.watch_id = watch_id
         #: What the watches sharing it asked for (the create request without its start revision).
         self.key = key
         self.queues: list[Queue] = []
-        #: How many messages it has had (1: only its ``created`` answer).
-        self.messages = 0
+        #: The last message it handed out (its ``created`` answer, at first).
+        self.last: Any = None
         #: The first revision it reports (0 until etcd created it).
         self.start = 0
         #: Done when etcd answered its create request (or it failed).
@@ -101,7 +103,7 @@ class Shared:
         self.dead = False
 
     def put(self, item: Any) -> None:
-        self.messages += 1
+        self.last = item
         for queue in self.queues:
             queue.put(item)
 
@@ -163,6 +165,13 @@ class Hub:
         """End one etcd watch (its watches' readers wake with a failure)."""
         raise NotImplementedError
 
+    def reached(self, message: Any) -> int:
+        """How far the events an etcd watch handed out went, from the last message it handed
+        out: that message's last event's revision; the revision a progress report reports (no
+        event of its watch up to it is still to come); 0 for its created answer (no event
+        yet). Any other message (an error) reaches everything."""
+        return reached(message)
+
     def closed(self) -> TransportFailure:
         """What a watch that left reads."""
         return TransportFailure(self.base + WATCH, ConnectionAbortedError("closed by the client"), sent=True)
@@ -172,6 +181,19 @@ def share_key(create: Mapping[str, Any]) -> tuple[str, int]:
     """What a create request asks for, as text (all but its start revision), and its start revision."""
     key = json.dumps({name: value for name, value in create.items() if name != "start_revision"}, sort_keys=True)
     return key, int(create.get("start_revision") or 0)
+
+
+def reached(message: bytes) -> int:
+    """:meth:`Hub.reached` of a gateway line."""
+    if not message.startswith(b'{"result"'):
+        return 1 << 62
+    result = json.loads(message)["result"]
+    events = result.get("events")
+    if events:
+        return max(int(event.get("kv", {}).get("mod_revision", 0)) for event in events)
+    if result.get("created"):
+        return 0
+    return int(result.get("header", {}).get("revision", 0))
 
 
 def first_revision(created: bytes, start: int) -> int:
@@ -217,7 +239,7 @@ async def join(
     # Joined first, then the member asked: what it sends after its answer reaches this queue.
     queue = Queue()
     shared.queues.append(queue)
-    fresh = shared.messages <= 1  # nothing but its created answer yet
+    handed_out = hub.reached(shared.last)  # no event past it came before this queue joined
     try:
         resp = await ask_status(cluster, transport, hub.base, headers, timeout)
     except BaseException:
@@ -230,7 +252,7 @@ async def join(
     header = status.get("header") or {}
     revision = int(header.get("revision") or 0)
     first = start or revision + 1
-    if shared.dead or not 0 < shared.start <= first or (first <= revision and not fresh):
+    if shared.dead or not 0 < shared.start <= first or handed_out >= first:
         hub.leave(shared, queue)
         return None
     created = json.dumps({"result": {"header": header, "created": True}}).encode()
@@ -344,7 +366,7 @@ class StreamShares:
         if not shared.start:  # not created: the watch reads why from the stream itself
             hub.queues.pop(shared.watch_id, None)
             return resp
-        shared.messages = 1  # its created line, read here
+        shared.last = resp.body  # its created line, read here
         hub.start(shared, resp)
         return LineStream(resp.status, resp.headers, resp.body, resp.url, queue.get, lambda: hub.leave(shared, queue))
 

@@ -108,6 +108,26 @@ async def test_a_watch_from_a_revision_the_shared_one_has_passed_gets_its_own(
     assert [e.kv.value for e in history] == [b"a", b"b"] and b.kv.value == b"b"
 
 
+async def test_a_watch_from_right_after_what_the_shared_one_handed_out_joins(
+    etcd3: v3.Client, etcd_v3_server: EtcdCluster, etcd_prefix: str
+) -> None:
+    """As a watch reopened from where it stopped, all caught up, would."""
+    before = await asyncio.to_thread(watchers, etcd_v3_server.url)
+    async with etcd3.watch(etcd_prefix) as first:
+        a = await etcd3.put(etcd_prefix, b"a")
+        (seen,) = await asyncio.wait_for(take(first, 1), 10)
+        await etcd3.put(etcd_prefix + "/elsewhere", b"")  # the store moves on; the watch has nothing new
+        async with etcd3.watch(etcd_prefix, start_revision=seen.mod_revision + 1) as reopened:
+            b = await etcd3.put(etcd_prefix, b"b")
+            assert await asyncio.to_thread(watchers, etcd_v3_server.url) == before + 1
+            c = await etcd3.put(etcd_prefix, b"c")
+            got = await asyncio.wait_for(take(reopened, 2), 10)
+        rest = await asyncio.wait_for(take(first, 2), 10)
+    assert seen.mod_revision == a.revision
+    assert [(e.kv.value, e.mod_revision) for e in got] == [(b"b", b.revision), (b"c", c.revision)]
+    assert [e.kv.value for e in rest] == [b"b", b"c"]
+
+
 async def test_a_watch_from_a_revision_to_come_joins_and_starts_there(
     etcd3: v3.Client, etcd_v3_server: EtcdCluster, etcd_prefix: str
 ) -> None:

@@ -67,6 +67,14 @@ class _MessageSocket(_Socket):
             if gone is not None and not gone.done():
                 gone.set_result(None)  # etcd dropped the watcher
 
+    def reached(self, message: Any) -> int:
+        if isinstance(message, bytes):
+            return super().reached(message)
+        events = message.events
+        if events:
+            return int(events[-1].kv.mod_revision)
+        return 0 if message.created else int(message.header.revision)
+
     def first_revision(self, created: Any, start: int) -> int:
         if isinstance(created, bytes):
             return super().first_revision(created, start)
