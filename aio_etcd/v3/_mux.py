@@ -110,9 +110,10 @@ class _Socket(Hub):
             watch_id = int(found.group(1)) if found else 0
             shared = self.queues.get(watch_id)
             if shared is not None:
-                shared.put(message)
                 if b'"canceled"' in message and _CANCELED.search(message):
-                    self.retire(shared)
+                    self.canceled(shared, message, self.compacted(message))
+                else:
+                    shared.put(message)
             elif self.leaving and _CANCELED.search(message):
                 gone = self.leaving.pop(watch_id, None)
                 if gone is not None and not gone.done():

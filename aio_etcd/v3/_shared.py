@@ -31,6 +31,7 @@ from ._gateway import ask_status
 
 __all__ = [
     "CANCELED",
+    "BACKLOG",
     "WATCH",
     "Hub",
     "Queue",
@@ -45,17 +46,23 @@ __all__ = [
 
 WATCH = "/v3/watch"
 CANCELED = re.compile(rb'"canceled":\s*true')
+#: Messages a watch may fall behind its etcd watch: past them its queue is emptied and the watch
+#: reads on from a watch of its own, from the revision after the last message it took (no loss:
+#: what it drops it had not read), so a watch nobody reads cannot grow without end.
+BACKLOG = 10_000
 
 
 class Queue:
     """The messages of one watch, and the failure that ended its etcd watch."""
 
-    __slots__ = ("items", "waiter", "failure")
+    __slots__ = ("items", "waiter", "failure", "first")
 
-    def __init__(self) -> None:
+    def __init__(self, first: int = 0) -> None:
         self.items: collections.deque[Any] = collections.deque()
         self.waiter: asyncio.Future[None] | None = None
         self.failure: TransportFailure | None = None
+        #: The first revision its watch reads (0 until known).
+        self.first = first
 
     def put(self, item: Any) -> None:
         self.items.append(item)
@@ -86,10 +93,11 @@ class Queue:
 class Shared:
     """One etcd watch, and the queues of the watches that share it."""
 
-    __slots__ = ("watch_id", "key", "queues", "last", "start", "ready", "dead")
+    __slots__ = ("watch_id", "key", "url", "queues", "last", "start", "ready", "dead")
 
-    def __init__(self, watch_id: int, key: str) -> None:
+    def __init__(self, watch_id: int, key: str, url: str) -> None:
         self.watch_id = watch_id
+        self.url = url
         #: What the watches sharing it asked for (the create request without its start revision).
         self.key = key
         self.queues: list[Queue] = []
@@ -105,6 +113,13 @@ class Shared:
     def put(self, item: Any) -> None:
         self.last = item
         for queue in self.queues:
+            if queue.failure is not None:
+                continue
+            if len(queue.items) >= BACKLOG:
+                queue.items.clear()
+                behind = ConnectionAbortedError(f"the watch fell {BACKLOG} messages behind; reading on by itself")
+                queue.fail(TransportFailure(self.url, behind, sent=True))
+                continue
             queue.put(item)
 
     def fail(self, failure: TransportFailure) -> None:
@@ -128,7 +143,9 @@ class Hub:
         """A new etcd watch (its id chosen here) with one queue, open to watches asking for ``key``."""
         watch_id = self._next_id
         self._next_id += 1
-        shared = self.queues[watch_id] = self.joinable[key] = Shared(watch_id, key)
+        shared = self.queues[watch_id] = Shared(watch_id, key, self.base + WATCH)
+        if key not in self.joinable:  # a live one stays where new watches find it
+            self.joinable[key] = shared
         queue = Queue()
         shared.queues.append(queue)
         return shared, queue
@@ -136,10 +153,29 @@ class Hub:
     def created(self, shared: Shared, first: int) -> None:
         """etcd answered ``shared``'s create request: it reports from revision ``first`` (0: it was refused)."""
         shared.start = first
+        if shared.queues and not shared.queues[0].first:
+            shared.queues[0].first = first  # its creator's
         if not first:
             self.retire(shared)
         elif not shared.ready.done():
             shared.ready.set_result(None)
+
+    def canceled(self, shared: Shared, message: Any, compacted: int) -> None:
+        """etcd ended ``shared``; ``message`` says why. Where it is for compaction (below
+        ``compacted``), a watch that reads from ``compacted`` or later, which etcd would have
+        served, is not told it: it reads on from a watch of its own."""
+        self.retire(shared)
+        shared.last = message
+        moved = TransportFailure(
+            shared.url,
+            ConnectionAbortedError(f"the shared watch was compacted (at {compacted}) below this watch's start"),
+            sent=True,
+        )
+        for queue in shared.queues:
+            if compacted and queue.first >= compacted:
+                queue.fail(moved)
+            elif queue.failure is None:
+                queue.put(message)
 
     def retire(self, shared: Shared) -> None:
         """No watch may join ``shared`` any more (etcd ended it, or is asked to)."""
@@ -164,6 +200,13 @@ class Hub:
     def cancel(self, watch_id: int) -> asyncio.Future[None] | None:
         """End one etcd watch (its watches' readers wake with a failure)."""
         raise NotImplementedError
+
+    def compacted(self, message: Any) -> int:
+        """The compaction revision a canceled message of an etcd watch gives (0: none)."""
+        try:
+            return int(json.loads(message)["result"].get("compact_revision") or 0)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return 0
 
     def reached(self, message: Any) -> int:
         """How far the events an etcd watch handed out went, from the last message it handed
@@ -229,18 +272,24 @@ async def join(
         ``None`` where joining would not give what a watch of its own would
         (the caller opens one).
     """
-    if not shared.ready.done():
-        try:
-            await within(asyncio.shield(shared.ready), timeout)
-        except asyncio.TimeoutError:
-            return None
     if shared.dead:
         return None
     # Joined first, then the member asked: what it sends after its answer reaches this queue.
+    # Joined before it is even created, where it is not yet: what it hands out from its
+    # first message on (a catch-up from history, after a failover) reaches this queue too.
     queue = Queue()
     shared.queues.append(queue)
-    handed_out = hub.reached(shared.last)  # no event past it came before this queue joined
+    handed_out = 0 if shared.last is None else hub.reached(shared.last)  # nothing past it came before
     try:
+        if not shared.ready.done():
+            try:
+                await within(asyncio.shield(shared.ready), timeout)
+            except asyncio.TimeoutError:
+                hub.leave(shared, queue)
+                return None
+        if shared.dead:
+            hub.leave(shared, queue)
+            return None
         resp = await ask_status(cluster, transport, hub.base, headers, timeout)
     except BaseException:
         hub.leave(shared, queue)
@@ -255,6 +304,7 @@ async def join(
     if shared.dead or not 0 < shared.start <= first or handed_out >= first:
         hub.leave(shared, queue)
         return None
+    queue.first = first
     created = json.dumps({"result": {"header": header, "created": True}}).encode()
     return LineStream(200, {}, created, url, queue.get, lambda: hub.leave(shared, queue))
 
@@ -289,9 +339,13 @@ class _Streams(Hub):
                 line = await stream.next_line()
                 if not line:
                     break
-                shared.put(line)
-                if b'"canceled"' in line and CANCELED.search(line):
+                if not line.startswith(b'{"result"'):  # an error ends the stream: no one joins it now
                     self.retire(shared)
+                    shared.put(line)
+                elif b'"canceled"' in line and CANCELED.search(line):
+                    self.canceled(shared, line, self.compacted(line))
+                else:
+                    shared.put(line)
         except TransportFailure as exc:
             failure = exc
         except Exception as exc:  # next_line promises TransportFailure; never leave the watches hanging

@@ -18,6 +18,7 @@ import pytest
 
 from aio_etcd import v3
 from aio_etcd.testing import EtcdCluster, v3_transport
+from aio_etcd.v3 import _shared
 
 MODES = ["grpc"] if v3_transport() == "grpc" else ["websocket", "http"]
 
@@ -172,7 +173,50 @@ async def test_a_watch_cancelled_by_etcd_is_not_joined(etcd3: v3.Client, etcd_pr
     first = await etcd3.put(etcd_prefix, b"1")
     second = await etcd3.put(etcd_prefix, b"2")
     await etcd3.compact(second.revision)
-    for _ in range(2):  # each asks etcd, and each is told
+    async with etcd3.watch(etcd_prefix, start_revision=first.revision) as old:
         with pytest.raises(v3.EtcdCompacted):
-            async with etcd3.watch(etcd_prefix, start_revision=first.revision) as events:
-                await asyncio.wait_for(take(events, 1), 10)
+            await asyncio.wait_for(take(old, 1), 10)  # etcd cancelled it; the watch is still open
+        async with etcd3.watch(etcd_prefix) as new:  # joined to the cancelled one, it would see nothing
+            put = await etcd3.put(etcd_prefix, b"3")
+            (event,) = await asyncio.wait_for(take(new, 1), 10)
+    assert event.mod_revision == put.revision
+
+
+async def test_a_watch_above_the_compaction_is_not_cancelled_with_a_shared_one_below_it(
+    etcd3: v3.Client, etcd_prefix: str
+) -> None:
+    """etcd creates a watch from a compacted revision and cancels it a moment later: a watch that
+    joined it meanwhile, from a revision etcd still has, reads on by itself."""
+    first = await etcd3.put(etcd_prefix, b"1")
+    for i in range(5):
+        await etcd3.put(etcd_prefix, str(i))
+    last = await etcd3.put(etcd_prefix, b"x")
+    await etcd3.compact(last.revision - 1)
+    for kind in ("after the last write", "at the last write", "none"):
+        start = {"after the last write": last.revision + 1, "at the last write": last.revision, "none": 0}[kind]
+        async with (
+            etcd3.watch(etcd_prefix, start_revision=first.revision) as old,
+            etcd3.watch(etcd_prefix, start_revision=start) as kept,
+        ):
+            with pytest.raises(v3.EtcdCompacted):
+                await asyncio.wait_for(take(old, 1), 10)
+            put = await etcd3.put(etcd_prefix, b"y")
+            events = await asyncio.wait_for(take(kept, 2 if start == last.revision else 1), 10)
+        expected = [last.revision, put.revision] if start == last.revision else [put.revision]
+        assert [e.mod_revision for e in events] == expected, kind
+        last = put
+
+
+async def test_a_watch_that_falls_far_behind_reads_on_by_itself_without_loss(
+    etcd3: v3.Client, etcd_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_shared, "BACKLOG", 5)
+    async with etcd3.watch(etcd_prefix) as reader, etcd3.watch(etcd_prefix) as idle:
+        puts = []
+        for i in range(20):  # the reader keeps up; the other is not read
+            puts.append(await etcd3.put(etcd_prefix, str(i)))
+            (event,) = await asyncio.wait_for(take(reader, 1), 10)
+            assert event.mod_revision == puts[-1].revision
+        late = await asyncio.wait_for(take(idle, 20), 10)
+    assert [e.mod_revision for e in late] == [p.revision for p in puts]
+    assert idle.resumes >= 1 and reader.resumes == 0

@@ -59,9 +59,10 @@ class _MessageSocket(_Socket):
         watch_id = message.watch_id
         shared = self.queues.get(watch_id)
         if shared is not None:
-            shared.put(message)
             if message.canceled:
-                self.retire(shared)
+                self.canceled(shared, message, int(message.compact_revision))
+            else:
+                shared.put(message)
         elif self.leaving and message.canceled:
             gone = self.leaving.pop(watch_id, None)
             if gone is not None and not gone.done():
