@@ -25,13 +25,12 @@ import logging
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket, within
 from ._gateway import ask_status, leads
 from ._shared import CANCELED as _CANCELED
 from ._shared import WATCH as _WATCH
-from ._shared import Hub, first_revision, join, no_leader, share_key
+from ._shared import Hub, join, no_leader, share_key
 
 __all__ = ["Multiplexer"]
 
@@ -110,10 +109,7 @@ class _Socket(Hub):
             watch_id = int(found.group(1)) if found else 0
             shared = self.queues.get(watch_id)
             if shared is not None:
-                if b'"canceled"' in message and _CANCELED.search(message):
-                    self.canceled(shared, message, self.compacted(message))
-                else:
-                    shared.put(message)
+                self.hand_out(shared, message)
             elif self.leaving and _CANCELED.search(message):
                 gone = self.leaving.pop(watch_id, None)
                 if gone is not None and not gone.done():
@@ -123,10 +119,6 @@ class _Socket(Hub):
         for shared in self.queues.values():
             self.retire(shared)
             shared.put(message)
-
-    def first_revision(self, created: Any, start: int) -> int:
-        """The first revision an etcd watch reports, from its ``created`` answer (0: it was not created)."""
-        return first_revision(created, start)
 
     async def close(self) -> None:
         await self.ws.close()

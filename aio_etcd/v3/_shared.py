@@ -37,9 +37,7 @@ __all__ = [
     "Queue",
     "Shared",
     "StreamShares",
-    "first_revision",
     "join",
-    "reached",
     "no_leader",
     "share_key",
 ]
@@ -160,12 +158,13 @@ class Hub:
         elif not shared.ready.done():
             shared.ready.set_result(None)
 
-    def canceled(self, shared: Shared, message: Any, compacted: int) -> None:
-        """etcd ended ``shared``; ``message`` says why. Where it is for compaction (below
-        ``compacted``), a watch that reads from ``compacted`` or later, which etcd would have
-        served, is not told it: it reads on from a watch of its own."""
+    def canceled(self, shared: Shared, message: Any) -> None:
+        """etcd ended ``shared``; ``message`` says why. Where it is for compaction, a watch that
+        reads from the compaction revision or later, which etcd would have served, is not told
+        it: it reads on from a watch of its own."""
         self.retire(shared)
         shared.last = message
+        compacted = self.compacted(message)
         moved = TransportFailure(
             shared.url,
             ConnectionAbortedError(f"the shared watch was compacted (at {compacted}) below this watch's start"),
@@ -176,6 +175,13 @@ class Hub:
                 queue.fail(moved)
             elif queue.failure is None:
                 queue.put(message)
+
+    def hand_out(self, shared: Shared, line: bytes) -> None:
+        """A gateway result line of ``shared``: to its watches (a cancel, as :meth:`canceled` says)."""
+        if b'"canceled"' in line and CANCELED.search(line):
+            self.canceled(shared, line)
+        else:
+            shared.put(line)
 
     def retire(self, shared: Shared) -> None:
         """No watch may join ``shared`` any more (etcd ended it, or is asked to)."""
@@ -201,6 +207,18 @@ class Hub:
         """End one etcd watch (its watches' readers wake with a failure)."""
         raise NotImplementedError
 
+    # What the hub reads of an etcd watch's messages: gateway lines here; gRPC's messages
+    # in aio_etcd.v3._grpc.watch.
+
+    def first_revision(self, created: Any, start: int) -> int:
+        """The first revision an etcd watch reports, from its ``created`` answer (0: it was not created)."""
+        if not created.startswith(b'{"result"'):
+            return 0
+        result = json.loads(created)["result"]
+        if not result.get("created") or result.get("canceled"):
+            return 0
+        return start or int(result.get("header", {}).get("revision", 0)) + 1
+
     def compacted(self, message: Any) -> int:
         """The compaction revision a canceled message of an etcd watch gives (0: none)."""
         try:
@@ -213,7 +231,15 @@ class Hub:
         out: that message's last event's revision; the revision a progress report reports (no
         event of its watch up to it is still to come); 0 for its created answer (no event
         yet). Any other message (an error) reaches everything."""
-        return reached(message)
+        if not message.startswith(b'{"result"'):
+            return 1 << 62
+        result = json.loads(message)["result"]
+        events = result.get("events")
+        if events:
+            return max(int(event.get("kv", {}).get("mod_revision", 0)) for event in events)
+        if result.get("created"):
+            return 0
+        return int(result.get("header", {}).get("revision", 0))
 
     def closed(self) -> TransportFailure:
         """What a watch that left reads."""
@@ -224,29 +250,6 @@ def share_key(create: Mapping[str, Any]) -> tuple[str, int]:
     """What a create request asks for, as text (all but its start revision), and its start revision."""
     key = json.dumps({name: value for name, value in create.items() if name != "start_revision"}, sort_keys=True)
     return key, int(create.get("start_revision") or 0)
-
-
-def reached(message: bytes) -> int:
-    """:meth:`Hub.reached` of a gateway line."""
-    if not message.startswith(b'{"result"'):
-        return 1 << 62
-    result = json.loads(message)["result"]
-    events = result.get("events")
-    if events:
-        return max(int(event.get("kv", {}).get("mod_revision", 0)) for event in events)
-    if result.get("created"):
-        return 0
-    return int(result.get("header", {}).get("revision", 0))
-
-
-def first_revision(created: bytes, start: int) -> int:
-    """The first revision an etcd watch reports, from its ``created`` line (0: it was not created)."""
-    if not created.startswith(b'{"result"'):
-        return 0
-    result = json.loads(created)["result"]
-    if not result.get("created") or result.get("canceled"):
-        return 0
-    return start or int(result.get("header", {}).get("revision", 0)) + 1
 
 
 def no_leader(status: Response) -> Response:
@@ -339,12 +342,10 @@ class _Streams(Hub):
                 line = await stream.next_line()
                 if not line:
                     break
-                if not line.startswith(b'{"result"'):  # an error ends the stream: no one joins it now
+                if line.startswith(b'{"result"'):
+                    self.hand_out(shared, line)
+                else:  # an error ends the stream: no one joins it now
                     self.retire(shared)
-                    shared.put(line)
-                elif b'"canceled"' in line and CANCELED.search(line):
-                    self.canceled(shared, line, self.compacted(line))
-                else:
                     shared.put(line)
         except TransportFailure as exc:
             failure = exc
@@ -416,7 +417,7 @@ class StreamShares:
         if not isinstance(resp, LineStream):
             hub.cancel(shared.watch_id)
             return resp  # etcd's refusal, read by the watch
-        hub.created(shared, first_revision(resp.body, start))
+        hub.created(shared, hub.first_revision(resp.body, start))
         if not shared.start:  # not created: the watch reads why from the stream itself
             hub.queues.pop(shared.watch_id, None)
             return resp

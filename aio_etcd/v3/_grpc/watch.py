@@ -60,13 +60,18 @@ class _MessageSocket(_Socket):
         shared = self.queues.get(watch_id)
         if shared is not None:
             if message.canceled:
-                self.canceled(shared, message, int(message.compact_revision))
+                self.canceled(shared, message)
             else:
                 shared.put(message)
         elif self.leaving and message.canceled:
             gone = self.leaving.pop(watch_id, None)
             if gone is not None and not gone.done():
                 gone.set_result(None)  # etcd dropped the watcher
+
+    def compacted(self, message: Any) -> int:
+        if isinstance(message, bytes):
+            return super().compacted(message)
+        return int(message.compact_revision)
 
     def reached(self, message: Any) -> int:
         if isinstance(message, bytes):
