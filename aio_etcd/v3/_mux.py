@@ -25,12 +25,13 @@ import logging
 import math
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket, within
 from ._gateway import ask_status, leads
 from ._shared import CANCELED as _CANCELED
 from ._shared import WATCH as _WATCH
-from ._shared import Hub, join, no_leader, share_key
+from ._shared import Hub, Sharing, no_leader
 
 __all__ = ["Multiplexer"]
 
@@ -126,7 +127,7 @@ class _Socket(Hub):
         await asyncio.gather(self.reader, return_exceptions=True)
 
 
-class Multiplexer:
+class Multiplexer(Sharing):
     """Websocket watches of one client, one socket per member (a transport for watch calls).
 
     :param transport: the client's transport (it opens the websockets).
@@ -138,73 +139,44 @@ class Multiplexer:
     socket_class: type[_Socket] = _Socket
 
     def __init__(self, transport: Transport, cluster: Cluster) -> None:
-        self.transport = transport
-        self.cluster = cluster
-        #: What it forwards to :meth:`websocket`.
-        self.websockets = transport.websockets
+        super().__init__(transport, cluster)
         self._sockets: dict[str, asyncio.Future[_Socket]] = {}
         self.background: set[asyncio.Task[None]] = set()
         self._quorum: dict[str, float] = {}
 
-    async def exchange(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        timeout: float | None,
-        stream: bool = False,
-        foreign: bool = False,
-    ) -> Response:
-        """Ordinary requests (the cluster's member list) go to the real transport."""
-        return await self.transport.exchange(
-            method, url, body=body, headers=headers, timeout=timeout, stream=stream, foreign=foreign
-        )
-
-    async def open_lines(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        timeout: float | None,
-        foreign: bool = False,
-        first_line: bool = True,
-    ) -> Response:
-        if not url.endswith(_WATCH) or body is None or not first_line:
-            return await self.transport.open_lines(
-                method, url, body=body, headers=headers, timeout=timeout, foreign=foreign, first_line=first_line
-            )
-        base = url[: -len(_WATCH)]
+    async def _hub(self, base: str, headers: Mapping[str, str], timeout: float | None) -> Hub | Response:
         refusal = await self._check_quorum(base, headers, timeout)
         if refusal is not None:
             return refusal
-        sock = await self._socket(base, headers, timeout)
-        request = json.loads(body)
-        create = request["create_request"]
-        key, start = share_key(create)
-        shared = sock.joinable.get(key)
-        if shared is not None:
-            joined = await join(self.cluster, self.transport, sock, shared, url, start, headers, timeout)
-            if joined is not None:
-                if joined.status == 200:
-                    self._quorum[base] = asyncio.get_running_loop().time()
-                return joined
-        shared, queue = sock.register(key)
-        create["watch_id"] = str(shared.watch_id)
+        return await self._socket(base, headers, timeout)
+
+    async def _own(
+        self,
+        hub: Hub,
+        key: str,
+        start: int,
+        request: dict[str, Any],
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        foreign: bool,
+    ) -> Response:
+        assert isinstance(hub, _Socket)
+        shared, queue = hub.register(key)
+        request["create_request"]["watch_id"] = str(shared.watch_id)
         try:
-            await sock.ws.send(json.dumps(request))
+            await hub.ws.send(json.dumps(request))
             first = await within(queue.get(), timeout)
         except asyncio.TimeoutError as exc:
-            sock.cancel(shared.watch_id)
+            hub.cancel(shared.watch_id)
             raise TransportFailure(url, exc, sent=True, timed_out=True) from exc
         except BaseException:
-            sock.cancel(shared.watch_id)
+            hub.cancel(shared.watch_id)
             raise
-        sock.created(shared, sock.first_revision(first, start))
-        return LineStream(200, {}, first, url, queue.get, lambda: sock.leave(shared, queue))
+        hub.created(shared, hub.first_revision(first, start))
+        return LineStream(200, {}, first, url, queue.get, lambda: hub.leave(shared, queue))
 
     async def _check_quorum(self, base: str, headers: Mapping[str, str], timeout: float | None) -> Response | None:
         """The websocket drops the require-leader header, so ask the member itself (at most once a second).
@@ -237,10 +209,6 @@ class Multiplexer:
                 raise
             opening.set_result(self.socket_class(ws, base, self))
         return await asyncio.shield(opening)
-
-    async def websocket(self, url: str, *, headers: Mapping[str, str], timeout: float | None) -> WebSocket:
-        """A websocket of the transport below (the protocol's; the multiplexer opens its own)."""
-        return await self.transport.websocket(url, headers=headers, timeout=timeout)
 
     def forget(self, sock: _Socket) -> None:
         opening = self._sockets.get(sock.base)

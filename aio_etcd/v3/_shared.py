@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._core import Cluster, LineStream, Response, Transport, TransportFailure, within
+from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket, within
 from ._gateway import ask_status
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Hub",
     "Queue",
     "Shared",
+    "Sharing",
     "StreamShares",
     "join",
     "no_leader",
@@ -362,24 +363,38 @@ class _Streams(Hub):
             )
 
 
-class StreamShares:
-    """Watches on HTTP streams (the gateway's ``watch_transport="http"``), identical ones sharing a stream.
-
-    It stands in for the transport of a watch's call, as the multiplexer
-    does; everything but a watch's ``/v3/watch`` goes to the transport below.
+class Sharing:
+    """Stands in for the transport of watch calls, so that the cluster's attempt loop
+    (failover, backoff, deadline) opens shared watches as it opens any: a watch's
+    ``/v3/watch`` joins an etcd watch on its member's :class:`Hub` (:func:`join`), or opens
+    one of its own there (:meth:`_own`); every other call goes to the transport below.
     """
 
     def __init__(self, transport: Transport, cluster: Cluster) -> None:
         self.transport = transport
         self.cluster = cluster
-        self.websockets = False
-        self._hubs: dict[str, _Streams] = {}
+        #: Whether :meth:`websocket` opens websockets (it forwards them to the transport below).
+        self.websockets = transport.websockets
 
-    async def exchange(self, method: str, url: str, **options: Any) -> Response:
-        return await self.transport.exchange(method, url, **options)
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        stream: bool = False,
+        foreign: bool = False,
+    ) -> Response:
+        """Ordinary requests (the cluster's member list) go to the transport below."""
+        return await self.transport.exchange(
+            method, url, body=body, headers=headers, timeout=timeout, stream=stream, foreign=foreign
+        )
 
-    async def websocket(self, url: str, **options: Any) -> Any:
-        return await self.transport.websocket(url, **options)
+    async def websocket(self, url: str, *, headers: Mapping[str, str], timeout: float | None) -> WebSocket:
+        """A websocket of the transport below."""
+        return await self.transport.websocket(url, headers=headers, timeout=timeout)
 
     async def open_lines(
         self,
@@ -396,16 +411,67 @@ class StreamShares:
             return await self.transport.open_lines(
                 method, url, body=body, headers=headers, timeout=timeout, foreign=foreign, first_line=first_line
             )
-        base = url[: -len(WATCH)]
-        hub = self._hubs.get(base)
-        if hub is None:
-            hub = self._hubs[base] = _Streams(base)
-        key, start = share_key(json.loads(body)["create_request"])
+        hub = await self._hub(url[: -len(WATCH)], headers, timeout)
+        if isinstance(hub, Response):
+            return hub  # the member's refusal
+        request = json.loads(body)
+        key, start = share_key(request["create_request"])
         shared = hub.joinable.get(key)
         if shared is not None:
             joined = await join(self.cluster, self.transport, hub, shared, url, start, headers, timeout)
             if joined is not None:
                 return joined
+        return await self._own(hub, key, start, request, method, url, body, headers, timeout, foreign)
+
+    async def _hub(self, base: str, headers: Mapping[str, str], timeout: float | None) -> Hub | Response:
+        """The hub of member ``base`` (or why a watch may not be opened there)."""
+        raise NotImplementedError
+
+    async def _own(
+        self,
+        hub: Hub,
+        key: str,
+        start: int,
+        request: dict[str, Any],
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        foreign: bool,
+    ) -> Response:
+        """A new etcd watch on ``hub`` for ``request`` (``body`` as sent; ``key`` is what it asks
+        for, ``start`` its start revision): its stream."""
+        raise NotImplementedError
+
+
+class StreamShares(Sharing):
+    """Watches on HTTP streams (the gateway's ``watch_transport="http"``), identical ones sharing a stream."""
+
+    def __init__(self, transport: Transport, cluster: Cluster) -> None:
+        super().__init__(transport, cluster)
+        self._hubs: dict[str, _Streams] = {}
+
+    async def _hub(self, base: str, headers: Mapping[str, str], timeout: float | None) -> Hub | Response:
+        hub = self._hubs.get(base)
+        if hub is None:
+            hub = self._hubs[base] = _Streams(base)
+        return hub
+
+    async def _own(
+        self,
+        hub: Hub,
+        key: str,
+        start: int,
+        request: dict[str, Any],
+        method: str,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        foreign: bool,
+    ) -> Response:
+        assert isinstance(hub, _Streams)
         shared, queue = hub.register(key)
         try:
             resp = await self.transport.open_lines(
