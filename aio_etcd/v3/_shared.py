@@ -374,7 +374,7 @@ class Sharing:
         self.transport = transport
         self.cluster = cluster
         #: Whether :meth:`websocket` opens websockets (it forwards them to the transport below).
-        self.websockets = transport.websockets
+        self.websockets: bool = getattr(transport, "websockets", False)
 
     async def exchange(
         self,
