@@ -460,8 +460,17 @@ async def _fill(raw: v3.Client, keys: list[str]) -> None:
 
 
 def _children(result: etcd.EtcdResult) -> list[tuple[Any, ...]]:
+    """What a listing and a whole read agree on: a TTL counts down between them, so only its
+    seconds rounded to ten (the listing tests' TTLs are 60 s, read within a second)."""
     return [
-        (n.get("key"), n.get("dir", False), n.get("value"), n.get("createdIndex"), n.get("modifiedIndex"), n.get("ttl"))
+        (
+            n.get("key"),
+            n.get("dir", False),
+            n.get("value"),
+            n.get("createdIndex"),
+            n.get("modifiedIndex"),
+            n.get("ttl") and round(n["ttl"], -1),
+        )
         for n in result._children
     ]
 
@@ -487,11 +496,19 @@ async def test_a_listing_passes_over_large_sub_directories(
     await keys.write(p + "/_x", "hidden")
     await keys.write(p + "/only/_y", "hidden")  # a directory holding only a hidden key is listed
     await keys.write(p + "/d00/t", "x", ttl=60)
-    whole = await keys.read(p, recursive=True)
+    seen = _count_reads(keys, monkeypatch)
+    for _ in range(5):
+        # The server is shared: another test's key may reach its TTL between the reads and move
+        # the revision. Only a listing read between two whole reads of one revision counts.
+        whole = await keys.read(p, recursive=True)
+        seen.clear()
+        listing = await keys.read(p)
+        listed = list(seen)
+        if (await keys.read(p, recursive=True)).etcd_index == whole.etcd_index:
+            break
+    seen = listed
     (ttl,) = [n for n in whole.leaves if n.key == p + "/d00/t"]
     assert ttl.value == "x" and ttl.ttl in (59, 60) and ttl.expiration is not None
-    seen = _count_reads(keys, monkeypatch)
-    listing = await keys.read(p)
     assert _children(listing) == _children(whole) and len(listing._children) == 12 + 5 + 2 + 2
     assert (listing.createdIndex, listing.modifiedIndex) == (whole.createdIndex, whole.modifiedIndex)
     assert listing.etcd_index == whole.etcd_index  # nothing written between: the same revision
