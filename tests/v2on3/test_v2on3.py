@@ -666,3 +666,20 @@ async def test_the_action_records_of_sets_and_deletes(keys: etcd.Client, raw: v3
     assert await record_of(await keys.delete(p + "/a/k")) == b"delete"
     await keys.write(p + "/a/b c/k", "v")
     assert await record_of(await keys.delete(p + "/a/b c", recursive=True)) == f"delete {p}/a/b c".encode()
+
+
+async def test_a_tree_keeps_names_and_values_that_are_not_utf8(
+    keys: etcd.Client, raw: v3.Client, etcd_prefix: str
+) -> None:
+    """Bytes that are not UTF-8 (written by a v3 client) read as v2 reads such bytes: escaped, not an error."""
+    p = etcd_prefix
+    await raw.put(f"{p}/t/ok", b"fine")
+    await raw.put(f"{p}/t/bad", b"\xff\xfe")
+    await raw.put(p.encode() + b"/t/n\xe9", b"v")
+    tree = await keys.read(p + "/t", recursive=True)
+    assert {leaf.key: leaf.value for leaf in tree.leaves} == {
+        p + "/t/bad": "\udcff\udcfe",
+        p + "/t/n\udce9": "v",
+        p + "/t/ok": "fine",
+    }
+    assert (await keys.read(p + "/t/bad")).value == "\udcff\udcfe"
