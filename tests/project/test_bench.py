@@ -74,3 +74,23 @@ def test_watch_rate_benchmark_reports_and_checks_delivery(tmp_path: Path) -> Non
     (result,) = json.loads(out.read_text())["results"]
     assert result["rate"] == 100 and result["writes"] == 100
     assert result["received"] == [100, 100] and result["out_of_order"] == [0, 0]  # all, in order
+
+
+@pytest.mark.timeout(200)
+def test_per_call_benchmark_reports_every_contender_and_workload(tmp_path: Path) -> None:
+    out = tmp_path / "percall.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "percall_v3.py"), "--quick", "--rounds", "1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(out.read_text())["results"]
+    assert {"grpc-floor", "aio_etcd.v3-grpc"} <= set(figures)
+    for contender, workloads in figures.items():
+        assert set(workloads) == {"get_seq", "put_seq", "get_conc", "put_conc"}, contender
+        for (run,) in workloads.values():
+            assert run["cpu_us"] > 0 and run["ops_s"] > 0 and run["etcd_us"] >= 0
+    assert "get_conc    aio_etcd.v3-grpc" in done.stdout
