@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -259,6 +260,16 @@ def no_leader(status: Response) -> Response:
     return Response.build(503, refusal, status.url)
 
 
+def _end(loop: asyncio.AbstractEventLoop, timeout: float | None) -> float | None:
+    """The loop time at which ``timeout`` seconds from now run out (``None``: no limit)."""
+    return None if timeout is None or math.isinf(timeout) else loop.time() + timeout
+
+
+def _left(loop: asyncio.AbstractEventLoop, end: float | None) -> float | None:
+    """What is left until ``end`` (see :func:`_end`): 0 once it has passed."""
+    return None if end is None else max(end - loop.time(), 0.0)
+
+
 async def join(
     cluster: Cluster,
     transport: Transport,
@@ -278,6 +289,8 @@ async def join(
     """
     if shared.dead:
         return None
+    loop = asyncio.get_running_loop()
+    end = _end(loop, timeout)
     # Joined first, then the member asked: what it sends after its answer reaches this queue.
     # Joined before it is even created, where it is not yet: what it hands out from its
     # first message on (a catch-up from history, after a failover) reaches this queue too.
@@ -294,7 +307,7 @@ async def join(
         if shared.dead:
             hub.leave(shared, queue)
             return None
-        resp = await ask_status(cluster, transport, hub.base, headers, timeout)
+        resp = await ask_status(cluster, transport, hub.base, headers, _left(loop, end))
     except BaseException:
         hub.leave(shared, queue)
         raise
@@ -411,6 +424,9 @@ class Sharing:
             return await self.transport.open_lines(
                 method, url, body=body, headers=headers, timeout=timeout, foreign=foreign, first_line=first_line
             )
+        # One time limit for the attempt, whatever steps it takes: each gets what is left.
+        loop = asyncio.get_running_loop()
+        end = _end(loop, timeout)
         hub = await self._hub(url[: -len(WATCH)], headers, timeout)
         if isinstance(hub, Response):
             return hub  # the member's refusal
@@ -418,10 +434,10 @@ class Sharing:
         key, start = share_key(request["create_request"])
         shared = hub.joinable.get(key)
         if shared is not None:
-            joined = await join(self.cluster, self.transport, hub, shared, url, start, headers, timeout)
+            joined = await join(self.cluster, self.transport, hub, shared, url, start, headers, _left(loop, end))
             if joined is not None:
                 return joined
-        return await self._own(hub, key, start, request, method, url, body, headers, timeout, foreign)
+        return await self._own(hub, key, start, request, method, url, body, headers, _left(loop, end), foreign)
 
     async def _hub(self, base: str, headers: Mapping[str, str], timeout: float | None) -> Hub | Response:
         """The hub of member ``base`` (or why a watch may not be opened there)."""
