@@ -11,11 +11,12 @@ settings they would have anyway:
 
 - ``grpc-floor``: ``grpc.aio`` calls by path on one channel, one request
   message made once (as in bench_v3.py);
-- ``aio_etcd.v3-grpc``: ``v3.Client(url, transport="grpc")``: ``get`` and ``put``;
-- ``aetcd``: ``aetcd.Client``'s ``get`` and ``put``, when it is installed.
+- ``aio_etcd.v3-grpc``: ``v3.Client(url, transport="grpc")``: ``get``, ``put``, ``range``;
+- ``aetcd``: ``aetcd.Client``'s ``get``, ``put``, ``get_prefix``, when it is installed.
 
 Each round runs every workload (3,000 gets and puts one after another, 12,800
-gets and 6,400 puts 64 at a time) for each contender in turn, in an order that
+gets and 6,400 puts 64 at a time, 40 ranges of 5,000 keys of 100 bytes, the
+keys counted) for each contender in turn, in an order that
 rotates from round to round. It prints, per workload, the median client CPU
 per call, etcd's CPU per call (its threads' run time, as bench_v3.py reads
 it) and calls per second, and each contender's median ratio to the floor's
@@ -41,10 +42,11 @@ sys.path.insert(0, str(HERE))
 
 from bench_v3 import CONCURRENCY, cpu_of  # noqa: E402
 
-COUNTS = {"get_seq": 3000, "put_seq": 3000, "get_conc": 12800, "put_conc": 6400}
+COUNTS = {"get_seq": 3000, "put_seq": 3000, "get_conc": 12800, "put_conc": 6400, "range_5000": 40}
 VALUE = b"v" * 100
 
 Op = Callable[[], Awaitable[Any]]
+RANGE_KEYS = 5000
 #: contender -> workload -> each round's figures
 Results = dict[str, dict[str, list[dict[str, float]]]]
 
@@ -100,9 +102,17 @@ async def main() -> None:
             put = messages.bind(channel, "/etcdserverpb.KV/Put")
             get_req = pb.RangeRequest(key=b"/bench/k")
             put_req = pb.PutRequest(key=b"/bench/k", value=VALUE)
-            ops: dict[str, tuple[Op, Op]] = {
-                "grpc-floor": (lambda: range_(get_req), lambda: put(put_req)),
-                "aio_etcd.v3-grpc": (lambda: ours.get("/bench/k"), lambda: ours.put("/bench/k", VALUE)),
+            range_req = pb.RangeRequest(key=b"/range/", range_end=b"/range0")
+
+            async def floor_range() -> None:
+                assert len((await range_(range_req)).kvs) == RANGE_KEYS
+
+            async def our_range() -> None:
+                assert len((await ours.range("/range/", prefix=True)).kvs) == RANGE_KEYS
+
+            ops: dict[str, tuple[Op, Op, Op]] = {
+                "grpc-floor": (lambda: range_(get_req), lambda: put(put_req), floor_range),
+                "aio_etcd.v3-grpc": (lambda: ours.get("/bench/k"), lambda: ours.put("/bench/k", VALUE), our_range),
             }
             closers = []
             try:
@@ -114,10 +124,18 @@ async def main() -> None:
                 peer = aetcd.Client(host=host, port=int(port))
                 await peer.connect()
                 closers.append(peer.close)
-                ops["aetcd"] = (lambda: peer.get(b"/bench/k"), lambda: peer.put(b"/bench/k", VALUE))
+
+                async def peer_range() -> None:
+                    assert len(list(await peer.get_prefix(b"/range/"))) == RANGE_KEYS
+
+                ops["aetcd"] = (lambda: peer.get(b"/bench/k"), lambda: peer.put(b"/bench/k", VALUE), peer_range)
             await ours.put("/bench/k", VALUE)
+            for start in range(0, RANGE_KEYS, 100):
+                puts = [v3.txn.put(f"/range/{i:05d}", VALUE) for i in range(start, start + 100)]
+                await ours.txn().then(*puts).commit()
             names = list(ops)
-            for get_op, put_op in ops.values():  # each channel connected and warm
+            for get_op, put_op, range_op in ops.values():  # each channel connected and warm
+                await range_op()
                 for _ in range(200):
                     await get_op()
                     await put_op()
@@ -126,7 +144,7 @@ async def main() -> None:
                 order = names[number % len(names) :] + names[: number % len(names)]
                 for workload, count in counts.items():
                     for name in order:
-                        op = ops[name][0 if workload.startswith("get") else 1]
+                        op = ops[name][("get", "put", "range").index(workload.split("_")[0])]
                         figures = await measure(op, count, workload.endswith("conc"), pid)
                         results[name][workload].append(figures)
                 print(f"round {number + 1}/{args.rounds} done", flush=True)

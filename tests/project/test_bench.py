@@ -90,7 +90,7 @@ def test_per_call_benchmark_reports_every_contender_and_workload(tmp_path: Path)
     figures = json.loads(out.read_text())["results"]
     assert {"grpc-floor", "aio_etcd.v3-grpc"} <= set(figures)
     for contender, workloads in figures.items():
-        assert set(workloads) == {"get_seq", "put_seq", "get_conc", "put_conc"}, contender
+        assert set(workloads) == {"get_seq", "put_seq", "get_conc", "put_conc", "range_5000"}, contender
         for (run,) in workloads.values():
             assert run["cpu_us"] > 0 and run["ops_s"] > 0 and run["etcd_us"] >= 0
     assert "get_conc    aio_etcd.v3-grpc" in done.stdout
