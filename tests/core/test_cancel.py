@@ -86,9 +86,10 @@ async def test_asyncio_wait_for_loses_that_cancellation_before_python_3_12() -> 
         await _turns(2)
         queue.put_nowait("answer")
         await _turns(turns)
+        waiting = not task.done()  # (on 3.12+ it has often returned already: nothing to lose then)
         task.cancel()
         await asyncio.wait({task})
-        lost += not task.cancelled()
+        lost += waiting and not task.cancelled()
     assert (lost > 0) == (sys.version_info < (3, 12))
 
 
