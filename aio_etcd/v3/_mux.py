@@ -31,7 +31,7 @@ from .._core import Cluster, LineStream, Response, Transport, TransportFailure, 
 from ._gateway import ask_status, leads
 from ._shared import CANCELED as _CANCELED
 from ._shared import WATCH as _WATCH
-from ._shared import Hub, Sharing, no_leader
+from ._shared import Hub, Sharing, end_of, left_until, no_leader
 
 __all__ = ["Multiplexer"]
 
@@ -145,10 +145,12 @@ class Multiplexer(Sharing):
         self._quorum: dict[str, float] = {}
 
     async def _hub(self, base: str, headers: Mapping[str, str], timeout: float | None) -> Hub | Response:
+        loop = asyncio.get_running_loop()
+        end = end_of(loop, timeout)  # the socket gets what the quorum check left of the limit
         refusal = await self._check_quorum(base, headers, timeout)
         if refusal is not None:
             return refusal
-        return await self._socket(base, headers, timeout)
+        return await self._socket(base, headers, left_until(loop, end))
 
     async def _own(
         self,

@@ -260,14 +260,27 @@ def no_leader(status: Response) -> Response:
     return Response.build(503, refusal, status.url)
 
 
-def _end(loop: asyncio.AbstractEventLoop, timeout: float | None) -> float | None:
+def end_of(loop: asyncio.AbstractEventLoop, timeout: float | None) -> float | None:
     """The loop time at which ``timeout`` seconds from now run out (``None``: no limit)."""
     return None if timeout is None or math.isinf(timeout) else loop.time() + timeout
 
 
-def _left(loop: asyncio.AbstractEventLoop, end: float | None) -> float | None:
-    """What is left until ``end`` (see :func:`_end`): 0 once it has passed."""
-    return None if end is None else max(end - loop.time(), 0.0)
+def left_until(loop: asyncio.AbstractEventLoop, end: float | None) -> float | None:
+    """What is left until ``end`` (see :func:`end_of`), rounded up to a quarter second (the
+    transports keep a timer per distinct limit); 0 once it has passed."""
+    if end is None:
+        return None
+    left = end - loop.time()
+    return math.ceil(left * 4) / 4 if left > 0 else 0.0
+
+
+def _rest(loop: asyncio.AbstractEventLoop, end: float | None, url: str) -> float | None:
+    """What is left of an attempt's limit for its next step; none left: the attempt timed out
+    (before the step sent anything)."""
+    left = left_until(loop, end)
+    if left == 0:
+        raise TransportFailure(url, asyncio.TimeoutError(), sent=False, timed_out=True)
+    return left
 
 
 async def join(
@@ -290,7 +303,7 @@ async def join(
     if shared.dead:
         return None
     loop = asyncio.get_running_loop()
-    end = _end(loop, timeout)
+    end = end_of(loop, timeout)
     # Joined first, then the member asked: what it sends after its answer reaches this queue.
     # Joined before it is even created, where it is not yet: what it hands out from its
     # first message on (a catch-up from history, after a failover) reaches this queue too.
@@ -307,7 +320,7 @@ async def join(
         if shared.dead:
             hub.leave(shared, queue)
             return None
-        resp = await ask_status(cluster, transport, hub.base, headers, _left(loop, end))
+        resp = await ask_status(cluster, transport, hub.base, headers, _rest(loop, end, url))
     except BaseException:
         hub.leave(shared, queue)
         raise
@@ -426,7 +439,7 @@ class Sharing:
             )
         # One time limit for the attempt, whatever steps it takes: each gets what is left.
         loop = asyncio.get_running_loop()
-        end = _end(loop, timeout)
+        end = end_of(loop, timeout)
         hub = await self._hub(url[: -len(WATCH)], headers, timeout)
         if isinstance(hub, Response):
             return hub  # the member's refusal
@@ -434,10 +447,10 @@ class Sharing:
         key, start = share_key(request["create_request"])
         shared = hub.joinable.get(key)
         if shared is not None:
-            joined = await join(self.cluster, self.transport, hub, shared, url, start, headers, _left(loop, end))
+            joined = await join(self.cluster, self.transport, hub, shared, url, start, headers, _rest(loop, end, url))
             if joined is not None:
                 return joined
-        return await self._own(hub, key, start, request, method, url, body, headers, _left(loop, end), foreign)
+        return await self._own(hub, key, start, request, method, url, body, headers, _rest(loop, end, url), foreign)
 
     async def _hub(self, base: str, headers: Mapping[str, str], timeout: float | None) -> Hub | Response:
         """The hub of member ``base`` (or why a watch may not be opened there)."""
