@@ -142,7 +142,8 @@ class Layout:
         range over gRPC above all (its bytes and integers as they are, nothing to decode).
         With ``leased``, the nodes on a lease are put there with it instead of taking
         ``ttls`` (see :func:`add_ttls`): their leases are looked up after.
-        ``kvs`` is gone over once, twice when some keys are on a lease.
+        ``kvs`` is gone over once, once more when some keys are on a lease, and once
+        more from the start when a name or value is not UTF-8 (see :meth:`_nodes`).
 
         A name starting with ``_`` is hidden, with everything under it; the
         directories above it show (as in v2, a directory holding only hidden

@@ -460,8 +460,7 @@ async def _fill(raw: v3.Client, keys: list[str]) -> None:
 
 
 def _children(result: etcd.EtcdResult) -> list[tuple[Any, ...]]:
-    """What a listing and a whole read agree on: a TTL counts down between them, so only its
-    seconds rounded to ten (the listing tests' TTLs are 60 s, read within a second)."""
+    """What a listing and a whole read agree on; a TTL only whether there is one (see :func:`_ttls_agree`)."""
     return [
         (
             n.get("key"),
@@ -469,10 +468,16 @@ def _children(result: etcd.EtcdResult) -> list[tuple[Any, ...]]:
             n.get("value"),
             n.get("createdIndex"),
             n.get("modifiedIndex"),
-            n.get("ttl") and round(n["ttl"], -1),
+            n.get("ttl") is not None,
         )
         for n in result._children
     ]
+
+
+def _ttls_agree(one: etcd.EtcdResult, other: etcd.EtcdResult) -> bool:
+    """The children's TTLs a second apart at most (one may pass between two reads)."""
+    ttls = [{n["key"]: n["ttl"] for n in r._children if n.get("ttl") is not None} for r in (one, other)]
+    return ttls[0].keys() == ttls[1].keys() and all(abs(ttls[0][k] - ttls[1][k]) <= 1 for k in ttls[0])
 
 
 async def test_a_listing_passes_over_large_sub_directories(
@@ -510,6 +515,7 @@ async def test_a_listing_passes_over_large_sub_directories(
     (ttl,) = [n for n in whole.leaves if n.key == p + "/d00/t"]
     assert ttl.value == "x" and ttl.ttl in (59, 60) and ttl.expiration is not None
     assert _children(listing) == _children(whole) and len(listing._children) == 12 + 5 + 2 + 2
+    assert _ttls_agree(listing, whole)
     assert (listing.createdIndex, listing.modifiedIndex) == (whole.createdIndex, whole.modifiedIndex)
     assert listing.etcd_index == whole.etcd_index  # nothing written between: the same revision
     # What it read of the 3,000 keys in sub-directories: the first range, then a step of each.
@@ -669,17 +675,21 @@ async def test_the_action_records_of_sets_and_deletes(keys: etcd.Client, raw: v3
 
 
 async def test_a_tree_keeps_names_and_values_that_are_not_utf8(
-    keys: etcd.Client, raw: v3.Client, etcd_prefix: str
+    etcd_v3_server: EtcdCluster, raw: v3.Client, etcd_prefix: str
 ) -> None:
     """Bytes that are not UTF-8 (written by a v3 client) read as v2 reads such bytes: escaped, not an error."""
     p = etcd_prefix
+    await raw.put(f"{p}/t/a", b"on a lease", lease=await raw.grant(60))  # met before the first bad value
     await raw.put(f"{p}/t/ok", b"fine")
     await raw.put(f"{p}/t/bad", b"\xff\xfe")
     await raw.put(p.encode() + b"/t/n\xe9", b"v")
-    tree = await keys.read(p + "/t", recursive=True)
-    assert {leaf.key: leaf.value for leaf in tree.leaves} == {
-        p + "/t/bad": "\udcff\udcfe",
-        p + "/t/n\udce9": "v",
-        p + "/t/ok": "fine",
-    }
-    assert (await keys.read(p + "/t/bad")).value == "\udcff\udcfe"
+    for transport in ("grpc", "gateway"):  # the trees are built from etcd's messages, or from its JSON
+        async with etcd_v3_server.client(v3_transport=transport) as client:
+            tree = await client.read(p + "/t", recursive=True)
+            assert {leaf.key: (leaf.value, leaf.ttl is not None) for leaf in tree.leaves} == {
+                p + "/t/a": ("on a lease", True),
+                p + "/t/bad": ("\udcff\udcfe", False),
+                p + "/t/n\udce9": ("v", False),
+                p + "/t/ok": ("fine", False),
+            }, transport
+            assert (await client.read(p + "/t/bad")).value == "\udcff\udcfe"
