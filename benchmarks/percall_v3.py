@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import functools
 import json
 import statistics
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_v3 import CONCURRENCY, cpu_of  # noqa: E402
+import bench_v3  # noqa: E402
+from bench_v3 import CONCURRENCY  # noqa: E402
 
 COUNTS = {"get_seq": 3000, "put_seq": 3000, "get_conc": 12800, "put_conc": 6400, "range_5000": 40}
 VALUE = b"v" * 100
@@ -52,25 +52,11 @@ Results = dict[str, dict[str, list[dict[str, float]]]]
 
 
 async def run(op: Op, count: int, concurrent: bool) -> None:
-    if not concurrent:
+    if concurrent:
+        await bench_v3.conc(op, count)
+    else:
         for _ in range(count):
             await op()
-        return
-
-    async def worker() -> None:
-        for _ in range(count // CONCURRENCY):
-            await op()
-
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-
-
-async def measure(op: Op, count: int, concurrent: bool, etcd_pid: int) -> dict[str, float]:
-    gc.collect()
-    server, cpu, wall = cpu_of(etcd_pid), time.process_time(), time.perf_counter()
-    await run(op, count, concurrent)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    server = cpu_of(etcd_pid) - server
-    return {"cpu_us": cpu / count * 1e6, "etcd_us": server / count * 1e6, "ops_s": count / wall}
 
 
 async def main() -> None:
@@ -93,6 +79,7 @@ async def main() -> None:
         url = cluster.client_urls[0]
         pid = cluster.members[0].pid
         assert pid is not None and cluster.etcd_version is not None
+        bench_v3.ETCD_PID = pid  # its measure() reads etcd's CPU around each workload
         version = ".".join(map(str, cluster.etcd_version))
         async with (
             grpc.aio.insecure_channel(url.split("://", 1)[1]) as channel,
@@ -145,7 +132,8 @@ async def main() -> None:
                 for workload, count in counts.items():
                     for name in order:
                         op = ops[name][("get", "put", "range").index(workload.split("_")[0])]
-                        figures = await measure(op, count, workload.endswith("conc"), pid)
+                        concurrent = workload.endswith("conc")
+                        figures = await bench_v3.measure(functools.partial(run, op, count, concurrent), count)
                         results[name][workload].append(figures)
                 print(f"round {number + 1}/{args.rounds} done", flush=True)
             for close in closers:
