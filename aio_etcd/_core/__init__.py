@@ -33,7 +33,7 @@ from .members import Members, member_url
 from .observer import Exchange, Observer
 from .policy import GUARDED, SAFE, UNSAFE, ReplayRule, RetryPolicy
 from .rules import ApiRules, Classifier, MemberProbe
-from .timeouts import within
+from .timeouts import quarter_up, within
 from .transport import LineStream, Response, Transport, TransportFailure, WebSocket
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "TransportFailure",
     "WebSocket",
     "member_url",
+    "quarter_up",
     "tls_protocol",
     "within",
 ]

@@ -46,6 +46,7 @@ from .members import Members, Slots, SlotTimeout, origin
 from .observer import Exchange, Observer, told
 from .policy import RetryPolicy
 from .rules import ApiRules
+from .timeouts import quarter_up
 from .transport import LineStream, Response, Transport, TransportFailure, WebSocket
 from .vigils import Vigil, Vigils
 
@@ -273,7 +274,7 @@ class Cluster(Members):
         # What is left of the deadline, rounded up to a quarter second: the
         # transport keeps one timeout object per distinct limit.
         now = loop.time()
-        left = None if end is None else math.ceil(max(end - now, 0.001) * 4) / 4
+        left = None if end is None else quarter_up(max(end - now, 0.001))
         vigil = Vigil(self, transport, base, per, call.rule.guarded, now, attempt)
         self._vigils.add(vigil, loop)
         try:

@@ -25,9 +25,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-__all__ = ["within"]
+__all__ = ["quarter_up", "within"]
 
 T = TypeVar("T")
+
+
+def quarter_up(seconds: float) -> float:
+    """``seconds`` rounded up to a quarter second: a time limit the transports see few of
+    (they keep one timer or timeout object per distinct limit)."""
+    return math.ceil(seconds * 4) / 4
 
 
 async def within(aw: Awaitable[T], timeout: float | None, *, discard: Callable[[T], object] | None = None) -> T:

@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket, within
+from .._core import Cluster, LineStream, Response, Transport, TransportFailure, WebSocket, quarter_up, within
 from ._gateway import ask_status
 
 __all__ = [
@@ -271,7 +271,7 @@ def left_until(loop: asyncio.AbstractEventLoop, end: float | None) -> float | No
     if end is None:
         return None
     left = end - loop.time()
-    return math.ceil(left * 4) / 4 if left > 0 else 0.0
+    return quarter_up(left) if left > 0 else 0.0
 
 
 def _rest(loop: asyncio.AbstractEventLoop, end: float | None, url: str) -> float | None:
