@@ -19,6 +19,7 @@ transaction and at most one write per key.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -68,6 +69,14 @@ def raw_range(key: str | bytes, prefix: bool = False, range_end: str | bytes | N
     return raw, b""
 
 
+def _range_fields(start: bytes, end: bytes) -> dict[str, str]:
+    """:func:`key_range`'s fields from :func:`raw_range`'s bytes."""
+    fields = {"key": b64(start)}
+    if end:
+        fields["range_end"] = b64(end)
+    return fields
+
+
 def prefix_end(prefix: bytes) -> bytes:
     """The first key after every key that starts with ``prefix`` (``b"\\0"``: no end)."""
     end = bytearray(prefix)
@@ -79,18 +88,41 @@ def prefix_end(prefix: bytes) -> bytes:
     return b"\0"  # every key from `prefix` on: the empty prefix, or all 0xff
 
 
-class Compare:
+#: The gateway's JSON of a comparison or operation: given, or made when first asked for.
+_Given = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
+class _Fields:
+    """The gateway's JSON of a comparison or operation, made when first asked for when given as a function."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: _Given) -> None:
+        self._fields = fields
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """It as the gateway's JSON."""
+        fields = self._fields
+        if callable(fields):
+            fields = self._fields = fields()
+        return fields
+
+
+class Compare(_Fields):
     """One comparison of a transaction's ``if_`` (made by ``T.value(key) == ...`` and the like).
 
     :attr:`fields` is it as the gateway's JSON; :attr:`raw`, when not ``None``,
     the same as the fields of etcd's ``Compare`` message (bytes, ints, enum
-    numbers), which the gRPC transport builds its message from.
+    numbers), which the gRPC transport builds its message from. ``fields``
+    may be given as a function that makes them: the builders below do, so
+    that a transaction sent over gRPC never writes its keys in base64.
     """
 
-    __slots__ = ("fields", "raw")
+    __slots__ = ("raw",)
 
-    def __init__(self, fields: dict[str, Any], raw: dict[str, Any] | None = None) -> None:
-        self.fields = fields
+    def __init__(self, fields: _Given, raw: dict[str, Any] | None = None) -> None:
+        super().__init__(fields)
         self.raw = raw
 
     def __repr__(self) -> str:
@@ -106,32 +138,36 @@ _TARGET_NUMBERS = {"VERSION": 0, "CREATE": 1, "MOD": 2, "VALUE": 3, "LEASE": 4}
 class _Target:
     """A key's value, version, create or mod revision, or lease, waiting for a comparison."""
 
-    __slots__ = ("_fields", "_target", "_field", "_range")
+    __slots__ = ("_target", "_field", "_range")
 
     def __init__(self, key: str | bytes, target: str, field: str, prefix: bool, range_end: str | bytes | None) -> None:
-        self._fields = key_range(key, prefix, range_end)
-        self._range = raw_range(key, prefix, range_end)
+        self._range = raw_range(key, prefix, range_end)  # (checks the key as key_range would)
         self._target = target
         self._field = field
 
     def _compare(self, op: str, other: object) -> Compare:
-        if self._target == "VALUE":
+        target, field = self._target, self._field
+        if target == "VALUE":
             given: Any = to_bytes(other, "a value")  # type: ignore[arg-type]
-            operand: Any = b64(given)
+        elif isinstance(other, bool) or not isinstance(other, int):
+            raise TypeError(f"a {field} compares with an int, not {type(other).__name__}")
         else:
-            if isinstance(other, bool) or not isinstance(other, int):
-                raise TypeError(f"a {self._field} compares with an int, not {type(other).__name__}")
-            given, operand = other, str(other)
+            given = other
         result = _RESULTS[op]
         start, end = self._range
         raw = {
             "key": start,
             "range_end": end,
-            "target": _TARGET_NUMBERS[self._target],
+            "target": _TARGET_NUMBERS[target],
             "result": _RESULT_NUMBERS[result],
-            self._field: given,
+            field: given,
         }
-        return Compare({**self._fields, "target": self._target, "result": result, self._field: operand}, raw)
+
+        def fields() -> dict[str, Any]:
+            operand = b64(given) if target == "VALUE" else str(given)
+            return {**_range_fields(start, end), "target": target, "result": result, field: operand}
+
+        return Compare(fields, raw)
 
     def __eq__(self, other: object) -> Compare:  # type: ignore[override]
         return self._compare("==", other)
@@ -183,7 +219,7 @@ def lease(key: str | bytes, *, prefix: bool = False, range_end: str | bytes | No
     return _Target(key, "LEASE", "lease", prefix, range_end)
 
 
-class Op:
+class Op(_Fields):
     """One operation of a transaction branch; :attr:`writes` tells a change from a read.
 
     :attr:`fields` is it as the gateway's JSON; :attr:`raw`, when not ``None``,
@@ -193,10 +229,10 @@ class Op:
     failure)``), which the gRPC transport builds its message from.
     """
 
-    __slots__ = ("fields", "writes", "raw")
+    __slots__ = ("writes", "raw")
 
-    def __init__(self, fields: dict[str, Any], writes: bool, raw: tuple[str, Any] | None = None) -> None:
-        self.fields = fields
+    def __init__(self, fields: _Given, writes: bool, raw: tuple[str, Any] | None = None) -> None:
+        super().__init__(fields)
         self.writes = writes
         self.raw = raw
 
@@ -334,9 +370,11 @@ def delete_request(
 
 def put(key: str | bytes, value: str | bytes | int | float, *, lease: Any = None, prev_kv: bool = False) -> Op:
     """Put ``value`` at ``key`` (with a lease, as a :class:`~aio_etcd.v3.Client.put`)."""
-    fields = put_request(key, value, lease=lease, prev_kv=prev_kv)
-    raw = {"key": to_bytes(key), "value": value_bytes(value), "lease": lease_id(lease), "prev_kv": prev_kv}
-    return Op({"request_put": fields}, True, ("request_put", raw))
+    data, number, raw_key = value_bytes(value), lease_id(lease), to_bytes(key)
+    raw = {"key": raw_key, "value": data, "lease": number, "prev_kv": prev_kv}
+    return Op(
+        lambda: {"request_put": put_fields(raw_key, data, number, prev_kv, False, False)}, True, ("request_put", raw)
+    )
 
 
 def get(
@@ -350,25 +388,36 @@ def get(
     sort: tuple[str, str] | None = None,
 ) -> Op:
     """Read a key or range (its response is a :class:`~aio_etcd.v3.Range`)."""
-    fields = range_request(
-        key, prefix=prefix, range_end=range_end, limit=limit, keys_only=keys_only, count_only=count_only, sort=sort
-    )
     start, end = raw_range(key, prefix, range_end)
-    raw = {"key": start, "range_end": end, "limit": limit, "keys_only": keys_only, "count_only": count_only}
-    if sort is not None:
-        raw["sort_target"] = _SORT_NUMBERS[fields["sort_target"]]
-        raw["sort_order"] = _SORT_NUMBERS[fields["sort_order"]]
-    return Op({"request_range": fields}, False, ("request_range", raw))
+    if limit < 0:
+        raise ValueError("limit must not be negative")
+    names = None if sort is None else sort_names(sort)
+    raw: dict[str, Any] = {"key": start, "range_end": end, "limit": limit, "keys_only": keys_only}
+    raw["count_only"] = count_only
+    if names is not None:
+        raw["sort_target"], raw["sort_order"] = _SORT_NUMBERS[names[0]], _SORT_NUMBERS[names[1]]
+
+    def fields() -> dict[str, Any]:
+        options = range_options(_range_fields(start, end), limit, 0, names, keys_only, count_only, False)
+        return {"request_range": options}
+
+    return Op(fields, False, ("request_range", raw))
 
 
 def delete(
     key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None, prev_kv: bool = False
 ) -> Op:
     """Delete a key or range."""
-    fields = delete_request(key, prefix=prefix, range_end=range_end, prev_kv=prev_kv)
     start, end = raw_range(key, prefix, range_end)
     raw = {"key": start, "range_end": end, "prev_kv": prev_kv}
-    return Op({"request_delete_range": fields}, True, ("request_delete_range", raw))
+
+    def fields() -> dict[str, Any]:
+        out: dict[str, Any] = _range_fields(start, end)
+        if prev_kv:
+            out["prev_kv"] = True
+        return {"request_delete_range": out}
+
+    return Op(fields, True, ("request_delete_range", raw))
 
 
 class Txn:
@@ -409,14 +458,7 @@ class Txn:
 
     def request(self) -> dict[str, Any]:
         """The body of the transaction."""
-        fields: dict[str, Any] = {}
-        if self.compares:
-            fields["compare"] = [c.fields for c in self.compares]
-        if self.success:
-            fields["success"] = [op.fields for op in self.success]
-        if self.failure:
-            fields["failure"] = [op.fields for op in self.failure]
-        return fields
+        return _request(self.compares, self.success, self.failure)
 
     async def commit(self) -> TxnResult:
         """Send the transaction."""
@@ -428,12 +470,27 @@ class Txn:
         return f"<Txn {len(self.compares)} compares, {len(self.success)} then, {len(self.failure)} else>"
 
 
+def _request(compares: list[Compare], success: list[Op], failure: list[Op]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if compares:
+        fields["compare"] = [c.fields for c in compares]
+    if success:
+        fields["success"] = [op.fields for op in success]
+    if failure:
+        fields["failure"] = [op.fields for op in failure]
+    return fields
+
+
+def _nested(compares: list[Compare], success: list[Op], failure: list[Op]) -> dict[str, Any]:
+    return {"request_txn": _request(compares, success, failure)}
+
+
 def _ops(ops: tuple[Op | Txn, ...]) -> list[Op]:
     out = []
     for op in ops:
         if isinstance(op, Txn):
-            nested = (list(op.compares), list(op.success), list(op.failure))
-            out.append(Op({"request_txn": op.request()}, op.writes, ("request_txn", nested)))
+            nested = (list(op.compares), list(op.success), list(op.failure))  # as it is now
+            out.append(Op(functools.partial(_nested, *nested), op.writes, ("request_txn", nested)))
         elif isinstance(op, Op):
             out.append(op)
         else:
