@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._core import GUARDED, ReplayRule
+from .._core import GUARDED, SAFE, UNSAFE, ReplayRule
 from ..exceptions import EtcdException, EtcdNotFile, EtcdOutcomeUnknown
 from ..result import EtcdResult
 from ..v3 import Client as V3Client
@@ -113,7 +113,12 @@ class KeysOnV3(KeysReader):
     async def _txn(
         self, txn: T.Txn, *, safe: bool | ReplayRule, op: str, key: str, timeout: float | None
     ) -> dict[str, Any]:
-        return await self._call("/v3/kv/txn", txn.request(), safe=safe, op=op, key=key, timeout=timeout)
+        rule = safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE
+        # The v3 client's own transaction path (over gRPC: the message from the builders' raw
+        # fields), its answer in the gateway's shapes, which the writes below read.
+        answer = await self.v3.session.txn_answer(txn, rule=rule, op=op, key=key.encode(), timeout=timeout)
+        self._saw(revision_of(answer))
+        return answer
 
     # -- changes that are repeated safely ----------------------------------------------
 

@@ -122,6 +122,18 @@ class Layout:
             _add_ttl(node, kv, ttls)
         return node
 
+    def view_node(self, kv: Any, ttls: Mapping[int, NodeTTL], name: str) -> dict[str, Any]:
+        """:meth:`file_node` of a key read as etcd's message or a :class:`aio_etcd.v3.KV` view."""
+        node: dict[str, Any] = {
+            "key": name,
+            "value": kv.value.decode("utf-8", "surrogateescape"),
+            "modifiedIndex": kv.mod_revision,
+            "createdIndex": kv.create_revision,
+        }
+        if kv.lease:
+            _lease_ttl(node, kv.lease, ttls)
+        return node
+
     def dir_node(self, key: str, marker: Mapping[str, Any] | None, ttls: Mapping[int, NodeTTL]) -> dict[str, Any]:
         node: dict[str, Any] = {"key": key, "dir": True}
         if marker is not None:

@@ -85,10 +85,13 @@ class KeysReader:
         timeout: float | None,
     ) -> dict[str, Any]:
         answer = await self.v3.call(path, body, safe=safe, op=op, key=key.encode(), timeout=timeout)
-        revision = revision_of(answer)
+        self._saw(revision_of(answer))
+        return answer
+
+    def _saw(self, revision: int) -> None:
+        """An answer came at ``revision``: the newest seen moves up to it."""
         if revision > self.revision:
             self.revision = revision
-        return answer
 
     async def _range(
         self,
@@ -193,17 +196,13 @@ class KeysReader:
         else:
             own = layout.file(name)
             for _ in range(RACES):
-                answer = await self._range(own, None, serializable=serializable, key=name, timeout=timeout)
-                kvs = answer.get("kvs")
-                if kvs:
-                    kv = kvs[0]
-                    ttls = await self.ttls(leases_of(kvs)) if "lease" in kv else {}
-                    return self._result("get", layout.file_node(kv, ttls, name), revision_of(answer))
+                file, revision = await self._file(own, name, serializable, timeout)
+                if file is not None:
+                    return self._result("get", file, revision)
                 # Not a key at that revision: the directory is read at the same
                 # revision, so the answer, or the error's index, holds at one
                 # revision. (Not as one read-only transaction: etcd 3.5.1 panics
                 # when a client leaves such a transaction before its answer.)
-                revision = revision_of(answer)
                 if not recursive:
                     try:
                         return await self._listing(name, serializable, revision, timeout)
@@ -224,6 +223,26 @@ class KeysReader:
             add_ttls(leased, await self.ttls({lease for _, lease in leased}))
         return self._result("get", node, revision)
 
+    async def _file(
+        self, own: bytes, name: str, serializable: bool, timeout: float | None
+    ) -> tuple[dict[str, Any] | None, int]:
+        """The key ``name`` (the v3 key ``own``) as a v2 node, ``None`` when there is none, and the
+        revision read. Over gRPC from etcd's message as it comes (no dict in the gateway's shapes)."""
+        if self.v3.transport == "grpc":
+            message = await self._range_message(own, b"", name, timeout, serializable=serializable)
+            revision: int = message.header.revision
+            if not message.kvs:
+                return None, revision
+            kv = message.kvs[0]
+            ttls = await self.ttls({kv.lease}) if kv.lease else {}
+            return self.layout.view_node(kv, ttls, name), revision
+        answer = await self._range(own, None, serializable=serializable, key=name, timeout=timeout)
+        kvs = answer.get("kvs")
+        if not kvs:
+            return None, revision_of(answer)
+        ttls = await self.ttls(leases_of(kvs)) if "lease" in kvs[0] else {}
+        return self.layout.file_node(kvs[0], ttls, name), revision_of(answer)
+
     async def _range_message(
         self,
         start: bytes,
@@ -241,8 +260,7 @@ class KeysReader:
             start, end, limit=limit, revision=revision, keys_only=keys_only,
             serializable=serializable, key=name.encode(), timeout=timeout,
         )  # fmt: skip
-        if answer.header.revision > self.revision:
-            self.revision = answer.header.revision
+        self._saw(answer.header.revision)
         return answer
 
     async def _subtree(

@@ -44,6 +44,7 @@ class Session:
         "_send_as_is",
         "_authenticate",
         "range_answer",
+        "txn_answer",
     )
 
     def __init__(
@@ -60,6 +61,7 @@ class Session:
         send_as_is: Callable[..., Awaitable[Any]],
         authenticate: Callable[[str | None], Awaitable[None]],
         range_answer: Callable[..., Awaitable[Any]],
+        txn_answer: Callable[..., Awaitable[dict[str, Any]]],
     ) -> None:
         #: The client's core: its members, attempt loop, cluster id and observer.
         self.cluster = cluster
@@ -86,6 +88,13 @@ class Session:
         #: API on a v3 store), where a view per key would cost more than the range. ``key`` names
         #: the call for the observer (``start`` by default).
         self.range_answer = range_answer
+        #: ``await txn_answer(txn, *, rule=, op=, key=, timeout=)``: commit the
+        #: :class:`~aio_etcd.v3.txn.Txn` once through the attempt loop under the replay ``rule``
+        #: and return its answer as the gateway's JSON object, on every transport (over gRPC the
+        #: request is built from the builders' raw fields, no base64 and back; the answer message
+        #: is read into those shapes). For readers written against the gateway's shapes (the v2
+        #: keys API on a v3 store); ``op`` and ``key`` name the call for the observer.
+        self.txn_answer = txn_answer
 
     async def send(self, call: Call, check: Callable[[Response], _T], *, watch: bool = False) -> _T:
         """Make ``call`` under the client's retry policy (its token added when just got);

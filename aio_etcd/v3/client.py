@@ -264,6 +264,7 @@ class Client:
             send_as_is=self._send_as_is,
             authenticate=self._authenticate,
             range_answer=self._range_answer,
+            txn_answer=self._txn_answer,
         )
 
     def __new__(cls, *members: MemberSpec, transport: Transport | str | None = "auto", **options: Any) -> Client:
@@ -648,6 +649,13 @@ class Client:
         wire = self._wire
         body = wire.range_body(start, end, limit, revision, None, keys_only, False, serializable)
         return await self._unary(wire.range, body, "read", key if key is not None else start, timeout)
+
+    async def _txn_answer(
+        self, txn: _txn.Txn, *, rule: ReplayRule, op: str, key: bytes, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """``client.session.txn_answer`` (see :class:`Session`)."""
+        wire = self._wire
+        return wire.txn_fields(await self._unary(wire.txn, wire.txn_body(txn), op, key, timeout, rule=rule))
 
     async def scan(
         self,

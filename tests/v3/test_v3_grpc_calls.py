@@ -194,3 +194,40 @@ def test_a_nested_transaction_is_taken_as_it_was_when_added() -> None:
     inner.then(T.put("/y", "2"))  # after it was added: neither body carries it
     assert calls.txn_request(outer) == calls.txn_message(outer.request())
     assert len(calls.txn_request(outer).success[0].request_txn.success) == 1
+
+
+async def test_a_session_transaction_answers_the_gateways_dict_on_each_transport(
+    etcd_v3_server: EtcdCluster, etcd_v3_client: v3.Client, etcd_prefix: str
+) -> None:
+    """``client.session.txn_answer`` (the v2 keys API on v3 commits its writes through it): over
+    gRPC the message built from the builders' raw fields, its answer read into the gateway's
+    shapes; the same dicts as the gateway's own, for a write, a refused write and a read."""
+    from aio_etcd._core import SAFE, UNSAFE
+
+    a, b = etcd_prefix + "/a", etcd_prefix + "/b"
+    answers = {}
+    for transport in ("gateway", "grpc"):
+        await etcd_v3_client.delete(etcd_prefix, prefix=True)
+        await etcd_v3_client.put(a, b"\0old")
+        async with v3.Client(etcd_v3_server.url, transport=transport) as client:
+            session = client.session
+            write = (
+                T.txn()
+                .if_(T.value(a) == b"\0old", T.version(b) == 0)
+                .then(T.put(a, b"new", prev_kv=True), T.put(b, "b"), T.txn().then(T.get(a)))
+                .else_(T.get(a))
+            )
+            refused = T.txn().if_(T.create(b) == 0).then(T.delete(a)).else_(T.get(etcd_prefix, prefix=True))
+            read = T.txn().then(T.get(etcd_prefix, prefix=True, keys_only=True, sort=("key", "desc")))
+            answers[transport] = [
+                await session.txn_answer(write, rule=UNSAFE, op="write", key=a.encode()),
+                await session.txn_answer(refused, rule=UNSAFE, op="delete", key=a.encode()),
+                await session.txn_answer(read, rule=SAFE, op="read", key=a.encode()),
+            ]
+    assert without_revisions(answers["grpc"]) == without_revisions(answers["gateway"])
+    for answer in answers.values():
+        done = v3.TxnResult(answer[0])
+        assert done.succeeded and done.responses[0].prev_kv.value == b"\0old"
+        assert [kv.value for kv in v3.TxnResult(answer[1]).responses[0].kvs] == [b"new", b"b"]
+        assert [kv.key for kv in v3.TxnResult(answer[2]).responses[0].kvs] == [b.encode(), a.encode()]
+    assert await etcd_v3_client.get(a) is not None  # the refused delete did nothing

@@ -271,6 +271,7 @@ class GrpcWire:
     put_result = staticmethod(_res.PbPut)
     delete_result = staticmethod(_res.PbDelete)
     txn_result = staticmethod(_res.PbTxnResult)
+    txn_fields = staticmethod(_calls.txn_answer)
     lease_info = staticmethod(_res.lease_info)
     status_of = staticmethod(_res.status)
 
