@@ -108,6 +108,10 @@ class _Fields:
             fields = self._fields = fields()
         return fields
 
+    @fields.setter
+    def fields(self, fields: dict[str, Any]) -> None:
+        self._fields = fields
+
 
 class Compare(_Fields):
     """One comparison of a transaction's ``if_`` (made by ``T.value(key) == ...`` and the like).
@@ -135,6 +139,13 @@ _RESULT_NUMBERS = {"EQUAL": 0, "GREATER": 1, "LESS": 2, "NOT_EQUAL": 3}
 _TARGET_NUMBERS = {"VERSION": 0, "CREATE": 1, "MOD": 2, "VALUE": 3, "LEASE": 4}
 
 
+def _compare_fields(
+    start: bytes, end: bytes, target: str, result: str, field: str, given: Any, operand: str | None
+) -> dict[str, Any]:
+    """A comparison's gateway JSON (``operand``: ``given`` as the gateway has it, or ``None``: base64)."""
+    return {**_range_fields(start, end), "target": target, "result": result, field: operand or b64(given)}
+
+
 class _Target:
     """A key's value, version, create or mod revision, or lease, waiting for a comparison."""
 
@@ -149,10 +160,11 @@ class _Target:
         target, field = self._target, self._field
         if target == "VALUE":
             given: Any = to_bytes(other, "a value")  # type: ignore[arg-type]
+            operand = None  # its base64, when asked for
         elif isinstance(other, bool) or not isinstance(other, int):
             raise TypeError(f"a {field} compares with an int, not {type(other).__name__}")
         else:
-            given = other
+            given, operand = other, str(other)
         result = _RESULTS[op]
         start, end = self._range
         raw = {
@@ -162,12 +174,7 @@ class _Target:
             "result": _RESULT_NUMBERS[result],
             field: given,
         }
-
-        def fields() -> dict[str, Any]:
-            operand = b64(given) if target == "VALUE" else str(given)
-            return {**_range_fields(start, end), "target": target, "result": result, field: operand}
-
-        return Compare(fields, raw)
+        return Compare(functools.partial(_compare_fields, start, end, target, result, field, given, operand), raw)
 
     def __eq__(self, other: object) -> Compare:  # type: ignore[override]
         return self._compare("==", other)
@@ -370,11 +377,14 @@ def delete_request(
 
 def put(key: str | bytes, value: str | bytes | int | float, *, lease: Any = None, prev_kv: bool = False) -> Op:
     """Put ``value`` at ``key`` (with a lease, as a :class:`~aio_etcd.v3.Client.put`)."""
-    data, number, raw_key = value_bytes(value), lease_id(lease), to_bytes(key)
+    raw_key = to_bytes(key)
+    data, number = value_bytes(value), lease_id(lease)
     raw = {"key": raw_key, "value": data, "lease": number, "prev_kv": prev_kv}
-    return Op(
-        lambda: {"request_put": put_fields(raw_key, data, number, prev_kv, False, False)}, True, ("request_put", raw)
-    )
+    return Op(functools.partial(_put_op, raw_key, data, number, prev_kv), True, ("request_put", raw))
+
+
+def _put_op(key: bytes, value: bytes, lease: int, prev_kv: bool) -> dict[str, Any]:
+    return {"request_put": put_fields(key, value, lease, prev_kv, False, False)}
 
 
 def get(
@@ -396,12 +406,14 @@ def get(
     raw["count_only"] = count_only
     if names is not None:
         raw["sort_target"], raw["sort_order"] = _SORT_NUMBERS[names[0]], _SORT_NUMBERS[names[1]]
-
-    def fields() -> dict[str, Any]:
-        options = range_options(_range_fields(start, end), limit, 0, names, keys_only, count_only, False)
-        return {"request_range": options}
-
+    fields = functools.partial(_get_op, start, end, limit, names, keys_only, count_only)
     return Op(fields, False, ("request_range", raw))
+
+
+def _get_op(
+    start: bytes, end: bytes, limit: int, sort: tuple[str, str] | None, keys_only: bool, count_only: bool
+) -> dict[str, Any]:
+    return {"request_range": range_options(_range_fields(start, end), limit, 0, sort, keys_only, count_only, False)}
 
 
 def delete(
@@ -410,14 +422,14 @@ def delete(
     """Delete a key or range."""
     start, end = raw_range(key, prefix, range_end)
     raw = {"key": start, "range_end": end, "prev_kv": prev_kv}
+    return Op(functools.partial(_delete_op, start, end, prev_kv), True, ("request_delete_range", raw))
 
-    def fields() -> dict[str, Any]:
-        out: dict[str, Any] = _range_fields(start, end)
-        if prev_kv:
-            out["prev_kv"] = True
-        return {"request_delete_range": out}
 
-    return Op(fields, True, ("request_delete_range", raw))
+def _delete_op(start: bytes, end: bytes, prev_kv: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = _range_fields(start, end)
+    if prev_kv:
+        fields["prev_kv"] = True
+    return {"request_delete_range": fields}
 
 
 class Txn:

@@ -231,3 +231,48 @@ async def test_a_session_transaction_answers_the_gateways_dict_on_each_transport
         assert [kv.value for kv in v3.TxnResult(answer[1]).responses[0].kvs] == [b"new", b"b"]
         assert [kv.key for kv in v3.TxnResult(answer[2]).responses[0].kvs] == [b.encode(), a.encode()]
     assert await etcd_v3_client.get(a) is not None  # the refused delete did nothing
+
+
+def test_builders_write_their_json_only_when_asked_and_check_at_once() -> None:
+    """Over gRPC a transaction is built from the raw fields: the builders' base64 JSON is not
+    made (a function until asked for); it still checks its arguments when built, pickles, and
+    the JSON made later is the one the gateway takes."""
+    import pickle
+
+    nested = T.txn().then(T.put("/n", "1"))
+    txn = (
+        T.txn()
+        .if_(T.value("/a") == "é", T.mod("/b", prefix=True) < 9)
+        .then(T.put("/a", b"\xff", lease=7, prev_kv=True), T.get("/p", prefix=True, limit=2, sort=("mod", "desc")))
+        .else_(T.delete("/d", range_end="/e", prev_kv=True), nested)
+    )
+    calls.txn_request(txn)
+    parts = [*txn.compares, *txn.success, *txn.failure]
+    assert all(callable(part._fields) for part in parts)
+    assert [pickle.loads(pickle.dumps(part)).fields for part in parts] == [part.fields for part in parts]
+    assert txn.request() == {
+        "compare": [
+            {"key": "L2E=", "target": "VALUE", "result": "EQUAL", "value": "w6k="},
+            {"key": "L2I=", "range_end": "L2M=", "target": "MOD", "result": "LESS", "mod_revision": "9"},
+        ],
+        "success": [
+            {"request_put": {"key": "L2E=", "value": "/w==", "lease": "7", "prev_kv": True}},
+            {
+                "request_range": {
+                    "key": "L3A=", "range_end": "L3E=", "limit": "2", "sort_target": "MOD", "sort_order": "DESCEND"
+                }
+            },
+        ],
+        "failure": [
+            {"request_delete_range": {"key": "L2Q=", "range_end": "L2U=", "prev_kv": True}},
+            {"request_txn": {"success": [{"request_put": {"key": "L24=", "value": "MQ=="}}]}},
+        ],
+    }
+    with pytest.raises(TypeError, match="a key is str or bytes"):
+        T.put(1, object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="limit"):
+        T.get("/a", limit=-1)
+    with pytest.raises(ValueError, match="prefix=True or range_end"):
+        T.delete("/a", prefix=True, range_end="/b")
+    with pytest.raises(TypeError, match="compares with an int"):
+        T.version("/a") == "1"  # noqa: B015
