@@ -522,11 +522,12 @@ class KeysOnV3(KeysReader):
                     renewed = True
             # As in v2 a refresh takes an index (a put that keeps the value, and the
             # lease when it was renewed); its action record tells watches to pass over it.
-            put = T.put_request(own, b"", lease=0 if renewed else await self._grant(ttl), ignore_value=True)
-            if renewed:
-                put["ignore_lease"] = True
+            moved_to = 0 if renewed else await self._grant(ttl)
             txn = T.txn().if_(T.mod(own) == int(kv["mod_revision"]))
-            txn.then(T.Op({"request_put": put}, True), T.put(layout.action, b"refresh"))
+            txn.then(
+                T.put(own, b"", lease=moved_to, ignore_value=True, ignore_lease=renewed),
+                T.put(layout.action, b"refresh"),
+            )
             answer = await self._txn(txn, safe=True, op="refresh", key=name, timeout=timeout)
             if answer.get("succeeded"):
                 revision = revision_of(answer)

@@ -62,7 +62,6 @@ from .results import (
     Status,
     TxnResult,
     to_bytes,
-    value_bytes,
 )
 from .watch import Probes, Watch
 
@@ -706,12 +705,7 @@ class Client:
         :param ignore_lease: keep the current lease.
         """
         raw = to_bytes(key)
-        if ignore_value:
-            if value not in (b"", ""):
-                raise ValueError("ignore_value=True keeps the value: give no value (b'')")
-            data = b""
-        else:
-            data = value if type(value) is bytes else value_bytes(value)
+        data = _txn.put_value(value, ignore_value)
         lid = 0 if lease is None else _txn.lease_id(lease)
         wire = self._wire
         body = wire.put_body(raw, data, lid, prev_kv, ignore_value, ignore_lease)

@@ -276,13 +276,16 @@ def put_request(
 ) -> dict[str, Any]:
     """The body of a put."""
     raw = to_bytes(key)
-    if not ignore_value:
-        data = value_bytes(value)
-    elif value not in (b"", ""):
-        raise ValueError("ignore_value=True keeps the value: give no value (b'')")
-    else:
-        data = b""
-    return put_fields(raw, data, lease_id(lease), prev_kv, ignore_value, ignore_lease)
+    return put_fields(raw, put_value(value, ignore_value), lease_id(lease), prev_kv, ignore_value, ignore_lease)
+
+
+def put_value(value: str | bytes | int | float, ignore_value: bool) -> bytes:
+    """A put's value as bytes; with ``ignore_value`` (the value is kept) ``b""``, which must be what was given."""
+    if ignore_value:
+        if value not in (b"", ""):
+            raise ValueError("ignore_value=True keeps the value: give no value (b'')")
+        return b""
+    return value if type(value) is bytes else value_bytes(value)
 
 
 def put_fields(
@@ -375,16 +378,32 @@ def delete_request(
     return fields
 
 
-def put(key: str | bytes, value: str | bytes | int | float, *, lease: Any = None, prev_kv: bool = False) -> Op:
-    """Put ``value`` at ``key`` (with a lease, as a :class:`~aio_etcd.v3.Client.put`)."""
+def put(
+    key: str | bytes,
+    value: str | bytes | int | float,
+    *,
+    lease: Any = None,
+    prev_kv: bool = False,
+    ignore_value: bool = False,
+    ignore_lease: bool = False,
+) -> Op:
+    """Put ``value`` at ``key``, as :meth:`aio_etcd.v3.Client.put` does (with a lease;
+    ``ignore_value``: keep the value, give ``b""``; ``ignore_lease``: keep the lease)."""
     raw_key = to_bytes(key)
-    data, number = value_bytes(value), lease_id(lease)
+    data, number = put_value(value, ignore_value), lease_id(lease)
     raw = {"key": raw_key, "value": data, "lease": number, "prev_kv": prev_kv}
-    return Op(functools.partial(_put_op, raw_key, data, number, prev_kv), True, ("request_put", raw))
+    if ignore_value:
+        raw["ignore_value"] = True
+    if ignore_lease:
+        raw["ignore_lease"] = True
+    fields = functools.partial(_put_op, raw_key, data, number, prev_kv, ignore_value, ignore_lease)
+    return Op(fields, True, ("request_put", raw))
 
 
-def _put_op(key: bytes, value: bytes, lease: int, prev_kv: bool) -> dict[str, Any]:
-    return {"request_put": put_fields(key, value, lease, prev_kv, False, False)}
+def _put_op(
+    key: bytes, value: bytes, lease: int, prev_kv: bool, ignore_value: bool, ignore_lease: bool
+) -> dict[str, Any]:
+    return {"request_put": put_fields(key, value, lease, prev_kv, ignore_value, ignore_lease)}
 
 
 def get(

@@ -171,6 +171,8 @@ def _transactions() -> list[T.Txn]:
             T.get("/s", sort=("key", "asc")),
             T.delete("/tmp/", prefix=True, prev_kv=True),
             T.put("/n", 12),
+            T.put("/i", b"", lease=5, ignore_value=True, ignore_lease=True),
+            T.put("/j", "", ignore_value=True),
         )
         .else_(nested, T.get(b"\xff\xff", prefix=True)),
     ]
@@ -274,5 +276,10 @@ def test_builders_write_their_json_only_when_asked_and_check_at_once() -> None:
         T.get("/a", limit=-1)
     with pytest.raises(ValueError, match="prefix=True or range_end"):
         T.delete("/a", prefix=True, range_end="/b")
+    with pytest.raises(ValueError, match="ignore_value=True keeps the value"):
+        T.put("/a", "v", ignore_value=True)
+    assert T.put("/a", "", ignore_value=True, ignore_lease=True).fields == {
+        "request_put": {"key": "L2E=", "ignore_value": True, "ignore_lease": True}
+    }
     with pytest.raises(TypeError, match="compares with an int"):
         T.version("/a") == "1"  # noqa: B015
