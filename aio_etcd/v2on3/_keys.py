@@ -110,10 +110,7 @@ class KeysOnV3(KeysReader):
 
     # -- requests ----------------------------------------------------------------------
 
-    async def _txn(
-        self, txn: T.Txn, *, safe: bool | ReplayRule, op: str, key: str, timeout: float | None
-    ) -> dict[str, Any]:
-        rule = safe if isinstance(safe, ReplayRule) else SAFE if safe else UNSAFE
+    async def _txn(self, txn: T.Txn, *, rule: ReplayRule, op: str, key: str, timeout: float | None) -> dict[str, Any]:
         # The v3 client's own transaction path (over gRPC: the message from the builders' raw
         # fields), its answer in the gateway's shapes, which the writes below read.
         answer = await self.v3.session.txn_answer(txn, rule=rule, op=op, key=key.encode(), timeout=timeout)
@@ -159,7 +156,7 @@ class KeysOnV3(KeysReader):
             before = self.revision
             txn = make().if_(T.create(self._fence_key(epoch)) == 0)
             try:
-                answer = await self._txn(txn, safe=GUARDED, op=op, key=key, timeout=timeout)
+                answer = await self._txn(txn, rule=GUARDED, op=op, key=key, timeout=timeout)
             except EtcdOutcomeUnknown as unknown:
                 kv, fenced_at = await self._fence(epoch, own, unknown, key, timeout)
                 applied = settle(kv, before)
@@ -190,7 +187,7 @@ class KeysOnV3(KeysReader):
         txn = T.txn().then(T.put(self._fence_key(epoch), b"", lease=self._fence_lease_id()), T.get(own))
         try:
             # Writing a fence twice is writing it once: this one may be repeated.
-            answer = await self._txn(txn, safe=True, op="fence after", key=key, timeout=timeout)
+            answer = await self._txn(txn, rule=SAFE, op="fence after", key=key, timeout=timeout)
         except EtcdException as exc:
             raise unknown from exc  # not settled: the first attempt may still land
         kvs = _kvs((answer.get("responses") or [{}, {}])[1])
@@ -420,7 +417,7 @@ class KeysOnV3(KeysReader):
             txn.then(T.put(layout.action, b"update" if prev_exist else b"create"))
         txn.else_(T.get(own, keys_only=True), T.get(start, range_end=end, limit=1, keys_only=True))
         txn.else_(*_read_above(layout, above))
-        answer = await self._txn(txn, safe=False, op="mkdir", key=name, timeout=timeout)
+        answer = await self._txn(txn, rule=UNSAFE, op="mkdir", key=name, timeout=timeout)
         revision = revision_of(answer)
         responses = answer.get("responses") or []
         if not answer.get("succeeded"):
@@ -466,7 +463,7 @@ class KeysOnV3(KeysReader):
             txn.then(T.put(layout.action, b"create"))
             txn.else_(T.get(start, range_end=numbered_end, limit=1, keys_only=True, sort=("key", "desc")))
             txn.else_(*_read_above(layout, above))
-            answer = await self._txn(txn, safe=False, op="append to", key=name, timeout=timeout)
+            answer = await self._txn(txn, rule=UNSAFE, op="append to", key=name, timeout=timeout)
             revision = revision_of(answer)
             responses = answer.get("responses") or []
             if answer.get("succeeded"):
@@ -528,7 +525,7 @@ class KeysOnV3(KeysReader):
                 T.put(own, b"", lease=moved_to, ignore_value=True, ignore_lease=renewed),
                 T.put(layout.action, b"refresh"),
             )
-            answer = await self._txn(txn, safe=True, op="refresh", key=name, timeout=timeout)
+            answer = await self._txn(txn, rule=SAFE, op="refresh", key=name, timeout=timeout)
             if answer.get("succeeded"):
                 revision = revision_of(answer)
                 node = self._ttl_node({**prev, "modifiedIndex": revision}, ttl)
@@ -608,7 +605,7 @@ class KeysOnV3(KeysReader):
         # "delete <name>": watches tell the directory's one event from its keys' deletes.
         txn.then(T.put(layout.action, b"delete " + name.encode("utf-8", "surrogateescape")))
         txn.else_(T.get(marker + b"\0", range_end=end, limit=1, keys_only=True))  # something besides the marker
-        answer = await self._txn(txn, safe=False, op="delete", key=name, timeout=timeout)
+        answer = await self._txn(txn, rule=UNSAFE, op="delete", key=name, timeout=timeout)
         revision = revision_of(answer)
         responses = answer.get("responses") or []
         if not answer.get("succeeded"):

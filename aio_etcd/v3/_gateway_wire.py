@@ -127,13 +127,13 @@ class GatewayWire:
     put_result: Callable[[Any], Put] = staticmethod(Put)
     delete_result: Callable[[Any], Delete] = staticmethod(Delete)
     txn_result: Callable[[Any], TxnResult] = staticmethod(TxnResult)
+    revision_of: Callable[[Any], int] = staticmethod(revision_of)
+    lease_info: Callable[[Any], LeaseInfo] = staticmethod(LeaseInfo)
+    status_of: Callable[[Any], Status] = staticmethod(Status)
 
     @staticmethod
     def txn_fields(answer: Any) -> dict[str, Any]:
         return answer  # type: ignore[no-any-return]  # the gateway's JSON object already
-    revision_of: Callable[[Any], int] = staticmethod(revision_of)
-    lease_info: Callable[[Any], LeaseInfo] = staticmethod(LeaseInfo)
-    status_of: Callable[[Any], Status] = staticmethod(Status)
 
     @staticmethod
     def lease_grant(answer: Any) -> LeaseGrant:

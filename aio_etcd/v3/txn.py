@@ -45,20 +45,12 @@ __all__ = [
 
 
 def key_range(key: str | bytes, prefix: bool = False, range_end: str | bytes | None = None) -> dict[str, str]:
-    """The ``key``/``range_end`` fields of a request (base64)."""
-    raw = to_bytes(key)
-    fields = {"key": b64(raw)}
-    if prefix:
-        if range_end is not None:
-            raise ValueError("give prefix=True or range_end, not both")
-        fields["range_end"] = b64(prefix_end(raw))
-    elif range_end is not None:
-        fields["range_end"] = b64(to_bytes(range_end, "range_end"))
-    return fields
+    """The ``key``/``range_end`` fields of a request (base64; no ``range_end`` for one key)."""
+    return _range_fields(*raw_range(key, prefix, range_end))
 
 
 def raw_range(key: str | bytes, prefix: bool = False, range_end: str | bytes | None = None) -> tuple[bytes, bytes]:
-    """``(key, range_end)`` as bytes (``b""``: no range end), checked as :func:`key_range` checks them."""
+    """``(key, range_end)`` as bytes (``b""``: no range end), checked."""
     raw = to_bytes(key)
     if prefix:
         if range_end is not None:
@@ -152,7 +144,7 @@ class _Target:
     __slots__ = ("_target", "_field", "_range")
 
     def __init__(self, key: str | bytes, target: str, field: str, prefix: bool, range_end: str | bytes | None) -> None:
-        self._range = raw_range(key, prefix, range_end)  # (checks the key as key_range would)
+        self._range = raw_range(key, prefix, range_end)
         self._target = target
         self._field = field
 
@@ -274,9 +266,10 @@ def put_request(
     ignore_value: bool = False,
     ignore_lease: bool = False,
 ) -> dict[str, Any]:
-    """The body of a put."""
-    raw = to_bytes(key)
-    return put_fields(raw, put_value(value, ignore_value), lease_id(lease), prev_kv, ignore_value, ignore_lease)
+    """The body of a put (:func:`put`'s, as the gateway's JSON)."""
+    op = put(key, value, lease=lease, prev_kv=prev_kv, ignore_value=ignore_value, ignore_lease=ignore_lease)
+    fields: dict[str, Any] = op.fields["request_put"]
+    return fields
 
 
 def put_value(value: str | bytes | int | float, ignore_value: bool) -> bytes:
@@ -337,10 +330,14 @@ def range_request(
 ) -> dict[str, Any]:
     """The body of a range."""
     fields: dict[str, Any] = key_range(key, prefix, range_end)
+    return range_options(fields, limit, revision, _checked_sort(limit, sort), keys_only, count_only, serializable)
+
+
+def _checked_sort(limit: int, sort: tuple[str, str] | None) -> tuple[str, str] | None:
+    """A range's ``limit`` checked, and its ``sort`` as etcd's names."""
     if limit < 0:
         raise ValueError("limit must not be negative")
-    names = None if sort is None else sort_names(sort)
-    return range_options(fields, limit, revision, names, keys_only, count_only, serializable)
+    return None if sort is None else sort_names(sort)
 
 
 def range_options(
@@ -371,10 +368,9 @@ def range_options(
 def delete_request(
     key: str | bytes, *, prefix: bool = False, range_end: str | bytes | None = None, prev_kv: bool = False
 ) -> dict[str, Any]:
-    """The body of a delete."""
-    fields: dict[str, Any] = key_range(key, prefix, range_end)
-    if prev_kv:
-        fields["prev_kv"] = True
+    """The body of a delete (:func:`delete`'s, as the gateway's JSON)."""
+    op = delete(key, prefix=prefix, range_end=range_end, prev_kv=prev_kv)
+    fields: dict[str, Any] = op.fields["request_delete_range"]
     return fields
 
 
@@ -418,9 +414,7 @@ def get(
 ) -> Op:
     """Read a key or range (its response is a :class:`~aio_etcd.v3.Range`)."""
     start, end = raw_range(key, prefix, range_end)
-    if limit < 0:
-        raise ValueError("limit must not be negative")
-    names = None if sort is None else sort_names(sort)
+    names = _checked_sort(limit, sort)
     raw: dict[str, Any] = {"key": start, "range_end": end, "limit": limit, "keys_only": keys_only}
     raw["count_only"] = count_only
     if names is not None:
